@@ -198,6 +198,7 @@ int             vmfault(pagetable_t, uint64 va, int write);
 
 // cow.c -- copy-on-write: the one place that knows the PTE_COW rules
 // (cow.c's helper for uvmcopy is declared here too, with whatever signature cow.c settles on)
+int             cow_share(pte_t *parent_pte, pagetable_t child, uint64 va);
 int             cow_fault(pagetable_t, uint64 va);
 void            cow_stats(struct memstat *);
 

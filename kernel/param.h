@@ -13,7 +13,7 @@
 #define MAXOPBLOCKS  10  // max # of blocks any FS op writes
 #define LOGBLOCKS    (MAXOPBLOCKS*3)  // max data blocks in on-disk log
 #define LOGSIZE      LOGBLOCKS        // older name for LOGBLOCKS
-#define NBUF         (MAXOPBLOCKS*3)  // size of disk block cache
+#define NBUF         (LOGBLOCKS + 2*NCPU)  // disk block cache: the whole log pinned, plus room to work
 #define FSSIZE       2000  // size of file system in blocks
 #define MAXPATH      128   // maximum file path name
 #define USERSTACK    1     // user stack pages

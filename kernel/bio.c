@@ -1,0 +1,148 @@
+// Buffer cache: NBUF in-memory copies of disk blocks, shared by all processes, recycled LRU.
+// Each cached block has at most one buffer, so its sleeplock serializes all users of the block.
+//
+// Locks: bcache.lock (spinlock) guards the list, dev/blockno identities and refcnt.
+// b->lock (sleeplock) guards b->data and b->valid; only a holder may read or write them.
+// A buffer with refcnt > 0 is never recycled; the log keeps refcnt > 0 (bpin) on blocks
+// it has yet to install, so they cannot be evicted before the commit.
+
+#include "types.h"
+#include "param.h"
+#include "spinlock.h"
+#include "sleeplock.h"
+#include "riscv.h"
+#include "defs.h"
+#include "fs.h"
+#include "buf.h"
+
+static struct {
+  struct spinlock lock;
+  struct buf buf[NBUF];
+
+  // Circular list through prev/next with head as sentinel:
+  // head.next is the most recently released buffer, head.prev the least.
+  struct buf head;
+} bcache;
+
+static void
+list_remove(struct buf *b)
+{
+  b->next->prev = b->prev;
+  b->prev->next = b->next;
+}
+
+static void
+list_push_front(struct buf *b)
+{
+  b->next = bcache.head.next;
+  b->prev = &bcache.head;
+  bcache.head.next->prev = b;
+  bcache.head.next = b;
+}
+
+void
+binit(void)
+{
+  initlock(&bcache.lock, "bcache");
+  bcache.head.prev = &bcache.head;
+  bcache.head.next = &bcache.head;
+  for(struct buf *b = bcache.buf; b < bcache.buf + NBUF; b++){
+    initsleeplock(&b->lock, "buffer");
+    list_push_front(b);
+  }
+}
+
+// Find the cached buffer for (dev, blockno) or claim the least recently used idle one.
+// Returns it locked. If every buffer is in use, waits for a brelse rather than failing:
+// a shortage is transient because holders release buffers without waiting for other buffers.
+static struct buf*
+bget(uint dev, uint blockno)
+{
+  struct buf *b;
+
+  acquire(&bcache.lock);
+  for(;;){
+    for(b = bcache.head.next; b != &bcache.head; b = b->next){
+      if(b->dev == dev && b->blockno == blockno && (b->valid || b->refcnt > 0)){
+        b->refcnt++;
+        release(&bcache.lock);
+        acquiresleep(&b->lock);
+        return b;
+      }
+    }
+    for(b = bcache.head.prev; b != &bcache.head; b = b->prev){
+      if(b->refcnt == 0){
+        b->dev = dev;
+        b->blockno = blockno;
+        b->valid = 0;      // stale contents; bread() will fetch the block
+        b->refcnt = 1;
+        release(&bcache.lock);
+        acquiresleep(&b->lock);
+        return b;
+      }
+    }
+    sleep(&bcache, &bcache.lock);
+  }
+}
+
+// Return a locked buffer holding the contents of the block.
+struct buf*
+bread(uint dev, uint blockno)
+{
+  struct buf *b = bget(dev, blockno);
+  if(!b->valid){
+    virtio_disk_rw(b, 0);
+    b->valid = 1;
+  }
+  return b;
+}
+
+// Write b's contents to disk now. The caller holds b->lock.
+void
+bwrite(struct buf *b)
+{
+  if(!holdingsleep(&b->lock))
+    panic("bwrite: buffer not locked");
+  virtio_disk_rw(b, 1);
+}
+
+// Unlock a buffer obtained from bread() and give up this reference to it.
+void
+brelse(struct buf *b)
+{
+  if(!holdingsleep(&b->lock))
+    panic("brelse: buffer not locked");
+  releasesleep(&b->lock);
+
+  acquire(&bcache.lock);
+  if(b->refcnt == 0)
+    panic("brelse: refcnt");
+  b->refcnt--;
+  if(b->refcnt == 0){
+    list_remove(b);
+    list_push_front(b);
+    wakeup(&bcache);
+  }
+  release(&bcache.lock);
+}
+
+// Keep b in the cache (an extra reference) until bunpin(); used by the log.
+void
+bpin(struct buf *b)
+{
+  acquire(&bcache.lock);
+  b->refcnt++;
+  release(&bcache.lock);
+}
+
+void
+bunpin(struct buf *b)
+{
+  acquire(&bcache.lock);
+  if(b->refcnt == 0)
+    panic("bunpin: refcnt");
+  b->refcnt--;
+  if(b->refcnt == 0)
+    wakeup(&bcache);
+  release(&bcache.lock);
+}

@@ -1,0 +1,196 @@
+// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple
+// editing, and output to the UART. Input arrives from uartintr() via consoleintr().
+#include "types.h"
+#include "param.h"
+#include "spinlock.h"
+#include "sleeplock.h"
+#include "fs.h"
+#include "file.h"
+#include "memlayout.h"
+#include "riscv.h"
+#include "proc.h"
+#include "defs.h"
+
+#define CTRL(x) ((x) - '@')   // the code the terminal sends for Control-x
+#define BACKSPACE 0x100       // consputc(): erase the previous character
+#define DEL 0x7f
+
+#define INPUT_BUF_SIZE 128
+
+// Invariant: r <= w <= e <= r + INPUT_BUF_SIZE (indices only grow; slot = i % size).
+// [r, w) is committed input readers may take: whole lines, a ^D, or a full buffer.
+// [w, e) is the line being edited, which never contains '\n' or ^D.
+// Only the reader holding `reading` advances r, so r cannot move while that
+// reader copies data out without cons.lock.
+static struct {
+  struct spinlock lock;
+  char buf[INPUT_BUF_SIZE];
+  uint r;         // next byte a reader takes
+  uint w;         // end of committed input
+  uint e;         // end of the line being edited
+  int reading;    // a reader is between choosing bytes and consuming them
+} cons;
+
+// Print one character synchronously. Used for echo and by printf, so it
+// must work with interrupts off and never sleep.
+void
+consputc(int c)
+{
+  if(c == BACKSPACE){
+    uartputc_sync('\b');
+    uartputc_sync(' ');
+    uartputc_sync('\b');
+  } else {
+    uartputc_sync(c);
+  }
+}
+
+// write() to the console: user or kernel bytes, buffered through the UART
+// ring. Returns the count written, or -1 if src was unreadable from the start.
+static int
+consolewrite(int user_src, uint64 src, int n)
+{
+  char chunk[64];
+  int done = 0;
+
+  while(done < n){
+    int m = n - done;
+    if(m > (int)sizeof(chunk))
+      m = (int)sizeof(chunk);
+    if(either_copyin(chunk, user_src, src + done, m) == -1)
+      return done > 0 ? done : -1;
+    for(int i = 0; i < m; i++)
+      uartputc(chunk[i]);
+    done += m;
+  }
+  return done;
+}
+
+// Wait, holding cons.lock, until this process is the only reader and input
+// is available. Returns -1 (reading not taken) if the process is killed.
+static int
+wait_for_input(void)
+{
+  struct proc *p = myproc();
+  while(cons.reading){
+    if(killed(p))
+      return -1;
+    sleep(&cons.reading, &cons.lock);
+  }
+  cons.reading = 1;
+  while(cons.r == cons.w){
+    if(killed(p)){
+      cons.reading = 0;
+      wakeup(&cons.reading);
+      return -1;
+    }
+    sleep(&cons.r, &cons.lock);
+  }
+  return 0;
+}
+
+// read() from the console: at most one line, up to n bytes. ^D at the start
+// of a read means end of file (returns 0); ^D after some bytes ends this read
+// and is left for the next one. Nothing is consumed if the copy-out fails.
+static int
+consoleread(int user_dst, uint64 dst, int n)
+{
+  char line[INPUT_BUF_SIZE];
+  int len = 0;        // bytes to hand to the caller
+  int consume = 0;    // bytes to drop from the buffer on success
+
+  if(n <= 0)
+    return 0;
+
+  acquire(&cons.lock);
+  if(wait_for_input() < 0){
+    release(&cons.lock);
+    return -1;
+  }
+  for(uint i = cons.r; i != cons.w && len < n; i++){
+    char c = cons.buf[i % INPUT_BUF_SIZE];
+    if(c == CTRL('D')){
+      if(len == 0)
+        consume = 1;
+      break;
+    }
+    line[len++] = c;
+    if(c == '\n')
+      break;
+  }
+  consume += len;
+  release(&cons.lock);
+
+  // cons.lock is a leaf lock and copying out may need to allocate (COW).
+  int ok = either_copyout(user_dst, dst, line, len) != -1;
+
+  acquire(&cons.lock);
+  if(ok)
+    cons.r += consume;
+  cons.reading = 0;
+  wakeup(&cons.reading);
+  release(&cons.lock);
+
+  return ok ? len : -1;
+}
+
+// Commit the edited line so readers can take it.
+static void
+commit_input(void)
+{
+  cons.w = cons.e;
+  wakeup(&cons.r);
+}
+
+// One input character from the UART interrupt: edit, echo, buffer.
+void
+consoleintr(int c)
+{
+  int dump = 0;
+
+  acquire(&cons.lock);
+  switch(c){
+  case CTRL('P'):
+    dump = 1;
+    break;
+  case CTRL('U'):
+    while(cons.e != cons.w){
+      cons.e--;
+      consputc(BACKSPACE);
+    }
+    break;
+  case CTRL('H'):
+  case DEL:
+    if(cons.e != cons.w){
+      cons.e--;
+      consputc(BACKSPACE);
+    }
+    break;
+  default:
+    if(c == 0 || cons.e - cons.r >= INPUT_BUF_SIZE)
+      break;     // nothing typed, or no room: drop it
+    if(c == '\r')
+      c = '\n';
+    if(c != CTRL('D'))
+      consputc(c);
+    cons.buf[cons.e % INPUT_BUF_SIZE] = c;
+    cons.e++;
+    if(c == '\n' || c == CTRL('D') || cons.e - cons.r == INPUT_BUF_SIZE)
+      commit_input();
+    break;
+  }
+  release(&cons.lock);
+
+  // procdump() takes process locks; cons.lock must not be held then.
+  if(dump)
+    procdump();
+}
+
+void
+consoleinit(void)
+{
+  initlock(&cons.lock, "cons");
+  uartinit();
+  devsw[CONSOLE].read = consoleread;
+  devsw[CONSOLE].write = consolewrite;
+}

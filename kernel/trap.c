@@ -1,0 +1,289 @@
+// Trap handling: entry from user mode (usertrap/usertrapret), traps inside the kernel
+// (kerneltrap), device and timer interrupts, and the per-hart clock.
+#include "types.h"
+#include "param.h"
+#include "memlayout.h"
+#include "riscv.h"
+#include "spinlock.h"
+#include "proc.h"
+#include "defs.h"
+
+// The time CSR counts at 10 MHz on QEMU virt; one tick is 1/10 s.
+#define TICK_INTERVAL 1000000
+
+struct spinlock tickslock;
+uint ticks;            // protected by tickslock; advanced by one hart only
+
+// Only one hart counts ticks, or they would advance NCPU times too fast.
+static int tick_hart;
+
+// Per hart: 1 if the stimecmp CSR works here, else the SBI timer is used.
+// Written once by the hart itself in timerinit(), read only by that hart.
+static int use_sstc[NCPU];
+
+extern char trampoline[], uservec[], userret[];   // trampoline.S
+void kernelvec(void);                             // kernelvec.S
+int sstc_probe(void);                             // kernelvec.S
+void usertrap(void);
+void kerneltrap(void);
+
+// sip bit of a pending supervisor software interrupt (same position as in sie).
+#define SIP_SSIP SIE_SSIE
+
+// What devintr() found.
+enum intrkind { INTR_NONE, INTR_DEVICE, INTR_TIMER };
+
+static inline void
+w_stimecmp(uint64 x)
+{
+  asm volatile("csrw stimecmp, %0" : : "r" (x));
+}
+
+void
+trapinit(void)
+{
+  initlock(&tickslock, "time");
+  tick_hart = cpuid();   // trapinit runs once, on the boot hart
+}
+
+// Install the kernel trap vector and unmask this hart's interrupt sources.
+// sstatus.SIE stays off; the scheduler turns interrupts on.
+void
+trapinithart(void)
+{
+  w_stvec((uint64)kernelvec);
+  w_sie(r_sie() | SIE_SEIE | SIE_STIE | SIE_SSIE);
+}
+
+// Ask for the next timer interrupt on this hart, which also retires the
+// pending one.
+static void
+timer_arm(void)
+{
+  uint64 next = r_time() + TICK_INTERVAL;
+  if(use_sstc[cpuid()])
+    w_stimecmp(next);
+  else
+    sbi_set_timer(next);
+}
+
+// Per hart, interrupts off, after trapinithart(): choose the timer mechanism.
+// Sstc is only usable if the hart has it and the firmware enabled it for
+// S-mode, which the probe tests directly.
+void
+timerinit(void)
+{
+  use_sstc[cpuid()] = sstc_probe();
+  timer_arm();
+}
+
+static void
+clockintr(void)
+{
+  if(cpuid() == tick_hart){
+    acquire(&tickslock);
+    ticks++;
+    wakeup(&ticks);
+    release(&tickslock);
+  }
+  timer_arm();
+}
+
+// An external interrupt routed through the PLIC to this hart.
+static void
+external_intr(void)
+{
+  int irq = plic_claim();
+  if(irq == 0)
+    return;        // another hart claimed it first
+  if(irq == UART0_IRQ)
+    uartintr();
+  else if(irq == VIRTIO0_IRQ)
+    virtio_disk_intr();
+  else
+    printf("devintr: unexpected irq %d\n", irq);
+  plic_complete(irq);
+}
+
+// Handle the interrupt described by scause, if it is one we know.
+static enum intrkind
+devintr(uint64 scause)
+{
+  if(scause == (SCAUSE_INTR | IRQ_S_EXT)){
+    external_intr();
+    return INTR_DEVICE;
+  }
+  if(scause == (SCAUSE_INTR | IRQ_S_TIMER)){
+    clockintr();
+    return INTR_TIMER;
+  }
+  if(scause == (SCAUSE_INTR | IRQ_S_SOFT)){
+    // Nobody sends inter-processor interrupts yet; just acknowledge.
+    w_sip(r_sip() & ~SIP_SSIP);
+    return INTR_DEVICE;
+  }
+  return INTR_NONE;
+}
+
+static char *
+exception_name(uint64 scause)
+{
+  switch(scause){
+  case EXC_INST_MISALIGNED:  return "misaligned instruction fetch";
+  case EXC_INST_ACCESS:      return "instruction access fault";
+  case EXC_ILLEGAL_INST:     return "illegal instruction";
+  case EXC_BREAKPOINT:       return "breakpoint";
+  case EXC_LOAD_MISALIGNED:  return "misaligned load";
+  case EXC_LOAD_ACCESS:      return "load access fault";
+  case EXC_STORE_MISALIGNED: return "misaligned store";
+  case EXC_STORE_ACCESS:     return "store access fault";
+  case EXC_ECALL_U:          return "environment call from user mode";
+  case EXC_ECALL_S:          return "environment call from supervisor mode";
+  case EXC_INST_PAGE_FAULT:  return "instruction page fault";
+  case EXC_LOAD_PAGE_FAULT:  return "load page fault";
+  case EXC_STORE_PAGE_FAULT: return "store page fault";
+  default:                   return "unknown exception";
+  }
+}
+
+// For these causes stval holds the faulting address; for the others
+// (illegal instruction holds the instruction bits) the pc is the best address.
+static int
+stval_is_address(uint64 scause)
+{
+  switch(scause){
+  case EXC_INST_MISALIGNED: case EXC_INST_ACCESS:
+  case EXC_LOAD_MISALIGNED: case EXC_LOAD_ACCESS:
+  case EXC_STORE_MISALIGNED: case EXC_STORE_ACCESS:
+  case EXC_INST_PAGE_FAULT: case EXC_LOAD_PAGE_FAULT: case EXC_STORE_PAGE_FAULT:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+// An exception other than ecall from user mode. Page faults may be legal
+// (copy-on-write, lazy allocation) and are resolved by vmfault(); anything
+// else kills the process with a single line saying why.
+static void
+user_exception(struct proc *p, uint64 scause)
+{
+  uint64 stval = r_stval();
+  uint64 pc = p->trapframe->epc;
+  int r = FAULT_BAD;
+
+  if(scause == EXC_LOAD_PAGE_FAULT || scause == EXC_STORE_PAGE_FAULT){
+    r = vmfault(p->pagetable, stval, scause == EXC_STORE_PAGE_FAULT);
+    if(r == FAULT_OK)
+      return;
+  }
+
+  printf("usertrap: pid %d (%s) killed: %s at va 0x%lx, pc 0x%lx%s\n",
+         p->pid, p->name, exception_name(scause),
+         stval_is_address(scause) ? stval : pc, pc,
+         r == FAULT_NOMEM ? ", out of memory" : "");
+  setkilled(p);
+}
+
+// Reached from uservec in trampoline.S, on the process's kernel stack with the
+// kernel page table, interrupts off.
+void
+usertrap(void)
+{
+  if((r_sstatus() & SSTATUS_SPP) != 0)
+    panic("usertrap: not from user mode");
+
+  // From here on a trap is a kernel trap.
+  w_stvec((uint64)kernelvec);
+
+  struct proc *p = myproc();
+  p->trapframe->epc = r_sepc();
+
+  uint64 scause = r_scause();
+  enum intrkind kind = INTR_NONE;
+
+  if(scause & SCAUSE_INTR){
+    kind = devintr(scause);
+    if(kind == INTR_NONE)
+      printf("usertrap: unexpected interrupt scause 0x%lx pid %d\n",
+             scause, p->pid);
+  } else if(scause == EXC_ECALL_U){
+    if(killed(p))
+      exit(-1);
+    p->trapframe->epc += 4;   // return past the ecall
+    // sepc, scause and sstatus are saved by now, so interrupts are safe.
+    intr_on();
+    syscall();
+  } else {
+    user_exception(p, scause);
+  }
+
+  if(killed(p))
+    exit(-1);
+
+  if(kind == INTR_TIMER)
+    yield();
+
+  usertrapret();
+}
+
+// Return to user mode in the current process: set up what uservec will need
+// on the next trap, then leave through userret in the trampoline.
+void
+usertrapret(void)
+{
+  struct proc *p = myproc();
+
+  // stvec is about to point at uservec, which only works for traps from user
+  // mode, so no interrupt may be taken until sret.
+  intr_off();
+  w_stvec(TRAMPOLINE + (uservec - trampoline));
+
+  p->trapframe->kernel_satp = r_satp();
+  p->trapframe->kernel_sp = p->kstack + PGSIZE;
+  p->trapframe->kernel_trap = (uint64)usertrap;
+  p->trapframe->kernel_hartid = r_tp();
+
+  // sret goes to user mode (SPP=0) and turns interrupts on (SPIE=1).
+  uint64 x = r_sstatus();
+  x &= ~SSTATUS_SPP;
+  x |= SSTATUS_SPIE;
+  w_sstatus(x);
+  w_sepc(p->trapframe->epc);
+
+  uint64 satp = MAKE_SATP(p->pagetable);
+  uint64 fn = TRAMPOLINE + (userret - trampoline);
+  ((void (*)(uint64))fn)(satp);
+}
+
+// Traps taken in supervisor mode, via kernelvec. Only interrupts are expected;
+// an exception here is a kernel bug.
+void
+kerneltrap(void)
+{
+  // yield() may run other code that traps and overwrites these CSRs.
+  uint64 sepc = r_sepc();
+  uint64 sstatus = r_sstatus();
+  uint64 scause = r_scause();
+
+  if((sstatus & SSTATUS_SPP) == 0)
+    panic("kerneltrap: not from supervisor mode");
+  if(intr_get())
+    panic("kerneltrap: interrupts enabled");
+
+  if((scause & SCAUSE_INTR) == 0){
+    printf("kerneltrap: %s: scause 0x%lx sepc 0x%lx stval 0x%lx\n",
+           exception_name(scause), scause, sepc, r_stval());
+    panic("kerneltrap");
+  }
+
+  enum intrkind kind = devintr(scause);
+  if(kind == INTR_NONE)
+    printf("kerneltrap: unexpected interrupt scause 0x%lx\n", scause);
+
+  if(kind == INTR_TIMER && myproc() != 0)
+    yield();
+
+  w_sepc(sepc);
+  w_sstatus(sstatus);
+}

@@ -1,0 +1,427 @@
+// Sv39 page tables: the kernel's direct map, user address spaces (grow, shrink, fork via
+// cow.c, free), the page-fault entry point vmfault(), and copies between kernel and user.
+//
+// Invariants:
+//  - User memory is [0, p->sz). Within it a page may be absent (lazy sbrk, never touched);
+//    every function here that walks user memory skips such holes.
+//  - Every user leaf PTE has PTE_U, except the stack guard page (uvmclear).
+//  - Every user page's physical page is counted in kalloc.c's reference counts once per
+//    mapping, so unmapping always means kfree() (drop one reference).
+//  - Addresses that come from user space are checked here (MAXVA, mapped, PTE_U, PTE_W)
+//    and fail with -1; only kernel bugs panic.
+
+#include "types.h"
+#include "param.h"
+#include "memlayout.h"
+#include "riscv.h"
+#include "spinlock.h"
+#include "proc.h"
+#include "defs.h"
+
+pagetable_t kernel_pagetable;
+
+extern char etext[];       // kernel.ld: end of kernel text
+extern char trampoline[];  // trampoline.S, one page
+
+#define DEVPAGE   PGSIZE      // UART0 and VIRTIO0 each need one page of registers
+#define PLICSIZE  0x400000    // the PLIC's register window
+#define L0SPAN    (1L << PXSHIFT(1))   // bytes one last-level page-table page covers
+#define L0START(a) ((a) & ~(L0SPAN - 1))  // start of the L0SPAN holding a
+#define NPTE      ((int)(PGSIZE / sizeof(pte_t)))  // entries in one page-table page
+
+// The kernel page table: the direct map of devices and RAM, the trampoline, and the
+// per-process kernel stacks.
+static pagetable_t
+kvmmake(void)
+{
+  pagetable_t kpgtbl = (pagetable_t)kalloc();
+  if(kpgtbl == 0)
+    panic("kvmmake: out of memory");
+  memset(kpgtbl, 0, PGSIZE);
+
+  kvmmap(kpgtbl, UART0, UART0, DEVPAGE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, VIRTIO0, VIRTIO0, DEVPAGE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, PLIC, PLIC, PLICSIZE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, KERNBASE, KERNBASE, (uint64)etext - KERNBASE, PTE_R | PTE_X);
+  kvmmap(kpgtbl, (uint64)etext, (uint64)etext, PHYSTOP - (uint64)etext, PTE_R | PTE_W);
+  kvmmap(kpgtbl, TRAMPOLINE, (uint64)trampoline, PGSIZE, PTE_R | PTE_X);
+  proc_mapstacks(kpgtbl);
+  return kpgtbl;
+}
+
+void
+kvminit(void)
+{
+  kernel_pagetable = kvmmake();
+}
+
+// Switch this hart to the kernel page table. The fences order earlier page-table
+// stores before the switch and drop any translations cached before it.
+void
+kvminithart(void)
+{
+  sfence_vma();
+  w_satp(MAKE_SATP(kernel_pagetable));
+  sfence_vma();
+}
+
+// The address of the last-level PTE for va, creating missing page-table pages if alloc
+// is set. 0 if a page-table page is missing (alloc == 0) or cannot be allocated.
+pte_t *
+walk(pagetable_t pagetable, uint64 va, int alloc)
+{
+  if(va >= MAXVA)
+    panic("walk: va beyond MAXVA");
+
+  for(int level = 2; level > 0; level--){
+    pte_t *pte = &pagetable[PX(level, va)];
+    if(*pte & PTE_V){
+      pagetable = (pagetable_t)PTE2PA(*pte);
+    } else {
+      if(!alloc || (pagetable = (pagetable_t)kalloc()) == 0)
+        return 0;
+      memset(pagetable, 0, PGSIZE);
+      *pte = PA2PTE(pagetable) | PTE_V;
+    }
+  }
+  return &pagetable[PX(0, va)];
+}
+
+// The physical address of user page va, or 0 if it is not mapped with PTE_U.
+// No fault handling: callers that want lazy or COW pages resolved use vmfault().
+uint64
+walkaddr(pagetable_t pagetable, uint64 va)
+{
+  if(va >= MAXVA)
+    return 0;
+  pte_t *pte = walk(pagetable, va, 0);
+  if(pte == 0 || (*pte & PTE_V) == 0 || (*pte & PTE_U) == 0)
+    return 0;
+  return PTE2PA(*pte);
+}
+
+// Boot-time mapping into the kernel page table; failure there is fatal.
+void
+kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
+{
+  if(mappages(kpgtbl, va, sz, pa, perm) != 0)
+    panic("kvmmap");
+}
+
+// Map [va, va+size) to [pa, pa+size) with perm. va and size must be page-aligned and
+// nothing there may be mapped yet (both kernel bugs otherwise). -1 if a page-table page
+// cannot be allocated; then the PTEs this call made are removed again.
+int
+mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
+{
+  if((va % PGSIZE) != 0 || (size % PGSIZE) != 0 || size == 0)
+    panic("mappages: misaligned or empty range");
+
+  for(uint64 off = 0; off < size; off += PGSIZE){
+    pte_t *pte = walk(pagetable, va + off, 1);
+    if(pte == 0){
+      if(off > 0)
+        uvmunmap(pagetable, va, off / PGSIZE, 0);
+      return -1;
+    }
+    if(*pte & PTE_V)
+      panic("mappages: remap");
+    *pte = PA2PTE(pa + off) | perm | PTE_V;
+  }
+  return 0;
+}
+
+// Remove npages mappings from va, dropping a reference to each page if do_free.
+// Pages that were never mapped (lazy sbrk holes) are skipped.
+void
+uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
+{
+  if((va % PGSIZE) != 0)
+    panic("uvmunmap: misaligned va");
+
+  uint64 stop = va + npages * PGSIZE;
+  for(uint64 a = va; a < stop; a += PGSIZE){
+    pte_t *pte = walk(pagetable, a, 0);
+    if(pte == 0){
+      // No last-level table: the rest of this aligned L0SPAN is unmapped too.
+      a = L0START(a) + L0SPAN - PGSIZE;
+      continue;
+    }
+    if((*pte & PTE_V) == 0)
+      continue;
+    if(PTE_FLAGS(*pte) == PTE_V)
+      panic("uvmunmap: not a leaf");
+    if(do_free)
+      kfree((void *)PTE2PA(*pte));
+    *pte = 0;
+  }
+}
+
+// A new, empty user page table, or 0 if out of memory.
+pagetable_t
+uvmcreate(void)
+{
+  pagetable_t pagetable = (pagetable_t)kalloc();
+  if(pagetable == 0)
+    return 0;
+  memset(pagetable, 0, PGSIZE);
+  return pagetable;
+}
+
+// Grow user memory from oldsz to newsz with zeroed pages mapped R|U|xperm.
+// Returns newsz, or 0 if out of memory (everything this call mapped is undone).
+uint64
+uvmalloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz, int xperm)
+{
+  if(newsz < oldsz)
+    return oldsz;
+  if(newsz > TRAPFRAME)
+    return 0;
+
+  for(uint64 a = PGROUNDUP(oldsz); a < newsz; a += PGSIZE){
+    char *mem = kalloc();
+    if(mem == 0){
+      uvmdealloc(pagetable, a, oldsz);
+      return 0;
+    }
+    memset(mem, 0, PGSIZE);
+    if(mappages(pagetable, a, PGSIZE, (uint64)mem, PTE_R | PTE_U | xperm) != 0){
+      kfree(mem);
+      uvmdealloc(pagetable, a, oldsz);
+      return 0;
+    }
+  }
+  return newsz;
+}
+
+// Shrink user memory from oldsz to newsz, freeing whole pages above newsz.
+// oldsz may exceed the mapped size (lazy holes are skipped). Returns newsz.
+uint64
+uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
+{
+  if(newsz >= oldsz)
+    return oldsz;
+
+  uint64 lo = PGROUNDUP(newsz), hi = PGROUNDUP(oldsz);
+  if(lo < hi){
+    uvmunmap(pagetable, lo, (hi - lo) / PGSIZE, 1);
+    sfence_vma();   // mappings were removed; no stale translation may survive
+  }
+  return newsz;
+}
+
+// Free the page-table pages themselves; every leaf must already be unmapped.
+static void
+freewalk(pagetable_t pagetable)
+{
+  for(int i = 0; i < NPTE; i++){
+    pte_t pte = pagetable[i];
+    if((pte & PTE_V) == 0)
+      continue;
+    if((pte & (PTE_R | PTE_W | PTE_X)) != 0)
+      panic("freewalk: leaf still mapped");
+    freewalk((pagetable_t)PTE2PA(pte));
+    pagetable[i] = 0;
+  }
+  kfree((void *)pagetable);
+}
+
+// Drop the sz bytes of user memory, then the page table.
+void
+uvmfree(pagetable_t pagetable, uint64 sz)
+{
+  if(sz > 0)
+    uvmunmap(pagetable, 0, PGROUNDUP(sz) / PGSIZE, 1);
+  freewalk(pagetable);
+}
+
+#ifdef EAGER_FORK
+// ---- make COW=0: the classic fork, copying every page now. Only used by uvmcopy. ----
+static int
+fork_page(pte_t *ppte, pagetable_t child, uint64 va)
+{
+  char *mem = kalloc();
+  if(mem == 0)
+    return -1;
+  memmove(mem, (void *)PTE2PA(*ppte), PGSIZE);
+  if(mappages(child, va, PGSIZE, (uint64)mem, PTE_FLAGS(*ppte)) != 0){
+    kfree(mem);
+    return -1;
+  }
+  return 0;
+}
+#else
+#define fork_page cow_share   // the normal build: share copy-on-write (cow.c)
+#endif
+
+// Give the child page table the parent's user memory [0, sz): shared copy-on-write
+// (cow_share), or copied with EAGER_FORK. Holes are skipped. 0 on success; -1 if out of
+// memory, after removing every child mapping made so far (dropping their references, so
+// all counts are back where they were and nothing leaks).
+int
+uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
+{
+  int err = 0;
+  uint64 va;
+
+  for(va = 0; va < sz; va += PGSIZE){
+    pte_t *pte = walk(old, va, 0);
+    if(pte == 0){
+      va = L0START(va) + L0SPAN - PGSIZE;   // a whole hole of L0SPAN
+      continue;
+    }
+    if((*pte & PTE_V) == 0)
+      continue;
+    if((err = fork_page(pte, new, va)) != 0)
+      break;
+  }
+  // The parent's PTEs may have lost PTE_W; it must not keep writing through a stale TLB.
+  sfence_vma();
+  if(err){
+    uvmunmap(new, 0, va / PGSIZE, 1);
+    return -1;
+  }
+  return 0;
+}
+
+// Remove PTE_U from the page at va (the guard page under the user stack).
+void
+uvmclear(pagetable_t pagetable, uint64 va)
+{
+  pte_t *pte = walk(pagetable, va, 0);
+  if(pte == 0 || (*pte & PTE_V) == 0)
+    panic("uvmclear: page not mapped");
+  *pte &= ~PTE_U;
+  sfence_vma_va(va);
+}
+
+// Lazy sbrk: the first touch of a page below p->sz maps a fresh zeroed page.
+static int
+lazyalloc(pagetable_t pagetable, uint64 va)
+{
+  struct proc *p = myproc();
+  if(p == 0 || pagetable != p->pagetable || va >= p->sz)
+    return FAULT_BAD;
+
+  char *mem = kalloc();
+  if(mem == 0)
+    return FAULT_NOMEM;
+  memset(mem, 0, PGSIZE);
+  if(mappages(pagetable, va, PGSIZE, (uint64)mem, PTE_R | PTE_W | PTE_U) != 0){
+    kfree(mem);
+    return FAULT_NOMEM;
+  }
+  return FAULT_OK;
+}
+
+// The one place a user page fault is resolved, for usertrap() and for the copy
+// functions below. write says whether the access is a store. Returns FAULT_OK when
+// the access will now succeed, FAULT_NOMEM, or FAULT_BAD (the process may not do it).
+int
+vmfault(pagetable_t pagetable, uint64 va, int write)
+{
+  if(va >= MAXVA)
+    return FAULT_BAD;
+  va = PGROUNDDOWN(va);
+
+  pte_t *pte = walk(pagetable, va, 0);
+  if(pte == 0 || (*pte & PTE_V) == 0)
+    return lazyalloc(pagetable, va);
+  if((*pte & PTE_U) == 0 || (*pte & PTE_R) == 0)
+    return FAULT_BAD;
+  if(write && (*pte & PTE_W) == 0){
+    if(*pte & PTE_COW)
+      return cow_fault(pagetable, va);
+    return FAULT_BAD;
+  }
+  return FAULT_OK;
+}
+
+// Physical address of the user page holding va, usable for a store if write, resolving
+// lazy and COW pages on the way. 0 if the process may not access it so.
+static uint64
+userpage(pagetable_t pagetable, uint64 va, int write)
+{
+  uint64 need = PTE_V | PTE_U | PTE_R | (write ? PTE_W : 0);
+
+  if(va >= MAXVA)
+    return 0;
+  for(int tries = 0; tries < 2; tries++){
+    pte_t *pte = walk(pagetable, va, 0);
+    if(pte && (*pte & need) == need)
+      return PTE2PA(*pte);
+    if(tries == 0 && vmfault(pagetable, va, write) != FAULT_OK)
+      return 0;
+  }
+  return 0;
+}
+
+// Copy len bytes from kernel src to user dstva. 0 on success, -1 on a bad address
+// (bytes before it may have been copied).
+int
+copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
+{
+  while(len > 0){
+    uint64 va0 = PGROUNDDOWN(dstva);
+    uint64 pa0 = userpage(pagetable, va0, 1);
+    if(pa0 == 0)
+      return -1;
+    uint64 n = PGSIZE - (dstva - va0);
+    if(n > len)
+      n = len;
+    memmove((void *)(pa0 + (dstva - va0)), src, n);
+    len -= n;
+    src += n;
+    dstva = va0 + PGSIZE;
+  }
+  return 0;
+}
+
+// Copy len bytes from user srcva to kernel dst. 0 on success, -1 on a bad address.
+int
+copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
+{
+  while(len > 0){
+    uint64 va0 = PGROUNDDOWN(srcva);
+    uint64 pa0 = userpage(pagetable, va0, 0);
+    if(pa0 == 0)
+      return -1;
+    uint64 n = PGSIZE - (srcva - va0);
+    if(n > len)
+      n = len;
+    memmove(dst, (void *)(pa0 + (srcva - va0)), n);
+    len -= n;
+    dst += n;
+    srcva = va0 + PGSIZE;
+  }
+  return 0;
+}
+
+// Copy a NUL-terminated string of at most max bytes (NUL included) from user srcva to
+// dst. 0 on success, -1 on a bad address or if no NUL comes within max bytes.
+int
+copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
+{
+  while(max > 0){
+    uint64 va0 = PGROUNDDOWN(srcva);
+    uint64 pa0 = userpage(pagetable, va0, 0);
+    if(pa0 == 0)
+      return -1;
+    uint64 n = PGSIZE - (srcva - va0);
+    if(n > max)
+      n = max;
+    char *p = (char *)(pa0 + (srcva - va0));
+    uint64 len = 0;
+    while(len < n && p[len] != '\0')
+      len++;
+    if(len < n){
+      memmove(dst, p, len + 1);   // the string and its NUL
+      return 0;
+    }
+    memmove(dst, p, n);
+    max -= n;
+    dst += n;
+    srcva = va0 + PGSIZE;
+  }
+  return -1;
+}

@@ -1,0 +1,615 @@
+// cowtest: tests of copy-on-write fork, checked through memory contents, wait status and
+// the kernel's memstat() counters. Prints "NAME: ok" or "NAME: FAILED (...)" per test.
+//
+// The tests run in a child ("runner") so that the final leak test can compare free pages
+// before and after with the runner's whole address space, page tables included, gone.
+#include "kernel/types.h"
+#include "kernel/memstat.h"
+#include "user/user.h"
+
+#define PAGE 4096
+#define NELEM(x) ((int)(sizeof(x) / sizeof((x)[0])))
+#define PAGEUP(a) (((a) + PAGE - 1) & ~(uint64)(PAGE - 1))
+
+// ---------------------------------------------------------------- helpers
+
+static int
+ok(const char *name)
+{
+  printf("%s: ok\n", name);
+  return 0;
+}
+
+static int
+failed(const char *name, const char *expected, long saw)
+{
+  printf("%s: FAILED (expected %s, saw %ld)\n", name, expected, saw);
+  return 1;
+}
+
+static struct memstat
+stats(void)
+{
+  struct memstat st;
+  if(memstat(&st) < 0){
+    printf("cowtest: memstat failed\n");
+    exit(1);
+  }
+  return st;
+}
+
+// A page-aligned region of npages pages from sbrk (eager: every page allocated now).
+struct region {
+  char *base;    // page-aligned start
+  int npages;
+  int total;     // bytes taken from sbrk, padding included
+};
+
+static int
+grab(struct region *r, int npages)
+{
+  char *cur = sbrk(0);
+  int pad = PAGEUP((uint64)cur) - (uint64)cur;
+  r->total = pad + npages * PAGE;
+  if(sbrk(r->total) == SBRK_ERROR)
+    return -1;
+  r->base = cur + pad;
+  r->npages = npages;
+  return 0;
+}
+
+static void
+release(struct region *r)
+{
+  sbrk(-r->total);
+}
+
+// The first word of page i of r.
+static uint64 *
+word(struct region *r, int i)
+{
+  return (uint64 *)(r->base + (uint64)i * PAGE);
+}
+
+static void
+fill(struct region *r, uint64 seed)
+{
+  for(int i = 0; i < r->npages; i++)
+    *word(r, i) = seed + i;
+}
+
+// Index of the first page whose first word is not seed+i, or -1 if all match.
+static int
+firstbad(struct region *r, uint64 seed)
+{
+  for(int i = 0; i < r->npages; i++)
+    if(*word(r, i) != seed + i)
+      return i;
+  return -1;
+}
+
+// Reap n children; returns how many exited with a status other than want.
+static int
+reap(int n, int want)
+{
+  int bad = 0;
+  for(int i = 0; i < n; i++){
+    int st;
+    if(wait(&st) < 0 || st != want)
+      bad++;
+  }
+  return bad;
+}
+
+// ---------------------------------------------------------------- tests
+
+// A process holding more than half of free memory can fork (twice): only COW makes room.
+static int
+test_simple(void)
+{
+  struct region r;
+  int n = stats().freepages * 6 / 10;
+  if(grab(&r, n) < 0)
+    return failed("simple", "sbrk of 60% of free memory to work", -1);
+  fill(&r, 11);
+
+  for(int round = 0; round < 2; round++){
+    int pid = fork();
+    if(pid < 0){
+      release(&r);
+      return failed("simple", "fork to succeed", pid);
+    }
+    if(pid == 0)
+      exit(0);
+    int st;
+    if(wait(&st) != pid || st != 0){
+      release(&r);
+      return failed("simple", "child exit status 0", st);
+    }
+  }
+  int bad = firstbad(&r, 11);
+  release(&r);
+  if(bad >= 0)
+    return failed("simple", "parent memory intact, bad page index", bad);
+  return ok("simple");
+}
+
+// Three processes share a large region and rewrite it in several rounds.
+#define THREE_ROUNDS 3
+
+static int
+three_work(struct region *r, int id)
+{
+  uint64 prev = 1;
+  for(int round = 0; round < THREE_ROUNDS; round++){
+    if(firstbad(r, prev) >= 0)
+      return 1;
+    prev = (uint64)(id + 1) * 1000000 + round * 100000;
+    fill(r, prev);
+  }
+  return firstbad(r, prev) >= 0;
+}
+
+static int
+test_three(void)
+{
+  struct region r;
+  if(grab(&r, stats().freepages / 4) < 0)
+    return failed("three", "sbrk of 25% of free memory to work", -1);
+  fill(&r, 1);
+
+  for(int id = 1; id <= 2; id++){
+    int pid = fork();
+    if(pid < 0){
+      reap(id - 1, 0);
+      release(&r);
+      return failed("three", "fork to succeed", pid);
+    }
+    if(pid == 0)
+      exit(three_work(&r, id));
+  }
+  int mine = three_work(&r, 0);
+  int bad = reap(2, 0);
+  release(&r);
+  if(mine)
+    return failed("three", "parent's contents intact after each round", mine);
+  if(bad)
+    return failed("three", "both children to see their own contents (exit 0); bad children", bad);
+  return ok("three");
+}
+
+// The kernel writes into COW pages (pipe read -> copyout): each process's read must not
+// show in the other's copy. The read straddles two pages.
+#define FILE_N 256
+
+static int
+allsame(char *p, int n, char c)
+{
+  for(int i = 0; i < n; i++)
+    if(p[i] != c)
+      return 0;
+  return 1;
+}
+
+// buf: two pages; the FILE_N bytes at off must be c, everything else 'A'.
+static int
+filecheck(char *buf, int off, char c)
+{
+  return allsame(buf, off, 'A') && allsame(buf + off, FILE_N, c) &&
+         allsame(buf + off + FILE_N, 2 * PAGE - off - FILE_N, 'A');
+}
+
+static int
+test_file(void)
+{
+  struct region r;
+  int tochild[2], toparent[2], readdone[2], checkdone[2];
+  char data[FILE_N], c = 0;
+  int off = PAGE - FILE_N / 2;
+
+  if(grab(&r, 2) < 0)
+    return failed("file", "sbrk to work", -1);
+  memset(r.base, 'A', 2 * PAGE);
+  if(pipe(tochild) < 0 || pipe(toparent) < 0 || pipe(readdone) < 0 || pipe(checkdone) < 0)
+    return failed("file", "pipe to work", -1);
+  memset(data, 'C', FILE_N);
+  write(tochild[1], data, FILE_N);
+  memset(data, 'P', FILE_N);
+  write(toparent[1], data, FILE_N);
+
+  int pid = fork();
+  if(pid < 0)
+    return failed("file", "fork to succeed", pid);
+  if(pid == 0){
+    int n = read(tochild[0], r.base + off, FILE_N);
+    write(readdone[1], "x", 1);
+    read(checkdone[0], &c, 1);
+    exit(n == FILE_N && filecheck(r.base, off, 'C') ? 0 : 1);
+  }
+  struct memstat before = stats();
+  int n = read(toparent[0], r.base + off, FILE_N);
+  struct memstat after = stats();
+  read(readdone[0], &c, 1);
+  int mine = filecheck(r.base, off, 'P');
+  write(checkdone[1], "x", 1);
+  int st;
+  wait(&st);
+  int fds[] = { tochild[0], tochild[1], toparent[0], toparent[1],
+                readdone[0], readdone[1], checkdone[0], checkdone[1] };
+  for(int i = 0; i < NELEM(fds); i++)
+    close(fds[i]);
+  release(&r);
+
+  if(n != FILE_N)
+    return failed("file", "parent's read to return 256", n);
+  if(!mine)
+    return failed("file", "parent's buffer to hold only its own read (status)", 1);
+  if(st != 0)
+    return failed("file", "child's buffer to hold only its own read (exit 0)", st);
+  if(after.cowfaults - before.cowfaults < 2)
+    return failed("file", "read() into two COW pages to fault twice",
+                  after.cowfaults - before.cowfaults);
+  return ok("file");
+}
+
+// Many processes forking and exiting at once.
+#define FF_CHILDREN 6
+#define FF_ROUNDS   10
+
+static int
+test_forkfork(void)
+{
+  for(int i = 0; i < FF_CHILDREN; i++){
+    int pid = fork();
+    if(pid < 0){
+      reap(i, 0);
+      return failed("forkfork", "fork to succeed", pid);
+    }
+    if(pid == 0){
+      for(int j = 0; j < FF_ROUNDS; j++){
+        int g = fork();
+        if(g < 0)
+          exit(1);
+        if(g == 0)
+          exit(0);
+        int st;
+        if(wait(&st) != g || st != 0)
+          exit(2);
+      }
+      exit(0);
+    }
+  }
+  int bad = reap(FF_CHILDREN, 0);
+  if(bad)
+    return failed("forkfork", "every child to exit 0; bad children", bad);
+  return ok("forkfork");
+}
+
+// Writes right after fork, by parent and by child, never show in the other process.
+static int
+test_isolation(void)
+{
+  struct region r;
+  int ptoc[2], ctop[2];
+  char c;
+
+  if(grab(&r, 1) < 0)
+    return failed("isolation", "sbrk to work", -1);
+  volatile uint64 *v = (volatile uint64 *)r.base;
+  v[0] = 1;
+  v[1] = 1;
+  if(pipe(ptoc) < 0 || pipe(ctop) < 0)
+    return failed("isolation", "pipe to work", -1);
+
+  int pid = fork();
+  if(pid < 0)
+    return failed("isolation", "fork to succeed", pid);
+  if(pid == 0){
+    v[1] = 3;                  // the child's slot
+    write(ctop[1], "x", 1);
+    read(ptoc[0], &c, 1);
+    exit(v[0] == 1 && v[1] == 3 ? 0 : 1);
+  }
+  v[0] = 2;                    // the parent's slot
+  write(ptoc[1], "x", 1);
+  read(ctop[0], &c, 1);
+  uint64 saw0 = v[0], saw1 = v[1];
+  int st;
+  wait(&st);
+  close(ptoc[0]); close(ptoc[1]); close(ctop[0]); close(ctop[1]);
+  release(&r);
+
+  if(saw1 != 1)
+    return failed("isolation", "child's write invisible to parent (1)", saw1);
+  if(saw0 != 2)
+    return failed("isolation", "parent's own write (2)", saw0);
+  if(st != 0)
+    return failed("isolation", "parent's write invisible to child (exit 0)", st);
+  return ok("isolation");
+}
+
+// A store into text is fatal for the child and harmless for the parent.
+__attribute__((noinline)) static int
+victim(int x)
+{
+  return 3 * x + 1;
+}
+
+static int
+test_textwrite(void)
+{
+  volatile uint *text = (volatile uint *)(uint64)victim;
+  uint orig = *text;
+
+  int pid = fork();
+  if(pid < 0)
+    return failed("textwrite", "fork to succeed", pid);
+  if(pid == 0){
+    *text = 0;
+    exit(0);                   // must not get here
+  }
+  int st = 0;
+  wait(&st);
+  if(st != -1)
+    return failed("textwrite", "child killed (status -1)", st);
+  if(*text != orig || victim(5) != 16)
+    return failed("textwrite", "parent's text unchanged", *text);
+  return ok("textwrite");
+}
+
+// A region shared by dozens of processes; each writes its own copy.
+#define MS_CHILDREN 40
+#define MS_PAGES    8
+
+static int
+test_manyshare(void)
+{
+  struct region r;
+  int go[2], done[2], quit[2];
+  char c;
+
+  if(grab(&r, MS_PAGES) < 0)
+    return failed("manyshare", "sbrk to work", -1);
+  fill(&r, 1000);
+  if(pipe(go) < 0 || pipe(done) < 0 || pipe(quit) < 0)
+    return failed("manyshare", "pipe to work", -1);
+  struct memstat m0 = stats();
+
+  int n;
+  for(n = 0; n < MS_CHILDREN; n++){
+    int pid = fork();
+    if(pid < 0)
+      break;
+    if(pid == 0){
+      read(go[0], &c, 1);
+      int good = firstbad(&r, 1000) < 0;
+      fill(&r, (n + 1) * 100000);
+      good = good && firstbad(&r, (n + 1) * 100000) < 0;
+      write(done[1], good ? "y" : "n", 1);
+      read(quit[0], &c, 1);
+      exit(0);
+    }
+  }
+  struct memstat m1 = stats();
+  for(int i = 0; i < n; i++)
+    write(go[1], "g", 1);
+  int goodkids = 0;
+  for(int i = 0; i < n; i++)
+    if(read(done[0], &c, 1) == 1 && c == 'y')
+      goodkids++;
+  struct memstat m2 = stats();
+  int parentbad = firstbad(&r, 1000);
+  for(int i = 0; i < n; i++)
+    write(quit[1], "q", 1);
+  int bad = reap(n, 0);
+  struct memstat m3 = stats();
+  close(go[0]); close(go[1]); close(done[0]); close(done[1]);
+  close(quit[0]); close(quit[1]);
+  release(&r);
+
+  if(n != MS_CHILDREN)
+    return failed("manyshare", "40 forks", n);
+  if(m1.sharedpages < m0.sharedpages + MS_PAGES)
+    return failed("manyshare", "sharedpages to grow by >= 8 after the forks",
+                  m1.sharedpages - m0.sharedpages);
+  if(goodkids != n || bad)
+    return failed("manyshare", "every child to see the parent's data, then its own (40)",
+                  goodkids);
+  if(m2.cowcopies - m1.cowcopies < MS_CHILDREN * MS_PAGES)
+    return failed("manyshare", ">= 320 COW copies", m2.cowcopies - m1.cowcopies);
+  if(m2.sharedpages > m1.sharedpages - MS_PAGES)
+    return failed("manyshare", "sharedpages to drop by >= 8 once all children wrote",
+                  m1.sharedpages - m2.sharedpages);
+  if(parentbad >= 0)
+    return failed("manyshare", "parent's data intact, bad page", parentbad);
+  if(m3.sharedpages > m0.sharedpages)
+    return failed("manyshare", "sharedpages back to its value before the forks",
+                  m3.sharedpages);
+  return ok("manyshare");
+}
+
+// Children of a big process write all of its pages until memory runs out: some are
+// killed, the parent and the kernel carry on. The parent touches nothing new while
+// memory is short, so its own COW faults cannot fail.
+#define OOM_CHILDREN 3
+
+static int
+test_oom(void)
+{
+  struct region r;
+  int go[2];
+  char c;
+
+  if(grab(&r, stats().freepages / 2) < 0)
+    return failed("oom", "sbrk of half of free memory to work", -1);
+  fill(&r, 7);
+  if(pipe(go) < 0)
+    return failed("oom", "pipe to work", -1);
+
+  int n;
+  for(n = 0; n < OOM_CHILDREN; n++){
+    int pid = fork();
+    if(pid < 0)
+      break;
+    if(pid == 0){
+      read(go[0], &c, 1);
+      fill(&r, 100);
+      exit(0);
+    }
+  }
+  // Make this stack page private now, while memory is plentiful.
+  volatile int finished = 0, killed = 0, other = 0;
+  for(int i = 0; i < n; i++)
+    write(go[1], "g", 1);
+  for(int i = 0; i < n; i++){
+    int st;
+    if(wait(&st) < 0)
+      break;
+    if(st == 0)
+      finished++;
+    else if(st == -1)
+      killed++;
+    else
+      other++;
+  }
+  close(go[0]);
+  close(go[1]);
+  int bad = firstbad(&r, 7);
+  release(&r);
+
+  if(n != OOM_CHILDREN)
+    return failed("oom", "3 forks", n);
+  if(killed == 0 || other != 0)
+    return failed("oom", "some children killed (-1), none with another status; killed",
+                  killed);
+  if(bad >= 0)
+    return failed("oom", "parent's memory intact, bad page", bad);
+  int pid = fork();
+  if(pid == 0)
+    exit(0);
+  if(pid < 0 || reap(1, 0))
+    return failed("oom", "a fork afterwards to work", pid);
+  return ok("oom");
+}
+
+// With the child gone, the parent's first writes find count 1: reuse, not copy.
+#define REUSE_PAGES 16
+
+static int
+test_reuse(void)
+{
+  struct region r;
+  if(grab(&r, REUSE_PAGES) < 0)
+    return failed("reuse", "sbrk to work", -1);
+  fill(&r, 5);
+
+  int pid = fork();
+  if(pid < 0)
+    return failed("reuse", "fork to succeed", pid);
+  if(pid == 0)
+    exit(0);
+  int st;
+  wait(&st);
+  struct memstat m0 = stats();
+  fill(&r, 6);
+  struct memstat m1 = stats();
+  release(&r);
+
+  if(m1.cowreuses - m0.cowreuses < REUSE_PAGES)
+    return failed("reuse", ">= 16 reuses", m1.cowreuses - m0.cowreuses);
+  if(m1.cowcopies != m0.cowcopies)
+    return failed("reuse", "0 copies", m1.cowcopies - m0.cowcopies);
+  return ok("reuse");
+}
+
+// Forking a process with NOCOPY_MB MiB touched costs far fewer pages than that.
+#define NOCOPY_MB 8
+#define NOCOPY_PAGES (NOCOPY_MB * 1024 * 1024 / PAGE)
+
+static int
+test_nocopy(void)
+{
+  struct region r;
+  int p[2];
+  char c;
+
+  if(grab(&r, NOCOPY_PAGES) < 0)
+    return failed("nocopy", "sbrk to work", -1);
+  fill(&r, 9);
+  if(pipe(p) < 0)
+    return failed("nocopy", "pipe to work", -1);
+
+  struct memstat m0 = stats();
+  int pid = fork();
+  if(pid < 0)
+    return failed("nocopy", "fork to succeed", pid);
+  if(pid == 0){
+    read(p[0], &c, 1);
+    exit(0);
+  }
+  struct memstat m1 = stats();
+  write(p[1], "x", 1);
+  int st;
+  wait(&st);
+  close(p[0]);
+  close(p[1]);
+  release(&r);
+
+  long used = (long)m0.freepages - (long)m1.freepages;
+  if(used >= NOCOPY_PAGES / 8)
+    return failed("nocopy", "fork of 8 MiB to use < 256 pages", used);
+  return ok("nocopy");
+}
+
+// ---------------------------------------------------------------- driver
+
+static int
+runall(void)
+{
+  int fails = 0;
+  fails += test_simple();
+  fails += test_three();
+  fails += test_file();
+  fails += test_forkfork();
+  fails += test_isolation();
+  fails += test_textwrite();
+  fails += test_manyshare();
+  fails += test_oom();
+  fails += test_reuse();
+  fails += test_nocopy();
+  return fails;
+}
+
+int
+main(void)
+{
+  printf("cowtest: starting\n");
+  uint64 before = stats().freepages;
+
+  int pid = fork();
+  if(pid < 0){
+    printf("cowtest: fork failed\n");
+    exit(1);
+  }
+  if(pid == 0)
+    exit(runall() == 0 ? 0 : 1);
+
+  int st;
+  wait(&st);
+
+  // Everything the run used should be back; give stray orphans a moment to be reaped.
+  uint64 after = stats().freepages;
+  for(int tries = 0; tries < 10 && after != before; tries++){
+    sleep(5);
+    after = stats().freepages;
+  }
+  int leak = after == before ? ok("leak")
+                             : failed("leak", "free pages unchanged, pages lost",
+                                      (long)before - (long)after);
+  if(st != 0 || leak){
+    printf("cowtest: SOME TESTS FAILED\n");
+    exit(1);
+  }
+  printf("ALL COW TESTS PASSED\n");
+  exit(0);
+}
