@@ -1807,11 +1807,12 @@ dirsiz(char *s)
   CHECK(chdir(d14) == 0, "chdir to a %d-character name failed", DIRSIZ);
   mkfile(n14, "x", 1);
   CHECK(chdir("..") == 0, "chdir .. failed");
-  strcpy(buf, d14);
-  strcpy(buf + DIRSIZ, "/");
-  strcpy(buf + DIRSIZ + 1, n14);
-  expectfile(buf, "x", 1);
-  CHECK(unlink(buf) == 0, "unlink %s failed", buf);
+  char path[2*DIRSIZ + 2];
+  strcpy(path, d14);
+  strcpy(path + DIRSIZ, "/");
+  strcpy(path + DIRSIZ + 1, n14);
+  expectfile(path, "x", 1);
+  CHECK(unlink(path) == 0, "unlink %s failed", path);
   CHECK(unlink(d14) == 0, "unlink of the emptied directory %s failed", d14);
 }
 
