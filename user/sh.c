@@ -18,6 +18,7 @@ struct redir {
   char *file;
   int fd;       // 0 for '<', 1 for '>' and '>>'
   int mode;     // open() flags
+  int append;   // '>>': start writing at the end (there is no O_APPEND, so read up to it)
 };
 
 // One node of the command tree. EXEC uses argv; SUB wraps a list in left;
@@ -159,7 +160,8 @@ parseredir(struct cmd *c)
     r->mode = O_RDONLY;
   } else {
     r->fd = 1;
-    r->mode = O_WRONLY | O_CREATE | (t == T_GT ? O_TRUNC : 0);
+    r->append = t == T_APPEND;
+    r->mode = r->append ? O_RDWR | O_CREATE : O_WRONLY | O_CREATE | O_TRUNC;
   }
   next();
   return 1;
@@ -333,8 +335,9 @@ waitfor(int pid)
 static void
 applyredirs(struct cmd *c)
 {
+  static char skip[512];
   struct redir *r;
-  int i;
+  int i, n;
 
   for(i = 0; i < c->nredir; i++){
     r = &c->redir[i];
@@ -343,6 +346,15 @@ applyredirs(struct cmd *c)
     if(open(r->file, r->mode) != r->fd){
       fprintf(2, "open %s failed\n", r->file);
       exit(1);
+    }
+    if(r->append){
+      // Reading to end of file leaves the offset there, so writes append.
+      while((n = read(r->fd, skip, sizeof(skip))) > 0)
+        ;
+      if(n < 0){
+        fprintf(2, "cannot append to %s\n", r->file);
+        exit(1);
+      }
     }
   }
 }

@@ -1,0 +1,288 @@
+"""make check's shell session: boots the kernel headless and uses the shell as a person would.
+Owns the list of typed lines and what each must print; run-checks.py calls run().
+
+Each step types one line (or keys such as ^U, ^D, ^P) and checks the console output it
+produced; every step is one test in make check's "N passed, N failed". The programs in
+tests/compat/ and tests/shell/ are built into fs.img with EXTRA_PROGS first."""
+
+import glob
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+TESTS = os.path.dirname(os.path.realpath(__file__))
+ROOT = os.path.dirname(TESTS)
+BUILD_TIMEOUT = 900
+
+
+def load_grader():
+    """grade-cow.py as a module: its Console (QEMU in its own process group, killed on close)."""
+    spec = importlib.util.spec_from_file_location("grade_cow", os.path.join(ROOT, "grade-cow.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def extra_progs():
+    return sorted(glob.glob(os.path.join(TESTS, "compat", "*.c"))
+                  + glob.glob(os.path.join(TESTS, "shell", "*.c")))
+
+
+def wc_counts(data):
+    """What user/wc prints for these bytes: lines, words, bytes."""
+    words = len(re.findall(rb"[^ \t\n\r\v]+", data))
+    return "%d %d %d" % (data.count(b"\n"), words, len(data))
+
+
+def body(out):
+    """A step's output without the echo of the typed line and the next prompt."""
+    text = out.split("\n", 1)[1] if "\n" in out else ""
+    return re.sub(r"\$ \Z", "", text)
+
+
+def expect_body(want):
+    def check(out, ctx):
+        got = body(out)
+        if got != want:
+            return "printed %r, expected %r" % (got[-300:], want)
+    return check
+
+
+def expect_re(*patterns):
+    def check(out, ctx):
+        for p in patterns:
+            if not re.search(p, body(out), re.M):
+                return "no line matching %r in %r" % (p, body(out)[-300:])
+    return check
+
+
+def check_fault(kind, cause):
+    """The program's own line names its pid and the address; the kernel's line must match."""
+    def check(out, ctx):
+        m = re.search(r"fault: pid (\d+) %s at 0x([0-9a-f]+)" % kind, out)
+        if not m:
+            return "fault did not start: %r" % out[-300:]
+        pid, va = m.group(1), int(m.group(2), 16)
+        k = re.search(r"usertrap: pid %s \(fault\) killed: ([a-z ]+) at va 0x([0-9a-f]+), "
+                      r"pc 0x([0-9a-f]+)\n" % pid, out)
+        if not k:
+            return "no kill line 'usertrap: pid %s (fault) killed: CAUSE at va ADDR, pc PC' " \
+                   "in %r" % (pid, out[-300:])
+        if k.group(1) != cause or int(k.group(2), 16) != va or int(k.group(3), 16) == 0:
+            return "kill line says %r; expected cause %r at va %#x and a pc" % (
+                k.group(0).strip(), cause, va)
+        if "fault: survived" in out or len(re.findall(r"usertrap:", out)) != 1:
+            return "not exactly one kill line, or the process went on: %r" % out[-300:]
+    return check
+
+
+def check_boot(out, ctx):
+    missing = [h for h in range(ctx["cpus"]) if "hart %d starting" % h not in out]
+    if missing:
+        return "harts %s never said they started" % missing
+    if "init: starting sh" not in out:
+        return "init did not start sh"
+
+
+def check_ls(out, ctx):
+    size = len(ctx["readme"])
+    return expect_re(r"^\.\s+1 1 \d+$", r"^README\s+2 \d+ %d$" % size, r"^cat\s+2 \d+ \d+$",
+                     r"^xv6compat\s+2 \d+ \d+$", r"^console\s+3 \d+ 0$")(out, ctx)
+
+
+def check_cat(out, ctx):
+    want = ctx["readme"].decode("utf-8", "replace")
+    if body(out) != want:
+        return "cat README printed %d characters, not README's %d" % (len(body(out)), len(want))
+
+
+def check_pipeline(out, ctx):
+    lines = [l + b"\n" for l in ctx["readme"].split(b"\n") if b"copy-on-write" in l]
+    return expect_body(wc_counts(b"".join(lines)) + " \n")(out, ctx)
+
+
+def steps(ctx):
+    """(name, keys typed, timeout in seconds, check(output, ctx) -> None or why it failed).
+    Keys without a final control character get a newline."""
+    return [
+        ("echo", "echo hello from the shell", 10, expect_body("hello from the shell\n")),
+        ("ls", "ls", 10, check_ls),
+        ("cat", "cat README", 30, check_cat),
+        ("pipeline", "cat README | grep copy-on-write | wc", 30, check_pipeline),
+        ("redirect-out-in", "echo to a file > sh.out ; cat < sh.out", 10,
+         expect_body("to a file\n")),
+        ("redirect-append", "echo more >> sh.out ; cat sh.out", 10,
+         expect_body("to a file\nmore\n")),
+        ("redirect-truncate", "echo new > sh.out ; wc < sh.out", 10, expect_body("1 1 4 \n")),
+        ("mkdir-ln-rm", "mkdir shd ; echo linked > shd/a ; ln shd/a shl ; rm shd/a ; cat shl ; "
+         "rm shl ; cat shl ; rm shd ; ls shd", 20,
+         expect_body("linked\ncat: cannot open shl\nls: cannot open shd\n")),
+        ("cd", "mkdir d2 ; cd d2 ; echo here > f ; cat /d2/f ; cd / ; cat d2/f ; cd nowhere", 20,
+         expect_body("here\nhere\ncannot cd nowhere\n")),
+        ("parentheses", "(echo a ; echo b) | wc ; (echo c ; echo dd) > sub.out ; cat sub.out",
+         10, expect_body("2 2 4 \nc\ndd\n")),
+        ("background", "echo in the background > bg.out &", 10, expect_body("")),
+        ("background-done", "cat bg.out", 10, expect_body("in the background\n")),
+        ("syntax-error", "echo a | | wc", 10, expect_body("sh: syntax error: missing command\n")),
+        ("syntax-error-paren", "(echo a", 10, expect_re(r"^sh: syntax error")),
+        ("backspace", "echo abX\x7fc", 10, expect_body("abc\n")),
+        ("ctrl-u", "echo junk\x15echo clean", 10, expect_body("clean\n")),
+        ("ctrl-d-eof", "cat\nline one\n\x04", 10, expect_body("line one\nline one\n")),
+        ("ctrl-p", "\x10", 10, None),           # checked specially: no prompt follows
+        ("sh-restart", "\x04", 10, None),       # ^D at the prompt: sh exits, init restarts it
+        ("forktest", "forktest", 120, expect_body("fork test\nfork test OK\n")),
+        ("stressfs", "stressfs", 300, expect_re(r"^stressfs ok$")),
+        ("fault-store", "fault store", 20, check_fault("store", "store page fault")),
+        ("fault-load", "fault load", 20, check_fault("load", "load page fault")),
+        ("alive-after-faults", "echo still here", 10, expect_body("still here\n")),
+        ("xv6compat", "xv6compat", 60, expect_body(
+            "xv6compat: -7 7 beef 0x0000000000001000 str c -8 8 abcdef %\nxv6compat: ok\n")),
+    ]
+
+
+def build(say):
+    """make kernel/kernel fs.img with the test programs. Returns None or why it failed."""
+    env = dict(os.environ)
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(var, None)
+    argv = ["make", "-C", ROOT, "kernel/kernel", "fs.img",
+            "EXTRA_PROGS=" + " ".join(extra_progs())]
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env, timeout=BUILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return "build timed out"
+    log = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0:
+        return "build failed:\n" + "\n".join(log.splitlines()[-15:])
+    warnings = [l for l in log.splitlines() if "warning:" in l]
+    if warnings:
+        return "build has warnings:\n" + "\n".join(warnings[:10])
+    return None
+
+
+PANIC = re.compile(r"panic: ")
+
+
+def wait_for(con, pattern, mark, timeout, skip=""):
+    """Waits until pattern matches the output after mark. Returns None, or why it did not.
+    A kernel panic ends the wait early; text in skip (a file we print) does not count as one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = con.since(mark)
+        if pattern.search(out):
+            return None
+        if PANIC.search(out.replace(skip, "") if skip else out):
+            time.sleep(1)
+            return "kernel panic"
+        if con.eof:
+            return "QEMU exited"
+        if con.flood:
+            return "console flooded"
+        if time.monotonic() >= deadline:
+            return "timeout after %.0fs" % timeout
+        time.sleep(0.05)
+
+
+def type_keys(con, keys):
+    try:
+        con.proc.stdin.write(keys.encode())
+        con.proc.stdin.flush()
+        return True
+    except OSError:
+        return False
+
+
+# Steps whose end is not a fresh prompt: what to wait for instead.
+SPECIAL_END = {
+    "ctrl-p": re.compile(r"\n1 sleep\s+init\n(.*\n)*?\d+ (sleep|run)\s+sh\n"),
+    "sh-restart": re.compile(r"init: starting sh\n\$ \Z"),
+}
+PROMPT_END = re.compile(r"(?:^|\n)\$ \Z")
+# The background job may still be running when the shell prompts again: look a few times.
+RETRIES = {"background-done": 10}
+
+
+def run(cpus, scale, say):
+    """Boots at cpus harts and runs every step. Returns (passed, failed)."""
+    grader = load_grader()
+    ctx = {"cpus": cpus}
+    names = ["boot"] + [s[0] for s in steps(ctx)] + ["no-panic"]
+    results = {}
+
+    def report(name, why):
+        results[name] = why
+        say("shell %s: %s" % (name, "OK" if why is None else "FAIL"))
+        if why:
+            for line in why.splitlines():
+                say("    " + line)
+
+    say("==== shell session at CPUS=%d: build with %s, boot, type ====" % (
+        cpus, " ".join(os.path.relpath(p, ROOT) for p in extra_progs())))
+    why = build(say)
+    if why:
+        for n in names:
+            report(n, why if n == "boot" else "not run: the build failed")
+        return 0, len(names)
+    with open(os.path.join(ROOT, "README"), "rb") as f:
+        ctx["readme"] = f.read()
+    readme = ctx["readme"].decode("utf-8", "replace")
+
+    work = tempfile.mkdtemp(prefix="check-shell-")
+    fsimg = os.path.join(work, "fs.img")
+    shutil.copyfile(os.path.join(ROOT, "fs.img"), fsimg)
+
+    class Opts:
+        qemu = os.environ.get("QEMU", grader.QEMU_DEFAULT)
+    Opts.cpus = cpus
+    con = grader.Console(grader.qemu_argv(Opts, os.path.join(ROOT, "kernel", "kernel"), fsimg))
+    try:
+        why = wait_for(con, grader.PROMPT, 0, 60 * scale)
+        report("boot", ("no shell prompt: " + why) if why else check_boot(con.since(0), ctx))
+        for name, keys, timeout, check in steps(ctx):
+            if con.eof:
+                report(name, "not run: QEMU is gone")
+                continue
+            if keys[-1] not in "\x04\x10":
+                keys += "\n"
+            for attempt in range(RETRIES.get(name, 1)):
+                if attempt:
+                    time.sleep(0.5)
+                mark = con.mark()
+                if not type_keys(con, keys):
+                    result = "QEMU stopped reading input"
+                    break
+                why = wait_for(con, SPECIAL_END.get(name, PROMPT_END), mark, timeout * scale,
+                               readme)
+                out = con.since(mark)
+                if why:
+                    result = "%r: %s; output %r" % (keys, why, out[-300:])
+                    break
+                result = check(out, ctx) if check else None
+                if result is None:
+                    break
+            report(name, result)
+    finally:
+        con.close()
+        console = con.since(0)
+        shutil.rmtree(work, ignore_errors=True)
+    m = PANIC.search(console.replace(readme, ""))
+    report("no-panic", m and "kernel panicked: " + console[m.start():].split("\n")[0])
+    failed = sum(1 for n in names if results.get(n) is not None)
+    return len(names) - failed, failed
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(description="Run make check's shell session on its own.")
+    ap.add_argument("--cpus", type=int, default=3)
+    ap.add_argument("--timeout-scale", type=float, default=1.0)
+    args = ap.parse_args()
+    passed, failed = run(args.cpus, args.timeout_scale, print)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Host-side tests of mkfs/mkfs.c: a good image has the layout the kernel expects, and bad
+inputs (a name too long, a full image, a file too big, too many files, a missing or
+duplicate file) stop it with one clear line and leave no half-built image behind."""
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+
+TESTS = os.path.dirname(os.path.realpath(__file__))
+ROOT = os.path.dirname(TESTS)
+
+
+def header_value(name, header):
+    with open(os.path.join(ROOT, "kernel", header)) as f:
+        m = re.search(r"^#define\s+%s\s+\(?(\w+)" % name, f.read(), re.M)
+    return int(m.group(1), 0)
+
+
+BSIZE = header_value("BSIZE", "fs.h")
+FSSIZE = header_value("FSSIZE", "param.h")
+DIRSIZ = header_value("DIRSIZ", "fs.h")
+NDIRECT = header_value("NDIRECT", "fs.h")
+MAXFILE_BYTES = (NDIRECT + BSIZE // 4) * BSIZE
+FSMAGIC = 0x10203040
+
+
+class MkfsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mkfs-test-")
+        cls.mkfs = os.path.join(cls.tmp, "mkfs")
+        # The Makefile's flags: a warning is an error.
+        r = subprocess.run(["gcc", "-Wall", "-Werror", "-I", ROOT, "-o", cls.mkfs,
+                            os.path.join(ROOT, "mkfs", "mkfs.c")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode:
+            raise AssertionError("mkfs does not build:\n" + r.stdout.decode())
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(dir=self.tmp)
+        self.img = os.path.join(self.dir, "fs.img")
+
+    def file(self, name, data=b"x"):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def mkfs_run(self, *files):
+        r = subprocess.run([self.mkfs, self.img] + list(files), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        return r.returncode, r.stderr.decode()
+
+    def assertRefused(self, files, message):
+        code, err = self.mkfs_run(*files)
+        self.assertEqual(code, 1, err)
+        lines = err.strip().splitlines()
+        self.assertEqual(len(lines), 1, "expected one error line, got: %r" % err)
+        self.assertTrue(lines[0].startswith("mkfs: "), lines[0])
+        self.assertIn(message, lines[0])
+        self.assertFalse(os.path.exists(self.img), "a half-built image was left behind")
+        return lines[0]
+
+    def dirents(self, data, inum):
+        """Names in directory inode inum (direct blocks only: enough for mkfs's root)."""
+        sb = struct.unpack_from("<8I", data, BSIZE)
+        inodestart = sb[6]
+        off = inodestart * BSIZE + inum * 64
+        typ, _, _, nlink, size = struct.unpack_from("<4hI", data, off)
+        addrs = struct.unpack_from("<%dI" % (NDIRECT + 1), data, off + 12)
+        names = {}
+        for e in range(size // 16):
+            blk = addrs[e * 16 // BSIZE]
+            ino, name = struct.unpack_from("<H14s", data, blk * BSIZE + e * 16 % BSIZE)
+            if ino:
+                names[name.rstrip(b"\0").decode()] = ino
+        return typ, names
+
+    def test_good_image(self):
+        longest = "_" + "n" * DIRSIZ          # DIRSIZ characters once '_' is dropped
+        code, err = self.mkfs_run(self.file("README", b"hello\n"), self.file(longest))
+        self.assertEqual(code, 0, err)
+        with open(self.img, "rb") as f:
+            data = f.read()
+        self.assertEqual(len(data), FSSIZE * BSIZE)
+        magic, size = struct.unpack_from("<2I", data, BSIZE)
+        self.assertEqual((magic, size), (FSMAGIC, FSSIZE))
+        typ, names = self.dirents(data, 1)
+        self.assertEqual(typ, 1)                # T_DIR
+        self.assertEqual(set(names), {".", "..", "README", "n" * DIRSIZ})
+
+    def test_name_too_long(self):
+        line = self.assertRefused([self.file("README"), self.file("_" + "a" * (DIRSIZ + 1))],
+                                  "name longer than DIRSIZ (%d) characters" % DIRSIZ)
+        self.assertIn("a" * (DIRSIZ + 1), line)
+
+    def test_image_full(self):
+        big = b"z" * MAXFILE_BYTES
+        n = FSSIZE * BSIZE // len(big) + 1     # more than the whole image can hold
+        self.assertRefused([self.file("big%d" % i, big) for i in range(n)],
+                           "out of disk blocks while adding")
+
+    def test_file_too_big(self):
+        self.assertRefused([self.file("huge", b"h" * (MAXFILE_BYTES + 1))],
+                           "is larger than the largest file")
+
+    def test_too_many_files(self):
+        self.assertRefused([self.file("f%d" % i) for i in range(300)], "out of inodes")
+
+    def test_missing_input(self):
+        self.assertRefused([os.path.join(self.dir, "nosuchfile")], "cannot read input file")
+
+    def test_duplicate_name(self):
+        a = self.file("cat")
+        os.mkdir(os.path.join(self.dir, "sub"))
+        b = self.file(os.path.join("sub", "_cat"))
+        self.assertRefused([a, b], "duplicate name")
+
+
+if __name__ == "__main__":
+    unittest.main()
