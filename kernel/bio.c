@@ -5,6 +5,10 @@
 // b->lock (sleeplock) guards b->data and b->valid; only a holder may read or write them.
 // A buffer with refcnt > 0 is never recycled; the log keeps refcnt > 0 (bpin) on blocks
 // it has yet to install, so they cannot be evicted before the commit.
+//
+// Every disk request the file system makes goes through bread()/bwrite() here, so this is
+// where they are counted (diskstat, reported by memstat()). bclaim() is the fast path for a
+// block whose old contents do not matter (it is about to be overwritten whole): no read.
 
 #include "types.h"
 #include "param.h"
@@ -14,6 +18,7 @@
 #include "defs.h"
 #include "fs.h"
 #include "buf.h"
+#include "memstat.h"
 
 static struct {
   struct spinlock lock;
@@ -23,6 +28,12 @@ static struct {
   // head.next is the most recently released buffer, head.prev the least.
   struct buf head;
 } bcache;
+
+// Disk requests since boot, for memstat(); atomic adds because many harts do I/O at once.
+static struct {
+  uint64 reads;
+  uint64 writes;
+} diskstat;
 
 static void
 list_remove(struct buf *b)
@@ -91,9 +102,21 @@ bread(uint dev, uint blockno)
 {
   struct buf *b = bget(dev, blockno);
   if(!b->valid){
+    __atomic_fetch_add(&diskstat.reads, 1, __ATOMIC_RELAXED);
     virtio_disk_rw(b, 0);
     b->valid = 1;
   }
+  return b;
+}
+
+// Like bread(), for a caller that will overwrite all BSIZE bytes before anyone else can
+// look (it holds the lock): a block not in the cache is not read from disk, since its
+// old contents would be thrown away. The data is undefined until the caller fills it.
+struct buf*
+bclaim(uint dev, uint blockno)
+{
+  struct buf *b = bget(dev, blockno);
+  b->valid = 1;
   return b;
 }
 
@@ -103,6 +126,7 @@ bwrite(struct buf *b)
 {
   if(!holdingsleep(&b->lock))
     panic("bwrite: buffer not locked");
+  __atomic_fetch_add(&diskstat.writes, 1, __ATOMIC_RELAXED);
   virtio_disk_rw(b, 1);
 }
 
@@ -145,4 +169,12 @@ bunpin(struct buf *b)
   if(b->refcnt == 0)
     wakeup(&bcache);
   release(&bcache.lock);
+}
+
+// Disk requests since boot, for memstat().
+void
+bio_stats(struct memstat *st)
+{
+  st->diskreads = __atomic_load_n(&diskstat.reads, __ATOMIC_RELAXED);
+  st->diskwrites = __atomic_load_n(&diskstat.writes, __ATOMIC_RELAXED);
 }

@@ -93,6 +93,10 @@ fileclose(struct file *f)
     begin_op();          // iput may free the inode
     iput(ff.ip);
     end_op();
+    // Group commit (log.c) keeps recent writes in memory; closing a file opened for
+    // writing (explicitly or by exit) makes them durable.
+    if(ff.type == FD_INODE && ff.writable)
+      log_sync(1);
   }
 }
 
@@ -133,6 +137,9 @@ fileread(struct file *f, uint64 addr, int n)
   case FD_DEVICE:
     if(!valid_major(f->major) || devsw[f->major].read == 0)
       return -1;
+    // A device read may wait for a person for a long time: commit what the file system
+    // still holds in memory first (group commit, log.c).
+    log_sync(1);
     return devsw[f->major].read(1, addr, n);
   case FD_INODE:
     ilock(f->ip);

@@ -46,12 +46,14 @@ fsinit(int dev)
 // ---------------------------------------------------------------------------------------------
 // Blocks
 
+// Zero a block balloc() just allocated. Its old contents do not matter, so it is not read
+// from disk (bclaim), and the log may write it home directly (log_write_new, see log.c).
 static void
 bzero(int dev, int bno)
 {
-  struct buf *bp = bread(dev, bno);
+  struct buf *bp = bclaim(dev, bno);
   memset(bp->data, 0, BSIZE);
-  log_write(bp);
+  log_write_new(bp);
   brelse(bp);
 }
 
@@ -96,6 +98,7 @@ bfree(int dev, uint b)
   bp->data[bi / 8] &= ~mask;
   log_write(bp);
   brelse(bp);
+  log_freed(b);   // still in use on disk until this transaction commits
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,9 +6,33 @@
 // writing n == 0 after installation ends the transaction.
 //
 // In memory, a system call modifies cached buffers and calls log_write(), which only records the
-// block number and pins the buffer. Operations running at the same time share one transaction
-// (group commit); it is committed when the last of them calls end_op(). The whole decision of
-// *when* to commit lives in end_op(); *how* is commit().
+// block number and pins the buffer. Operations running at the same time share one transaction.
+// The whole decision of *when* to commit lives in end_op() and log_sync(); *how* is commit().
+//
+// Group commit (the fast path for small writes). end_op() does not commit just because the last
+// running operation ended: the transaction stays open and later operations join it, so twenty
+// 1 KiB write() calls cost one commit instead of twenty. Atomicity is unchanged: a commit only
+// ever happens when no operation is between begin_op and end_op, so a transaction holds whole
+// system calls, and a crash loses the most recent ones entirely or keeps them entirely. What is
+// given up is only *when* a finished call becomes durable. The transaction is committed:
+//  - when the log is nearly full: the next operation might not fit (end_op, so that begin_op
+//    never waits for a commit nobody will start);
+//  - when it is old: LOG_DELAY ticks after its first block, checked by end_op and on timer
+//    interrupts from user mode (log_sync(0) from usertrap);
+//  - when someone needs durability: log_sync(1), called when the last reference to a file
+//    opened for writing is closed (so a program's files are on disk once it has closed them or
+//    exited), and before a read from the console (the system may sit idle waiting for a person;
+//    nothing must stay uncommitted then). A future shutdown or sync call must call log_sync(1).
+// Nothing else needs a synchronous commit. In particular a block freed and reallocated in the
+// same transaction is safe, because both changes commit together (but see new blocks below).
+//
+// New blocks (the second fast path). A block that is free in the committed on-disk state is
+// invisible after a crash, whatever it contains. So a block that balloc() hands out (log_write_new)
+// is written straight to its home location before the commit point instead of to the log and
+// then home: a crash before the commit leaves garbage in a free block, one after it leaves the
+// right data. This halves the disk writes of appends. It is only sound if the block really is
+// free on disk, so a block freed earlier in the same (uncommitted) transaction is logged
+// normally: freed[] remembers those.
 
 #include "types.h"
 #include "riscv.h"
@@ -19,6 +43,10 @@
 #include "fs.h"
 #include "buf.h"
 
+// A transaction older than this many clock ticks (1/10 s each) is committed at the next
+// chance (see "Group commit" above).
+#define LOG_DELAY 3
+
 // The header block, both on disk and in memory.
 struct logheader {
   int n;                   // number of valid entries in block[]
@@ -28,11 +56,18 @@ struct logheader {
 static struct {
   struct spinlock lock;
   int start;        // first log block (the header)
-  int capacity;     // data blocks the log can hold: min(LOGBLOCKS, nlog - 1)
+  int capacity;     // blocks a transaction may hold: min(LOGBLOCKS, nlog - 1)
   int outstanding;  // operations between begin_op and end_op
   int committing;   // a commit is in progress; new operations must wait
+  int syncwanted;   // log_sync(1) came while operations ran: the last end_op commits
+  uint opened;      // ticks when the open transaction got its first block
   int dev;
-  struct logheader lh;   // the transaction being built (or committed)
+  // The open transaction: every block it changed, in memory. A commit writes the ones not
+  // marked isnew to the log and records them in the on-disk header (ondisk).
+  struct logheader lh;
+  char isnew[LOGBLOCKS];         // lh.block[i] goes straight home (see "New blocks")
+  uchar freed[FSSIZE / 8 + 1];   // bitmap: blocks freed in the open transaction
+  struct logheader ondisk;       // the header as committed (or found at boot)
 } log;
 
 static void recover_from_log(void);
@@ -55,57 +90,57 @@ initlog(int dev, struct superblock *sb)
   recover_from_log();
 }
 
-// Copy every logged block from the log area to its home location.
-// At boot (recovering) the cached copies are not pinned, so there is nothing to unpin.
-static void
-install_trans(int recovering)
-{
-  for(int i = 0; i < log.lh.n; i++){
-    struct buf *lbuf = bread(log.dev, log.start + 1 + i);
-    struct buf *dbuf = bread(log.dev, log.lh.block[i]);
-    memmove(dbuf->data, lbuf->data, BSIZE);
-    bwrite(dbuf);
-    if(!recovering)
-      bunpin(dbuf);
-    brelse(lbuf);
-    brelse(dbuf);
-  }
-}
-
 static void
 read_head(void)
 {
   struct buf *buf = bread(log.dev, log.start);
   struct logheader *hb = (struct logheader *)buf->data;
-  log.lh.n = hb->n;
+  log.ondisk.n = hb->n;
   // A damaged header must not make us write outside the log or the disk.
-  if(log.lh.n < 0 || log.lh.n > log.capacity)
+  if(log.ondisk.n < 0 || log.ondisk.n > log.capacity)
     panic("log: corrupt log header; rebuild fs.img with mkfs");
-  for(int i = 0; i < log.lh.n; i++)
-    log.lh.block[i] = hb->block[i];
+  for(int i = 0; i < log.ondisk.n; i++)
+    log.ondisk.block[i] = hb->block[i];
   brelse(buf);
 }
 
-// Write the in-memory header to disk. With n > 0 this is the moment the transaction commits.
+// Write log.ondisk to the header block. With n > 0 this is the moment the transaction
+// commits. The whole block is rewritten, so its old contents need not be read (bclaim).
 static void
 write_head(void)
 {
-  struct buf *buf = bread(log.dev, log.start);
+  struct buf *buf = bclaim(log.dev, log.start);
   struct logheader *hb = (struct logheader *)buf->data;
-  hb->n = log.lh.n;
-  for(int i = 0; i < log.lh.n; i++)
-    hb->block[i] = log.lh.block[i];
+  memset(buf->data, 0, BSIZE);
+  hb->n = log.ondisk.n;
+  for(int i = 0; i < log.ondisk.n; i++)
+    hb->block[i] = log.ondisk.block[i];
   bwrite(buf);
   brelse(buf);
 }
 
+// At boot: copy every block of a committed transaction from the log to its home, then
+// clear the header. Nothing else runs yet, so nothing is pinned.
 static void
 recover_from_log(void)
 {
   read_head();
-  install_trans(1);
-  log.lh.n = 0;
+  for(int i = 0; i < log.ondisk.n; i++){
+    struct buf *lbuf = bread(log.dev, log.start + 1 + i);
+    struct buf *dbuf = bclaim(log.dev, log.ondisk.block[i]);
+    memmove(dbuf->data, lbuf->data, BSIZE);
+    bwrite(dbuf);
+    brelse(lbuf);
+    brelse(dbuf);
+  }
+  log.ondisk.n = 0;
   write_head();
+}
+
+static int
+aged(void)
+{
+  return __atomic_load_n(&ticks, __ATOMIC_RELAXED) - log.opened >= LOG_DELAY;
 }
 
 // Start a file-system operation. Waits while a commit runs, or while the log might not have
@@ -127,9 +162,25 @@ begin_op(void)
   }
 }
 
-// Finish a file-system operation. The last operation of a group commits the group.
-// No operation is admitted during the commit (committing == 1), so commit() may
-// use log.lh without the lock.
+// Commit the open transaction (the caller set log.committing, so no operation runs and
+// none can start), then let waiting operations in.
+static void
+commit_and_wake(void)
+{
+  // commit() sleeps on disk I/O, so it must run without the spinlock.
+  commit();
+  acquire(&log.lock);
+  log.committing = 0;
+  log.syncwanted = 0;
+  wakeup(&log);
+  release(&log.lock);
+}
+
+// Finish a file-system operation. When it was the last one running, the transaction is
+// committed if it must be (full, old, or durability asked for); otherwise it stays open for
+// the next operations (group commit, see the top of this file). Invariant kept here: with no
+// operation running and no commit, one more operation of MAXOPBLOCKS always fits, so
+// begin_op() never waits for a commit that nobody would start.
 void
 end_op(void)
 {
@@ -141,7 +192,8 @@ end_op(void)
   if(log.committing)
     panic("end_op: commit in progress");
   log.outstanding -= 1;
-  if(log.outstanding == 0){
+  if(log.outstanding == 0 && log.lh.n > 0 &&
+     (log.syncwanted || log.lh.n + MAXOPBLOCKS > log.capacity || aged())){
     do_commit = 1;
     log.committing = 1;
   } else {
@@ -150,50 +202,100 @@ end_op(void)
   }
   release(&log.lock);
 
-  if(do_commit){
-    // commit() sleeps on disk I/O, so it must run without the spinlock.
-    commit();
-    acquire(&log.lock);
-    log.committing = 0;
-    wakeup(&log);
-    release(&log.lock);
-  }
+  if(do_commit)
+    commit_and_wake();
 }
 
-// Copy the modified blocks from the cache into the log area.
+// Ask for the open transaction to be committed: always if force, else only if it is older
+// than LOG_DELAY. Without operations running it commits now, in the caller (which must hold
+// no locks and may sleep); otherwise the last running operation's end_op() commits. Called
+// outside any operation of the caller's own.
+void
+log_sync(int force)
+{
+  acquire(&log.lock);
+  if(log.lh.n == 0 || log.committing || (!force && !aged())){
+    release(&log.lock);            // nothing to do, or a commit already covers it
+    return;
+  }
+  if(log.outstanding > 0){
+    log.syncwanted = 1;
+    release(&log.lock);
+    return;
+  }
+  log.committing = 1;
+  release(&log.lock);
+  commit_and_wake();
+}
+
+// Write the transaction's blocks before the commit point: new blocks straight to their home
+// locations, the others to consecutive log slots, recorded in log.ondisk in that order. The
+// cached copies are pinned, so bread() finds them without a disk read; log slots are
+// overwritten whole, so they are not read either (bclaim).
 static void
 write_log(void)
 {
+  log.ondisk.n = 0;
   for(int i = 0; i < log.lh.n; i++){
-    struct buf *to = bread(log.dev, log.start + 1 + i);
     struct buf *from = bread(log.dev, log.lh.block[i]);
-    memmove(to->data, from->data, BSIZE);
-    bwrite(to);
+    if(log.isnew[i]){
+      bwrite(from);
+    } else {
+      struct buf *to = bclaim(log.dev, log.start + 1 + log.ondisk.n);
+      memmove(to->data, from->data, BSIZE);
+      bwrite(to);
+      brelse(to);
+      log.ondisk.block[log.ondisk.n++] = log.lh.block[i];
+    }
     brelse(from);
-    brelse(to);
   }
 }
 
-// Make the current transaction durable, then install it.
-// Order matters for crash safety: log contents, then header (commit point),
-// then home locations, then clear the header.
+// Copy the committed blocks home from the cache (which holds exactly what was logged: no
+// operation ran since), then unpin every block of the transaction.
+static void
+install_trans(void)
+{
+  for(int i = 0; i < log.lh.n; i++){
+    struct buf *dbuf = bread(log.dev, log.lh.block[i]);
+    if(!log.isnew[i])
+      bwrite(dbuf);
+    bunpin(dbuf);
+    brelse(dbuf);
+  }
+}
+
+// Make the open transaction durable, then install it.
+// Order matters for crash safety: new blocks and log contents, then the header (the commit
+// point), then home locations, then clear the header.
 static void
 commit(void)
 {
   if(log.lh.n == 0)
     return;
   write_log();
-  write_head();
-  install_trans(0);
+  if(log.ondisk.n > 0)
+    write_head();
+  install_trans();
+  if(log.ondisk.n > 0){
+    log.ondisk.n = 0;
+    write_head();
+  }
   log.lh.n = 0;
-  write_head();
+  memset(log.freed, 0, sizeof(log.freed));
 }
 
-// Record that b (modified, locked by the caller) belongs to the current transaction.
-// Replaces bwrite() inside an operation: the block is written at commit.
-// Writing the same block twice in a transaction uses one log slot (absorption).
-void
-log_write(struct buf *b)
+static int
+was_freed(uint blockno)
+{
+  return blockno >= FSSIZE || (log.freed[blockno / 8] & (1 << (blockno % 8)));
+}
+
+// Record that b (modified, locked by the caller) belongs to the open transaction; isnew says
+// the caller just allocated it. Replaces bwrite() inside an operation: the block is written
+// at commit. Writing the same block twice in a transaction uses one slot (absorption).
+static void
+add_block(struct buf *b, int isnew)
 {
   acquire(&log.lock);
   if(log.outstanding < 1)
@@ -207,9 +309,37 @@ log_write(struct buf *b)
   if(i == log.lh.n){
     if(log.lh.n >= log.capacity)
       panic("log_write: transaction too big");
+    if(log.lh.n == 0)
+      log.opened = __atomic_load_n(&ticks, __ATOMIC_RELAXED);
     log.lh.block[i] = b->blockno;
+    // Only a block that is free in the committed on-disk state may skip the log.
+    log.isnew[i] = isnew && !was_freed(b->blockno);
     log.lh.n++;
-    bpin(b);   // must stay cached until install_trans() copies it home
+    bpin(b);   // must stay cached until install_trans()
   }
+  release(&log.lock);
+}
+
+void
+log_write(struct buf *b)
+{
+  add_block(b, 0);
+}
+
+// log_write() for a block balloc() has just taken from the free bitmap.
+void
+log_write_new(struct buf *b)
+{
+  add_block(b, 1);
+}
+
+// bfree() of blockno in the open transaction: until it commits, the disk still has the block
+// in use, so reallocating it must go through the log.
+void
+log_freed(uint blockno)
+{
+  acquire(&log.lock);
+  if(blockno < FSSIZE)
+    log.freed[blockno / 8] |= 1 << (blockno % 8);
   release(&log.lock);
 }

@@ -10,6 +10,8 @@ struct memstat {
   uint64 cowcopies;    // ... that had to copy the page
   uint64 cowreuses;    // ... that found count 1 and only restored write access
   uint64 cowshared;    // page mappings shared by fork since boot
+  uint64 diskreads;    // disk blocks read by the buffer cache since boot (bio.c)
+  uint64 diskwrites;   // disk blocks written since boot (bio.c)
 };
 
 #endif

@@ -2,6 +2,12 @@
 # and kernel page tables on trap entry (uservec) and return (userret).
 # It runs at TRAMPOLINE, not at its link address, so it must not refer to any
 # symbol by absolute or pc-relative address; all it needs is in the trapframe.
+#
+# TLB flushes (the fast path): a user satp with a nonzero ASID field means this
+# hart has ASIDs and usertrapret() tagged the user page table (see trap.c). Then
+# the kernel (ASID 0, its page table never changes after boot) needs no flush on
+# entry, and the return flushes only the user ASID. With ASID 0 everywhere both
+# directions flush the whole TLB, since user and kernel entries would mix.
 #include "riscv.h"
 #include "memlayout.h"
 
@@ -96,23 +102,42 @@ uservec:
         ld      t0, TF_KERNEL_TRAP(a0)
         ld      t1, TF_KERNEL_SATP(a0)
 
-        # Finish all user-table accesses before the switch, and drop the
-        # user translations after it. This page is mapped at the same
-        # address in the kernel table, so the next fetch still works.
+        # This page is mapped at the same address in the kernel table, so
+        # the fetches after the switch still work.
+        csrr    t2, satp
+        slli    t2, t2, 4       # drop MODE (bits 63..60) ...
+        srli    t2, t2, 48      # ... and keep the ASID (bits 59..44)
+        bnez    t2, 1f
+        # No ASIDs: finish all user-table accesses before the switch, and
+        # drop the user translations after it.
         sfence.vma zero, zero
         csrw    satp, t1
         sfence.vma zero, zero
-
         jr      t0              # usertrap(), which does not return here
+1:
+        csrw    satp, t1        # tagged: the kernel's ASID 0 entries are valid
+        jr      t0
 
 # userret(a0 = user satp): called by usertrapret() through its TRAMPOLINE
 # address, with interrupts off, sepc and sstatus already set for the return.
 .balign 4
 userret:
-        sfence.vma zero, zero
+        slli    t0, a0, 4
+        srli    t0, t0, 48      # t0 = the ASID field of the user satp
+        bnez    t0, 1f
+        sfence.vma zero, zero   # no ASIDs: order PTE stores, switch, flush all
         csrw    satp, a0
         sfence.vma zero, zero
-
+        j       2f
+1:
+        # Tagged: drop every cached entry of the user ASID (another process's,
+        # or stale ones of this process), which also orders the kernel's
+        # page-table stores before the walks below. Kernel (ASID 0) entries stay.
+        # This must come before the first TRAPFRAME access, whose translation
+        # differs from process to process.
+        csrw    satp, a0
+        sfence.vma zero, t0
+2:
         li      a0, TRAPFRAME
         ld      ra,  TF_RA(a0)
         ld      sp,  TF_SP(a0)

@@ -21,6 +21,18 @@ static int tick_hart;
 // Written once by the hart itself in timerinit(), read only by that hart.
 static int use_sstc[NCPU];
 
+// Address-space IDs, the fast path of the trap (see trampoline.S). When the hart
+// implements ASIDs, the kernel page table runs as ASID 0 and every user page table as
+// USER_ASID, so kernel and user translations never mix in the TLB: entering the kernel
+// needs no flush at all, and returning to user flushes only USER_ASID's entries (the
+// previous process's, and any this process's page table lost since). That is sound
+// because the kernel page table never changes after boot. Without ASIDs (user_asid 0)
+// both directions flush everything, as before. Per hart, set by trapinithart().
+#define SATP_ASID_SHIFT 44
+#define SATP_ASID_MASK  (0xffffUL << SATP_ASID_SHIFT)
+#define USER_ASID       1UL
+static uint64 user_asid[NCPU];
+
 extern char trampoline[], uservec[], userret[];   // trampoline.S
 void kernelvec(void);                             // kernelvec.S
 int sstc_probe(void);                             // kernelvec.S
@@ -53,6 +65,15 @@ trapinithart(void)
 {
   w_stvec((uint64)kernelvec);
   w_sie(r_sie() | SIE_SEIE | SIE_STIE | SIE_SSIE);
+
+  // Probe for ASIDs: the ASID bits a hart implements are the ones that stick in satp.
+  // The flush drops whatever was cached under the probe value.
+  uint64 ksatp = r_satp();
+  w_satp(ksatp | SATP_ASID_MASK);
+  uint64 probed = r_satp();
+  w_satp(ksatp);
+  sfence_vma();
+  user_asid[cpuid()] = (probed & (USER_ASID << SATP_ASID_SHIFT)) ? USER_ASID : 0;
 }
 
 // Ask for the next timer interrupt on this hart, which also retires the
@@ -163,8 +184,8 @@ stval_is_address(uint64 scause)
 }
 
 // An exception other than ecall from user mode. Page faults may be legal
-// (copy-on-write, lazy allocation) and are resolved by vmfault(); anything
-// else kills the process with a single line saying why.
+// (e.g. lazy allocation) and are resolved by vmfault(); anything else kills
+// the process with a single line saying why.
 static void
 user_exception(struct proc *p, uint64 scause)
 {
@@ -221,8 +242,10 @@ usertrap(void)
   if(killed(p))
     exit(-1);
 
-  if(kind == INTR_TIMER)
+  if(kind == INTR_TIMER){
+    log_sync(0);   // commit a file-system transaction left open too long (log.c)
     yield();
+  }
 
   usertrapret();
 }
@@ -251,7 +274,8 @@ usertrapret(void)
   w_sstatus(x);
   w_sepc(p->trapframe->epc);
 
-  uint64 satp = MAKE_SATP(p->pagetable);
+  // A nonzero ASID in satp also tells the trampoline to take the fast path.
+  uint64 satp = MAKE_SATP(p->pagetable) | (user_asid[cpuid()] << SATP_ASID_SHIFT);
   uint64 fn = TRAMPOLINE + (userret - trampoline);
   ((void (*)(uint64))fn)(satp);
 }
