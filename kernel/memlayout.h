@@ -1,12 +1,12 @@
 // Physical memory map of QEMU's virt machine and the kernel's virtual layout.
 //
-// Physical (facts of QEMU virt, 128 MiB of RAM):
+// Physical (facts of QEMU virt; MEMSIZE_MB of RAM, 128 MiB unless `make MEM=N` says otherwise):
 //   0x0c000000  PLIC
 //   0x10000000  UART 16550
 //   0x10001000  virtio-mmio disk
 //   0x80000000  OpenSBI firmware (M-mode; S-mode may not touch it)
 //   0x80200000  the kernel: text, data, bss, then pages handed out by kalloc
-//   0x88000000  PHYSTOP, end of RAM
+//   PHYSTOP     end of RAM (0x88000000 with 128 MiB)
 //
 // Kernel virtual addresses map RAM and devices one-to-one (the direct map).
 // At the top of every address space, kernel and user:
@@ -32,7 +32,12 @@
 
 #define RAMBASE  0x80000000L                  // start of RAM (OpenSBI lives here)
 #define KERNBASE 0x80200000L                  // where OpenSBI enters the kernel
-#define PHYSTOP  (RAMBASE + 128*1024*1024)    // end of RAM the kernel uses
+// RAM size in MiB; the Makefile passes -DMEMSIZE_MB=$(MEM) and gives QEMU the same -m, so
+// the kernel never uses more than the machine has. kalloc.c sizes its counts from PHYSTOP.
+#ifndef MEMSIZE_MB
+#define MEMSIZE_MB 128
+#endif
+#define PHYSTOP  (RAMBASE + MEMSIZE_MB*1024L*1024)  // end of RAM the kernel uses
 
 #define TRAMPOLINE (MAXVA - PGSIZE)
 

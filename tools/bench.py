@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""`make bench`: what copy-on-write fork buys, measured. Owns the benchmark driver only.
+
+Builds the kernel twice, COW (COW=1) and eager (COW=0), each in its own copy of the tree under
+bench-out/build-NAME/ (so objects of the two settings never mix), both with MEM MiB of RAM (256
+by default, so the eager fork of a 64 MiB process fits). Boots both headless at once (`make
+qemu` in each copy) and runs `forkbench` on them in alternation, several rounds, so that a
+change in host load hits both alike; then, on each, `sysbench` when the image has it, and
+times `cowtest` and `usertests -q` from typing the command to the next shell prompt. Then
+prints one side-by-side
+table with COW/eager ratios, writes bench-out/bench.csv and draws bench-out/forkbench.svg with
+gnuplot (installing the Debian package gnuplot-nox when it is missing, saying so).
+
+This is a benchmark, not a test: it reports timings and asserts none. The exit status is
+non-zero only when something could not be measured at all (a build failed, a kernel did not
+boot, a program did not finish, no plot could be drawn). Python 3 standard library only.
+
+The CSV has one row per measurement line, prefixed by the kernel (cow or eager):
+  KERNEL,forkbench,SIZE_MIB,fork_us,forkwrite_us,pages,reuse_us,touch_us,mapped_pages,reps
+  KERNEL,wall,PROGRAM,SECONDS,ok|failed
+  KERNEL,sysbench,...          (sysbench's own lines, unchanged)
+-1 in a forkbench field means that fork failed (the eager kernel ran out of memory).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+OUT = os.path.join(ROOT, "bench-out")
+KERNELS = [("cow", "1"), ("eager", "0")]         # name, value of COW=
+PROMPT = re.compile(r"(?:^|\n)\$ $")               # the shell's prompt, last thing printed
+BOOT_TIMEOUT = 120
+BUILD_TIMEOUT = 900
+# Commands and their timeouts in seconds (generous: the eager kernel and a busy host are slow).
+FORKBENCH_TIMEOUT = 900
+SYSBENCH_TIMEOUT = 900
+WALL = [("cowtest", 900), ("usertests -q", 2400)]
+FORKBENCH_FIELDS = ["fork_us", "forkwrite_us", "pages", "reuse_us", "touch_us",
+                    "mapped_pages", "reps"]
+
+
+def say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def clean_env(**extra):
+    """Our environment without make's jobserver plumbing, plus extra."""
+    env = dict(os.environ)
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(var, None)
+    env.update(extra)
+    return env
+
+
+# ---- Build copies ----------------------------------------------------------------------------
+BUILD_OUTPUT = re.compile(r".*\.(o|d|asm|sym|img|pyc)$|^_.*|^\.build-cow$|^\.extra-progs$|^\.gdbinit$")
+
+
+def source_files():
+    """The tree's source files (relative paths): git's list when this is a checkout."""
+    if os.path.isdir(os.path.join(ROOT, ".git")) and shutil.which("git"):
+        r = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if r.returncode == 0:
+            return [f for f in r.stdout.decode().split("\0")
+                    if f and os.path.isfile(os.path.join(ROOT, f))]
+    files = []
+    for top, dirs, names in os.walk(ROOT):
+        rel = os.path.relpath(top, ROOT)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in
+                   ("bench-out", "fsroot", "__pycache__", "handout")]
+        for n in names:
+            if not BUILD_OUTPUT.match(n) and not (rel == "mkfs" and n == "mkfs") and \
+                    not (rel == "kernel" and n == "kernel"):
+                files.append(os.path.normpath(os.path.join(rel, n)))
+    return files
+
+
+def sync_copy(dest):
+    """Brings dest up to date with the tree's sources. Unchanged files keep their times, so
+    make in dest rebuilds only what changed since the last `make bench`."""
+    for rel in source_files():
+        src, dst = os.path.join(ROOT, rel), os.path.join(dest, rel)
+        st = os.stat(src)
+        try:
+            dt = os.stat(dst)
+            if dt.st_size == st.st_size and int(dt.st_mtime) == int(st.st_mtime):
+                continue
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(src, dst)
+
+
+def build(name, cow, mem):
+    """make kernel/kernel fs.img in bench-out/build-NAME; returns the directory, or None."""
+    dest = os.path.join(OUT, "build-" + name)
+    os.makedirs(dest, exist_ok=True)
+    sync_copy(dest)
+    log = os.path.join(OUT, "build-%s.log" % name)
+    argv = ["make", "-C", dest, "-j%d" % (os.cpu_count() or 1), "kernel/kernel", "fs.img",
+            "COW=" + cow, "MEM=%d" % mem]
+    start = time.monotonic()
+    with open(log, "wb") as f:
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                               env=clean_env(TOOLS_CHECKED="1"), timeout=BUILD_TIMEOUT)
+            ok = r.returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
+    if not ok:
+        say("bench: building the %s kernel failed; the end of %s:" % (name, log))
+        with open(log, errors="replace") as f:
+            for line in f.read().splitlines()[-15:]:
+                say("    " + line)
+        return None
+    say("bench: built the %s kernel (COW=%s MEM=%d) in %s (%.0fs)"
+        % (name, cow, mem, os.path.relpath(dest, ROOT), time.monotonic() - start))
+    return dest
+
+
+# ---- One booted kernel -----------------------------------------------------------------------
+class Machine:
+    """`make qemu` in a build copy, headless: we type commands and read the console."""
+
+    def __init__(self, tree, cow, mem, cpus, log, qemuextra=""):
+        argv = ["make", "-s", "-C", tree, "qemu", "COW=" + cow, "MEM=%d" % mem,
+                "CPUS=%d" % cpus, "QEMUEXTRA=" + qemuextra]
+        self.log = log
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     env=clean_env(TOOLS_CHECKED="1"))
+        self.text = ""
+        self.eof = False
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            s = chunk.decode("utf-8", "replace").replace("\r", "")
+            self.log.write(s)
+            self.log.flush()
+            with self.cond:
+                self.text += s
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_prompt(self, start, timeout):
+        """Waits for the prompt after offset start. None, or why it did not come."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                tail = self.text[start:]
+                if PROMPT.search(tail):
+                    return None
+                if "panic:" in tail:
+                    return "kernel panic"
+                if self.eof:
+                    return "QEMU exited"
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "timeout after %.0fs" % timeout
+                self.cond.wait(min(0.5, left))
+
+    def run(self, command, timeout):
+        """Types command; returns (its output, seconds until the next prompt, why not or None)."""
+        with self.cond:
+            start = len(self.text)
+        t0 = time.monotonic()
+        try:
+            self.proc.stdin.write(command.encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return "", 0.0, "QEMU stopped reading input"
+        why = self.wait_prompt(start, timeout)
+        seconds = time.monotonic() - t0
+        with self.cond:
+            out = self.text[start:]
+        return out, seconds, why
+
+    def close(self):
+        for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.reader.join(timeout=5)
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def boot(tree, cow, mem, cpus, log, qemuextra=""):
+    """A Machine at its first shell prompt, or (None, why)."""
+    m = Machine(tree, cow, mem, cpus, log, qemuextra)
+    why = m.wait_prompt(0, BOOT_TIMEOUT)
+    if why:
+        m.close()
+        return None, why
+    return m, None
+
+
+def parse_forkbench(out):
+    """{size_mib: {field: number}} from forkbench's machine-readable lines."""
+    rows = {}
+    for line in out.splitlines():
+        f = line.strip().split(",")
+        if f[0] != "forkbench" or len(f) != 2 + len(FORKBENCH_FIELDS):
+            continue
+        try:
+            rows[int(f[1])] = dict(zip(FORKBENCH_FIELDS, (float(x) for x in f[2:])))
+        except ValueError:
+            continue
+    return rows
+
+
+def new_result(name):
+    return {"name": name, "rounds": [], "forkbench": {}, "forkbench_lines": [],
+            "sysbench": [], "wall": {}, "problems": []}
+
+
+def run_forkbench(res, m, args):
+    """One forkbench run on machine m; its rows go into res["rounds"]. False if it failed."""
+    cmd = ("forkbench " + args).strip()
+    out, secs, why = m.run(cmd, FORKBENCH_TIMEOUT)
+    say("bench: %s: %s (%.1fs)%s" % (res["name"], cmd, secs, "; " + why if why else ""))
+    if why or "forkbench: done" not in out:
+        res["problems"].append("%s: forkbench did not finish (%s)"
+                               % (res["name"], why or "no 'done'"))
+        return False
+    res["rounds"].append(parse_forkbench(out))
+    return True
+
+
+def combine_rounds(res):
+    """Per size and field, the median over the rounds; and the matching CSV lines."""
+    sizes = sorted(set().union(*res["rounds"])) if res["rounds"] else []
+    for size in sizes:
+        rows = [r[size] for r in res["rounds"] if size in r]
+        row = {}
+        for field in FORKBENCH_FIELDS:
+            vals = sorted(r[field] for r in rows)
+            # A failed fork (-1) in any round marks the field failed.
+            row[field] = -1.0 if vals[0] < 0 else vals[(len(vals) - 1) // 2]
+        res["forkbench"][size] = row
+        res["forkbench_lines"].append("forkbench,%d,%s" % (size, ",".join(
+            ("%d" if f in ("pages", "mapped_pages", "reps") else "%.1f") % row[f]
+            for f in FORKBENCH_FIELDS)))
+
+
+def run_rest(res, m, tree, extras):
+    """sysbench (when the image has it) and the wall-clock programs on machine m."""
+    # fsroot/ holds what mkfs put in fs.img (make may delete user/_NAME afterwards).
+    if extras and os.path.exists(os.path.join(tree, "fsroot", "_sysbench")):
+        out, secs, why = m.run("sysbench", SYSBENCH_TIMEOUT)
+        res["sysbench"] = [l.strip() for l in out.splitlines() if l.startswith("sysbench,")]
+        say("bench: %s: sysbench (%.1fs)%s" % (res["name"], secs, "; " + why if why else ""))
+        if why:
+            res["problems"].append("%s: sysbench: %s" % (res["name"], why))
+            return
+    for command, timeout in WALL:
+        out, secs, why = m.run(command, timeout)
+        ok = why is None and not re.search(r"FAILED|SOME TESTS FAILED", out)
+        res["wall"][command] = (secs, "ok" if ok else "failed")
+        say("bench: %s: %s: %.1fs, %s%s" % (res["name"], command, secs, "ok" if ok else "failed",
+                                            "; " + why if why else ""))
+        if why:
+            res["problems"].append("%s: %s: %s" % (res["name"], command, why))
+            return      # the console is in an unknown state now
+
+
+# ---- Reporting ---------------------------------------------------------------------------------
+def fmt(v, unit):
+    if v is None or v < 0:
+        return "failed"
+    if unit == "pages":
+        return "%d" % v
+    if unit == "s":
+        return "%.1f" % v
+    return "%.1f" % v
+
+
+def ratio(a, b):
+    if a is None or b is None or a < 0 or b <= 0:
+        return "-"
+    return "%.3g" % (a / b)
+
+
+def table(cow, eager):
+    """The side-by-side table, as lines."""
+    lines = ["%-34s %12s %12s %10s" % ("", "COW", "eager", "COW/eager"),
+             "%-34s %12s %12s %10s" % ("-" * 34, "-" * 12, "-" * 12, "-" * 10)]
+    sizes = sorted(set(cow["forkbench"]) | set(eager["forkbench"]))
+    metrics = [("fork_us", "fork+exit+wait, us"), ("forkwrite_us", "fork+child writes all, us"),
+               ("reuse_us", "parent writes after fork, us"), ("touch_us", "parent writes, no fork, us"),
+               ("pages", "pages allocated by fork")]
+    for key, label in metrics:
+        for s in sizes:
+            a = cow["forkbench"].get(s, {}).get(key)
+            b = eager["forkbench"].get(s, {}).get(key)
+            unit = "pages" if key == "pages" else "us"
+            lines.append("%-34s %12s %12s %10s" % ("%s %4d MiB" % (label, s), fmt(a, unit),
+                                                   fmt(b, unit), ratio(a, b)))
+    for command, _ in WALL:
+        a, sa = cow["wall"].get(command, (None, "not run"))
+        b, sb = eager["wall"].get(command, (None, "not run"))
+        label = "%s wall clock, s" % command
+        lines.append("%-34s %12s %12s %10s" % (label, "%s %s" % (fmt(a, "s"), sa) if a else sa,
+                                               "%s %s" % (fmt(b, "s"), sb) if b else sb,
+                                               ratio(a, b)))
+    # sysbench: pair lines whose first field matches; the ratio of the first number in each.
+    eager_sys = {}
+    for line in eager["sysbench"]:
+        f = line.split(",")
+        if len(f) > 2:
+            eager_sys[f[1]] = f[2:]
+    for line in cow["sysbench"]:
+        f = line.split(",")
+        if len(f) < 3:
+            continue
+        other = eager_sys.get(f[1], [])
+        a = " ".join(f[2:])
+        b = " ".join(other) if other else "-"
+        try:
+            r = ratio(float(f[2]), float(other[0]))
+        except (ValueError, IndexError):
+            r = "-"
+        lines.append("%-34s %12s %12s %10s" % ("sysbench " + f[1], a, b, r))
+    return lines
+
+
+def write_csv(path, results):
+    with open(path, "w") as f:
+        f.write("kernel,record,f1,f2,f3,f4,f5,f6,f7,f8\n")
+        for res in results:
+            for line in res["forkbench_lines"]:
+                f.write("%s,%s\n" % (res["name"], line))
+            for command, (secs, status) in res["wall"].items():
+                f.write("%s,wall,%s,%.2f,%s\n" % (res["name"], command, secs, status))
+            for line in res["sysbench"]:
+                f.write("%s,%s\n" % (res["name"], line))
+
+
+def ensure_gnuplot():
+    """gnuplot's path, installing gnuplot-nox with apt-get when it is missing; or None."""
+    if shutil.which("gnuplot"):
+        return shutil.which("gnuplot")
+    if not shutil.which("apt-get"):
+        say("bench: gnuplot is missing and there is no apt-get: install gnuplot to get the plot")
+        return None
+    say("bench: installing gnuplot-nox with apt-get")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = clean_env(DEBIAN_FRONTEND="noninteractive")
+    for argv in (sudo + ["apt-get", "install", "-y", "-q", "gnuplot-nox"],
+                 sudo + ["apt-get", "update", "-q"],
+                 sudo + ["apt-get", "install", "-y", "-q", "gnuplot-nox"]):
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=env)
+        if shutil.which("gnuplot"):
+            return shutil.which("gnuplot")
+    say("bench: could not install gnuplot-nox; no plot")
+    return None
+
+
+def plot(cow, eager, svg):
+    """Fork latency against process size, COW vs eager, log-log, as an SVG. True if drawn."""
+    gnuplot = ensure_gnuplot()
+    if not gnuplot:
+        return False
+    dat = os.path.join(OUT, "forkbench.dat")
+    sizes = sorted(set(cow["forkbench"]) & set(eager["forkbench"]))
+    with open(dat, "w") as f:
+        f.write("# mapped_mib cow_fork_us eager_fork_us cow_forkwrite_us eager_forkwrite_us heap_mib\n")
+        for s in sizes:
+            c, e = cow["forkbench"][s], eager["forkbench"][s]
+            vals = [c["fork_us"], e["fork_us"], c["forkwrite_us"], e["forkwrite_us"]]
+            f.write("%.4f %s %d\n" % (c["mapped_pages"] * 4096 / 2**20,
+                                      " ".join("%.1f" % v if v > 0 else "?" for v in vals), s))
+    script = """
+set terminal svg size 820,520 dynamic enhanced font 'sans,13' background rgb 'white'
+set output '%(svg)s'
+set datafile missing '?'
+set title 'fork latency vs process size: copy-on-write vs eager copy (QEMU, %(cpus)s)'
+set logscale xy
+set xlabel 'process size, MiB of mapped (touched) pages (log)'
+set ylabel 'time, microseconds (log)'
+set format y '10^{%%L}'
+set grid xtics ytics mxtics mytics lc rgb '#dddddd'
+set key top left box opaque
+plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'COW: fork + exit + wait', \\
+     '%(dat)s' using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'eager: fork + exit + wait', \\
+     '%(dat)s' using 1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4' title 'COW: fork + child writes every page', \\
+     '%(dat)s' using 1:5 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728' title 'eager: fork + child writes every page', \\
+     '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $6)) with labels offset 0,-1.2 font ',9' notitle
+""" % {"svg": svg, "dat": dat, "cpus": cow.get("cpus_label", "")}
+    r = subprocess.run([gnuplot], input=script.encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if r.returncode != 0 or not os.path.exists(svg):
+        say("bench: gnuplot failed: " + r.stdout.decode("utf-8", "replace").strip()[-500:])
+        return False
+    return True
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description="COW vs eager fork benchmarks (make bench)")
+    p.add_argument("--mem", type=int, default=256, help="MiB of RAM for both kernels (256)")
+    p.add_argument("--cpus", type=int, default=3, help="harts QEMU emulates (3)")
+    p.add_argument("--forkbench-args", default="",
+                   help="arguments for forkbench, e.g. '-q' or '0 1 4' (default: its full run)")
+    p.add_argument("--only-forkbench", action="store_true",
+                   help="skip sysbench, cowtest and usertests (quicker)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="forkbench runs per kernel, alternating between the two (3); the "
+                   "table shows the median of the runs' medians")
+    p.add_argument("--icount", action="store_true",
+                   help="run QEMU with -icount shift=0,sleep=off: the time CSR then counts "
+                   "guest instructions (1 us = 1000 instructions), so the numbers do not "
+                   "depend on how busy the host is; what the emulator spends outside guest "
+                   "instructions (e.g. its TLB flushes) is not counted")
+    opts = p.parse_args(argv)
+    if opts.rounds < 1 or opts.cpus < 1 or opts.mem < 64:
+        p.error("--rounds and --cpus must be positive, --mem at least 64")
+    if opts.only_forkbench:
+        WALL.clear()
+    os.makedirs(OUT, exist_ok=True)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+
+    qemuextra = "-icount shift=0,sleep=off" if opts.icount else ""
+    clock = "instruction count (-icount: 1 us = 1000 guest instructions)" if opts.icount \
+        else "wall clock of the emulated machine"
+    trees = {}
+    for name, cow in KERNELS:
+        trees[name] = build(name, cow, opts.mem)
+        if trees[name] is None:
+            return 1
+    # Both kernels are booted at once and forkbench alternates between them, round by
+    # round, so a change in how busy the host is hits both alike; the idle one waits in wfi.
+    results = [new_result(name) for name, _ in KERNELS]
+    machines, logs = {}, []
+    try:
+        for (name, cow), res in zip(KERNELS, results):
+            say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
+            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+            logs.append(log)
+            m, why = boot(trees[name], cow, opts.mem, opts.cpus, log, qemuextra)
+            if m is None:
+                res["problems"].append("%s kernel did not boot: %s" % (name, why))
+            else:
+                machines[name] = m
+        for r in range(opts.rounds):
+            order = results if r % 2 == 0 else results[::-1]
+            for res in order:
+                if res["name"] in machines:
+                    run_forkbench(res, machines[res["name"]], opts.forkbench_args)
+        for res in results:
+            combine_rounds(res)
+            if res["name"] in machines:
+                run_rest(res, machines[res["name"]], trees[res["name"]], not opts.only_forkbench)
+    finally:
+        for m in machines.values():
+            m.close()
+        for log in logs:
+            log.close()
+    for res in results:
+        res["cpus_label"] = "CPUS=%d, MEM=%d%s" % (opts.cpus, opts.mem,
+                                                  ", -icount" if opts.icount else "")
+    cow, eager = results
+
+    say("")
+    say("COW fork vs eager fork, MEM=%d MiB, CPUS=%d, measured in one run; time CSR = %s"
+        % (opts.mem, opts.cpus, clock))
+    say("(times are medians; COW/eager < 1 means COW is faster)")
+    for line in table(cow, eager):
+        say(line)
+    csv_path = os.path.join(OUT, "bench.csv")
+    write_csv(csv_path, results)
+    svg = os.path.join(OUT, "forkbench.svg")
+    drawn = bool(cow["forkbench"] and eager["forkbench"]) and plot(cow, eager, svg)
+    say("")
+    say("bench: wrote %s%s" % (os.path.relpath(csv_path, ROOT),
+                              " and " + os.path.relpath(svg, ROOT) if drawn else " (no plot)"))
+    problems = cow["problems"] + eager["problems"]
+    for line in problems:
+        say("bench: could not measure: " + line)
+    return 1 if problems or not drawn else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
