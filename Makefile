@@ -11,7 +11,6 @@ OBJS = \
   $K/printf.o \
   $K/uart.o \
   $K/kalloc.o \
-  $K/cow.o \
   $K/spinlock.o \
   $K/string.o \
   $K/main.o \
@@ -42,6 +41,9 @@ OBJS = \
 QEMU ?= qemu-system-riscv64
 OPENSBI_FW ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
 TOOL_GOALS = all qemu qemu-gdb gdb check grade
+# >>> solution (lines from here to "<<< solution" are not in the student handout)
+TOOL_GOALS += bench
+# <<< solution
 ifndef TOOLS_CHECKED
 ifneq ($(if $(MAKECMDGOALS),$(filter $(TOOL_GOALS),$(MAKECMDGOALS)),all),)
 ifneq ($(shell TOOLPREFIX='$(TOOLPREFIX)' QEMU='$(QEMU)' OPENSBI_FW='$(OPENSBI_FW)' \
@@ -80,15 +82,31 @@ CFLAGS += $(shell $(CC) -fno-stack-protector -E -x c /dev/null >/dev/null 2>&1 &
 CFLAGS += -fno-pie -no-pie
 ASFLAGS = -I. -mno-relax
 
-# ---- COW=0: the same kernel with an eager fork (every page copied), for comparison ----------
+# ---- Build settings ----------------------------------------------------------------------
+# MEM=N: MiB of RAM, both QEMU's -m and the kernel's PHYSTOP (kernel/memlayout.h). At least
+# 64: the opensbi package's fw_jump.bin puts the device tree at 0x82200000.
+MEM ?= 128
+ifneq ($(shell echo '$(MEM)' | grep -Ex '[1-9][0-9]*' >/dev/null && test $(MEM) -ge 64 && \
+	test $(MEM) -le 2048 && echo ok),ok)
+$(error MEM=$(MEM): give the RAM size in MiB, 64..2048)
+endif
+CFLAGS += -DMEMSIZE_MB=$(MEM)
+SETTINGS = MEM=$(MEM)
+# >>> solution: COW=0 is the same kernel with an eager fork (every page copied), for
+# comparison. It is also exactly the student starter: see `make handout` below.
 COW ?= 1
 ifeq ($(COW),0)
 CFLAGS += -DEAGER_FORK
+else
+OBJS += $K/cow.o
 endif
-# The setting is recorded in a stamp that every object depends on, so switching COW
-# rebuilds instead of linking objects compiled for the other setting.
+SETTINGS += COW=$(COW)
+# <<< solution
+# The settings are recorded in a stamp that every object depends on, so changing one
+# rebuilds instead of linking objects compiled for other settings.
 COWSTAMP = .build-cow
-$(shell echo 'COW=$(COW)' | cmp -s - $(COWSTAMP) 2>/dev/null || echo 'COW=$(COW)' > $(COWSTAMP))
+$(shell echo '$(SETTINGS)' | cmp -s - $(COWSTAMP) 2>/dev/null || \
+	echo '$(SETTINGS)' > $(COWSTAMP))
 
 LDFLAGS = -z max-page-size=4096
 
@@ -118,7 +136,7 @@ mkfs/mkfs: mkfs/mkfs.c $K/fs.h $K/param.h
 	gcc -Wall -Werror -I. -o mkfs/mkfs mkfs/mkfs.c
 
 # Prevent deletion of intermediate files, e.g. cat.o, after first build.
-.PRECIOUS: %.o
+.PRECIOUS: %.o _%
 
 UPROGS = \
 	$U/_cat \
@@ -137,6 +155,8 @@ UPROGS = \
 	$U/_zombie \
 	$U/_cowtest \
 	$U/_cowstat \
+	$U/_forkbench \
+	$U/_sysbench \
 	$U/_usertests \
 	$U/_grind
 
@@ -188,7 +208,7 @@ CPUS ?= 3
 # The opensbi package's firmware when installed, else the OpenSBI bundled with QEMU.
 BIOS = $(if $(wildcard $(OPENSBI_FW)),$(OPENSBI_FW),default)
 
-QEMUOPTS = -machine virt -bios $(BIOS) -kernel $K/kernel -m 128M -smp $(CPUS) -nographic
+QEMUOPTS = -machine virt -bios $(BIOS) -kernel $K/kernel -m $(MEM)M -smp $(CPUS) -nographic
 QEMUOPTS += -global virtio-mmio.force-legacy=false
 QEMUOPTS += -drive file=fs.img,if=none,format=raw,id=x0
 QEMUOPTS += -device virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0
@@ -219,6 +239,30 @@ check:
 grade:
 	@./grade-cow.py --cpus $(CPUS) $(GRADEFLAGS)
 
+# crashtest: kill QEMU mid-write, then fsck and whole-file checks after recovery (tools/crashtest.py).
+crashtest:
+	@python3 tools/crashtest.py --cpus $(CPUS)
+
+# >>> solution: course staff's targets
+# handout: the student starter tree, generated from this one by tools/handout.py: the
+# EAGER_FORK conditionals in the C sources resolved (the starter is the COW=0 kernel),
+# "# >>> solution" ... "# <<< solution" blocks like this one removed, kernel/cow.c and
+# the staff tools left out. Writes $(HANDOUT)/xv6-cow-lab/ and $(HANDOUT)/xv6-cow-lab.tar.gz.
+HANDOUT ?= handout
+handout:
+	@python3 tools/handout.py --out $(HANDOUT)
+
+# bench: COW and eager (COW=0) kernels side by side, each built in its own copy under
+# bench-out/; results in bench-out/bench.csv and bench-out/forkbench.svg. A benchmark, not a
+# test: it reports timings and asserts none. MEM defaults to 256 here so the eager fork of a
+# 64 MiB process fits; MEM= or CPUS= on the command line are passed on.
+bench:
+	@python3 tools/bench.py --mem $(if $(filter command line,$(origin MEM)),$(MEM),256) \
+	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
+
+.PHONY: handout bench
+# <<< solution
+
 # ---- Housekeeping ---------------------------------------------------------------------------
 clean:
 	rm -f *.tex *.dvi *.idx *.aux *.log *.ind *.ilg \
@@ -235,6 +279,11 @@ help:
 	@echo "  make gdb            start gdb-multiarch with this tree's .gdbinit"
 	@echo "  make check          grader at CPUS=3 and 1, gdb check, host tests; ends 'N passed, N failed'"
 	@echo "  make grade          run ./grade-cow.py on this tree"
+	@echo "  make crashtest      crash QEMU mid-write, check the file system after recovery"
+# >>> solution
+	@echo "  make handout        write the student starter tree: handout/xv6-cow-lab/ and .tar.gz"
+	@echo "  make bench          COW vs eager fork benchmarks (MEM=256); writes bench-out/"
+# <<< solution
 	@echo "  make kernel/X.o     compile one kernel file (user/X.o: one user file)"
 	@echo "  make clean          remove everything built"
 	@echo "  make help           this list"
@@ -242,10 +291,14 @@ help:
 	@echo "  CPUS=N              harts QEMU emulates (default 3)"
 	@echo "  TOOLPREFIX=P        cross compiler prefix (default: found on PATH, now '$(TOOLPREFIX)')"
 	@echo "  EXTRA_PROGS='a.c'   also build these files as user programs into fs.img"
+# >>> solution
 	@echo "  COW=0               build the kernel with an eager (copying) fork"
+	@echo "  HANDOUT=dir         where make handout writes (default handout)"
+# <<< solution
+	@echo "  MEM=N               MiB of RAM for QEMU and the kernel (default 128)"
 	@echo "  GDBPORT=N           gdb port for qemu-gdb (default 25000 + uid % 5000)"
 	@echo "  QEMU=path           QEMU binary; QEMUEXTRA='...' adds QEMU options"
 	@echo "  OPENSBI_FW=path     firmware used when present (else QEMU's -bios default)"
 	@echo "  GRADEFLAGS='...'    extra grade-cow.py options for grade and check"
 
-.PHONY: all qemu qemu-gdb gdb check grade clean help
+.PHONY: all qemu qemu-gdb gdb check grade crashtest clean help

@@ -118,13 +118,10 @@ cow_fault(pagetable_t pagetable, uint64 va)
   return FAULT_OK;
 }
 
-// Fill in everything memstat() reports.
+// Fill in memstat()'s copy-on-write counters; sys_memstat() fills the allocator's.
 void
 cow_stats(struct memstat *st)
 {
-  st->totalpages = ktotalpages();
-  st->freepages = kfreepages();
-  st->sharedpages = ksharedpages();
   st->cowfaults = __atomic_load_n(&cowstat.faults, __ATOMIC_RELAXED);
   st->cowcopies = __atomic_load_n(&cowstat.copies, __ATOMIC_RELAXED);
   st->cowreuses = __atomic_load_n(&cowstat.reuses, __ATOMIC_RELAXED);

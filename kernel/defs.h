@@ -32,6 +32,8 @@ void            brelse(struct buf*);
 void            bwrite(struct buf*);
 void            bpin(struct buf*);
 void            bunpin(struct buf*);
+struct buf*     bclaim(uint, uint);     // like bread, but no disk read: caller overwrites it all
+void            bio_stats(struct memstat *);   // fills memstat's disk* fields
 
 // console.c
 void            consoleinit(void);
@@ -75,7 +77,7 @@ void            kinit(void);
 void*           kalloc(void);           // an uninitialised page with count 1, or 0 if none
 void            kfree(void *);          // drop one reference; the page is freed at count 0
 void            krefinc(void *);        // one more reference to an allocated page
-int             krefcount(void *);      // current count (for COW decisions and tests)
+int             krefcount(void *);      // current count (a snapshot)
 uint64          kfreepages(void);       // pages on the free list
 uint64          ktotalpages(void);      // pages the allocator manages
 uint64          ksharedpages(void);     // pages with count > 1
@@ -85,6 +87,9 @@ void            initlog(int, struct superblock*);
 void            log_write(struct buf*);
 void            begin_op(void);
 void            end_op(void);
+void            log_write_new(struct buf*);  // log_write for a block balloc just allocated
+void            log_freed(uint);             // bfree freed this block in the open transaction
+void            log_sync(int force);         // commit now (force) or if old; see log.c
 
 // pipe.c
 int             pipealloc(struct file**, struct file**);
@@ -191,16 +196,19 @@ int             copyin(pagetable_t, char *, uint64, uint64);
 int             copyinstr(pagetable_t, char *, uint64, uint64);
 int             vmfault(pagetable_t, uint64 va, int write);
 
-// Results of vmfault() and cow_fault().
+// Results of vmfault() and of the fault handlers it calls.
 #define FAULT_OK      0    // the access can be retried and will succeed
 #define FAULT_BAD    -1    // not a page the process may access this way
 #define FAULT_NOMEM  -2    // a legal access, but no physical page was free
 
-// cow.c -- copy-on-write: the one place that knows the PTE_COW rules
-// (cow.c's helper for uvmcopy is declared here too, with whatever signature cow.c settles on)
+#ifndef EAGER_FORK
+// cow.c -- copy-on-write: the one place that knows the PTE_COW rules. Not built with
+// EAGER_FORK (make COW=0), which is also the student starter tree (tools/handout.py).
+struct memstat;
 int             cow_share(pte_t *parent_pte, pagetable_t child, uint64 va);
 int             cow_fault(pagetable_t, uint64 va);
-void            cow_stats(struct memstat *);
+void            cow_stats(struct memstat *);   // fills the cow* fields only
+#endif
 
 // plic.c
 void            plicinit(void);

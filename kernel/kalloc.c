@@ -1,7 +1,7 @@
 // Physical page allocator: a free list of 4096-byte pages over [end, PHYSTOP), and one
 // reference count per physical page, which is what lets copy-on-write share pages.
 //
-// Rules (cow.c relies on them):
+// Rules (anything that shares pages relies on them):
 //  - kalloc() hands out a page with count 1; krefinc() adds a reference; kfree() drops
 //    one and puts the page back on the free list only when the count reaches 0.
 //  - kmem.lock protects the free list, every count and the statistics counters. It is a
@@ -137,7 +137,8 @@ krefinc(void *pa)
   release(&kmem.lock);
 }
 
-// Current number of references to pa. Only a snapshot: see cow.c for why that suffices.
+// Current number of references to pa. Only a snapshot: it may change as soon as
+// kmem.lock is released, so a caller must know why the value it acts on stays true.
 int
 krefcount(void *pa)
 {

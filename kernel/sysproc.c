@@ -126,8 +126,14 @@ sys_memstat(void)
 
   argaddr(0, &addr);
 
-  memset(&m, 0, sizeof(m));   // no stack garbage reaches user space, whatever cow.c fills
-  cow_stats(&m);
+  memset(&m, 0, sizeof(m));   // no stack garbage reaches user space; unfilled fields read 0
+  m.totalpages = ktotalpages();
+  m.freepages = kfreepages();
+  m.sharedpages = ksharedpages();
+#ifndef EAGER_FORK
+  cow_stats(&m);              // the copy-on-write counters (cow.c)
+#endif
+  bio_stats(&m);              // disk requests (bio.c)
 
   if(copyout(myproc()->pagetable, addr, (char *)&m, sizeof(m)) < 0)
     return -1;

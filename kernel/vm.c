@@ -1,5 +1,5 @@
-// Sv39 page tables: the kernel's direct map, user address spaces (grow, shrink, fork via
-// cow.c, free), the page-fault entry point vmfault(), and copies between kernel and user.
+// Sv39 page tables: the kernel's direct map, user address spaces (grow, shrink, fork's
+// uvmcopy, free), the page-fault entry point vmfault(), and copies between kernel and user.
 //
 // Invariants:
 //  - User memory is [0, p->sz). Within it a page may be absent (lazy sbrk, never touched);
@@ -88,7 +88,7 @@ walk(pagetable_t pagetable, uint64 va, int alloc)
 }
 
 // The physical address of user page va, or 0 if it is not mapped with PTE_U.
-// No fault handling: callers that want lazy or COW pages resolved use vmfault().
+// No fault handling: callers that want a missing page resolved use vmfault().
 uint64
 walkaddr(pagetable_t pagetable, uint64 va)
 {
@@ -140,8 +140,14 @@ uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
     panic("uvmunmap: misaligned va");
 
   uint64 stop = va + npages * PGSIZE;
+  pte_t *pte = 0;
   for(uint64 a = va; a < stop; a += PGSIZE){
-    pte_t *pte = walk(pagetable, a, 0);
+    // One last-level table holds the PTEs of a whole L0SPAN side by side, so walk from
+    // the root only when entering a new table, then step through it.
+    if(pte == 0 || PX(0, a) == 0)
+      pte = walk(pagetable, a, 0);
+    else
+      pte++;
     if(pte == 0){
       // No last-level table: the rest of this aligned L0SPAN is unmapped too.
       a = L0START(a) + L0SPAN - PGSIZE;
@@ -236,7 +242,8 @@ uvmfree(pagetable_t pagetable, uint64 sz)
 }
 
 #ifdef EAGER_FORK
-// ---- make COW=0: the classic fork, copying every page now. Only used by uvmcopy. ----
+// Give the child its own copy of the page that parent PTE *ppte maps at va, with the same
+// flags. 0, or -1 if out of memory (then nothing is left allocated).
 static int
 fork_page(pte_t *ppte, pagetable_t child, uint64 va)
 {
@@ -251,21 +258,27 @@ fork_page(pte_t *ppte, pagetable_t child, uint64 va)
   return 0;
 }
 #else
-#define fork_page cow_share   // the normal build: share copy-on-write (cow.c)
+// The normal build shares each page copy-on-write (cow.c); the eager copy above is what
+// `make COW=0` and the student starter tree use instead.
+#define fork_page cow_share
 #endif
 
-// Give the child page table the parent's user memory [0, sz): shared copy-on-write
-// (cow_share), or copied with EAGER_FORK. Holes are skipped. 0 on success; -1 if out of
-// memory, after removing every child mapping made so far (dropping their references, so
-// all counts are back where they were and nothing leaks).
+// Give the child page table the parent's user memory [0, sz), one page at a time through
+// fork_page(). Holes are skipped. 0 on success; -1 if out of memory, after removing every
+// child mapping made so far (dropping their references, so all counts are back where they
+// were and nothing leaks).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
   int err = 0;
   uint64 va;
+  pte_t *pte = 0;
 
   for(va = 0; va < sz; va += PGSIZE){
-    pte_t *pte = walk(old, va, 0);
+    if(pte == 0 || PX(0, va) == 0)   // as in uvmunmap: one walk per last-level table
+      pte = walk(old, va, 0);
+    else
+      pte++;
     if(pte == 0){
       va = L0START(va) + L0SPAN - PGSIZE;   // a whole hole of L0SPAN
       continue;
@@ -275,8 +288,10 @@ uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
     if((err = fork_page(pte, new, va)) != 0)
       break;
   }
+#ifndef EAGER_FORK
   // The parent's PTEs may have lost PTE_W; it must not keep writing through a stale TLB.
   sfence_vma();
+#endif
   if(err){
     uvmunmap(new, 0, va / PGSIZE, 1);
     return -1;
@@ -329,16 +344,17 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
     return lazyalloc(pagetable, va);
   if((*pte & PTE_U) == 0 || (*pte & PTE_R) == 0)
     return FAULT_BAD;
-  if(write && (*pte & PTE_W) == 0){
-    if(*pte & PTE_COW)
-      return cow_fault(pagetable, va);
+#ifndef EAGER_FORK
+  if(write && (*pte & PTE_W) == 0 && (*pte & PTE_COW))
+    return cow_fault(pagetable, va);
+#endif
+  if(write && (*pte & PTE_W) == 0)
     return FAULT_BAD;
-  }
   return FAULT_OK;
 }
 
 // Physical address of the user page holding va, usable for a store if write, resolving
-// lazy and COW pages on the way. 0 if the process may not access it so.
+// page faults (vmfault) on the way. 0 if the process may not access it so.
 static uint64
 userpage(pagetable_t pagetable, uint64 va, int write)
 {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`make check`: host-side tests, the grader at 3 and 1 harts, and a scripted gdb session.
+"""`make check`: host-side tests, a shell session and the grader at 3 and 1 harts, and a
+scripted gdb session.
 Ends with exactly one line "N passed, N failed" (totals over everything run); exit 1 on any
 failure. Every QEMU started here, directly or by the grader, is gone when it returns.
 
@@ -83,25 +84,41 @@ def gdbinit_ready(port):
 
 
 def gdb_session(port, deadline):
-    """Attaches gdb-multiarch to the halted kernel, breaks at main, continues.
+    """Attaches gdb-multiarch to the halted kernel, breaks at main, continues; then, as the
+    README tells students, loads user/_init's symbols and breaks in its main (a hardware
+    breakpoint: the user address is not mapped while the kernel runs).
     Returns (hit, output) once gdb connected, or (None, output) if it could not yet."""
     cmds = ["gdb-multiarch", "-q", "-batch", "-nx", "-x", ".gdbinit",
             "-ex", "break main", "-ex", "continue", "-ex", "bt 1"]
+    # Without the file gdb would not stop again and the last continue would never end.
+    if os.path.exists(os.path.join(ROOT, "user", "_init")):
+        cmds += ["-ex", "delete", "-ex", "add-symbol-file user/_init",
+                 "-ex", "hbreak init.c:main", "-ex", "continue", "-ex", "bt 1"]
     try:
         r = subprocess.run(cmds, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=max(5, deadline - time.monotonic()))
         out = r.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as e:
-        return False, (e.stdout or b"").decode("utf-8", "replace") + "\n(gdb timed out)"
+        out = (e.stdout or b"").decode("utf-8", "replace") + "\n(gdb timed out)"
+        return bool(re.search(r"Breakpoint 1, (?:0x[0-9a-f]+ in )?main \(", out)), out
     if re.search(r"Connection refused|Connection timed out|not being run", out) and \
             "Breakpoint 1," not in out:
         return None, out
     return bool(re.search(r"Breakpoint 1, (?:0x[0-9a-f]+ in )?main \(", out)), out
 
 
+def shell_check(cpus):
+    """tests/shell_session.py at cpus harts: boots, types at the shell (echo, ls, cat, pipes,
+    redirection, mkdir/ln/rm, line editing, forktest, stressfs, faults, the xv6 compatibility
+    program in tests/compat/). Returns (passed, failed), one per step."""
+    import shell_session
+    m = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
+    return shell_session.run(cpus, float(m.group(1)) if m else 1.0, say)
+
+
 def gdb_check():
-    """`make qemu-gdb` plus a scripted gdb: must stop at the breakpoint in main.
-    Returns (passed, failed)."""
+    """`make qemu-gdb` plus a scripted gdb: must stop at the breakpoint in the kernel's main,
+    then in user/init's main. Returns (passed, failed): two tests."""
     say("==== gdb check: make qemu-gdb, gdb-multiarch -batch, break main ====")
     port = free_port()
     home = tempfile.mkdtemp(prefix="check-gdb-home-")
@@ -138,19 +155,243 @@ def gdb_check():
         qemu_log = log.read()
         log.close()
         subprocess.call(["rm", "-rf", home])
+    hit = bool(hit)
+    user_hit = bool(re.search(r"Breakpoint 2, main \(\) at user/init\.c", out))
+    if hit and not os.path.exists(os.path.join(ROOT, "user", "_init")):
+        out = "user/_init, the unstripped init gdb reads symbols from, does not exist"
     if hit:
         say("gdb check: OK (stopped at the breakpoint in main)")
-        return 1, 0
-    say("gdb check: FAIL")
-    for line in (out.rstrip().splitlines()[-20:] + ["-- make qemu-gdb said:"]
-                 + qemu_log.rstrip().splitlines()[-10:]):
-        say("    " + line)
-    return 0, 1
+    else:
+        say("gdb check: FAIL")
+        for line in (out.rstrip().splitlines()[-20:] + ["-- make qemu-gdb said:"]
+                     + qemu_log.rstrip().splitlines()[-10:]):
+            say("    " + line)
+    if user_hit:
+        say("gdb user check: OK (add-symbol-file user/_init; stopped in init's main)")
+    else:
+        say("gdb user check: FAIL (add-symbol-file user/_init, hbreak init.c:main)")
+        for line in out.rstrip().splitlines()[-8:]:
+            say("    " + line)
+    return hit + user_hit, 2 - hit - user_hit
+
+
+# >>> solution: the handout round trip; tools/handout.py leaves this block out of the starter
+# The starter's grade (./grade-cow.py --cpus 3): everything that needs no copy-on-write
+# passes (cowtest three forkfork isolation textwrite leak, cowstat, usertests, no-leak,
+# no-panic); these fail.
+HANDOUT_SCORE = 66
+HANDOUT_FAILS = {"cowtest-simple", "cowtest-file", "cowtest-manyshare", "cowtest-oom",
+                 "cowtest-reuse", "cowtest-nocopy", "fork-is-cow"}
+# What must not appear anywhere in the starter (file names included): the COW code's
+# names, the switch that selects it, and the handout markers (which contain "solution").
+HANDOUT_TRACES = re.compile(r"EAGER_FORK|PTE_COW|\bcow_(?:share|fault|stats)\b|\bcow\.[co]\b"
+                            r"|COW=0|>>>|<<<|(?i:solution)")
+# What the starter must contain.
+HANDOUT_NEEDS = ["Makefile", "README", "grade-cow.py", "user/cowtest.c", "user/cowstat.c",
+                 "kernel/vm.c", "kernel/kalloc.c"]
+
+
+def handout_scan(tree):
+    """Problems of a generated starter tree: traces of the COW code, missing files."""
+    problems, files = [], 0
+    for d, dirs, names in os.walk(tree):
+        for n in sorted(names):
+            path = os.path.join(d, n)
+            rel = os.path.relpath(path, tree)
+            files += 1
+            if HANDOUT_TRACES.search(rel):
+                problems.append("%s: the name is a trace" % rel)
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            for i, line in enumerate(text.splitlines(), 1):
+                if HANDOUT_TRACES.search(line):
+                    problems.append("%s:%d: %s" % (rel, i, line.strip()[:100]))
+    problems += ["%s is missing" % n for n in HANDOUT_NEEDS
+                 if not os.path.isfile(os.path.join(tree, n))]
+    if "\nThe COW lab\n" not in open(os.path.join(tree, "README")).read():
+        problems.append("README has no 'The COW lab' section")
+    if files < 50:
+        problems.append("only %d files" % files)
+    return problems
+
+
+def handout_tarball_problems(tree, tarball):
+    """Differences between the tree and the tarball written next to it."""
+    import tarfile
+    on_disk = {}
+    for d, _, names in os.walk(tree):
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                on_disk[os.path.relpath(p, os.path.dirname(tree))] = f.read()
+    with tarfile.open(tarball) as tar:
+        packed = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    return ["%s differs or is missing" % n
+            for n in sorted(set(on_disk) | set(packed)) if on_disk.get(n) != packed.get(n)]
+
+
+def handout_check():
+    """`make handout` into a temporary directory, then on the starter: no trace of the COW
+    code, a build without warnings, and a grade of exactly HANDOUT_SCORE with HANDOUT_FAILS
+    failing and cowtest's first test failing because fork failed. Returns (passed, failed),
+    one each for: generate, scan, build, grade."""
+    say("==== handout: make handout, then scan, build and grade the starter ====")
+    out = tempfile.mkdtemp(prefix="check-handout-")
+    tree = os.path.join(out, "xv6-cow-lab")
+    passed = failed = 0
+
+    def verdict(name, problems):
+        nonlocal passed, failed
+        if problems:
+            failed += 1
+            say("handout %s: FAIL" % name)
+            for p in problems[:20]:
+                say("    " + p)
+        else:
+            passed += 1
+            say("handout %s: OK" % name)
+        return not problems
+
+    try:
+        r = subprocess.run(["make", "-s", "handout", "HANDOUT=" + out], cwd=ROOT,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=clean_env())
+        said = r.stdout.decode("utf-8", "replace").splitlines()
+        tarball = tree + ".tar.gz"
+        if r.returncode != 0 or not os.path.isdir(tree) or not os.path.isfile(tarball):
+            verdict("generate", ["make handout exited %d" % r.returncode] + said[-10:])
+            return passed, failed + 3        # nothing to scan, build or grade
+        verdict("generate", handout_tarball_problems(tree, tarball))
+        verdict("scan", handout_scan(tree))
+
+        r = subprocess.run(["make", "-C", tree, "-j2", "kernel/kernel", "fs.img"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=clean_env(TOOLS_CHECKED="1"))
+        log = r.stdout.decode("utf-8", "replace").splitlines()
+        warnings = [l for l in log if "warning:" in l]
+        if not verdict("build", (["make exited %d" % r.returncode] + log[-10:]
+                                 if r.returncode else []) + warnings):
+            return passed, failed + 1
+
+        result = os.path.join(out, "grade.json")
+        argv = [sys.executable, os.path.join(tree, "grade-cow.py"), "--cpus", "3",
+                "--json", result] + shlex.split(os.environ.get("GRADEFLAGS", ""))
+        # The expected failures would fill the screen: keep the grader's report unless needed.
+        g = subprocess.run(argv, cwd=tree, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=clean_env())
+        graded = g.stdout.decode("utf-8", "replace").splitlines()
+        try:
+            with open(result) as f:
+                report = json.load(f)
+            tests = {t["name"]: t for t in report["tests"]}
+        except (OSError, ValueError, KeyError):
+            verdict("grade", ["the grader wrote no results"] + graded[-10:])
+            return passed, failed
+        fails = {n for n, t in tests.items() if t["status"] != "passed"}
+        problems = []
+        if report["score"] != HANDOUT_SCORE:
+            problems.append("score %s, expected %d" % (report["score"], HANDOUT_SCORE))
+        if fails != HANDOUT_FAILS:
+            problems.append("failed: %s; expected: %s"
+                            % (" ".join(sorted(fails)), " ".join(sorted(HANDOUT_FAILS))))
+        simple = tests.get("cowtest-simple", {}).get("output", "")
+        if "simple: FAILED (expected fork to succeed" not in simple:
+            problems.append("cowtest-simple did not fail because fork failed: "
+                            + simple.split("\n")[0])
+        say("handout grade: %s/100 (expected %d)" % (report["score"], HANDOUT_SCORE))
+        if problems:        # the grader's verdicts, without the console tails
+            problems += [l for l in graded if re.match(r"== Test .*: (OK|FAIL)|Score", l)]
+        verdict("grade", problems)
+        return passed, failed
+    finally:
+        subprocess.call(["rm", "-rf", out])
+# <<< solution
+
+
+def perf_checks():
+    """Issue 8's fast paths still correct: `sysbench -q` on this tree's image (its own byte and
+    status checks; its timings are printed, never judged) and tools/crashtest.py (kills QEMU
+    mid-write, fsck plus whole-file checks after recovery). Returns (passed, failed): two tests."""
+    say("==== sysbench -q and tools/crashtest.py ====")
+    import shutil
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import crashtest
+    passed = 0
+    scale = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
+    scale = float(scale.group(1)) if scale else 1.0
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
+                    stdin=subprocess.DEVNULL)
+    d = tempfile.mkdtemp(prefix="check-sysbench-")
+    m = None
+    try:
+        img = os.path.join(d, "fs.img")
+        shutil.copy(os.path.join(ROOT, "fs.img"), img)
+        m = crashtest.Machine(ROOT, img, 3, False)
+        out = m.run("sysbench -q", 180 * scale)
+        for line in out.splitlines():
+            if not line.startswith("sysbench,"):
+                say("    " + line.rstrip())
+        ok = "sysbench: OK" in out
+    except crashtest.Fail as e:
+        ok, out = False, str(e)
+    finally:
+        if m:
+            m.kill()
+        shutil.rmtree(d, ignore_errors=True)
+    say("sysbench -q: " + ("OK" if ok else "FAIL"))
+    passed += ok
+    code = subprocess.call([sys.executable, os.path.join(ROOT, "tools", "crashtest.py"),
+                            "--rounds", "3", "--timeout-scale", str(2 * scale)],
+                           cwd=ROOT, stdin=subprocess.DEVNULL, env=clean_env())
+    say("crashtest: " + ("OK" if code == 0 else "FAIL"))
+    passed += code == 0
+    return passed, 2 - passed
+
+
+# >>> solution: tools/bench.py, which this uses, is not in the starter
+def forkbench_check():
+    """Issue 6: `forkbench -q` boots, runs and prints every row (sizes 0 and 1 MiB), each with
+    all its fields and no failed fork. Its timings are printed, never judged. Returns
+    (passed, failed): one test."""
+    say("==== forkbench -q (prints its rows; timings not checked) ====")
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import bench
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
+                    stdin=subprocess.DEVNULL)
+    with tempfile.TemporaryFile("w+") as log:
+        m, why = bench.boot(ROOT, "1", 128, 1, log)
+        out = ""
+        if m:
+            try:
+                out, _, why = m.run("forkbench -q", 300)
+            finally:
+                m.close()
+    rows = bench.parse_forkbench(out)
+    problems = [why] if why else []
+    for size in (0, 1):
+        row = rows.get(size)
+        if row is None:
+            problems.append("no complete 'forkbench,%d,...' line" % size)
+        elif min(row[k] for k in ("fork_us", "forkwrite_us", "pages", "reuse_us")) < 0:
+            problems.append("a fork failed at %d MiB" % size)
+    if "forkbench: done" not in out:
+        problems.append("no 'forkbench: done'")
+    for line in out.splitlines():
+        say("    " + line.rstrip())
+    say("forkbench -q: " + ("OK" if not problems else "FAIL: " + "; ".join(problems)))
+    return (0, 1) if problems else (1, 0)
+# <<< solution
 
 
 def main():
     total_passed = total_failed = 0
-    for part in (host_tests, lambda: grader(3), lambda: grader(1), gdb_check):
+    parts = [host_tests, lambda: shell_check(3), lambda: shell_check(1),
+             lambda: grader(3), lambda: grader(1), gdb_check, perf_checks]
+    # >>> solution
+    parts.append(forkbench_check)
+    parts.append(handout_check)
+    # <<< solution
+    for part in parts:
         try:
             passed, failed = part()
         except Exception as e:          # a broken part is one failure, not a crashed check
