@@ -383,10 +383,50 @@ def forkbench_check():
 # <<< solution
 
 
+def full_checks():
+    """What only CI runs (CHECK_FULL=1, set by .ci/run): the whole usertests suite and a
+    bounded grind at CPUS=3, and the grader at CPUS=8. Returns (passed, failed)."""
+    say("==== CI only: usertests (all tests), grind 5, grade-cow.py --cpus 8 ====")
+    import shutil
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import crashtest
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
+                    stdin=subprocess.DEVNULL)
+    passed = failed = 0
+    for cmd, want, limit in (("usertests", "ALL TESTS PASSED", 1800),
+                             ("grind 5", "grind: no pages leaked", 900)):
+        d = tempfile.mkdtemp(prefix="check-full-")
+        m = None
+        try:
+            img = os.path.join(d, "fs.img")
+            shutil.copy(os.path.join(ROOT, "fs.img"), img)
+            m = crashtest.Machine(ROOT, img, 3, False)
+            start = time.monotonic()
+            out = m.run(cmd, limit)
+            ok = want in out and "panic" not in out and "accepted" not in out
+            why = "" if ok else "expected '%s'; last lines:\n%s" % (
+                want, "\n".join(out.splitlines()[-15:]))
+            elapsed = time.monotonic() - start
+        except crashtest.Fail as e:
+            ok, why, elapsed = False, str(e), 0.0
+        finally:
+            if m:
+                m.kill()
+            shutil.rmtree(d, ignore_errors=True)
+        say("%s (CPUS=3): %s (%.0fs)%s" % (cmd, "OK" if ok else "FAIL", elapsed,
+                                          "" if ok else "\n" + why))
+        passed += ok
+        failed += not ok
+    p, f = grader(8)
+    return passed + p, failed + f
+
+
 def main():
     total_passed = total_failed = 0
     parts = [host_tests, lambda: shell_check(3), lambda: shell_check(1),
              lambda: grader(3), lambda: grader(1), gdb_check, perf_checks]
+    if os.environ.get("CHECK_FULL") == "1":
+        parts.append(full_checks)
     # >>> solution
     parts.append(forkbench_check)
     parts.append(handout_check)
