@@ -1,5 +1,5 @@
-// Copy-on-write fork: sharing a parent's pages with its child (cow_share), resolving the
-// first write to a shared page (cow_fault), and the COW statistics (cow_stats).
+// Copy-on-write fork: sharing a parent's pages with its child (cow_share_table), resolving
+// the first write to a shared page (cow_fault), and the COW statistics (cow_stats).
 //
 // The rules, stated once:
 //
@@ -7,13 +7,14 @@
 //  when it was writable and is now shared read-only: its PTE has PTE_COW set and PTE_W
 //  clear. PTE_COW and PTE_W are never set together. A page that was never writable
 //  (text, rodata) is shared as it is, without the mark, and a write to it is an error
-//  forever.
+//  forever. cow_pte() below is the one place that decides a shared PTE's value.
 //
 //  The counts. kalloc.c keeps one reference count per physical page. kalloc() sets it to
-//  1; every additional mapping made by fork adds one (krefinc); every unmapping, and any
-//  other kfree(), drops one; the page is freed when the count reaches 0. The counts are
-//  protected by kmem.lock inside kalloc.c (a leaf lock); this file never holds a lock of
-//  its own while calling into kalloc.c.
+//  1; every additional mapping made by fork adds one (krefinc_ptes, a leaf table at a
+//  time); every unmapping, and any other kfree(), drops one (kfree_ptes at exit); whoever
+//  drops it to 0 frees the page. Each change is one atomic add on the page's count (no
+//  lock; see kalloc.c): increments are relaxed, drops are releases, krefcount is an
+//  acquire load. This file holds no lock.
 //
 //  The fault. A store to a COW page traps (or copyout() finds PTE_W clear) and ends here,
 //  with one of two outcomes:
@@ -23,10 +24,11 @@
 //           page writable (PTE_COW cleared), then drop this mapping's reference to the old.
 //
 //  The TLB. Whenever a PTE loses a permission (fork's downgrade of the parent) the hart
-//  must flush before the address space runs again; after any change to a PTE of an
-//  address space that may be cached (the fault paths) we flush that address. Other harts
-//  cannot hold stale entries for a running process: a process runs on one hart at a
-//  time, and every return to user space flushes the TLB (trampoline.S).
+//  must flush before the address space runs again (uvmcopy flushes once, after the whole
+//  copy); after any change to a PTE of an address space that may be cached (the fault
+//  paths) we flush that address. Other harts cannot hold stale entries for a running
+//  process: a process runs on one hart at a time, and every return to user space flushes
+//  the TLB (trampoline.S).
 
 #include "types.h"
 #include "param.h"
@@ -49,27 +51,33 @@ count(uint64 *counter)
   __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
-// Share the page that parent PTE *ppte maps at va with the child page table.
-// A writable page becomes read-only + PTE_COW in the parent, and the child gets the same
-// flags; a read-only page (COW already, or never writable) is shared with its flags as
-// they are. The count goes up by one. Returns 0, or -1 if the child's page-table pages
-// could not be allocated, in which case nothing changed. The caller flushes the TLB.
-int
-cow_share(pte_t *ppte, pagetable_t child, uint64 va)
+// The value both parent and child get for a page the parent maps with PTE pte: a
+// writable page becomes read-only + PTE_COW; a read-only one (COW already, or never
+// writable) keeps its flags.
+static inline pte_t
+cow_pte(pte_t pte)
 {
-  uint64 pa = PTE2PA(*ppte);
-  uint64 flags = PTE_FLAGS(*ppte);
+  if(pte & PTE_W)
+    pte = (pte & ~PTE_W) | PTE_COW;
+  return pte;
+}
 
-  if(flags & PTE_W)
-    flags = (flags & ~PTE_W) | PTE_COW;
-
-  // Map the child first: it is the only step that can fail, and it changes nothing
-  // the parent can see.
-  if(mappages(child, va, PGSIZE, pa, flags) < 0)
-    return -1;
-  krefinc((void *)pa);
-  *ppte = PA2PTE(pa) | flags;
-  count(&cowstat.shared);
+// Share the first n entries of one last-level table of the parent with the same entries
+// of the child's table (fresh: all zero). For every valid parent PTE: write the shared
+// value into the child's entry and downgrade the parent's; then add one to the count of
+// every page the child's entries now map, in one call for the table.
+// Cannot fail: uvmcopy (vm.c) walks the tables and allocates the child's table first.
+// Returns 0 (the signature fork_table() in vm.c shares); the caller flushes the TLB.
+int
+cow_share_table(pte_t *parent, pte_t *child, int n)
+{
+  for(int i = 0; i < n; i++){
+    pte_t pte = parent[i];
+    if(pte & PTE_V)
+      child[i] = parent[i] = cow_pte(pte);
+  }
+  uint64 shared = krefinc_ptes(child, n);
+  __atomic_fetch_add(&cowstat.shared, shared, __ATOMIC_RELAXED);
   return 0;
 }
 
@@ -78,7 +86,7 @@ cow_share(pte_t *ppte, pagetable_t child, uint64 va)
 // changed and nothing leaked. FAULT_BAD: va is not a COW page of this address space.
 //
 // Why it is safe with several sharers faulting at once on different harts, although the
-// count is read and then acted on without holding kmem.lock:
+// count is read and then acted on with no lock held (it is one atomic word, kalloc.c):
 //  - A count can only rise through fork, i.e. through a process that maps the page. If we
 //    read 1, the only mapping is ours, and our process is busy in this fault, so it can't
 //    fork: the count stays 1 and REUSE cannot race with anyone.
@@ -86,8 +94,9 @@ cow_share(pte_t *ppte, pagetable_t child, uint64 va)
 //    REUSE would have done. That wastes one copy but is correct, and the last kfree()
 //    frees the old page.
 //  - Nobody can write the old page while we copy it: a writer would need count 1, and
-//    our reference is dropped only after the copy. kfree()/krefcount() take kmem.lock,
-//    which orders our reads of the old page before the next owner's writes.
+//    our reference is dropped only after the copy. kfree()'s drop is a release and
+//    krefcount() an acquire, which orders our reads of the old page before the writes of
+//    whoever next reads count 1 (or frees it).
 int
 cow_fault(pagetable_t pagetable, uint64 va)
 {

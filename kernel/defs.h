@@ -2,7 +2,7 @@
 // Lock order (outermost first), stated once for the whole kernel:
 //   log.lock / inode sleeplocks (parent directory before child) -> buffer sleeplocks
 //   wait_lock -> p->lock -> (nothing else but the locks sleep() releases)
-//   pipe->lock, cons.lock, tickslock, kmem.lock and ref locks are leaves.
+//   pipe->lock, cons.lock, tickslock and kmem.lock are leaves (page counts take no lock).
 #ifndef XV6_DEFS_H
 #define XV6_DEFS_H
 
@@ -78,6 +78,8 @@ void*           kalloc(void);           // an uninitialised page with count 1, o
 void            kfree(void *);          // drop one reference; the page is freed at count 0
 void            krefinc(void *);        // one more reference to an allocated page
 int             krefcount(void *);      // current count (a snapshot)
+int             krefinc_ptes(pte_t *, int n);  // krefinc each page valid PTEs map; # pages
+void            kfree_ptes(pte_t *, int n);    // kfree each page valid PTEs map
 uint64          kfreepages(void);       // pages on the free list
 uint64          ktotalpages(void);      // pages the allocator manages
 uint64          ksharedpages(void);     // pages with count > 1
@@ -205,7 +207,7 @@ int             vmfault(pagetable_t, uint64 va, int write);
 // cow.c -- copy-on-write: the one place that knows the PTE_COW rules. Not built with
 // EAGER_FORK (make COW=0), which is also the student starter tree (tools/handout.py).
 struct memstat;
-int             cow_share(pte_t *parent_pte, pagetable_t child, uint64 va);
+int             cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pagetable_t, uint64 va);
 void            cow_stats(struct memstat *);   // fills the cow* fields only
 #endif

@@ -140,26 +140,25 @@ uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
     panic("uvmunmap: misaligned va");
 
   uint64 stop = va + npages * PGSIZE;
-  pte_t *pte = 0;
-  for(uint64 a = va; a < stop; a += PGSIZE){
-    // One last-level table holds the PTEs of a whole L0SPAN side by side, so walk from
-    // the root only when entering a new table, then step through it.
-    if(pte == 0 || PX(0, a) == 0)
-      pte = walk(pagetable, a, 0);
-    else
-      pte++;
-    if(pte == 0){
-      // No last-level table: the rest of this aligned L0SPAN is unmapped too.
-      a = L0START(a) + L0SPAN - PGSIZE;
-      continue;
+  while(va < stop){
+    // One last-level table holds the PTEs of a whole L0SPAN side by side: walk from the
+    // root once per table, then step through its entries. No table: all of it is a hole.
+    uint64 next = L0START(va) + L0SPAN;
+    if(next > stop)
+      next = stop;
+    pte_t *pte = walk(pagetable, va, 0);
+    if(pte){
+      for(pte_t *last = pte + (next - va) / PGSIZE; pte < last; pte++){
+        if((*pte & PTE_V) == 0)
+          continue;
+        if(PTE_FLAGS(*pte) == PTE_V)
+          panic("uvmunmap: not a leaf");
+        if(do_free)
+          kfree((void *)PTE2PA(*pte));
+        *pte = 0;
+      }
     }
-    if((*pte & PTE_V) == 0)
-      continue;
-    if(PTE_FLAGS(*pte) == PTE_V)
-      panic("uvmunmap: not a leaf");
-    if(do_free)
-      kfree((void *)PTE2PA(*pte));
-    *pte = 0;
+    va = next;
   }
 }
 
@@ -216,84 +215,101 @@ uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
   return newsz;
 }
 
-// Free the page-table pages themselves; every leaf must already be unmapped.
+// Drop a reference to every page mapped by the last-level table pt, which covers the
+// L0SPAN from va, in one call for the table, then free pt itself. Every leaf must lie
+// below sz (sz page-aligned).
 static void
-freewalk(pagetable_t pagetable)
+freeleaves(pagetable_t pt, uint64 va, uint64 sz)
+{
+  int n = sz <= va ? 0 : sz >= va + L0SPAN ? NPTE : (sz - va) / PGSIZE;
+  for(int i = n; i < NPTE; i++)
+    if(pt[i] & PTE_V)
+      panic("uvmfree: leaf mapped above sz");
+  kfree_ptes(pt, n);
+  kfree((void *)pt);
+}
+
+// Free the page-table tree below the table pt at level (2: the root), which covers the
+// addresses from va: every table page once, and the leaves' references on the way.
+static void
+freetables(pagetable_t pt, int level, uint64 va, uint64 sz)
 {
   for(int i = 0; i < NPTE; i++){
-    pte_t pte = pagetable[i];
+    pte_t pte = pt[i];
     if((pte & PTE_V) == 0)
       continue;
     if((pte & (PTE_R | PTE_W | PTE_X)) != 0)
-      panic("freewalk: leaf still mapped");
-    freewalk((pagetable_t)PTE2PA(pte));
-    pagetable[i] = 0;
+      panic("uvmfree: leaf above the last level");   // user memory has no superpages
+    uint64 a = va + ((uint64)i << PXSHIFT(level));
+    if(level == 1)
+      freeleaves((pagetable_t)PTE2PA(pte), a, sz);
+    else
+      freetables((pagetable_t)PTE2PA(pte), level - 1, a, sz);
   }
-  kfree((void *)pagetable);
+  kfree((void *)pt);
 }
 
-// Drop the sz bytes of user memory, then the page table.
+// Drop the user memory [0, sz) and free the page table, in one pass over the tables.
+// Everything above sz (the trampoline, the trapframe) must be unmapped already.
 void
 uvmfree(pagetable_t pagetable, uint64 sz)
 {
-  if(sz > 0)
-    uvmunmap(pagetable, 0, PGROUNDUP(sz) / PGSIZE, 1);
-  freewalk(pagetable);
+  freetables(pagetable, 2, 0, PGROUNDUP(sz));
 }
 
 #ifdef EAGER_FORK
-// Give the child its own copy of the page that parent PTE *ppte maps at va, with the same
-// flags. 0, or -1 if out of memory (then nothing is left allocated).
+// Give the child its own copy of every page the first n entries of the parent's
+// last-level table src map, with the same flags, in the same entries of the child's
+// (fresh, all-zero) table dst. 0, or -1 if out of memory; then the copies made so far
+// are still mapped in dst, and uvmcopy() removes them.
 static int
-fork_page(pte_t *ppte, pagetable_t child, uint64 va)
+fork_table(pte_t *src, pte_t *dst, int n)
 {
-  char *mem = kalloc();
-  if(mem == 0)
-    return -1;
-  memmove(mem, (void *)PTE2PA(*ppte), PGSIZE);
-  if(mappages(child, va, PGSIZE, (uint64)mem, PTE_FLAGS(*ppte)) != 0){
-    kfree(mem);
-    return -1;
+  for(int i = 0; i < n; i++){
+    if((src[i] & PTE_V) == 0)
+      continue;
+    char *mem = kalloc();
+    if(mem == 0)
+      return -1;
+    memmove(mem, (void *)PTE2PA(src[i]), PGSIZE);
+    dst[i] = PA2PTE(mem) | PTE_FLAGS(src[i]);
   }
   return 0;
 }
 #else
-// The normal build shares each page copy-on-write (cow.c); the eager copy above is what
-// `make COW=0` and the student starter tree use instead.
-#define fork_page cow_share
+// The normal build shares every page of the table copy-on-write (cow.c); the eager copy
+// above is what `make COW=0` and the student starter tree use instead.
+#define fork_table cow_share_table
 #endif
 
-// Give the child page table the parent's user memory [0, sz), one page at a time through
-// fork_page(). Holes are skipped. 0 on success; -1 if out of memory, after removing every
-// child mapping made so far (dropping their references, so all counts are back where they
-// were and nothing leaks).
+// Give the child page table the parent's user memory [0, sz), one last-level table at a
+// time: allocate the child's table once, then fork_table() fills it from the parent's.
+// Holes are skipped. 0 on success; -1 if out of memory, after removing every child
+// mapping made so far (dropping their references, so all counts are back where they
+// were and nothing leaks; the child's page-table pages go with the child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
   int err = 0;
-  uint64 va;
-  pte_t *pte = 0;
+  uint64 top = PGROUNDUP(sz), va, next;
 
-  for(va = 0; va < sz; va += PGSIZE){
-    if(pte == 0 || PX(0, va) == 0)   // as in uvmunmap: one walk per last-level table
-      pte = walk(old, va, 0);
-    else
-      pte++;
-    if(pte == 0){
-      va = L0START(va) + L0SPAN - PGSIZE;   // a whole hole of L0SPAN
-      continue;
-    }
-    if((*pte & PTE_V) == 0)
-      continue;
-    if((err = fork_page(pte, new, va)) != 0)
+  for(va = 0; va < top; va = next){   // va is always the start of an L0SPAN
+    next = va + L0SPAN < top ? va + L0SPAN : top;
+    pte_t *src = walk(old, va, 0);
+    if(src == 0)
+      continue;   // no last-level table: the whole L0SPAN is a hole
+    pte_t *dst = walk(new, va, 1);
+    if(dst == 0 || fork_table(src, dst, (next - va) / PGSIZE) != 0){
+      err = -1;
       break;
+    }
   }
 #ifndef EAGER_FORK
   // The parent's PTEs may have lost PTE_W; it must not keep writing through a stale TLB.
   sfence_vma();
 #endif
   if(err){
-    uvmunmap(new, 0, va / PGSIZE, 1);
+    uvmunmap(new, 0, next / PGSIZE, 1);
     return -1;
   }
   return 0;
