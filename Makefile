@@ -42,7 +42,7 @@ QEMU ?= qemu-system-riscv64
 OPENSBI_FW ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
 TOOL_GOALS = all qemu qemu-gdb gdb check grade
 # >>> solution (lines from here to "<<< solution" are not in the student handout)
-TOOL_GOALS += bench
+TOOL_GOALS += bench bench-paths
 # <<< solution
 ifndef TOOLS_CHECKED
 ifneq ($(if $(MAKECMDGOALS),$(filter $(TOOL_GOALS),$(MAKECMDGOALS)),all),)
@@ -101,6 +101,24 @@ else
 OBJS += $K/cow.o
 endif
 SETTINGS += COW=$(COW)
+# LOGCOMMIT=sync: end_op() commits every operation on its own (kernel/log.c only), and
+# TRAPFLUSH=full: the trap path flushes the whole TLB both ways (kernel/trap.c only); the
+# slow classic paths, built to measure the fast ones against (make bench-paths).
+LOGCOMMIT ?= group
+TRAPFLUSH ?= asid
+ifneq ($(filter-out group sync,$(LOGCOMMIT))$(words $(LOGCOMMIT)),1)
+$(error LOGCOMMIT=$(LOGCOMMIT): give group (the default) or sync)
+endif
+ifneq ($(filter-out asid full,$(TRAPFLUSH))$(words $(TRAPFLUSH)),1)
+$(error TRAPFLUSH=$(TRAPFLUSH): give asid (the default) or full)
+endif
+ifeq ($(LOGCOMMIT),sync)
+$K/log.o: CFLAGS += -DLOG_SYNC_COMMIT
+endif
+ifeq ($(TRAPFLUSH),full)
+$K/trap.o: CFLAGS += -DTRAP_FULL_FLUSH
+endif
+SETTINGS += LOGCOMMIT=$(LOGCOMMIT) TRAPFLUSH=$(TRAPFLUSH)
 # <<< solution
 # The settings are recorded in a stamp that every object depends on, so changing one
 # rebuilds instead of linking objects compiled for other settings.
@@ -260,7 +278,14 @@ bench:
 	@python3 tools/bench.py --mem $(if $(filter command line,$(origin MEM)),$(MEM),256) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
-.PHONY: handout bench
+# bench-paths: issue 8's fast paths against the classic ones, in one run: the default kernel,
+# LOGCOMMIT=sync and TRAPFLUSH=full, booted at once, sysbench on each in turn for 5 rounds;
+# medians and per-round ratios, bench-out/paths.csv. Reports, asserts nothing. CPUS= passed on.
+bench-paths:
+	@python3 tools/bench.py --paths --mem $(MEM) \
+	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
+
+.PHONY: handout bench bench-paths
 # <<< solution
 
 # ---- Housekeeping ---------------------------------------------------------------------------
@@ -283,6 +308,7 @@ help:
 # >>> solution
 	@echo "  make handout        write the student starter tree: handout/xv6-cow-lab/ and .tar.gz"
 	@echo "  make bench          COW vs eager fork benchmarks (MEM=256); writes bench-out/"
+	@echo "  make bench-paths    fast paths vs LOGCOMMIT=sync and TRAPFLUSH=full, side by side"
 # <<< solution
 	@echo "  make kernel/X.o     compile one kernel file (user/X.o: one user file)"
 	@echo "  make clean          remove everything built"
@@ -293,6 +319,8 @@ help:
 	@echo "  EXTRA_PROGS='a.c'   also build these files as user programs into fs.img"
 # >>> solution
 	@echo "  COW=0               build the kernel with an eager (copying) fork"
+	@echo "  LOGCOMMIT=sync      the log commits every operation on its own (to compare)"
+	@echo "  TRAPFLUSH=full      the trap path flushes the whole TLB both ways (to compare)"
 	@echo "  HANDOUT=dir         where make handout writes (default handout)"
 # <<< solution
 	@echo "  MEM=N               MiB of RAM for QEMU and the kernel (default 128)"

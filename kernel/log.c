@@ -192,8 +192,15 @@ end_op(void)
   if(log.committing)
     panic("end_op: commit in progress");
   log.outstanding -= 1;
-  if(log.outstanding == 0 && log.lh.n > 0 &&
-     (log.syncwanted || log.lh.n + MAXOPBLOCKS > log.capacity || aged())){
+#ifdef LOG_SYNC_COMMIT
+  // The classic log, which commits as soon as no operation runs: built (by the course
+  // staff's `make LOGCOMMIT=sync`) only to measure group commit against. Everything else
+  // (new blocks going home directly, bclaim) stays as in the default build.
+  int must = 1;
+#else
+  int must = log.syncwanted || log.lh.n + MAXOPBLOCKS > log.capacity || aged();
+#endif
+  if(log.outstanding == 0 && log.lh.n > 0 && must){
     do_commit = 1;
     log.committing = 1;
   } else {

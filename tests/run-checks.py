@@ -184,7 +184,7 @@ HANDOUT_FAILS = {"cowtest-simple", "cowtest-file", "cowtest-manyshare", "cowtest
                  "cowtest-reuse", "cowtest-nocopy", "fork-is-cow"}
 # What must not appear anywhere in the starter (file names included): the COW code's
 # names, the switch that selects it, and the handout markers (which contain "solution").
-HANDOUT_TRACES = re.compile(r"EAGER_FORK|PTE_COW|\bcow_(?:share|fault|stats)\b|\bcow\.[co]\b"
+HANDOUT_TRACES = re.compile(r"EAGER_FORK|PTE_COW|\bcow_\w+|\bcow\.[co]\b"
                             r"|COW=0|>>>|<<<|(?i:solution)")
 # What the starter must contain.
 HANDOUT_NEEDS = ["Makefile", "README", "grade-cow.py", "user/cowtest.c", "user/cowstat.c",
@@ -359,7 +359,7 @@ def forkbench_check():
     subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
                     stdin=subprocess.DEVNULL)
     with tempfile.TemporaryFile("w+") as log:
-        m, why = bench.boot(ROOT, "1", 128, 1, log)
+        m, why = bench.boot(ROOT, ["COW=1"], 128, 1, log)
         out = ""
         if m:
             try:

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`make bench`: what copy-on-write fork buys, measured. Owns the benchmark driver only.
+"""`make bench`: what copy-on-write fork buys, measured; `make bench-paths` (--paths): what
+issue 8's fast paths buy. Owns the benchmark driver only.
 
 Builds the kernel twice, COW (COW=1) and eager (COW=0), each in its own copy of the tree under
 bench-out/build-NAME/ (so objects of the two settings never mix), both with MEM MiB of RAM (256
@@ -20,6 +21,12 @@ The CSV has one row per measurement line, prefixed by the kernel (cow or eager):
   KERNEL,wall,PROGRAM,SECONDS,ok|failed
   KERNEL,sysbench,...          (sysbench's own lines, unchanged)
 -1 in a forkbench field means that fork failed (the eager kernel ran out of memory).
+
+--paths builds three COW kernels instead (see PATH_KERNELS): the default, LOGCOMMIT=sync (the
+log commits every operation on its own) and TRAPFLUSH=full (the trap path flushes the whole
+TLB both ways), boots them at once, runs `sysbench` on each in rotating order for several
+rounds, prints the medians and the slow/fast ratios taken within each round, and writes
+bench-out/paths.csv: KERNEL,ROUND,NAME,VALUE with NAME one of sysbench's numbers.
 """
 
 import argparse
@@ -34,7 +41,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
-KERNELS = [("cow", "1"), ("eager", "0")]         # name, value of COW=
+KERNELS = [("cow", ["COW=1"]), ("eager", ["COW=0"])]   # name, make settings
 PROMPT = re.compile(r"(?:^|\n)\$ $")               # the shell's prompt, last thing printed
 BOOT_TIMEOUT = 120
 BUILD_TIMEOUT = 900
@@ -100,14 +107,15 @@ def sync_copy(dest):
         shutil.copy2(src, dst)
 
 
-def build(name, cow, mem):
-    """make kernel/kernel fs.img in bench-out/build-NAME; returns the directory, or None."""
+def build(name, settings, mem):
+    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME; returns the directory, or
+    None. settings: make variables, e.g. ["COW=0"]; they must be given to Machine too."""
     dest = os.path.join(OUT, "build-" + name)
     os.makedirs(dest, exist_ok=True)
     sync_copy(dest)
     log = os.path.join(OUT, "build-%s.log" % name)
     argv = ["make", "-C", dest, "-j%d" % (os.cpu_count() or 1), "kernel/kernel", "fs.img",
-            "COW=" + cow, "MEM=%d" % mem]
+            "MEM=%d" % mem] + settings
     start = time.monotonic()
     with open(log, "wb") as f:
         try:
@@ -122,8 +130,8 @@ def build(name, cow, mem):
             for line in f.read().splitlines()[-15:]:
                 say("    " + line)
         return None
-    say("bench: built the %s kernel (COW=%s MEM=%d) in %s (%.0fs)"
-        % (name, cow, mem, os.path.relpath(dest, ROOT), time.monotonic() - start))
+    say("bench: built the %s kernel (%s MEM=%d) in %s (%.0fs)"
+        % (name, " ".join(settings), mem, os.path.relpath(dest, ROOT), time.monotonic() - start))
     return dest
 
 
@@ -131,9 +139,10 @@ def build(name, cow, mem):
 class Machine:
     """`make qemu` in a build copy, headless: we type commands and read the console."""
 
-    def __init__(self, tree, cow, mem, cpus, log, qemuextra=""):
-        argv = ["make", "-s", "-C", tree, "qemu", "COW=" + cow, "MEM=%d" % mem,
-                "CPUS=%d" % cpus, "QEMUEXTRA=" + qemuextra]
+    def __init__(self, tree, settings, mem, cpus, log, qemuextra=""):
+        # The build's settings again: others would change its stamp and rebuild everything.
+        argv = ["make", "-s", "-C", tree, "qemu", "MEM=%d" % mem, "CPUS=%d" % cpus,
+                "QEMUEXTRA=" + qemuextra] + settings
         self.log = log
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True,
@@ -215,9 +224,9 @@ class Machine:
                 pass
 
 
-def boot(tree, cow, mem, cpus, log, qemuextra=""):
+def boot(tree, settings, mem, cpus, log, qemuextra=""):
     """A Machine at its first shell prompt, or (None, why)."""
-    m = Machine(tree, cow, mem, cpus, log, qemuextra)
+    m = Machine(tree, settings, mem, cpus, log, qemuextra)
     why = m.wait_prompt(0, BOOT_TIMEOUT)
     if why:
         m.close()
@@ -426,6 +435,147 @@ plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'COW:
     return True
 
 
+# ---- --paths: issue 8's fast paths against the classic ones, side by side --------------------
+# Three COW kernels that differ in one switch each: the default, one whose log commits every
+# operation on its own (LOGCOMMIT=sync: log.c only) and one whose trap path flushes the whole
+# TLB on every entry and return (TRAPFLUSH=full: trap.c only). All three are booted at once
+# and `sysbench` runs on each in turn, the order rotating every round, so a change in host
+# load hits all alike; the ratios are taken within a round and the median over rounds kept.
+PATH_KERNELS = [("fast", ["COW=1", "LOGCOMMIT=group", "TRAPFLUSH=asid"]),
+                ("synccommit", ["COW=1", "LOGCOMMIT=sync", "TRAPFLUSH=asid"]),
+                ("fullflush", ["COW=1", "LOGCOMMIT=group", "TRAPFLUSH=full"])]
+# (label, sysbench name, slow kernel, fast kernel): the ratio slow/fast, per round.
+PATH_RATIOS = [("file write 200 x 1 KiB, time", "filewrite_us", "synccommit", "fast"),
+               ("file write, disk requests", "filewrite_diskreqs", "synccommit", "fast"),
+               ("file read back, time", "fileread_us", "synccommit", "fast"),
+               ("file read back, disk requests", "fileread_diskreqs", "synccommit", "fast"),
+               ("system call, same trap path", "syscall_ns", "synccommit", "fast"),
+               ("system call, full flush vs ASID", "syscall_ns", "fullflush", "fast"),
+               ("fork+exec+exit, full flush vs ASID", "exec_us", "fullflush", "fast")]
+# Times that include waiting for the disk (exec reads the program from it): under -icount
+# the idle harts' clock jumps to the next timer event, so these say nothing there.
+DISK_TIMES = {"filewrite_us", "fileread_us", "exec_us"}
+PATH_ROWS = [("syscall_ns", "system call (getpid), ns"), ("memcpy_us", "memcpy 16 MiB, us"),
+             ("pipe_us", "pipe 16 MiB, us"), ("pipe_vs_memcpy_pct", "pipe/memcpy throughput, %"),
+             ("filewrite_us", "file write 200 KiB, us"),
+             ("filewrite_diskreqs", "  its disk requests"),
+             ("fileread_us", "file read back, us"), ("fileread_diskreqs", "  its disk requests"),
+             ("exec_us", "fork+exec+exit, us")]
+
+
+def parse_sysbench(out):
+    """{name: number} from sysbench's `sysbench,NAME,VALUE,UNIT` lines."""
+    vals = {}
+    for line in out.splitlines():
+        f = line.strip().split(",")
+        if len(f) == 4 and f[0] == "sysbench":
+            try:
+                vals[f[1]] = float(f[2])
+            except ValueError:
+                pass
+    return vals
+
+
+def median(xs):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def paths_main(opts, qemuextra, clock):
+    """The --paths run. Returns the exit status: 0 if every round was measured on all three."""
+    rounds = opts.rounds or 5
+    trees = {}
+    for name, settings in PATH_KERNELS:
+        trees[name] = build(name, settings, opts.mem)
+        if trees[name] is None:
+            return 1
+    names = [name for name, _ in PATH_KERNELS]
+    runs = {name: [] for name in names}         # per kernel, one {name: value} per round
+    problems, machines, logs = [], {}, []
+    csv_path = os.path.join(OUT, "paths.csv")
+    try:
+        for name, settings in PATH_KERNELS:
+            say("bench: booting the %s kernel (%s, CPUS=%d, MEM=%d)"
+                % (name, " ".join(settings), opts.cpus, opts.mem))
+            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+            logs.append(log)
+            m, why = boot(trees[name], settings, opts.mem, opts.cpus, log, qemuextra)
+            if m is None:
+                problems.append("%s kernel did not boot: %s" % (name, why))
+            else:
+                machines[name] = m
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                if name not in machines:
+                    runs[name].append({})
+                    continue
+                out, secs, why = machines[name].run("sysbench", SYSBENCH_TIMEOUT)
+                vals = parse_sysbench(out)
+                say("bench: round %d, %s: sysbench (%.1fs)%s" % (r + 1, name, secs,
+                                                                "; " + why if why else ""))
+                if why or "sysbench: FAIL" in out or "filewrite_us" not in vals:
+                    problems.append("%s, round %d: sysbench %s" % (name, r + 1, why or "failed"))
+                    vals = {}
+                    if why:
+                        machines.pop(name).close()      # the console is in an unknown state
+                runs[name].append(vals)
+    finally:
+        for m in machines.values():
+            m.close()
+        for log in logs:
+            log.close()
+
+    with open(csv_path, "w") as f:
+        f.write("kernel,round,name,value\n")
+        for name in names:
+            for r, vals in enumerate(runs[name]):
+                for key in sorted(vals):
+                    f.write("%s,%d,%s,%g\n" % (name, r + 1, key, vals[key]))
+
+    say("")
+    say("Fast paths vs the classic ones, CPUS=%d, MEM=%d, %d rounds in one run; time CSR = %s"
+        % (opts.cpus, opts.mem, rounds, clock))
+    say("kernels: fast = the default build; synccommit = make LOGCOMMIT=sync (end_op commits "
+        "every operation); fullflush = make TRAPFLUSH=full (whole-TLB flush on trap entry "
+        "and exit)")
+    if opts.icount:
+        say("(-icount: times that include waiting for the disk mean nothing: n/a; see paths.csv)")
+    say("medians over the rounds:")
+    say("%-30s %12s %12s %12s" % ("", "fast", "synccommit", "fullflush"))
+    for key, label in PATH_ROWS:
+        cells = []
+        for name in names:
+            v = median([vals[key] for vals in runs[name] if key in vals])
+            cells.append("-" if v is None else "n/a" if opts.icount and key in DISK_TIMES
+                         else "%.0f" % v)
+        say("%-30s %12s %12s %12s" % (label, *cells))
+    say("ratios slow/fast, taken within each round (median, then min..max over rounds):")
+    for label, key, slow, fast in PATH_RATIOS:
+        rs = [a[key] / b[key] for a, b in zip(runs[slow], runs[fast])
+              if key in a and key in b and b[key] > 0]
+        if opts.icount and key in DISK_TIMES:
+            say("%-38s %6s" % (label, "n/a"))
+        elif rs:
+            say("%-38s %6.2fx   (%.2f..%.2f, %d rounds)"
+                % (label, median(rs), min(rs), max(rs), len(rs)))
+        else:
+            say("%-38s %6s" % (label, "-"))
+    pct = {name: [vals["pipe_vs_memcpy_pct"] for vals in runs[name]
+                  if "pipe_vs_memcpy_pct" in vals] for name in names}
+    say("pipe/memcpy throughput, every run (target >= 25%%): %s"
+        % "; ".join("%s %s" % (name, " ".join("%d%%" % v for v in pct[name]) or "-")
+                    for name in names))
+    say("")
+    say("bench: wrote %s" % os.path.relpath(csv_path, ROOT))
+    for line in problems:
+        say("bench: could not measure: " + line)
+    return 1 if problems else 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(description="COW vs eager fork benchmarks (make bench)")
     p.add_argument("--mem", type=int, default=256, help="MiB of RAM for both kernels (256)")
@@ -434,16 +584,23 @@ def main(argv):
                    help="arguments for forkbench, e.g. '-q' or '0 1 4' (default: its full run)")
     p.add_argument("--only-forkbench", action="store_true",
                    help="skip sysbench, cowtest and usertests (quicker)")
-    p.add_argument("--rounds", type=int, default=3,
+    p.add_argument("--rounds", type=int, default=None,
                    help="forkbench runs per kernel, alternating between the two (3); the "
-                   "table shows the median of the runs' medians")
+                   "table shows the median of the runs' medians. With --paths: sysbench "
+                   "runs per kernel (5)")
+    p.add_argument("--paths", action="store_true",
+                   help="instead of COW vs eager: issue 8's fast paths against the classic "
+                   "ones (make bench-paths). Three COW kernels, the default, LOGCOMMIT=sync "
+                   "and TRAPFLUSH=full, booted at once, sysbench on each in rotating order "
+                   "every round; prints medians and per-round ratios, writes "
+                   "bench-out/paths.csv")
     p.add_argument("--icount", action="store_true",
                    help="run QEMU with -icount shift=0,sleep=off: the time CSR then counts "
                    "guest instructions (1 us = 1000 instructions), so the numbers do not "
                    "depend on how busy the host is; what the emulator spends outside guest "
                    "instructions (e.g. its TLB flushes) is not counted")
     opts = p.parse_args(argv)
-    if opts.rounds < 1 or opts.cpus < 1 or opts.mem < 64:
+    if (opts.rounds is not None and opts.rounds < 1) or opts.cpus < 1 or opts.mem < 64:
         p.error("--rounds and --cpus must be positive, --mem at least 64")
     if opts.only_forkbench:
         WALL.clear()
@@ -456,9 +613,12 @@ def main(argv):
     qemuextra = "-icount shift=0,sleep=off" if opts.icount else ""
     clock = "instruction count (-icount: 1 us = 1000 guest instructions)" if opts.icount \
         else "wall clock of the emulated machine"
+    if opts.paths:
+        return paths_main(opts, qemuextra, clock)
+    opts.rounds = opts.rounds or 3
     trees = {}
-    for name, cow in KERNELS:
-        trees[name] = build(name, cow, opts.mem)
+    for name, settings in KERNELS:
+        trees[name] = build(name, settings, opts.mem)
         if trees[name] is None:
             return 1
     # Both kernels are booted at once and forkbench alternates between them, round by
@@ -466,11 +626,11 @@ def main(argv):
     results = [new_result(name) for name, _ in KERNELS]
     machines, logs = {}, []
     try:
-        for (name, cow), res in zip(KERNELS, results):
+        for (name, settings), res in zip(KERNELS, results):
             say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
             log = open(os.path.join(OUT, "console-%s.log" % name), "w")
             logs.append(log)
-            m, why = boot(trees[name], cow, opts.mem, opts.cpus, log, qemuextra)
+            m, why = boot(trees[name], settings, opts.mem, opts.cpus, log, qemuextra)
             if m is None:
                 res["problems"].append("%s kernel did not boot: %s" % (name, why))
             else:
