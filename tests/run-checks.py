@@ -421,12 +421,47 @@ def full_checks():
     return passed + p, failed + f
 
 
+def toolchain_check():
+    """CI only: the tree builds without a warning with each RISC-V toolchain prefix found on
+    PATH (riscv64-unknown-elf-, riscv64-linux-gnu-), each in its own copy. One test a prefix."""
+    import shutil
+    say("==== CI only: warning-free builds with each toolchain prefix ====")
+    passed = failed = 0
+    for prefix in ("riscv64-unknown-elf-", "riscv64-linux-gnu-"):
+        if shutil.which(prefix + "gcc") is None:
+            say("build with %s: not installed, skipped" % prefix)
+            continue
+        d = tempfile.mkdtemp(prefix="check-toolchain-")
+        try:
+            files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                                   stdout=subprocess.PIPE).stdout.decode().split("\n")
+            for f in filter(None, files):
+                src = os.path.join(ROOT, f)
+                if os.path.isfile(src):
+                    os.makedirs(os.path.dirname(os.path.join(d, f)), exist_ok=True)
+                    shutil.copy2(src, os.path.join(d, f))
+            r = subprocess.run(["make", "TOOLPREFIX=" + prefix, "kernel/kernel", "fs.img"],
+                               cwd=d, env=clean_env(), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            out = r.stdout.decode("utf-8", "replace")
+            warnings = [l for l in out.splitlines() if "warning:" in l]
+            ok = r.returncode == 0 and not warnings
+            why = "" if ok else " (exit %d) %s" % (r.returncode, "\n".join(
+                (warnings or out.splitlines())[-10:]))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        say("build with %s: %s%s" % (prefix, "OK" if ok else "FAIL", why))
+        passed += ok
+        failed += not ok
+    return passed, failed
+
+
 def main():
     total_passed = total_failed = 0
     parts = [host_tests, lambda: shell_check(3), lambda: shell_check(1),
              lambda: grader(3), lambda: grader(1), gdb_check, perf_checks]
     if os.environ.get("CHECK_FULL") == "1":
-        parts.append(full_checks)
+        parts += [full_checks, toolchain_check]
     # >>> solution
     parts.append(forkbench_check)
     parts.append(handout_check)
