@@ -9,6 +9,7 @@
 // Every disk request the file system makes goes through bread()/bwrite() here, so this is
 // where they are counted (diskstat, reported by memstat()). bclaim() is the fast path for a
 // block whose old contents do not matter (it is about to be overwritten whole): no read.
+// bwrite_batch() is the fast path for many writes: one trip to the disk for all of them.
 
 #include "types.h"
 #include "param.h"
@@ -128,6 +129,23 @@ bwrite(struct buf *b)
     panic("bwrite: buffer not locked");
   __atomic_fetch_add(&diskstat.writes, 1, __ATOMIC_RELAXED);
   virtio_disk_rw(b, 1);
+}
+
+// Write bs[i]->data to block blocknos[i], for i < n, as one batch: all requests are in flight
+// at once and this returns when every one is on disk, in no particular order among them (so
+// writes that must reach the disk in order go in separate batches). The caller holds every
+// bs[i]->lock. A block number may differ from the buffer's own: the log writes the copy of a
+// block to its log slot straight from the block's buffer. That slot's cache entry, if any, is
+// then stale; only the log uses log slots, and it reads them only at boot (recovery).
+void
+bwrite_batch(struct buf **bs, uint *blocknos, int n)
+{
+  for(int i = 0; i < n; i++){
+    if(!holdingsleep(&bs[i]->lock))
+      panic("bwrite_batch: buffer not locked");
+  }
+  __atomic_fetch_add(&diskstat.writes, n, __ATOMIC_RELAXED);
+  virtio_disk_write_batch(bs, blocknos, n);
 }
 
 // Unlock a buffer obtained from bread() and give up this reference to it.

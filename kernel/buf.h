@@ -4,7 +4,7 @@
 
 struct buf {
   int valid;            // data has been read from disk
-  int disk;             // does the disk driver own the buffer?
+  int disk;             // requests the disk driver still holds for this buffer (0: none)
   uint dev;
   uint blockno;
   struct sleeplock lock;

@@ -33,6 +33,7 @@ void            bwrite(struct buf*);
 void            bpin(struct buf*);
 void            bunpin(struct buf*);
 struct buf*     bclaim(uint, uint);     // like bread, but no disk read: caller overwrites it all
+void            bwrite_batch(struct buf**, uint*, int);  // write bufs to blocks, all at once
 void            bio_stats(struct memstat *);   // fills memstat's disk* fields
 
 // console.c
@@ -221,6 +222,7 @@ void            plic_complete(int);
 // virtio_disk.c
 void            virtio_disk_init(void);
 void            virtio_disk_rw(struct buf *, int);
+void            virtio_disk_write_batch(struct buf **, uint *, int);
 void            virtio_disk_intr(void);
 
 // number of elements in fixed-size array

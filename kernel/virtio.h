@@ -60,9 +60,10 @@
 #define VIRTIO_BLK_CONFIG_CAPACITY 0x00
 #define VIRTIO_BLK_SECTOR_SIZE     512
 
-// Ring size we use. Each request takes 3 descriptors, so NUM/3 requests can be in flight.
-// Must be a power of two (spec 2.7) and at most QUEUE_NUM_MAX.
-#define NUM 8
+// Ring size we use. Each request takes 3 descriptors, so NUM/3 requests can be in flight:
+// 42, more than a whole log commit (LOGBLOCKS) in one batch. Must be a power of two (spec 2.7)
+// and at most QUEUE_NUM_MAX (QEMU's virtio-blk offers 256); each ring still fits in its page.
+#define NUM 128
 
 // Split virtqueue descriptor (spec 2.7.5).
 struct virtq_desc {

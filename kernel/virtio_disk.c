@@ -1,5 +1,17 @@
 // Driver for the virtio-blk disk behind QEMU's modern (version 2) virtio-mmio transport:
-// device set-up, one split virtqueue, block reads/writes and the completion interrupt.
+// device set-up, one split virtqueue, block reads/writes (one at a time, or a batch of writes
+// in flight at once) and the completion interrupt.
+//
+// Batches (the fast path for the log's commits). Each request costs the emulator a notify,
+// an exit and a completion interrupt, and a sleeping hart; that fixed cost dominates a 1 KiB
+// write. virtio_disk_write_batch() puts a whole batch in the available ring and notifies the
+// device once, then sleeps until every request of the batch has completed. The device may run
+// and complete the requests of a batch in any order, so a caller that needs one write on disk
+// before another (the log's commit point) puts them in different batches.
+//
+// Completion: each in-flight request points at its submitter's pending counter. The interrupt
+// handler checks the status, returns the chain's descriptors at once (so a batch larger than
+// the ring streams through it), and wakes the submitter when its counter reaches zero.
 
 #include "types.h"
 #include "riscv.h"
@@ -33,7 +45,8 @@ static struct disk {
   // Per in-flight request, indexed by its head descriptor. The header and status byte
   // must stay put while the device owns the chain, so they live here, not on a stack.
   struct {
-    struct buf *b;
+    struct buf *b;       // whose data the request moves; b->disk counts its requests
+    int *pending;        // the submitter's count of unfinished requests (0: slot idle)
     uint8 status;
   } info[NUM];
   struct virtio_blk_req ops[NUM];
@@ -183,7 +196,6 @@ free_desc(int i)
     panic("virtio disk: free_desc");
   memset(&disk.desc[i], 0, sizeof(disk.desc[i]));
   disk.free[i] = 1;
-  wakeup(&disk.free[0]);
 }
 
 // Return the descriptors of the chain starting at head to the free pool.
@@ -199,6 +211,7 @@ free_chain(int head)
       break;
     i = next;
   }
+  wakeup(&disk.free[0]);   // a submitter may be waiting for descriptors
 }
 
 // Take three descriptors at once, or none, so a partial chain never blocks others.
@@ -225,20 +238,32 @@ set_desc(int i, void *addr, uint32 len, uint16 flags, uint16 next)
   disk.desc[i].next = next;
 }
 
-// Read (write == 0) or write block b->blockno. The caller holds b->lock.
-// Sleeps until the device has finished.
-void
-virtio_disk_rw(struct buf *b, int write)
+// Tell the device that the available ring has new entries.
+static void
+notify(void)
 {
-  uint64 sector = (uint64)b->blockno * SECTORS_PER_BLOCK;
+  // Entries and index must be visible to the device before it is told to look.
+  __sync_synchronize();
+  *REG(VIRTIO_MMIO_QUEUE_NOTIFY) = 0;
+}
 
-  acquire(&disk.lock);
+// Queue one request: write (or read, write == 0) b->data to (from) block blockno, and count
+// it in *pending, which the interrupt handler decrements when the request is done. Caller
+// holds disk.lock. Publishes the request in the available ring but does not notify, unless it
+// must sleep for descriptors: then it notifies first, so the device can finish the requests
+// already queued (possibly the caller's own) and free them.
+static void
+submit(struct buf *b, uint blockno, int write, int *pending)
+{
+  uint64 sector = (uint64)blockno * SECTORS_PER_BLOCK;
   if(sector + SECTORS_PER_BLOCK > disk.capacity)
     panic("virtio disk: block number beyond the end of the disk");
 
   int idx[3];
-  while(alloc3_desc(idx) != 0)
+  while(alloc3_desc(idx) != 0){
+    notify();
     sleep(&disk.free[0], &disk.lock);
+  }
 
   // Chain: request header (device reads), data (device reads or writes), status (device writes).
   struct virtio_blk_req *req = &disk.ops[idx[0]];
@@ -252,27 +277,59 @@ virtio_disk_rw(struct buf *b, int write)
   disk.info[idx[0]].status = STATUS_PENDING;
   set_desc(idx[2], &disk.info[idx[0]].status, 1, VRING_DESC_F_WRITE, 0);
 
-  // b->disk stays 1 until virtio_disk_intr() sees the chain in the used ring.
-  b->disk = 1;
+  b->disk += 1;
   disk.info[idx[0]].b = b;
+  disk.info[idx[0]].pending = pending;
+  *pending += 1;
 
-  // The ring entry must be visible before the index that publishes it,
-  // and the index before the notification.
+  // The ring entry must be visible before the index that publishes it.
   disk.avail->ring[disk.avail->idx % NUM] = idx[0];
   __sync_synchronize();
   disk.avail->idx += 1;
-  __sync_synchronize();
-  *REG(VIRTIO_MMIO_QUEUE_NOTIFY) = 0;
+}
 
-  while(b->disk == 1)
-    sleep(b, &disk.lock);
+// Sleep until every request counted in *pending has completed. Caller holds disk.lock.
+static void
+wait_all(int *pending)
+{
+  while(*pending > 0)
+    sleep(pending, &disk.lock);
+}
 
-  disk.info[idx[0]].b = 0;
-  free_chain(idx[0]);
+// Read (write == 0) or write block b->blockno. The caller holds b->lock.
+// Sleeps until the device has finished.
+void
+virtio_disk_rw(struct buf *b, int write)
+{
+  int pending = 0;
+
+  acquire(&disk.lock);
+  submit(b, b->blockno, write, &pending);
+  notify();
+  wait_all(&pending);
   release(&disk.lock);
 }
 
-// Interrupt from the disk: acknowledge it and wake the owners of all finished requests.
+// Write bs[i]->data to block blocknos[i] for each of the n requests, all in flight at once
+// (see "Batches" above); returns when all are on disk, with no order among them. A block
+// number need not be the buffer's own: the log writes a block's copy to its log slot this
+// way. The caller holds every bs[i]->lock.
+void
+virtio_disk_write_batch(struct buf **bs, uint *blocknos, int n)
+{
+  int pending = 0;
+
+  acquire(&disk.lock);
+  for(int i = 0; i < n; i++)
+    submit(bs[i], blocknos[i], 1, &pending);
+  if(n > 0)
+    notify();
+  wait_all(&pending);
+  release(&disk.lock);
+}
+
+// Interrupt from the disk: acknowledge it, retire every finished request and wake the
+// submitters whose batches are complete.
 void
 virtio_disk_intr(void)
 {
@@ -288,14 +345,18 @@ virtio_disk_intr(void)
   while(disk.used_idx != disk.used->idx){
     __sync_synchronize();
     int id = disk.used->ring[disk.used_idx % NUM].id;
-    if(id < 0 || id >= NUM || disk.info[id].b == 0)
+    if(id < 0 || id >= NUM || disk.info[id].pending == 0)
       panic("virtio disk: bogus used ring entry");
     if(disk.info[id].status != VIRTIO_BLK_S_OK)
       panic("virtio disk: request failed (I/O error)");
 
-    struct buf *b = disk.info[id].b;
-    b->disk = 0;      // the buffer belongs to its owner again
-    wakeup(b);
+    disk.info[id].b->disk -= 1;    // one request fewer holds the buffer
+    int *pending = disk.info[id].pending;
+    disk.info[id].b = 0;
+    disk.info[id].pending = 0;
+    free_chain(id);
+    if(--*pending == 0)
+      wakeup(pending);
     disk.used_idx += 1;
   }
 
