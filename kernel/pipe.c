@@ -2,8 +2,8 @@
 // struct files). Data moves between the ring and user memory in contiguous chunks (at most the
 // rest of one ring page), not byte by byte. The ring is several pages because every time it
 // fills or drains the two processes must sleep and wake each other, which costs far more than
-// copying a page; with 20 KiB that happens a fifth as often as with one page. (Programs may
-// rely on a write of 24 KiB filling a pipe and blocking, as usertests' pipeclosed does.)
+// copying a page; with 64 KiB that happens a sixteenth as often as with one page. A pipe
+// costs PIPEPAGES+1 pages, at most NFILE/2 pipes exist: under 4 MiB in all.
 //
 // pi->lock guards all fields. copyout/copyin run with it held; they may take allocator and
 // COW reference locks (leaves), but never sleep.
@@ -18,7 +18,7 @@
 #include "sleeplock.h"
 #include "file.h"
 
-#define PIPEPAGES 5
+#define PIPEPAGES 16
 #define PIPESIZE  (PIPEPAGES * PGSIZE)
 
 struct pipe {
