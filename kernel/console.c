@@ -22,6 +22,17 @@
 // [w, e) is the line being edited, which never contains '\n' or ^D.
 // Only the reader holding `reading` advances r, so r cannot move while that
 // reader copies data out without cons.lock.
+//
+// Flow control, so that no typed or pasted byte is ever dropped: while the
+// buffer is full (e == r + INPUT_BUF_SIZE) we take nothing from the UART.
+// consoleroom() turns the UART's receive interrupt off when it finds no room,
+// and consoleread() turns it back on once it has consumed bytes; the bytes
+// in between wait in the UART's FIFO (and QEMU holds the rest), and the
+// interrupt that fires on re-enabling drains them. Both decisions are made
+// under cons.lock, so a reader cannot make room unseen between the interrupt
+// side's "full" and its turning the interrupt off. A full buffer is always
+// committed (w == e), so editing keys have nothing to erase then; the one
+// key that waits with the rest is ^P.
 static struct {
   struct spinlock lock;
   char buf[INPUT_BUF_SIZE];
@@ -29,6 +40,7 @@ static struct {
   uint w;         // end of committed input
   uint e;         // end of the line being edited
   int reading;    // a reader is between choosing bytes and consuming them
+  int rx_stopped; // the UART's receive interrupt is off because buf is full
 } cons;
 
 // Print one character synchronously. Used for echo and by printf, so it
@@ -127,6 +139,10 @@ consoleread(int user_dst, uint64 dst, int n)
   acquire(&cons.lock);
   if(ok)
     cons.r += consume;
+  if(cons.rx_stopped && cons.e - cons.r < INPUT_BUF_SIZE){
+    cons.rx_stopped = 0;
+    uartsetrx(1);   // bytes already waiting raise the interrupt at once
+  }
   cons.reading = 0;
   wakeup(&cons.reading);
   release(&cons.lock);
@@ -142,7 +158,27 @@ commit_input(void)
   wakeup(&cons.r);
 }
 
+// Called by uartintr() before it takes each byte from the UART. Returns 1 if
+// the input buffer has room for one more; otherwise turns the UART's receive
+// interrupt off until a reader makes room (see the flow-control rule above)
+// and returns 0, and the byte stays in the UART.
+int
+consoleroom(void)
+{
+  int room;
+
+  acquire(&cons.lock);
+  room = cons.e - cons.r < INPUT_BUF_SIZE;
+  if(!room && !cons.rx_stopped){
+    cons.rx_stopped = 1;
+    uartsetrx(0);
+  }
+  release(&cons.lock);
+  return room;
+}
+
 // One input character from the UART interrupt: edit, echo, buffer.
+// uartintr() passes a byte only after consoleroom() said there is room.
 void
 consoleintr(int c)
 {
@@ -168,7 +204,7 @@ consoleintr(int c)
     break;
   default:
     if(c == 0 || cons.e - cons.r >= INPUT_BUF_SIZE)
-      break;     // nothing typed, or no room: drop it
+      break;     // nothing typed; no room cannot happen (consoleroom() checked)
     if(c == '\r')
       c = '\n';
     if(c != CTRL('D'))

@@ -39,6 +39,7 @@ void            bio_stats(struct memstat *);   // fills memstat's disk* fields
 // console.c
 void            consoleinit(void);
 void            consoleintr(int);
+int             consoleroom(void);
 void            consputc(int);
 
 // exec.c
@@ -179,6 +180,7 @@ void            uartintr(void);
 void            uartputc(int);
 void            uartputc_sync(int);
 int             uartgetc(void);
+void            uartsetrx(int);
 
 // vm.c
 void            kvminit(void);

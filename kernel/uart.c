@@ -128,6 +128,16 @@ uartstart(void)
   }
 }
 
+// Turn the receive-data interrupt on or off (console flow control; the
+// console calls this under cons.lock, which keeps IER writes serialised).
+// While it is off, received bytes wait in the UART's FIFO; turning it on
+// with bytes waiting raises the interrupt, and uartintr() takes them.
+void
+uartsetrx(int on)
+{
+  WriteReg(IER, IER_TX_EMPTY | (on ? IER_RX_READY : 0));
+}
+
 // One received byte, or -1 if none is waiting.
 int
 uartgetc(void)
@@ -144,8 +154,10 @@ uartintr(void)
   // Reading ISR acknowledges a transmit-empty interrupt.
   (void)ReadReg(ISR);
 
+  // Take bytes only while the console has room for them; the rest stay in
+  // the FIFO, and consoleroom() has turned the receive interrupt off.
   int c;
-  while((c = uartgetc()) != -1)
+  while(consoleroom() && (c = uartgetc()) != -1)
     consoleintr(c);
 
   acquire(&tx.lock);

@@ -105,6 +105,22 @@ def check_pipeline(out, ctx):
     return expect_body(wc_counts(b"".join(lines)) + " \n")(out, ctx)
 
 
+# A command line of about 400 characters, typed in one write like a paste: more than the
+# console's 128-byte input buffer, so it only arrives whole if console input is lossless.
+LONG_WORDS = ["arg%02d-%s" % (i, "qwertyuiopasdfghjklzxcvbnm"[i % 20:i % 20 + 6])
+              for i in range(30)]
+LONG_LINE = "echo " + " ".join(LONG_WORDS)
+
+
+def check_long_line(out, ctx):
+    """Both the console's echo of the typed line and echo's output must be complete."""
+    typed = out.split("\n", 1)[0]
+    if not typed.endswith(LONG_LINE):
+        return "the console echoed %d of the %d typed characters: %r" % (
+            len(typed), len(LONG_LINE), typed[-300:])
+    return expect_body(" ".join(LONG_WORDS) + "\n")(out, ctx)
+
+
 def steps(ctx):
     """(name, keys typed, timeout in seconds, check(output, ctx) -> None or why it failed).
     Keys without a final control character get a newline."""
@@ -131,6 +147,7 @@ def steps(ctx):
         ("syntax-error-paren", "(echo a", 10, expect_re(r"^sh: syntax error")),
         ("backspace", "echo abX\x7fc", 10, expect_body("abc\n")),
         ("ctrl-u", "echo junk\x15echo clean", 10, expect_body("clean\n")),
+        ("long-line", LONG_LINE, 20, check_long_line),
         ("ctrl-d-eof", "cat\nline one\n\x04", 10, expect_body("line one\nline one\n")),
         ("ctrl-p", "\x10", 10, None),           # checked specially: no prompt follows
         ("sh-restart", "\x04", 10, None),       # ^D at the prompt: sh exits, init restarts it
