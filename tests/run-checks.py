@@ -23,18 +23,8 @@ ROOT = os.path.dirname(TESTS)
 GDB_TIMEOUT = 300       # building (if needed) plus booting to main under gdb
 
 
-def say(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def clean_env(**extra):
-    """Our environment minus make's jobserver plumbing, which means nothing to new makes."""
-    env = dict(os.environ)
-    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
-        env.pop(var, None)
-    env.update(extra)
-    return env
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from hostutil import say, clean_env  # noqa: E402
 
 
 def host_tests():

@@ -11,11 +11,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from hostutil import clean_env  # noqa: E402
+
 BUILD_TIMEOUT = 900
 
 
@@ -163,9 +167,7 @@ def steps(ctx):
 
 def build(say):
     """make kernel/kernel fs.img with the test programs. Returns None or why it failed."""
-    env = dict(os.environ)
-    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
-        env.pop(var, None)
+    env = clean_env()
     argv = ["make", "-C", ROOT, "kernel/kernel", "fs.img",
             "EXTRA_PROGS=" + " ".join(extra_progs())]
     try:

@@ -53,18 +53,8 @@ FORKBENCH_FIELDS = ["fork_us", "forkwrite_us", "pages", "reuse_us", "touch_us",
                     "mapped_pages", "reps"]
 
 
-def say(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def clean_env(**extra):
-    """Our environment without make's jobserver plumbing, plus extra."""
-    env = dict(os.environ)
-    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
-        env.pop(var, None)
-    env.update(extra)
-    return env
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from hostutil import say, clean_env  # noqa: E402
 
 
 # ---- Build copies ----------------------------------------------------------------------------

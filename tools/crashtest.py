@@ -32,6 +32,7 @@ import time
 TOOLS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
+from hostutil import clean_env  # noqa: E402
 import fsck  # noqa: E402
 
 FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
@@ -124,11 +125,8 @@ def build(tree):
             dst = os.path.join(tree, f)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(src, dst)
-    env = dict(os.environ)
-    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
-        env.pop(var, None)
     r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img",
-                        "EXTRA_PROGS=tools/crashwr.c"], cwd=tree, env=env,
+                        "EXTRA_PROGS=tools/crashwr.c"], cwd=tree, env=clean_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
         raise Fail("build failed:\n" + r.stdout.decode("utf-8", "replace")[-2000:])
