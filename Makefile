@@ -95,9 +95,11 @@ SETTINGS = MEM=$(MEM)
 # >>> solution: COW=0 is the same kernel with an eager fork (every page copied), for
 # comparison. It is also exactly the student starter: see `make handout` below.
 COW ?= 1
-ifeq ($(COW),0)
-CFLAGS += -DEAGER_FORK
-else
+ifneq ($(filter-out 0 1,$(COW))$(words $(COW)),1)
+$(error COW=$(COW): give 1 (copy-on-write fork, the default) or 0 (eager))
+endif
+ifeq ($(COW),1)
+CFLAGS += -DCOW_FORK
 OBJS += $K/cow.o
 endif
 SETTINGS += COW=$(COW)
@@ -263,7 +265,7 @@ crashtest:
 
 # >>> solution: course staff's targets
 # handout: the student starter tree, generated from this one by tools/handout.py: the
-# EAGER_FORK conditionals in the C sources resolved (the starter is the COW=0 kernel),
+# staff-only conditionals in the C sources resolved (the starter is the COW=0 kernel),
 # "# >>> solution" ... "# <<< solution" blocks like this one removed, kernel/cow.c and
 # the staff tools left out. Writes $(HANDOUT)/xv6-cow-lab/ and $(HANDOUT)/xv6-cow-lab.tar.gz.
 HANDOUT ?= handout

@@ -11,15 +11,15 @@
 // block whose old contents do not matter (it is about to be overwritten whole): no read.
 // bwrite_batch() is the fast path for many writes: one trip to the disk for all of them.
 
-#include "types.h"
-#include "param.h"
-#include "spinlock.h"
-#include "sleeplock.h"
-#include "riscv.h"
-#include "defs.h"
-#include "fs.h"
-#include "buf.h"
-#include "memstat.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/spinlock.h"
+#include "kernel/sleeplock.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/fs.h"
+#include "kernel/buf.h"
+#include "kernel/memstat.h"
 
 static struct {
   struct spinlock lock;

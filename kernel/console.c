@@ -1,15 +1,15 @@
 // The console device (major CONSOLE): line-buffered, echoed keyboard input with simple
 // editing, and output to the UART. Input arrives from uartintr() via consoleintr().
-#include "types.h"
-#include "param.h"
-#include "spinlock.h"
-#include "sleeplock.h"
-#include "fs.h"
-#include "file.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "proc.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/spinlock.h"
+#include "kernel/sleeplock.h"
+#include "kernel/fs.h"
+#include "kernel/file.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/proc.h"
+#include "kernel/defs.h"
 
 #define CTRL(x) ((x) - '@')   // the code the terminal sends for Control-x
 #define BACKSPACE 0x100       // consputc(): erase the previous character

@@ -30,12 +30,12 @@
 //  process: a process runs on one hart at a time, and every return to user space flushes
 //  the TLB (trampoline.S).
 
-#include "types.h"
-#include "param.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "memstat.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/memstat.h"
+#include "kernel/defs.h"
 
 // Since boot; updated with atomic adds because faults on many harts bump them at once.
 static struct {

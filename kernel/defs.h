@@ -206,9 +206,9 @@ int             vmfault(pagetable_t, uint64 va, int write);
 #define FAULT_BAD    -1    // not a page the process may access this way
 #define FAULT_NOMEM  -2    // a legal access, but no physical page was free
 
-#ifndef EAGER_FORK
-// cow.c -- copy-on-write: the one place that knows the PTE_COW rules. Not built with
-// EAGER_FORK (make COW=0), which is also the student starter tree (tools/handout.py).
+#ifdef COW_FORK
+// cow.c -- copy-on-write: the one place that knows the PTE_COW rules. Built only with
+// COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
 struct memstat;
 int             cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pagetable_t, uint64 va);

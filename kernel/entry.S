@@ -1,6 +1,6 @@
 # First kernel instructions on every hart: pick a boot stack by hart id and call start().
 # The boot hart (from OpenSBI) also clears the bss; secondary harts arrive via SBI hart_start.
-#include "param.h"
+#include "kernel/param.h"
 
 # Each hart gets its own boot stack; the boot stack is also the stack the
 # hart's scheduler runs on for the whole life of the system.

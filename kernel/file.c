@@ -4,16 +4,16 @@
 // ftable.lock guards f->ref and the choice of free slots; the other fields of a file are set
 // once by its opener before anyone else can see it, except f->off, which the inode lock guards.
 
-#include "types.h"
-#include "riscv.h"
-#include "defs.h"
-#include "param.h"
-#include "fs.h"
-#include "spinlock.h"
-#include "sleeplock.h"
-#include "file.h"
-#include "stat.h"
-#include "proc.h"
+#include "kernel/types.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/param.h"
+#include "kernel/fs.h"
+#include "kernel/spinlock.h"
+#include "kernel/sleeplock.h"
+#include "kernel/file.h"
+#include "kernel/stat.h"
+#include "kernel/proc.h"
 
 // Device drivers fill in their entries at boot (e.g. console.c sets devsw[CONSOLE]).
 struct devsw devsw[NDEV];

@@ -6,17 +6,17 @@
 // ip->lock (sleeplock) guards everything else in the inode, including valid and the on-disk copy.
 // A path walk holds at most one inode lock at a time, which is what makes ".." safe.
 
-#include "types.h"
-#include "riscv.h"
-#include "defs.h"
-#include "param.h"
-#include "stat.h"
-#include "spinlock.h"
-#include "proc.h"
-#include "sleeplock.h"
-#include "fs.h"
-#include "buf.h"
-#include "file.h"
+#include "kernel/types.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/param.h"
+#include "kernel/stat.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
+#include "kernel/sleeplock.h"
+#include "kernel/fs.h"
+#include "kernel/buf.h"
+#include "kernel/file.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 

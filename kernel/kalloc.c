@@ -26,12 +26,12 @@
 //    so REF_MAX is unreachable without a bug), and an address that is misaligned or
 //    outside the pages kalloc manages.
 
-#include "types.h"
-#include "param.h"
-#include "memlayout.h"
-#include "spinlock.h"
-#include "riscv.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/spinlock.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
 
 extern char end[];   // first byte after the kernel image, from kernel.ld
 

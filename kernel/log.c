@@ -54,14 +54,14 @@
 // slot, so a commit needs no second buffer per block. That leaves any cached copy of a log
 // slot stale, which is harmless: only recovery reads the slots, at boot, before any commit.
 
-#include "types.h"
-#include "riscv.h"
-#include "defs.h"
-#include "param.h"
-#include "spinlock.h"
-#include "sleeplock.h"
-#include "fs.h"
-#include "buf.h"
+#include "kernel/types.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/param.h"
+#include "kernel/spinlock.h"
+#include "kernel/sleeplock.h"
+#include "kernel/fs.h"
+#include "kernel/buf.h"
 
 // A transaction older than this many clock ticks (1/10 s each) is committed at the next
 // chance (see "Group commit" above).
@@ -218,9 +218,8 @@ end_op(void)
     panic("end_op: commit in progress");
   log.outstanding -= 1;
 #ifdef LOG_SYNC_COMMIT
-  // The classic log, which commits as soon as no operation runs: built (by the course
-  // staff's `make LOGCOMMIT=sync`) only to measure group commit against. Everything else
-  // (new blocks going home directly, bclaim) stays as in the default build.
+  // Commit as soon as no operation runs: a staff build, to measure group commit against.
+  // Everything else (new blocks going home directly, bclaim) is as in the default build.
   int must = 1;
 #else
   int must = log.syncwanted || log.lh.n + MAXOPBLOCKS > log.capacity || aged();

@@ -1,12 +1,12 @@
 // Kernel initialisation order: the boot hart sets up every subsystem, then wakes the
 // other harts through SBI HSM; every hart finally enters its scheduler.
-#include "types.h"
-#include "param.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "spinlock.h"
-#include "proc.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
+#include "kernel/defs.h"
 
 // SBI HSM hart_get_status() value for a hart that is waiting to be started.
 #define SBI_HSM_STATE_STOPPED 1

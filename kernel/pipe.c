@@ -8,15 +8,15 @@
 // pi->lock guards all fields. copyout/copyin run with it held; they may take allocator and
 // COW reference locks (leaves), but never sleep.
 
-#include "types.h"
-#include "riscv.h"
-#include "defs.h"
-#include "param.h"
-#include "spinlock.h"
-#include "proc.h"
-#include "fs.h"
-#include "sleeplock.h"
-#include "file.h"
+#include "kernel/types.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/param.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
+#include "kernel/fs.h"
+#include "kernel/sleeplock.h"
+#include "kernel/file.h"
 
 #define PIPEPAGES 16
 #define PIPESIZE  (PIPEPAGES * PGSIZE)

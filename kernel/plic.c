@@ -1,10 +1,10 @@
 // The platform-level interrupt controller: routes the UART and virtio disk
 // interrupts to every hart's S-mode context, and claims/completes them.
-#include "types.h"
-#include "param.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
 
 // Priority 0 means "never interrupt"; any higher value beats threshold 0.
 #define PLIC_PRIO_ENABLED 1

@@ -1,16 +1,16 @@
 // Kernel formatted output to the console, and panic(). Output of one printf() call is
 // not interleaved with another hart's, except while panicking.
 #include <stdarg.h>
-#include "types.h"
-#include "param.h"
-#include "spinlock.h"
-#include "sleeplock.h"
-#include "fs.h"
-#include "file.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "proc.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/spinlock.h"
+#include "kernel/sleeplock.h"
+#include "kernel/fs.h"
+#include "kernel/file.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/proc.h"
+#include "kernel/defs.h"
 
 // Once panicked is set, only panic_hart may still produce output: uart.c
 // freezes every other hart that tries, so the panic message stays readable.

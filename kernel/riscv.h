@@ -102,7 +102,7 @@ typedef uint64 *pagetable_t; // 512 PTEs
 #define PTE_D (1L << 7)   // dirty
 #define PTE_RSW0 (1L << 8) // reserved for software
 #define PTE_RSW1 (1L << 9)
-#ifndef EAGER_FORK
+#ifdef COW_FORK
 #define PTE_COW PTE_RSW0  // page is shared copy-on-write (see cow.c)
 #endif
 

@@ -1,9 +1,9 @@
 // Calls from the S-mode kernel into the OpenSBI firmware (SBI specification v1.0+):
 // console output, the timer, starting harts, and shutting the machine down.
-#include "types.h"
-#include "param.h"
-#include "riscv.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
 
 // Extension ids (a7) and function ids (a6) from the SBI specification.
 #define SBI_EXT_LEGACY_SET_TIMER   0x00

@@ -1,9 +1,9 @@
 // C entry point of every hart, reached from entry.S on the hart's boot stack:
 // establishes the per-hart invariants the rest of the kernel relies on, then runs main().
-#include "types.h"
-#include "param.h"
-#include "riscv.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
 
 void main(int boot);
 void start(uint64 hartid, int boot) __attribute__((noreturn));

@@ -1,6 +1,6 @@
 // Memory and string helpers for the kernel. memset/memmove/memcpy move 8-byte words
 // when alignment allows, since whole pages are cleared and copied all the time.
-#include "types.h"
+#include "kernel/types.h"
 
 #define WORD sizeof(uint64)
 

@@ -2,17 +2,17 @@
 // (open/create, link, unlink, mkdir, mknod, chdir, pipe, exec's argument copying).
 // Every call that may change the disk brackets its work with begin_op/end_op.
 
-#include "types.h"
-#include "riscv.h"
-#include "defs.h"
-#include "param.h"
-#include "stat.h"
-#include "spinlock.h"
-#include "proc.h"
-#include "fs.h"
-#include "sleeplock.h"
-#include "file.h"
-#include "fcntl.h"
+#include "kernel/types.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/param.h"
+#include "kernel/stat.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
+#include "kernel/fs.h"
+#include "kernel/sleeplock.h"
+#include "kernel/file.h"
+#include "kernel/fcntl.h"
 
 // Most links an inode may have; nlink is a short on disk.
 #define MAXNLINK 32767

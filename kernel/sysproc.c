@@ -130,7 +130,7 @@ sys_memstat(void)
   m.totalpages = ktotalpages();
   m.freepages = kfreepages();
   m.sharedpages = ksharedpages();
-#ifndef EAGER_FORK
+#ifdef COW_FORK
   cow_stats(&m);              // the copy-on-write counters (cow.c)
 #endif
   bio_stats(&m);              // disk requests (bio.c)

@@ -7,10 +7,9 @@
 # hart has ASIDs and usertrapret() tagged the user page table (see trap.c). Then
 # the kernel (ASID 0, its page table never changes after boot) needs no flush on
 # entry, and the return flushes only the user ASID. With ASID 0 everywhere both
-# directions flush the whole TLB, since user and kernel entries would mix (also
-# what -DTRAP_FULL_FLUSH builds, for comparison: see trap.c).
-#include "riscv.h"
-#include "memlayout.h"
+# directions flush the whole TLB, since user and kernel entries would mix.
+#include "kernel/riscv.h"
+#include "kernel/memlayout.h"
 
 # Trapframe offsets, see struct trapframe in proc.h.
 .equ TF_KERNEL_SATP,    0

@@ -1,12 +1,12 @@
 // Trap handling: entry from user mode (usertrap/usertrapret), traps inside the kernel
 // (kerneltrap), device and timer interrupts, and the per-hart clock.
-#include "types.h"
-#include "param.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "spinlock.h"
-#include "proc.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
+#include "kernel/defs.h"
 
 // The time CSR counts at 10 MHz on QEMU virt; one tick is 1/10 s.
 #define TICK_INTERVAL 1000000
@@ -75,9 +75,8 @@ trapinithart(void)
   sfence_vma();
   user_asid[cpuid()] = (probed & (USER_ASID << SATP_ASID_SHIFT)) ? USER_ASID : 0;
 #ifdef TRAP_FULL_FLUSH
-  // Behave as a hart without ASIDs, so the trampoline flushes the whole TLB on every entry
-  // and return (the trap path before the ASID fast path): built (by the course staff's
-  // `make TRAPFLUSH=full`) only to measure the two side by side.
+  // Behave as a hart without ASIDs: the trampoline then flushes the whole TLB on every
+  // entry and return. A staff build, to measure the ASID path against.
   user_asid[cpuid()] = 0;
 #endif
 }

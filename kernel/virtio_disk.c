@@ -13,16 +13,16 @@
 // handler checks the status, returns the chain's descriptors at once (so a batch larger than
 // the ring streams through it), and wakes the submitter when its counter reaches zero.
 
-#include "types.h"
-#include "riscv.h"
-#include "defs.h"
-#include "param.h"
-#include "memlayout.h"
-#include "spinlock.h"
-#include "sleeplock.h"
-#include "fs.h"
-#include "buf.h"
-#include "virtio.h"
+#include "kernel/types.h"
+#include "kernel/riscv.h"
+#include "kernel/defs.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/spinlock.h"
+#include "kernel/sleeplock.h"
+#include "kernel/fs.h"
+#include "kernel/buf.h"
+#include "kernel/virtio.h"
 
 // Address of a virtio-mmio register of the disk.
 #define REG(off) ((volatile uint32 *)(VIRTIO0 + (off)))

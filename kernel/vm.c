@@ -10,13 +10,13 @@
 //  - Addresses that come from user space are checked here (MAXVA, mapped, PTE_U, PTE_W)
 //    and fail with -1; only kernel bugs panic.
 
-#include "types.h"
-#include "param.h"
-#include "memlayout.h"
-#include "riscv.h"
-#include "spinlock.h"
-#include "proc.h"
-#include "defs.h"
+#include "kernel/types.h"
+#include "kernel/param.h"
+#include "kernel/memlayout.h"
+#include "kernel/riscv.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
+#include "kernel/defs.h"
 
 pagetable_t kernel_pagetable;
 
@@ -257,7 +257,7 @@ uvmfree(pagetable_t pagetable, uint64 sz)
   freetables(pagetable, 2, 0, PGROUNDUP(sz));
 }
 
-#ifdef EAGER_FORK
+#ifndef COW_FORK
 // Give the child its own copy of every page the first n entries of the parent's
 // last-level table src map, with the same flags, in the same entries of the child's
 // (fresh, all-zero) table dst. 0, or -1 if out of memory; then the copies made so far
@@ -304,7 +304,7 @@ uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
       break;
     }
   }
-#ifndef EAGER_FORK
+#ifdef COW_FORK
   // The parent's PTEs may have lost PTE_W; it must not keep writing through a stale TLB.
   sfence_vma();
 #endif
@@ -360,7 +360,7 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
     return lazyalloc(pagetable, va);
   if((*pte & PTE_U) == 0 || (*pte & PTE_R) == 0)
     return FAULT_BAD;
-#ifndef EAGER_FORK
+#ifdef COW_FORK
   if(write && (*pte & PTE_W) == 0 && (*pte & PTE_COW))
     return cow_fault(pagetable, va);
 #endif

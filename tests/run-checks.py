@@ -176,9 +176,11 @@ HANDOUT_SCORE = 66
 HANDOUT_FAILS = {"cowtest-simple", "cowtest-file", "cowtest-manyshare", "cowtest-oom",
                  "cowtest-reuse", "cowtest-nocopy", "fork-is-cow"}
 # What must not appear anywhere in the starter (file names included): the COW code's
-# names, the switch that selects it, and the handout markers (which contain "solution").
-HANDOUT_TRACES = re.compile(r"EAGER_FORK|PTE_COW|\bcow_\w+|\bcow\.[co]\b"
-                            r"|COW=0|>>>|<<<|(?i:solution)")
+# names, the staff build switches (macros and make variables), and the handout markers
+# (which contain "solution").
+HANDOUT_TRACES = re.compile(r"COW_FORK|PTE_COW|\bcow_\w+|\bcow\.[co]\b|COW=[01]"
+                            r"|LOG_SYNC_COMMIT|TRAP_FULL_FLUSH|LOGCOMMIT|TRAPFLUSH"
+                            r"|>>>|<<<|(?i:solution)")
 # What the starter must contain.
 HANDOUT_NEEDS = ["Makefile", "README", "grade-cow.py", "user/cowtest.c", "user/cowstat.c",
                  "kernel/vm.c", "kernel/kalloc.c"]

@@ -5,15 +5,17 @@
   -> DIR/xv6-cow-lab/ and DIR/xv6-cow-lab.tar.gz (the tree, top directory xv6-cow-lab/)
 
 How the solution is marked (the README's "The COW lab" section says the same for staff):
-  - C, headers, assembly: the solution is the code under `#ifndef EAGER_FORK` (or in the
-    `#else` of `#ifdef EAGER_FORK`); the starter's own code, where it needs any, is the
-    other branch. The starter is the tree with EAGER_FORK defined and the conditionals
-    resolved, as `unifdef -DEAGER_FORK` would do; `make COW=0` builds that same kernel.
+  - C, headers, assembly: the solution is the code under `#ifdef COW_FORK` (or in the
+    `#else` of `#ifndef COW_FORK`); the starter's own code, where it needs any, is the
+    other branch. The starter is the tree with COW_FORK undefined and the conditionals
+    resolved, as `unifdef -UCOW_FORK` would do; `make COW=0` builds that same kernel.
+    The staff's measuring switches (STAFF_MACROS below) are resolved the same way, so
+    their code and comments never reach the starter.
   - Every other text file (Makefile, README, Python, shell): the lines from a line
     starting with `# >>> solution` through a line starting with `# <<< solution` go.
   - Files in SOLUTION_FILES are left out.
 Where a removal joins two runs of blank lines, only the longer run stays. The result is
-checked as it is made: no EAGER_FORK and no marker may survive, or nothing is written and
+checked as it is made: no staff macro and no marker may survive, or nothing is written and
 the exit status is 1. (make check scans the written tree again, independently.)
 Python 3 standard library only; the input tree is never modified.
 """
@@ -31,7 +33,11 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 NAME = "xv6-cow-lab"
-MACRO = "EAGER_FORK"
+# Macros the staff tree may test with #ifdef/#ifndef; all are undefined in the starter.
+STAFF_MACROS = ("COW_FORK",          # make COW=1: the copy-on-write fork (the solution)
+                "LOG_SYNC_COMMIT",   # make LOGCOMMIT=sync: the per-operation commit, to compare
+                "TRAP_FULL_FLUSH")   # make TRAPFLUSH=full: the flushing trap path, to compare
+STAFF_WORD = re.compile(r"\b(%s)\b" % "|".join(STAFF_MACROS))
 C_SUFFIXES = (".c", ".h", ".S")
 SOLUTION_FILES = {
     "kernel/cow.c",         # copy-on-write sharing and faults: what the students write
@@ -90,7 +96,7 @@ class Lines:
 
 
 def resolve_c(path, text):
-    """The source with every EAGER_FORK conditional resolved as if the macro were defined.
+    """The source with every conditional on a staff macro resolved as if it were undefined.
     Other conditionals are kept as they are (and tracked, to find the matching #else/#endif)."""
     out = Lines()
     stack = []      # per open conditional: [ours, this branch kept]
@@ -99,24 +105,26 @@ def resolve_c(path, text):
         live = all(kept for ours, kept in stack if ours)
         m = DIRECTIVE.match(line)
         if not m:
-            if live and MACRO in line:
-                raise HandoutError("%s: %s outside #ifdef/#ifndef/#else/#endif" % (where, MACRO))
+            if live and STAFF_WORD.search(line):
+                raise HandoutError("%s: %s outside #ifdef/#ifndef/#else/#endif"
+                                   % (where, STAFF_WORD.search(line).group(1)))
             out.keep(line) if live else out.drop()
             continue
         word, rest = m.group(1), m.group(2)
-        if word in ("ifdef", "ifndef") and rest.split()[:1] == [MACRO]:
-            stack.append([True, word == "ifdef"])
+        if word in ("ifdef", "ifndef") and rest.split()[:1] and rest.split()[0] in STAFF_MACROS:
+            stack.append([True, word == "ifndef"])
             out.drop()
             continue
-        if MACRO in rest and not rest.lstrip().startswith(("//", "/*")):
-            raise HandoutError("%s: only #ifdef/#ifndef %s are supported" % (where, MACRO))
+        if STAFF_WORD.search(rest) and not rest.lstrip().startswith(("//", "/*")):
+            raise HandoutError("%s: only #ifdef/#ifndef are supported for %s"
+                               % (where, STAFF_WORD.search(rest).group(1)))
         if word in ("if", "ifdef", "ifndef"):
             stack.append([False, True])
         elif not stack:
             raise HandoutError("%s: #%s without #if" % (where, word))
         elif stack[-1][0]:
             if word == "elif":
-                raise HandoutError("%s: #elif in an %s conditional" % (where, MACRO))
+                raise HandoutError("%s: #elif in a staff-macro conditional" % where)
             if word == "else":
                 stack[-1][1] = not stack[-1][1]
             else:
@@ -181,13 +189,14 @@ def source_files(root):
 def starter_text(rel, text):
     if rel.endswith(C_SUFFIXES):
         if BEGIN in text or END in text:
-            raise HandoutError("%s: C sources mark the solution with #ifndef %s, not %s"
-                               % (rel, MACRO, BEGIN))
+            raise HandoutError("%s: C sources mark the solution with #ifdef COW_FORK, not %s"
+                               % (rel, BEGIN))
         return resolve_c(rel, text)
     text = strip_markers(rel, text)
-    if MACRO in text:
-        line = text[:text.index(MACRO)].count("\n") + 1
-        raise HandoutError("%s:%d: %s outside a solution block" % (rel, line, MACRO))
+    m = STAFF_WORD.search(text)
+    if m:
+        line = text[:m.start()].count("\n") + 1
+        raise HandoutError("%s:%d: %s outside a solution block" % (rel, line, m.group(1)))
     return text
 
 

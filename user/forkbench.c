@@ -33,14 +33,6 @@
 static char *heap;            // start of the heap this program grows and shrinks
 static int heapbytes;         // current heap size
 
-static inline uint64
-rdtime(void)
-{
-  uint64 t;
-  asm volatile("csrr %0, time" : "=r" (t));
-  return t;
-}
-
 // Repetitions for a heap of mib MiB: fewer for the big ones (an eager fork of 64 MiB
 // copies 16384 pages each time).
 static int

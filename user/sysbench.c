@@ -26,14 +26,6 @@
 static int quick;
 static int failed;
 
-static inline uint64
-rdtime(void)
-{
-  uint64 t;
-  asm volatile("csrr %0, time" : "=r" (t));
-  return t;
-}
-
 static void
 fail(const char *what)
 {

@@ -171,3 +171,12 @@ sbrklazy(int n)
 {
   return sys_sbrk(n, SBRK_LAZY);
 }
+
+// The time CSR, which user mode may read: ticks of the platform timer (10 MHz on QEMU virt).
+uint64
+rdtime(void)
+{
+  uint64 t;
+  asm volatile("csrr %0, time" : "=r" (t));
+  return t;
+}

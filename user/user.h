@@ -50,6 +50,7 @@ int memcmp(const void *, const void *, uint);
 void *memcpy(void *, const void *, uint);
 char* sbrk(int);                  // grow (or shrink) memory now
 char* sbrklazy(int);              // grow memory, pages allocated on first touch
+uint64 rdtime(void);              // ours: the time CSR (10 MHz on QEMU virt)
 
 // printf.c
 void fprintf(int, const char*, ...) __attribute__ ((format (printf, 2, 3)));
