@@ -176,18 +176,67 @@ HANDOUT_SCORE = 66
 HANDOUT_FAILS = {"cowtest-simple", "cowtest-file", "cowtest-manyshare", "cowtest-oom",
                  "cowtest-reuse", "cowtest-nocopy", "fork-is-cow"}
 # What must not appear anywhere in the starter (file names included): the COW code's
-# names, the staff build switches (macros and make variables), and the handout markers
-# (which contain "solution").
-HANDOUT_TRACES = re.compile(r"COW_FORK|PTE_COW|\bcow_\w+|\bcow\.[co]\b|COW=[01]"
-                            r"|LOG_SYNC_COMMIT|TRAP_FULL_FLUSH|LOGCOMMIT|TRAPFLUSH"
-                            r"|>>>|<<<|(?i:solution)")
-# What the starter must contain.
+# names, the staff build switches (macros and make variables), the staff targets, tools and
+# pages, and the handout markers (which contain "solution").
+HANDOUT_TRACES = re.compile(r"COW_FORK|PTE_COW|\bcow_\w+|\bcow\.[co]\b|\bCOW="
+                            r"|LOG_SYNC_COMMIT|TRAP_FULL_FLUSH|LOGCOMMIT|TRAPFLUSH|HANDOUT="
+                            r"|\bbench\b|autograder|cow-design|performance\.md|grading\.md"
+                            r"|forkbench\.svg|>>>|<<<|(?i:solution)")
+# What the starter must contain, and the staff files it must not.
 HANDOUT_NEEDS = ["Makefile", "README", "grade-cow.py", "user/cowtest.c", "user/cowstat.c",
-                 "kernel/vm.c", "kernel/kalloc.c"]
+                 "kernel/vm.c", "kernel/kalloc.c", "docs/lab-cow.md", "docs/build-and-debug.md"]
+HANDOUT_STAFF = ["kernel/cow.c", "tools/handout.py", "tools/bench.py", "docs/cow-design.md",
+                 "docs/performance.md", "docs/grading.md", "docs/forkbench.svg"]
+# The README a student opens: short, and its first screen leads to the lab text, the code
+# the lab changes and the gdb instructions.
+README_LINES, README_SCREEN = 120, 40
+README_FIRST_SCREEN = ["docs/lab-cow.md", "kernel/vm.c", "kernel/kalloc.c", "make qemu-gdb",
+                       "docs/build-and-debug.md"]
+# Links: Markdown [text](target) and, in any text, a path under docs/.
+MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+DOCS_PATH = re.compile(r"(?<![\w/.-])docs/[\w.-]*\w")
+
+
+def md_anchors(text):
+    """The anchors of a Markdown page's headings, as GitHub makes them."""
+    anchors = set()
+    for line in text.splitlines():
+        m = re.match(r"#{1,6}\s+(.*)", line)
+        if m:
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            anchors.add(slug)
+    return anchors
+
+
+def link_problems(tree, rel, text):
+    """Links in the starter file rel (text) to a file or heading that is not in the starter."""
+    targets = []
+    if rel.endswith(".md"):
+        for m in MD_LINK.finditer(text):
+            t = m.group(1)
+            if re.match(r"[a-z]+:", t):
+                continue        # a URL
+            path, _, anchor = t.partition("#")
+            full = os.path.join(os.path.dirname(rel), path) if path else rel
+            targets.append((t, os.path.normpath(full), anchor))
+    targets += [(m.group(0), m.group(0), "") for m in DOCS_PATH.finditer(text)]
+    problems = []
+    for shown, path, anchor in targets:
+        full = os.path.join(tree, path)
+        if not os.path.exists(full):
+            problems.append("%s: links to %s, which is not in the starter" % (rel, shown))
+        elif anchor and path.endswith(".md"):
+            with open(full, encoding="utf-8", errors="replace") as f:
+                if anchor not in md_anchors(f.read()):
+                    problems.append("%s: links to %s, a heading %s does not have"
+                                    % (rel, shown, path))
+    return problems
 
 
 def handout_scan(tree):
-    """Problems of a generated starter tree: traces of the COW code, missing files."""
+    """Problems of a generated starter tree: traces of the COW code and of staff material,
+    staff files, links to what is not shipped, missing files, a README that does not lead
+    a student to the lab from its first screen."""
     problems, files = [], 0
     for d, dirs, names in os.walk(tree):
         for n in sorted(names):
@@ -201,10 +250,19 @@ def handout_scan(tree):
             for i, line in enumerate(text.splitlines(), 1):
                 if HANDOUT_TRACES.search(line):
                     problems.append("%s:%d: %s" % (rel, i, line.strip()[:100]))
+            problems += link_problems(tree, rel, text)
     problems += ["%s is missing" % n for n in HANDOUT_NEEDS
                  if not os.path.isfile(os.path.join(tree, n))]
-    if "\nThe COW lab\n" not in open(os.path.join(tree, "README")).read():
-        problems.append("README has no 'The COW lab' section")
+    problems += ["%s is staff-only but in the starter" % n for n in HANDOUT_STAFF
+                 if os.path.exists(os.path.join(tree, n))]
+    if os.path.isfile(os.path.join(tree, "README")):
+        with open(os.path.join(tree, "README"), encoding="utf-8", errors="replace") as f:
+            readme = f.read().splitlines()
+        if len(readme) > README_LINES:
+            problems.append("README has %d lines, more than %d" % (len(readme), README_LINES))
+        screen = "\n".join(readme[:README_SCREEN])
+        problems += ["README's first %d lines do not name %s" % (README_SCREEN, w)
+                     for w in README_FIRST_SCREEN if w not in screen]
     if files < 50:
         problems.append("only %d files" % files)
     return problems

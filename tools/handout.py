@@ -4,7 +4,7 @@
   tools/handout.py [--out DIR]        default DIR: handout/ next to the Makefile
   -> DIR/xv6-cow-lab/ and DIR/xv6-cow-lab.tar.gz (the tree, top directory xv6-cow-lab/)
 
-How the solution is marked (the README's "The COW lab" section says the same for staff):
+How the solution is marked (docs/cow-design.md, "The handout", says the same for staff):
   - C, headers, assembly: the solution is the code under `#ifdef COW_FORK` (or in the
     `#else` of `#ifndef COW_FORK`); the starter's own code, where it needs any, is the
     other branch. The starter is the tree with COW_FORK undefined and the conditionals
@@ -13,7 +13,9 @@ How the solution is marked (the README's "The COW lab" section says the same for
     their code and comments never reach the starter.
   - Every other text file (Makefile, README, Python, shell): the lines from a line
     starting with `# >>> solution` through a line starting with `# <<< solution` go.
-  - Files in SOLUTION_FILES are left out.
+    Markdown pages put the same two lines inside HTML comments, `<!-- # >>> solution -->`,
+    so that they do not show when the page is rendered.
+  - Files in SOLUTION_FILES are left out: the solution, the staff tools and the staff pages.
 Where a removal joins two runs of blank lines, only the longer run stays. The result is
 checked as it is made: no staff macro and no marker may survive, or nothing is written and
 the exit status is 1. (make check scans the written tree again, independently.)
@@ -43,10 +45,16 @@ SOLUTION_FILES = {
     "kernel/cow.c",         # copy-on-write sharing and faults: what the students write
     "tools/handout.py",     # this program
     "tools/bench.py",       # COW against eager fork: needs both kernels, i.e. the solution
+    "docs/cow-design.md",   # the design of the solution and of this program
+    "docs/performance.md",  # the benchmarks (make bench) and their numbers
+    "docs/forkbench.svg",   # ... and their plot
+    "docs/grading.md",      # grading many submissions
 }
-# Marker lines; built from parts so that this file's own lines are not markers.
+# Marker lines; built from parts so that this file's own lines are not markers. In Markdown
+# they may sit inside an HTML comment: the line starts with COMMENT, then the marker.
 BEGIN = "# " + ">>> solution"
 END = "# " + "<<< solution"
+COMMENT = "<!--"
 DIRECTIVE = re.compile(r"^\s*#\s*(ifdef|ifndef|if|elif|else|endif)\b(.*)$")
 # Build outputs, skipped when the tree is not a git checkout.
 BUILD_OUTPUT = re.compile(r".*\.(o|d|asm|sym|pyc)$|^fs\.img$|^\.gdbinit$|^\.build-cow$"
@@ -145,6 +153,8 @@ def strip_markers(path, text):
     start = None
     for n, line in enumerate(text.splitlines(True), 1):
         s = line.lstrip()
+        if s.startswith(COMMENT):
+            s = s[len(COMMENT):].lstrip()
         if s.startswith(BEGIN):
             if start:
                 raise HandoutError("%s:%d: solution block inside the one from line %d"
