@@ -57,25 +57,30 @@ consputc(int c)
   }
 }
 
-// write() to the console: user or kernel bytes, buffered through the UART
-// ring. Returns the count written, or -1 if src was unreadable from the start.
+// write() to the console: user or kernel bytes, queued through the UART's output ring.
+// Output cannot be taken back, so a user source is checked whole before the first byte
+// goes out: a source that is not all readable returns -1 with nothing printed. A writer
+// that is killed stops at the next chunk (it would otherwise finish a huge write first).
+// Returns n or -1.
 static int
 consolewrite(int user_src, uint64 src, int n)
 {
   char chunk[64];
-  int done = 0;
+  struct proc *p = myproc();
 
-  while(done < n){
-    int m = n - done;
-    if(m > (int)sizeof(chunk))
-      m = (int)sizeof(chunk);
-    if(either_copyin(chunk, user_src, src + done, m) == -1)
-      return done > 0 ? done : -1;
+  if(n <= 0)
+    return n == 0 ? 0 : -1;
+  if(user_src && copyin_probe(p->pagetable, src, n) < 0)
+    return -1;
+  for(int done = 0; done < n; ){
+    int m = n - done < (int)sizeof(chunk) ? n - done : (int)sizeof(chunk);
+    if(killed(p) || either_copyin(chunk, user_src, src + done, m) < 0)
+      return -1;
     for(int i = 0; i < m; i++)
       uartputc(chunk[i]);
     done += m;
   }
-  return done;
+  return n;
 }
 
 // Wait, holding cons.lock, until this process is the only reader and input
@@ -222,11 +227,14 @@ consoleintr(int c)
     procdump();
 }
 
+// What read() and write() on a CONSOLE device node do.
+static const struct devsw console_ops = { .read = consoleread, .write = consolewrite };
+
+// Called once by the boot hart, before interrupts are enabled.
 void
 consoleinit(void)
 {
   initlock(&cons.lock, "cons");
+  devsw[CONSOLE] = console_ops;
   uartinit();
-  devsw[CONSOLE].read = consoleread;
-  devsw[CONSOLE].write = consolewrite;
 }

@@ -199,6 +199,7 @@ uint64          walkaddr(pagetable_t, uint64);
 int             copyout(pagetable_t, uint64, char *, uint64);
 int             copyin(pagetable_t, char *, uint64, uint64);
 int             copyinstr(pagetable_t, char *, uint64, uint64);
+int             copyin_probe(pagetable_t, uint64, uint64);
 int             vmfault(pagetable_t, uint64 va, int write);
 
 // Results of vmfault() and of the fault handlers it calls.

@@ -1,9 +1,17 @@
 // Pipes: a ring buffer of PIPEPAGES kalloc'd pages shared by a read end and a write end (two
-// struct files). Data moves between the ring and user memory in contiguous chunks (at most the
-// rest of one ring page), not byte by byte. The ring is several pages because every time it
-// fills or drains the two processes must sleep and wake each other, which costs far more than
-// copying a page; with 64 KiB that happens a sixteenth as often as with one page. A pipe
-// costs PIPEPAGES+1 pages, at most NFILE/2 pipes exist: under 4 MiB in all.
+// struct files). Data moves between the ring and user memory a ring page at a time, not byte
+// by byte. The ring is several pages because every time it fills or drains the two processes
+// must sleep and wake each other, which costs far more than copying a page; with 64 KiB that
+// happens a sixteenth as often as with one page. A pipe costs PIPEPAGES+1 pages, at most
+// NFILE/2 pipes exist: under 4 MiB in all.
+//
+// What a read or write does with a bad user buffer:
+//  - read copies the bytes it will return to the user first and consumes them only once the
+//    whole copy has succeeded; a failed copy returns -1 and the pipe still holds every byte.
+//  - write checks its whole source before it moves a byte (copyin_probe), so a source that is
+//    not all readable user memory returns -1 with nothing written. A write that is cut off
+//    because the read end closed or the writer was killed also returns -1; the part that
+//    went in before stays in the ring (nobody can read it, or the writer is dying).
 //
 // pi->lock guards all fields. copyout/copyin run with it held; they may take allocator and
 // COW reference locks (leaves), but never sleep.
@@ -30,9 +38,12 @@ struct pipe {
   char *page[PIPEPAGES];   // the ring: index i is byte i % PGSIZE of page[i / PGSIZE]
 };
 
-// Where ring index i lives, and how many bytes from there are contiguous in memory.
-#define RINGADDR(pi, i)  ((pi)->page[(i) / PGSIZE] + (i) % PGSIZE)
-#define RINGRUN(i)       (PGSIZE - (i) % PGSIZE)
+// Sleep channels. A reader sleeps only while the ring is empty and a writer only while it is
+// full, so each side wakes the other exactly when it makes the ring non-empty or non-full.
+#define DATA_CHAN(pi)  ((void *)&(pi)->count)
+#define SPACE_CHAN(pi) ((void *)&(pi)->head)
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static void
 pipefree(struct pipe *pi)
@@ -43,149 +54,168 @@ pipefree(struct pipe *pi)
   kfree((char *)pi);
 }
 
-// Sleep channels: readers wait for data, writers wait for space.
-#define DATA_CHAN(pi)  ((void *)&(pi)->count)
-#define SPACE_CHAN(pi) ((void *)&(pi)->head)
-
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
-// Create a pipe and its two files. Returns 0, or -1 with nothing left allocated.
-int
-pipealloc(struct file **f0, struct file **f1)
+// A pipe with both ends open and an empty ring, or 0 if memory ran out.
+static struct pipe *
+pipenew(void)
 {
-  struct pipe *pi = 0;
-
-  *f0 = *f1 = 0;
-  if((*f0 = filealloc()) == 0 || (*f1 = filealloc()) == 0)
-    goto bad;
-  if((pi = (struct pipe *)kalloc()) == 0)
-    goto bad;
-  memset(pi, 0, sizeof(*pi));
+  struct pipe *pi = (struct pipe *)kalloc();
+  if(pi == 0)
+    return 0;
+  memset(pi, 0, sizeof(*pi));   // every page[] 0, so pipefree can undo a partial ring
   for(int i = 0; i < PIPEPAGES; i++){
     if((pi->page[i] = kalloc()) == 0){
       pipefree(pi);
-      goto bad;
+      return 0;
     }
   }
-
   initlock(&pi->lock, "pipe");
-  pi->head = 0;
-  pi->count = 0;
   pi->readopen = 1;
   pi->writeopen = 1;
-
-  (*f0)->type = FD_PIPE;
-  (*f0)->readable = 1;
-  (*f0)->writable = 0;
-  (*f0)->pipe = pi;
-  (*f1)->type = FD_PIPE;
-  (*f1)->readable = 0;
-  (*f1)->writable = 1;
-  (*f1)->pipe = pi;
-  return 0;
-
-bad:
-  // The files are still FD_NONE, so fileclose just frees their slots.
-  if(*f0)
-    fileclose(*f0);
-  if(*f1)
-    fileclose(*f1);
-  *f0 = *f1 = 0;
-  return -1;
+  return pi;
 }
 
-// Close one end. The pipe's page is freed when both ends are closed.
+static void
+attach(struct file *f, struct pipe *pi, int writable)
+{
+  f->type = FD_PIPE;
+  f->pipe = pi;
+  f->readable = !writable;
+  f->writable = writable;
+}
+
+// Create a pipe with a read end *rf and a write end *wf. Returns 0, or -1 with nothing
+// left allocated (and both pointers 0).
+int
+pipealloc(struct file **rf, struct file **wf)
+{
+  struct pipe *pi;
+  struct file *r = 0, *w = 0;
+
+  *rf = *wf = 0;
+  if((pi = pipenew()) == 0)
+    return -1;
+  if((r = filealloc()) != 0)
+    w = filealloc();
+  if(w == 0){
+    if(r)
+      fileclose(r);   // still FD_NONE: fileclose only gives the slot back
+    pipefree(pi);
+    return -1;
+  }
+  attach(r, pi, 0);
+  attach(w, pi, 1);
+  *rf = r;
+  *wf = w;
+  return 0;
+}
+
+// Close one end, waking whoever waits on the other: readers must see end of file, writers
+// the broken pipe. The last close frees the ring.
 void
 pipeclose(struct pipe *pi, int writable)
 {
+  int last;
+
   acquire(&pi->lock);
   if(writable){
     pi->writeopen = 0;
-    wakeup(DATA_CHAN(pi));     // readers must see EOF
+    wakeup(DATA_CHAN(pi));
   } else {
     pi->readopen = 0;
-    wakeup(SPACE_CHAN(pi));    // writers must see the broken pipe
+    wakeup(SPACE_CHAN(pi));
   }
-  if(pi->readopen || pi->writeopen){
-    release(&pi->lock);
-    return;
-  }
+  last = !pi->readopen && !pi->writeopen;
   release(&pi->lock);
-  pipefree(pi);
+  if(last)
+    pipefree(pi);
 }
 
-// Write n bytes from user address addr. Blocks while the ring is full.
-// Returns n; or -1 if the read end is closed or we are killed; or, if a copy from user
-// memory fails, the bytes already written (-1 if none).
+// Move len bytes between the ring, starting at ring index i, and user address uva: ring to
+// user if out, user to ring otherwise. The ring pages are not contiguous in memory, so this
+// goes one page run at a time. Returns 0, or -1 if a copy failed (part may have moved).
+// The caller holds pi->lock and decides what the copied bytes mean (head/count).
+static int
+ringcopy(struct pipe *pi, uint i, uint64 uva, uint len, int out)
+{
+  pagetable_t pt = myproc()->pagetable;
+
+  while(len > 0){
+    uint at = i % PIPESIZE;
+    char *ka = pi->page[at / PGSIZE] + at % PGSIZE;
+    uint m = MIN(len, PGSIZE - at % PGSIZE);
+    int r = out ? copyout(pt, uva, ka, m) : copyin(pt, ka, uva, m);
+    if(r < 0)
+      return -1;
+    i += m;
+    uva += m;
+    len -= m;
+  }
+  return 0;
+}
+
+// Write n bytes from user address addr, sleeping while the ring is full. Returns n, or -1
+// (see the rules at the top of this file).
 int
 pipewrite(struct pipe *pi, uint64 addr, int n)
 {
-  struct proc *pr = myproc();
-  int tot = 0;
+  struct proc *p = myproc();
+  int done = 0;
+
+  if(n <= 0)
+    return n == 0 ? 0 : -1;
+  if(copyin_probe(p->pagetable, addr, n) < 0)
+    return -1;
 
   acquire(&pi->lock);
-  while(tot < n){
-    if(!pi->readopen || killed(pr)){
-      release(&pi->lock);
-      return -1;
-    }
+  while(done < n){
+    if(!pi->readopen || killed(p))
+      break;
     if(pi->count == PIPESIZE){
-      wakeup(DATA_CHAN(pi));
       sleep(SPACE_CHAN(pi), &pi->lock);
       continue;
     }
-    uint tail = (pi->head + pi->count) % PIPESIZE;
-    uint chunk = MIN((uint)(n - tot), PIPESIZE - pi->count);
-    chunk = MIN(chunk, RINGRUN(tail));          // stop at the end of a ring page
-    if(copyin(pr->pagetable, RINGADDR(pi, tail), addr + tot, chunk) < 0)
-      break;                                    // bytes past count are not data yet
-    pi->count += chunk;
-    tot += chunk;
-    if(pi->count == chunk)
-      wakeup(DATA_CHAN(pi));   // the ring was empty, so a reader may sleep: start it now
-
+    uint m = MIN((uint)(n - done), PIPESIZE - pi->count);
+    // Bytes past count are not data yet, so a failed copy leaves the ring as it was.
+    // copyin_probe made that impossible; the check stays so a broken promise is an error.
+    if(ringcopy(pi, pi->head + pi->count, addr + done, m, 0) < 0)
+      break;
+    if(pi->count == 0)
+      wakeup(DATA_CHAN(pi));
+    pi->count += m;
+    done += m;
   }
-  wakeup(DATA_CHAN(pi));
   release(&pi->lock);
-  if(tot == 0 && n > 0)
-    return -1;
-  return tot;
+  return done == n ? n : -1;
 }
 
-// Read up to n bytes into user address addr. Blocks until there is data or every writer
-// has closed (then returns 0). Returns -1 if killed while waiting, or if the first copy to
-// user memory fails; bytes are consumed only after they were copied out.
+// Read up to n bytes into user address addr. Sleeps until there is data or the write end
+// is closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy
+// to user memory failed (then nothing is consumed).
 int
 piperead(struct pipe *pi, uint64 addr, int n)
 {
-  struct proc *pr = myproc();
-  int tot = 0;
+  struct proc *p = myproc();
+
+  if(n <= 0)
+    return n == 0 ? 0 : -1;
 
   acquire(&pi->lock);
   while(pi->count == 0 && pi->writeopen){
-    if(killed(pr)){
+    if(killed(p)){
       release(&pi->lock);
       return -1;
     }
     sleep(DATA_CHAN(pi), &pi->lock);
   }
-  while(tot < n && pi->count > 0){
-    uint chunk = MIN((uint)(n - tot), pi->count);
-    chunk = MIN(chunk, RINGRUN(pi->head));      // stop at the end of a ring page
-    if(copyout(pr->pagetable, addr + tot, RINGADDR(pi, pi->head), chunk) < 0){
-      if(tot == 0){
-        release(&pi->lock);
-        return -1;
-      }
-      break;
-    }
-    pi->head = (pi->head + chunk) % PIPESIZE;
-    pi->count -= chunk;
-    tot += chunk;
-    if(pi->count + chunk == PIPESIZE)
-      wakeup(SPACE_CHAN(pi));  // the ring was full, so a writer may sleep: start it now
+  uint m = MIN((uint)n, pi->count);
+  if(ringcopy(pi, pi->head, addr, m, 1) < 0){
+    release(&pi->lock);
+    return -1;
   }
-  wakeup(SPACE_CHAN(pi));
+  if(pi->count == PIPESIZE)
+    wakeup(SPACE_CHAN(pi));
+  pi->head = (pi->head + m) % PIPESIZE;
+  pi->count -= m;
   release(&pi->lock);
-  return tot;
+  return m;
 }

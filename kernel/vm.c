@@ -457,3 +457,24 @@ copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
   }
   return -1;
 }
+
+// Make sure that copyin of user [srcva, srcva+len) will succeed: afterwards every page of it
+// is mapped and readable (untouched lazy pages are allocated now). For callers that must not
+// act on part of a buffer, such as a pipe or console write, which cannot take bytes back
+// once the reader has them. A process has one thread and nobody else unmaps its pages, so
+// this stays true until the process itself changes its memory. 0, or -1 if some page is not
+// readable user memory or memory ran out.
+int
+copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
+{
+  char c;
+
+  if(len == 0)
+    return 0;
+  if(srcva >= MAXVA || len > MAXVA - srcva)
+    return -1;
+  for(uint64 va = srcva; va < srcva + len; va = PGROUNDDOWN(va) + PGSIZE)
+    if(copyin(pagetable, &c, va, 1) < 0)
+      return -1;
+  return 0;
+}

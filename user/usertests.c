@@ -2536,6 +2536,153 @@ pipebadread(char *s)
   close(p[1]);
 }
 
+// Runs fn(arg) in a child that a second child kills if it has not exited within ticks.
+// Returns the first child's exit status: -1 means it was still blocked when killed.
+static int
+inchild_within(void (*fn)(uint64), uint64 arg, int ticks)
+{
+  int pid = xfork();
+  if(pid == 0){
+    fn(arg);
+    exit(0);
+  }
+  int dog = xfork();
+  if(dog == 0){
+    pause(ticks);
+    kill(pid);
+    exit(0);
+  }
+  int status = 12345;
+  for(int i = 0; i < 2; i++){
+    int st = 12345, r = wait(&st);
+    CHECK(r == pid || r == dog, "wait returned %d, expected %d or %d", r, pid, dog);
+    if(r == pid){
+      status = st;
+      kill(dog);                       // done early: no need to wait out the watchdog
+    }
+  }
+  return status;
+}
+
+static void
+zeroread(uint64 fd)
+{
+  int r = read((int)fd, buf, 0);
+  if(r != 0){
+    printf("%s: read(fd %d, buf, 0) returned %d, expected 0\n", tname, (int)fd, r);
+    exit(1);
+  }
+}
+
+// A zero-length read returns 0 at once: from an empty pipe whose writer is still open,
+// from a pipe holding data (which it leaves there), and from the console.
+static void
+pipezeroread(char *s)
+{
+  int p[2], st;
+  CHECK(pipe(p) == 0, "pipe failed");
+  st = inchild_within(zeroread, p[0], 30);
+  CHECK(st == 0, "read(empty pipe, buf, 0) %s", st == -1 ? "blocked" : "failed");
+  CHECK(write(p[1], "data", 4) == 4, "pipe write failed");
+  st = inchild_within(zeroread, p[0], 30);
+  CHECK(st == 0, "read(pipe with data, buf, 0) %s", st == -1 ? "blocked" : "failed");
+  CHECK(read(p[0], buf, 10) == 4 && memcmp(buf, "data", 4) == 0, "a zero-length read consumed data");
+  close(p[0]);
+  close(p[1]);
+  unlink("utcons0");
+  CHECK(mknod("utcons0", CONSOLE, 0) == 0, "mknod of a console node failed");
+  int fd = open("utcons0", O_RDONLY);
+  CHECK(fd >= 0, "open of the console node failed");
+  st = inchild_within(zeroread, fd, 30);
+  CHECK(st == 0, "read(console, buf, 0) %s", st == -1 ? "blocked" : "failed");
+  close(fd);
+  CHECK(unlink("utcons0") == 0, "unlink of the console node failed");
+}
+
+// Pipe writes are all or nothing with respect to the source: a source that runs into
+// unmapped memory makes write return -1 with nothing written, even when the good part
+// alone would fill the ring several times over.
+static void
+pipebadwrite(char *s)
+{
+  int p[2], r;
+  char *top = heaptop();
+  CHECK(sbrk(17*PGSIZE) != SBRK_ERROR, "sbrk failed");
+  top += 17*PGSIZE;                    // [top - 18 pages, top) is mapped, top is not
+  memset(top - 18*PGSIZE, 'w', 18*PGSIZE);
+  CHECK(pipe(p) == 0, "pipe failed");
+  r = write(p[1], top - PGSIZE, PGSIZE + 10);
+  CHECK(r == -1, "write(pipe) of a good page then unmapped memory returned %d, expected -1", r);
+  int pid = xfork();
+  if(pid == 0){                        // drains the pipe, so a big write could not block
+    close(p[1]);
+    int got = readall(p[0], buf, BUFSZ);
+    if(got != 1 || buf[0] != 'z'){
+      printf("%s: failed writes left %d bytes in the pipe, expected only \"z\"\n", tname, got - 1);
+      exit(1);
+    }
+    exit(0);
+  }
+  close(p[0]);
+  r = write(p[1], top - 18*PGSIZE, 18*PGSIZE + 10);
+  CHECK(r == -1, "write(pipe) of 18 good pages then unmapped memory returned %d, expected -1", r);
+  r = write(p[1], top - PGSIZE, 0x7fffffff);
+  CHECK(r == -1, "write(pipe, heap end - 4096, INT_MAX) returned %d, expected -1", r);
+  CHECK(write(p[1], "z", 1) == 1, "write(pipe, \"z\") failed");
+  close(p[1]);
+  CHECK(waitfor(pid) == 0, "the reader saw bytes of failed writes");
+}
+
+// A pipe read whose destination runs into unmapped memory returns -1 and consumes
+// nothing, even when the first part of the destination was good.
+static void
+pipebadbuf(char *s)
+{
+  int p[2], r;
+  char *top = heaptop();
+  for(int i = 0; i < 2*PGSIZE; i++)
+    buf[i] = pat(i);
+  CHECK(pipe(p) == 0, "pipe failed");
+  CHECK(write(p[1], buf, 2*PGSIZE) == 2*PGSIZE, "pipe write failed");
+  r = read(p[0], top - PGSIZE, 2*PGSIZE);
+  CHECK(r == -1, "read(pipe) into a good page then unmapped memory returned %d, expected -1", r);
+  r = read(p[0], top - PGSIZE, 0x7fffffff);
+  CHECK(r == -1, "read(pipe, heap end - 4096, INT_MAX) returned %d, expected -1", r);
+  memset(buf, 0, 2*PGSIZE);
+  close(p[1]);
+  r = readall(p[0], buf, BUFSZ);
+  CHECK(r == 2*PGSIZE, "after failed reads the pipe held %d bytes, expected %d", r, 2*PGSIZE);
+  for(int i = 0; i < 2*PGSIZE; i++)
+    CHECK(buf[i] == pat(i), "byte %d read back wrong after failed reads", i);
+  close(p[0]);
+}
+
+// Console writes are all or nothing with respect to the source, like pipe writes: a
+// source that runs into unmapped memory prints nothing and returns -1.
+static void
+consbadwrite(char *s)
+{
+  static const char msg[] = "(usertests consbadwrite: this line must not be printed)";
+  int r;
+  char *top = heaptop();
+  memset(top - PGSIZE, ' ', PGSIZE);
+  for(int off = PGSIZE; off > 0; off -= 64){  // a line every 64 bytes, if printed
+    memmove(top - off, msg, sizeof msg - 1);
+    top[-off + 63] = '\n';
+  }
+  unlink("utcons1");
+  CHECK(mknod("utcons1", CONSOLE, 0) == 0, "mknod of a console node failed");
+  int fd = open("utcons1", O_WRONLY);
+  CHECK(fd >= 0, "open of the console node failed");
+  CHECK((r = write(fd, top - 128, 0)) == 0, "write(console, buf, 0) returned %d, expected 0", r);
+  r = write(fd, top - 128, 200);
+  CHECK(r == -1, "write(console) of 128 good bytes then unmapped memory returned %d, expected -1", r);
+  r = write(fd, top - PGSIZE, 0x7fffffff);
+  CHECK(r == -1, "write(console, heap end - 4096, INT_MAX) returned %d, expected -1", r);
+  close(fd);
+  CHECK(unlink("utcons1") == 0, "unlink of the console node failed");
+}
+
 // Bytes go back and forth between two processes, one at a time.
 static void
 pingpong(char *s)
@@ -2679,6 +2826,10 @@ static struct test tests[] = {
   { pipeclosed,   "pipeclosed",   1 },
   { manypipes,    "manypipes",    1 },
   { pipebadread,  "pipebadread",  1 },
+  { pipezeroread, "pipezeroread", 1 },
+  { pipebadwrite, "pipebadwrite", 1 },
+  { pipebadbuf,   "pipebadbuf",   1 },
+  { consbadwrite, "consbadwrite", 1 },
   { pingpong,     "pingpong",     1 },
   { pipewriters,  "pipewriters",  1 },
   { oom,          "oom",          0 },
