@@ -10,40 +10,47 @@
 #define PLIC_PRIO_ENABLED 1
 #define PLIC_THRESHOLD_ALL 0
 
-static inline volatile uint32 *
-plic_reg(uint64 addr)
-{
-  return (volatile uint32 *)addr;
-}
+// The interrupt sources the kernel handles (devintr() in trap.c knows each one).
+static const int plic_sources[] = { UART0_IRQ, VIRTIO0_IRQ };
+#define NSOURCES ((int)(sizeof(plic_sources) / sizeof(plic_sources[0])))
 
+// Every PLIC register is a 32-bit word.
+#define PLIC_REG(addr) (*(volatile uint32 *)(addr))
+
+// This hart's S-mode claim/complete register: reading it claims, writing completes.
+#define MY_SCLAIM PLIC_REG(PLIC_SCLAIM(cpuid()))
+
+// Once, on the boot hart: give each of our sources a non-zero priority (one word each).
 void
 plicinit(void)
 {
-  // One 32-bit priority word per interrupt source.
-  *plic_reg(PLIC_PRIORITY + UART0_IRQ*4) = PLIC_PRIO_ENABLED;
-  *plic_reg(PLIC_PRIORITY + VIRTIO0_IRQ*4) = PLIC_PRIO_ENABLED;
+  for(int i = 0; i < NSOURCES; i++)
+    PLIC_REG(PLIC_PRIORITY + 4 * plic_sources[i]) = PLIC_PRIO_ENABLED;
 }
 
-// Every hart accepts both devices: whichever claims first handles the
-// interrupt, the others see claim 0.
+// On each hart: accept all our sources and let every priority through. Every hart takes
+// every device interrupt; the first to claim it handles it, the others claim 0.
 void
 plicinithart(void)
 {
-  int hart = cpuid();
-  *plic_reg(PLIC_SENABLE(hart)) = (1 << UART0_IRQ) | (1 << VIRTIO0_IRQ);
-  *plic_reg(PLIC_SPRIORITY(hart)) = PLIC_THRESHOLD_ALL;
+  uint32 enable = 0;
+
+  for(int i = 0; i < NSOURCES; i++)
+    enable |= 1U << plic_sources[i];
+  PLIC_REG(PLIC_SENABLE(cpuid())) = enable;
+  PLIC_REG(PLIC_SPRIORITY(cpuid())) = PLIC_THRESHOLD_ALL;
 }
 
-// The highest-priority pending interrupt for this hart, or 0 if none.
+// The IRQ this hart should handle now, or 0 if another hart already claimed it.
 int
 plic_claim(void)
 {
-  return *plic_reg(PLIC_SCLAIM(cpuid()));
+  return MY_SCLAIM;
 }
 
-// Tell the PLIC this hart has finished with irq, so it may be raised again.
+// This hart is done with irq: the PLIC may deliver it again.
 void
 plic_complete(int irq)
 {
-  *plic_reg(PLIC_SCLAIM(cpuid())) = irq;
+  MY_SCLAIM = irq;
 }

@@ -36,16 +36,16 @@ memset(void *dst, int c, uint n)
   return dst;
 }
 
+// Compare n bytes as unsigned chars: <0, 0 or >0 at the first difference.
 int
 memcmp(const void *v1, const void *v2, uint n)
 {
-  const uchar *s1 = v1, *s2 = v2;
+  const uchar *a = v1, *b = v2;
+  uint i = 0;
 
-  for(; n > 0; n--, s1++, s2++){
-    if(*s1 != *s2)
-      return *s1 - *s2;
-  }
-  return 0;
+  while(i < n && a[i] == b[i])
+    i++;
+  return i == n ? 0 : a[i] - b[i];
 }
 
 // Copy low to high; safe when dst is below src even if they overlap.
@@ -105,48 +105,52 @@ memmove(void *dst, const void *src, uint n)
   return dst;
 }
 
-// Same as memmove; kept because the compiler may emit calls to memcpy.
-void*
+// The compiler emits calls to memcpy for structure assignments. Its regions never overlap,
+// so the ascending copy is always right.
+NO_LIBCALLS void*
 memcpy(void *dst, const void *src, uint n)
 {
-  return memmove(dst, src, n);
+  copy_up(dst, src, n);
+  return dst;
 }
 
+// Compare at most n bytes, as unsigned chars; a NUL ends both strings.
 int
 strncmp(const char *p, const char *q, uint n)
 {
-  for(; n > 0 && *p && *p == *q; n--, p++, q++)
-    ;
-  if(n == 0)
-    return 0;
-  return (uchar)*p - (uchar)*q;
+  for(uint i = 0; i < n; i++){
+    uchar a = p[i], b = q[i];
+    if(a != b || a == 0)
+      return a - b;
+  }
+  return 0;
 }
 
-// Copy at most n bytes, padding with zeros; the result may be unterminated.
+// Copy t into the n bytes at s and fill the rest with NULs; when t has n or more
+// characters, s is left without a terminating NUL (file names in directory entries).
 char*
 strncpy(char *s, const char *t, int n)
 {
-  char *os = s;
+  int i = 0;
 
-  for(; n > 0 && *t; n--)
-    *s++ = *t++;
-  for(; n > 0; n--)
-    *s++ = 0;
-  return os;
+  for(; i < n && t[i] != 0; i++)
+    s[i] = t[i];
+  if(i < n)
+    memset(s + i, 0, n - i);
+  return s;
 }
 
-// Like strncpy but always NUL-terminates (when n > 0) and does not pad.
+// Copy as much of t as fits in n bytes and always terminate it (when n > 0); no padding.
 char*
 safestrcpy(char *s, const char *t, int n)
 {
-  char *os = s;
-
   if(n <= 0)
-    return os;
-  for(; n > 1 && *t; n--)
-    *s++ = *t++;
-  *s = 0;
-  return os;
+    return s;
+  int i = 0;
+  for(; i < n - 1 && t[i] != 0; i++)
+    s[i] = t[i];
+  s[i] = 0;
+  return s;
 }
 
 int

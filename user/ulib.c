@@ -15,136 +15,155 @@ _main(int argc, char **argv)
   exit(main(argc, argv));
 }
 
+// GCC could turn the copy and fill loops below back into calls to memcpy or memset, i.e.
+// into calls to themselves; forbid that transformation for them.
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
 char*
 strcpy(char *dst, const char *src)
 {
-  char *d = dst;
+  int i = 0;
 
-  while((*d++ = *src++) != 0)
-    ;
+  do {
+    dst[i] = src[i];
+  } while(src[i++] != 0);
   return dst;
 }
 
+// Compares as unsigned chars, so bytes >= 0x80 sort after ASCII, as C's strcmp does.
 int
 strcmp(const char *a, const char *b)
 {
-  while(*a && *a == *b){
-    a++;
-    b++;
-  }
-  // Compare as unsigned so that bytes >= 0x80 sort after ASCII, as in C's strcmp.
-  return (uchar)*a - (uchar)*b;
+  int i = 0;
+
+  while(a[i] != 0 && a[i] == b[i])
+    i++;
+  return (uchar)a[i] - (uchar)b[i];
 }
 
 uint
 strlen(const char *s)
 {
-  const char *p = s;
+  uint n = 0;
 
-  while(*p)
-    p++;
-  return p - s;
+  while(s[n])
+    n++;
+  return n;
 }
 
-void*
+NO_LIBCALLS void*
 memset(void *dst, int c, uint n)
 {
   uchar *d = dst;
 
-  while(n-- > 0)
-    *d++ = c;
+  for(uint i = 0; i < n; i++)
+    d[i] = (uchar)c;
   return dst;
 }
 
+// The first c in s, or 0. Looking for the terminating NUL finds nothing.
 char*
 strchr(const char *s, char c)
 {
-  for(; *s; s++){
-    if(*s == c)
-      return (char*)s;
-  }
+  for(int i = 0; s[i] != 0; i++)
+    if(s[i] == c)
+      return (char*)&s[i];
   return 0;
 }
 
-// Reads one line (newline kept) or until max-1 bytes, whichever comes first.
-// The result is always NUL-terminated; an empty string means end of file or a read error.
+// Read standard input into buf up to and including the first '\n' or '\r', but at most
+// max-1 bytes. The result is NUL-terminated (when max > 0); an empty string means end of
+// input or a read error.
 char*
 gets(char *buf, int max)
 {
-  int i = 0;
+  int n = 0;
   char c;
 
-  while(i + 1 < max){
-    if(read(0, &c, 1) != 1)
-      break;
-    buf[i++] = c;
+  if(max <= 0)
+    return buf;
+  while(n < max - 1 && read(0, &c, 1) == 1){
+    buf[n++] = c;
     if(c == '\n' || c == '\r')
       break;
   }
-  if(max > 0)
-    buf[i] = '\0';
+  buf[n] = 0;
   return buf;
 }
 
+// The metadata of the file at path, via a short-lived descriptor. 0, or -1 if path
+// cannot be opened.
 int
 stat(const char *path, struct stat *st)
 {
-  int fd, r;
+  int fd = open(path, O_RDONLY);
+  int r = -1;
 
-  fd = open(path, O_RDONLY);
-  if(fd < 0)
-    return -1;
-  r = fstat(fd, st);
-  close(fd);
+  if(fd >= 0){
+    r = fstat(fd, st);
+    close(fd);
+  }
   return r;
 }
 
-// Decimal digits only, with an optional leading '-'; stops at the first non-digit.
+// Decimal digits with an optional leading '-'; stops at the first other character.
 int
 atoi(const char *s)
 {
-  int neg = 0, n = 0;
+  int sign = 1, n = 0;
 
   if(*s == '-'){
-    neg = 1;
+    sign = -1;
     s++;
   }
-  while(*s >= '0' && *s <= '9')
-    n = n*10 + (*s++ - '0');
-  return neg ? -n : n;
+  for(; *s >= '0' && *s <= '9'; s++)
+    n = 10 * n + (*s - '0');
+  return sign * n;
 }
 
-// Handles overlapping regions: copies backwards when dst lies above src.
+NO_LIBCALLS static void
+copy_ascending(char *d, const char *s, uint n)
+{
+  for(uint i = 0; i < n; i++)
+    d[i] = s[i];
+}
+
+NO_LIBCALLS static void
+copy_descending(char *d, const char *s, uint n)
+{
+  while(n > 0){
+    n--;
+    d[n] = s[n];
+  }
+}
+
+// The regions may overlap. If dst starts inside src, an ascending copy would overwrite
+// source bytes before reading them, so that case copies from the top down.
 void*
 memmove(void *dst, const void *src, int n)
 {
   char *d = dst;
   const char *s = src;
 
-  if(n <= 0 || d == s)
+  if(n <= 0)
     return dst;
-  if(d < s){
-    while(n-- > 0)
-      *d++ = *s++;
-  } else {
-    d += n;
-    s += n;
-    while(n-- > 0)
-      *--d = *--s;
-  }
+  if(d > s && d < s + n)
+    copy_descending(d, s, n);
+  else
+    copy_ascending(d, s, n);
   return dst;
 }
 
+// <0, 0 or >0 by the first differing byte, compared as unsigned chars.
 int
 memcmp(const void *a, const void *b, uint n)
 {
   const uchar *p = a, *q = b;
+  uint i = 0;
 
-  for(; n > 0; n--, p++, q++){
-    if(*p != *q)
-      return *p - *q;
-  }
-  return 0;
+  while(i < n && p[i] == q[i])
+    i++;
+  return i == n ? 0 : p[i] - q[i];
 }
 
 // The compiler may emit calls to memcpy for structure copies, so it must exist.
@@ -152,11 +171,7 @@ memcmp(const void *a, const void *b, uint n)
 void*
 memcpy(void *dst, const void *src, uint n)
 {
-  uchar *d = dst;
-  const uchar *s = src;
-
-  while(n-- > 0)
-    *d++ = *s++;
+  copy_ascending(dst, src, n);
   return dst;
 }
 

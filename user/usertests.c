@@ -2683,6 +2683,67 @@ consbadwrite(char *s)
   CHECK(unlink("utcons1") == 0, "unlink of the console node failed");
 }
 
+static uint malloc_seed = 12345;
+
+static uint
+malloc_rand(void)
+{
+  malloc_seed = malloc_seed * 1103515245 + 12345;
+  return (malloc_seed >> 8) & 0xffffff;
+}
+
+// The user heap: blocks never overlap, hold what was written, are aligned, and freed
+// neighbours merge so that freed space can be handed out again as one larger block.
+static void
+mallocstress(char *s)
+{
+  enum { NSLOT = 150, STEPS = 4000 };
+  static char *slot[NSLOT];
+  static uint size[NSLOT];
+
+  free(0);
+  CHECK(malloc(0xffffffff) == 0, "malloc(0xffffffff) succeeded");
+  CHECK(malloc(0x80000000) == 0, "malloc(2 GiB) succeeded");
+  for(int step = 0; step < STEPS; step++){
+    int i = malloc_rand() % NSLOT;
+    if(slot[i]){
+      for(uint k = 0; k < size[i]; k++)
+        CHECK(slot[i][k] == (char)(i + k), "block %d (size %d) changed at byte %d", i, size[i], k);
+      free(slot[i]);
+      slot[i] = 0;
+      continue;
+    }
+    uint r = malloc_rand();
+    size[i] = r % 8 == 0 ? r % 20000 : r % 600;   // mostly small, some large, some 0
+    slot[i] = malloc(size[i]);
+    CHECK(slot[i] != 0, "malloc(%d) failed", size[i]);
+    CHECK(((uint64)slot[i] & 7) == 0, "malloc returned %p, not 8-byte aligned", slot[i]);
+    for(uint k = 0; k < size[i]; k++)
+      slot[i][k] = (char)(i + k);
+  }
+  for(int i = 0; i < NSLOT; i++){
+    for(uint k = 0; slot[i] && k < size[i]; k++)
+      CHECK(slot[i][k] == (char)(i + k), "block %d (size %d) changed at byte %d", i, size[i], k);
+    free(slot[i]);
+    slot[i] = 0;
+  }
+
+  // 100 blocks of 1000 bytes, freed in an interleaved order, must merge again: a
+  // 90000-byte block then fits without the heap growing.
+  for(int i = 0; i < 100; i++)
+    CHECK((slot[i] = malloc(1000)) != 0, "malloc(1000) failed");
+  for(int i = 0; i < 100; i += 2)
+    free(slot[i]);
+  for(int i = 99; i > 0; i -= 2)
+    free(slot[i]);
+  char *top = sbrk(0);
+  char *big = malloc(90000);
+  CHECK(big != 0, "malloc(90000) failed");
+  CHECK(sbrk(0) == top, "malloc(90000) grew the heap by %d bytes: freed blocks did not merge",
+        (int)(sbrk(0) - top));
+  free(big);
+}
+
 // Bytes go back and forth between two processes, one at a time.
 static void
 pingpong(char *s)
@@ -2830,6 +2891,7 @@ static struct test tests[] = {
   { pipebadwrite, "pipebadwrite", 1 },
   { pipebadbuf,   "pipebadbuf",   1 },
   { consbadwrite, "consbadwrite", 1 },
+  { mallocstress, "mallocstress", 1 },
   { pingpong,     "pingpong",     1 },
   { pipewriters,  "pipewriters",  1 },
   { oom,          "oom",          0 },
