@@ -9,9 +9,14 @@
 // and complete the requests of a batch in any order, so a caller that needs one write on disk
 // before another (the log's commit point) puts them in different batches.
 //
+// Request slots: every request is a chain of exactly three descriptors (header, data, status),
+// so the descriptor table is cut into NSLOT fixed slots; slot s always uses descriptors 3s,
+// 3s+1 and 3s+2, chained in that order, and a request needs one free slot, never a search
+// for descriptors. The used ring names a finished chain by its head, 3s.
+//
 // Completion: each in-flight request points at its submitter's pending counter. The interrupt
-// handler checks the status, returns the chain's descriptors at once (so a batch larger than
-// the ring streams through it), and wakes the submitter when its counter reaches zero.
+// handler checks the status, frees the slot at once (so a batch larger than the ring streams
+// through it), and wakes the submitter when its counter reaches zero.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -33,35 +38,42 @@
 // Device status byte value meaning "not yet written"; anything the device writes is smaller.
 #define STATUS_PENDING 0xff
 
+// Request slots (see the top of this file).
+#define DESC_PER_REQ 3
+#define NSLOT (NUM / DESC_PER_REQ)
+
+// One request: what the device reads before the data and writes after it. Both must stay
+// put while the device owns the chain, so they live here, not on a stack.
+struct request {
+  struct virtio_blk_req hdr;  // read by the device
+  uint8 status;               // written by the device
+  struct buf *b;              // whose data moves; b->disk counts its requests
+  int *pending;               // the submitter's count of unfinished requests (0: slot free)
+};
+
 static struct disk {
   // The three rings, each in its own page so each is suitably aligned and physically contiguous.
   struct virtq_desc *desc;
   struct virtq_avail *avail;
   struct virtq_used *used;
 
-  char free[NUM];      // is descriptor i free?
-  uint16 used_idx;     // how far we have consumed the used ring
+  struct request req[NSLOT];  // slot s's request, using descriptors 3s..3s+2
+  uint8 freeslot[NSLOT];      // a stack of free slot numbers, nfree of them
+  int nfree;
+  uint16 seen;                // used-ring entries we have already retired (free-running)
 
-  // Per in-flight request, indexed by its head descriptor. The header and status byte
-  // must stay put while the device owns the chain, so they live here, not on a stack.
-  struct {
-    struct buf *b;       // whose data the request moves; b->disk counts its requests
-    int *pending;        // the submitter's count of unfinished requests (0: slot idle)
-    uint8 status;
-  } info[NUM];
-  struct virtio_blk_req ops[NUM];
-
-  uint64 capacity;     // disk size in sectors, from the config space
+  uint64 capacity;            // disk size in sectors, from the config space
 
   // Protects everything above and the device's queue registers. Requests from
   // several harts are serialized here; the interrupt handler takes it too.
   struct spinlock lock;
 } disk;
 
+// Add one bit to the device status register (spec 2.1), keeping the ones already set.
 static void
-set_status(uint32 bits)
+status_add(uint32 bit)
 {
-  *REG(VIRTIO_MMIO_STATUS) = bits;
+  *REG(VIRTIO_MMIO_STATUS) = *REG(VIRTIO_MMIO_STATUS) | bit;
 }
 
 // Accept only the features we depend on: VERSION_1 (required of a modern driver).
@@ -81,10 +93,11 @@ negotiate_features(void)
   *REG(VIRTIO_MMIO_DRIVER_FEATURES) = want_hi;
 }
 
+// Tell the device where a ring is: its physical address, split over a LOW and HIGH register.
 static void
-set_queue_addr(uint32 lowreg, uint32 highreg, void *p)
+set_queue_addr(uint32 lowreg, uint32 highreg, void *ring)
 {
-  uint64 pa = (uint64)p;   // kernel addresses of RAM are physical (direct map)
+  uint64 pa = (uint64)ring;   // kernel addresses of RAM are physical (direct map)
   *REG(lowreg) = (uint32)pa;
   *REG(highreg) = (uint32)(pa >> 32);
 }
@@ -99,31 +112,43 @@ zeroed_page(void)
   return p;
 }
 
-// Set up queue 0 with NUM entries.
+// Link each slot's three descriptors into a chain and put every slot on the free stack.
+// submit() fills in addresses, lengths and the data direction per request.
+static void
+init_slots(void)
+{
+  for(int s = 0; s < NSLOT; s++){
+    struct virtq_desc *d = &disk.desc[DESC_PER_REQ * s];
+    d[0].next = DESC_PER_REQ * s + 1;
+    d[1].next = DESC_PER_REQ * s + 2;
+    disk.freeslot[s] = s;
+  }
+  disk.nfree = NSLOT;
+}
+
+// Queue 0 must exist, be unused and hold NUM entries; then give it our three rings.
 static void
 setup_queue(void)
 {
   *REG(VIRTIO_MMIO_QUEUE_SEL) = 0;
-  if(*REG(VIRTIO_MMIO_QUEUE_READY))
-    panic("virtio disk: queue 0 already in use");
   uint32 max = *REG(VIRTIO_MMIO_QUEUE_NUM_MAX);
   if(max == 0)
     panic("virtio disk: device has no queue 0");
   if(max < NUM)
     panic("virtio disk: queue 0 too short");
+  if(*REG(VIRTIO_MMIO_QUEUE_READY))
+    panic("virtio disk: queue 0 already in use");
 
   disk.desc = zeroed_page();
   disk.avail = zeroed_page();
   disk.used = zeroed_page();
+  init_slots();
 
   *REG(VIRTIO_MMIO_QUEUE_NUM) = NUM;
   set_queue_addr(VIRTIO_MMIO_QUEUE_DESC_LOW, VIRTIO_MMIO_QUEUE_DESC_HIGH, disk.desc);
   set_queue_addr(VIRTIO_MMIO_QUEUE_DRIVER_LOW, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, disk.avail);
   set_queue_addr(VIRTIO_MMIO_QUEUE_DEVICE_LOW, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, disk.used);
   *REG(VIRTIO_MMIO_QUEUE_READY) = 1;
-
-  for(int i = 0; i < NUM; i++)
-    disk.free[i] = 1;
 }
 
 // Read the capacity; the config generation counter guards against a torn 64-bit read.
@@ -139,12 +164,10 @@ read_capacity(void)
   return ((uint64)hi << 32) | lo;
 }
 
-// Initialisation sequence of spec 3.1.1. Called once, by the boot hart, before interrupts.
-void
-virtio_disk_init(void)
+// Is the device at VIRTIO0 a modern virtio-mmio block device? Panics saying what is wrong.
+static void
+check_device(void)
 {
-  initlock(&disk.lock, "virtio_disk");
-
   if(*REG(VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MAGIC)
     panic("virtio disk: no virtio-mmio device at VIRTIO0");
   uint32 version = *REG(VIRTIO_MMIO_VERSION);
@@ -154,88 +177,34 @@ virtio_disk_init(void)
     panic("virtio disk: unknown virtio-mmio version");
   if(*REG(VIRTIO_MMIO_DEVICE_ID) != VIRTIO_DEVICE_ID_BLK)
     panic("virtio disk: no block device at VIRTIO0 (is -drive/-device given to QEMU?)");
+}
 
-  uint32 status = 0;
-  set_status(status);                        // reset
-  status |= VIRTIO_STATUS_ACKNOWLEDGE;
-  set_status(status);
-  status |= VIRTIO_STATUS_DRIVER;
-  set_status(status);
+// Initialisation sequence of spec 3.1.1. Called once, by the boot hart, before interrupts.
+// plic.c routes VIRTIO0_IRQ to the harts.
+void
+virtio_disk_init(void)
+{
+  initlock(&disk.lock, "virtio_disk");
+  check_device();
 
+  *REG(VIRTIO_MMIO_STATUS) = 0;              // reset
+  status_add(VIRTIO_STATUS_ACKNOWLEDGE);     // we have seen the device
+  status_add(VIRTIO_STATUS_DRIVER);          // and can drive it
   negotiate_features();
-  status |= VIRTIO_STATUS_FEATURES_OK;
-  set_status(status);
+  status_add(VIRTIO_STATUS_FEATURES_OK);
   if((*REG(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK) == 0)
     panic("virtio disk: device refused our feature set");
-
   setup_queue();
   disk.capacity = read_capacity();
-
-  status |= VIRTIO_STATUS_DRIVER_OK;
-  set_status(status);
-  // plic.c routes VIRTIO0_IRQ to the harts.
-}
-
-// Take one free descriptor, or -1.
-static int
-alloc_desc(void)
-{
-  for(int i = 0; i < NUM; i++){
-    if(disk.free[i]){
-      disk.free[i] = 0;
-      return i;
-    }
-  }
-  return -1;
+  status_add(VIRTIO_STATUS_DRIVER_OK);       // the device may start
 }
 
 static void
-free_desc(int i)
+fill_desc(struct virtq_desc *d, void *addr, uint32 len, uint16 flags)
 {
-  if(i < 0 || i >= NUM || disk.free[i])
-    panic("virtio disk: free_desc");
-  memset(&disk.desc[i], 0, sizeof(disk.desc[i]));
-  disk.free[i] = 1;
-}
-
-// Return the descriptors of the chain starting at head to the free pool.
-static void
-free_chain(int head)
-{
-  int i = head;
-  for(;;){
-    int flags = disk.desc[i].flags;
-    int next = disk.desc[i].next;
-    free_desc(i);
-    if((flags & VRING_DESC_F_NEXT) == 0)
-      break;
-    i = next;
-  }
-  wakeup(&disk.free[0]);   // a submitter may be waiting for descriptors
-}
-
-// Take three descriptors at once, or none, so a partial chain never blocks others.
-static int
-alloc3_desc(int *idx)
-{
-  for(int i = 0; i < 3; i++){
-    idx[i] = alloc_desc();
-    if(idx[i] < 0){
-      for(int j = 0; j < i; j++)
-        free_desc(idx[j]);
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static void
-set_desc(int i, void *addr, uint32 len, uint16 flags, uint16 next)
-{
-  disk.desc[i].addr = (uint64)addr;
-  disk.desc[i].len = len;
-  disk.desc[i].flags = flags;
-  disk.desc[i].next = next;
+  d->addr = (uint64)addr;
+  d->len = len;
+  d->flags = flags;
 }
 
 // Tell the device that the available ring has new entries.
@@ -250,8 +219,8 @@ notify(void)
 // Queue one request: write (or read, write == 0) b->data to (from) block blockno, and count
 // it in *pending, which the interrupt handler decrements when the request is done. Caller
 // holds disk.lock. Publishes the request in the available ring but does not notify, unless it
-// must sleep for descriptors: then it notifies first, so the device can finish the requests
-// already queued (possibly the caller's own) and free them.
+// must sleep for a slot: then it notifies first, so the device can finish the requests
+// already queued (possibly the caller's own) and free their slots.
 static void
 submit(struct buf *b, uint blockno, int write, int *pending)
 {
@@ -259,31 +228,29 @@ submit(struct buf *b, uint blockno, int write, int *pending)
   if(sector + SECTORS_PER_BLOCK > disk.capacity)
     panic("virtio disk: block number beyond the end of the disk");
 
-  int idx[3];
-  while(alloc3_desc(idx) != 0){
+  while(disk.nfree == 0){
     notify();
-    sleep(&disk.free[0], &disk.lock);
+    sleep(&disk.nfree, &disk.lock);
   }
-
-  // Chain: request header (device reads), data (device reads or writes), status (device writes).
-  struct virtio_blk_req *req = &disk.ops[idx[0]];
-  req->type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-  req->reserved = 0;
-  req->sector = sector;
-
-  set_desc(idx[0], req, sizeof(*req), VRING_DESC_F_NEXT, idx[1]);
-  set_desc(idx[1], b->data, BSIZE,
-           VRING_DESC_F_NEXT | (write ? 0 : VRING_DESC_F_WRITE), idx[2]);
-  disk.info[idx[0]].status = STATUS_PENDING;
-  set_desc(idx[2], &disk.info[idx[0]].status, 1, VRING_DESC_F_WRITE, 0);
-
+  int s = disk.freeslot[--disk.nfree];
+  struct request *r = &disk.req[s];
+  r->hdr.type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+  r->hdr.reserved = 0;
+  r->hdr.sector = sector;
+  r->status = STATUS_PENDING;
+  r->b = b;
+  r->pending = pending;
   b->disk += 1;
-  disk.info[idx[0]].b = b;
-  disk.info[idx[0]].pending = pending;
   *pending += 1;
 
+  // The device reads the header, reads or writes the data, and writes the status byte.
+  struct virtq_desc *d = &disk.desc[DESC_PER_REQ * s];
+  fill_desc(&d[0], &r->hdr, sizeof(r->hdr), VRING_DESC_F_NEXT);
+  fill_desc(&d[1], b->data, BSIZE, VRING_DESC_F_NEXT | (write ? 0 : VRING_DESC_F_WRITE));
+  fill_desc(&d[2], &r->status, 1, VRING_DESC_F_WRITE);
+
   // The ring entry must be visible before the index that publishes it.
-  disk.avail->ring[disk.avail->idx % NUM] = idx[0];
+  disk.avail->ring[disk.avail->idx % NUM] = DESC_PER_REQ * s;
   __sync_synchronize();
   disk.avail->idx += 1;
 }
@@ -328,8 +295,30 @@ virtio_disk_write_batch(struct buf **bs, uint *blocknos, int n)
   release(&disk.lock);
 }
 
-// Interrupt from the disk: acknowledge it, retire every finished request and wake the
-// submitters whose batches are complete.
+// The device has finished the chain whose head descriptor is head: check it, free its
+// slot, and wake whoever waits for it. Caller holds disk.lock.
+static void
+retire(uint32 head)
+{
+  uint32 s = head / DESC_PER_REQ;
+  if(head % DESC_PER_REQ != 0 || s >= NSLOT || disk.req[s].pending == 0)
+    panic("virtio disk: bogus used ring entry");
+  struct request *r = &disk.req[s];
+  if(r->status != VIRTIO_BLK_S_OK)
+    panic("virtio disk: request failed (I/O error)");
+
+  r->b->disk -= 1;            // one request fewer holds the buffer
+  int *pending = r->pending;
+  r->b = 0;
+  r->pending = 0;
+  if(disk.nfree == 0)
+    wakeup(&disk.nfree);      // submitters sleep only while no slot is free
+  disk.freeslot[disk.nfree++] = s;
+  if(--*pending == 0)
+    wakeup(pending);
+}
+
+// Interrupt from the disk: acknowledge it and retire every request the device has finished.
 void
 virtio_disk_intr(void)
 {
@@ -341,23 +330,10 @@ virtio_disk_intr(void)
                                     (VIRTIO_INT_USED_RING | VIRTIO_INT_CONFIG);
   __sync_synchronize();
 
-  // The device bumps used->idx after writing the entry; read entries only up to it.
-  while(disk.used_idx != disk.used->idx){
+  // The device bumps used->idx only after writing the entry, so read entries up to it.
+  for(; disk.seen != disk.used->idx; disk.seen++){
     __sync_synchronize();
-    int id = disk.used->ring[disk.used_idx % NUM].id;
-    if(id < 0 || id >= NUM || disk.info[id].pending == 0)
-      panic("virtio disk: bogus used ring entry");
-    if(disk.info[id].status != VIRTIO_BLK_S_OK)
-      panic("virtio disk: request failed (I/O error)");
-
-    disk.info[id].b->disk -= 1;    // one request fewer holds the buffer
-    int *pending = disk.info[id].pending;
-    disk.info[id].b = 0;
-    disk.info[id].pending = 0;
-    free_chain(id);
-    if(--*pending == 0)
-      wakeup(pending);
-    disk.used_idx += 1;
+    retire(disk.used->ring[disk.seen % NUM].id);
   }
 
   release(&disk.lock);
