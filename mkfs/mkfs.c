@@ -152,49 +152,59 @@ balloc_finish(void)
   }
 }
 
-// Append n bytes to inode inum, allocating direct and indirect blocks as needed.
+// The disk block that holds file block fbn of din, allocated on first use: the first NDIRECT
+// file blocks are named in din itself, the rest in its single indirect block.
+static uint
+block_for(struct dinode *din, uint fbn, const char *what)
+{
+  if(fbn >= MAXFILE)
+    die("%s is larger than the largest file (%d blocks)", what, (int)MAXFILE);
+  if(fbn < NDIRECT){
+    if(din->addrs[fbn] == 0)
+      din->addrs[fbn] = xint(balloc(what));
+    return le2host_int(din->addrs[fbn]);
+  }
+
+  if(din->addrs[NDIRECT] == 0)
+    din->addrs[NDIRECT] = xint(balloc(what));
+  uint ib = le2host_int(din->addrs[NDIRECT]);
+  uint table[NINDIRECT];
+  rsect(ib, table);
+  uint *entry = &table[fbn - NDIRECT];
+  if(*entry == 0){
+    *entry = xint(balloc(what));
+    wsect(ib, table);
+  }
+  return le2host_int(*entry);
+}
+
+// Replace len bytes of disk block bn, starting at byte off, with src.
+static void
+patch_block(uint bn, uint off, const void *src, uint len)
+{
+  uchar buf[BSIZE];
+  rsect(bn, buf);
+  memcpy(buf + off, src, len);
+  wsect(bn, buf);
+}
+
+// Append n bytes to inode inum. what names the file in error messages.
 static void
 iappend(uint inum, const void *data, uint n, const char *what)
 {
-  const char *p = data;
+  const char *src = data;
   struct dinode din;
-  uchar buf[BSIZE];
-  uint indirect[NINDIRECT];
 
   rinode(inum, &din);
-  uint off = le2host_int(din.size);
-  while(n > 0){
-    uint fbn = off / BSIZE;
-    if(fbn >= MAXFILE)
-      die("%s is larger than the largest file (%d blocks)", what, (int)MAXFILE);
-    uint x;
-    if(fbn < NDIRECT){
-      if(le2host_int(din.addrs[fbn]) == 0)
-        din.addrs[fbn] = xint(balloc(what));
-      x = le2host_int(din.addrs[fbn]);
-    } else {
-      if(le2host_int(din.addrs[NDIRECT]) == 0)
-        din.addrs[NDIRECT] = xint(balloc(what));
-      uint ib = le2host_int(din.addrs[NDIRECT]);
-      rsect(ib, indirect);
-      if(indirect[fbn - NDIRECT] == 0){
-        indirect[fbn - NDIRECT] = xint(balloc(what));
-        wsect(ib, indirect);
-      }
-      x = le2host_int(indirect[fbn - NDIRECT]);
-    }
-    uint start = off % BSIZE;
-    uint m = BSIZE - start;
-    if(m > n)
-      m = n;
-    rsect(x, buf);
-    memcpy(buf + start, p, m);
-    wsect(x, buf);
-    n -= m;
-    off += m;
-    p += m;
+  uint size = le2host_int(din.size);
+  for(uint done = 0; done < n; ){
+    uint off = size + done;              // file offset of the next byte
+    uint room = BSIZE - off % BSIZE;     // left in its block
+    uint m = n - done < room ? n - done : room;
+    patch_block(block_for(&din, off / BSIZE, what), off % BSIZE, src + done, m);
+    done += m;
   }
-  din.size = xint(off);
+  din.size = xint(size + n);
   winode(inum, &din);
 }
 
