@@ -220,7 +220,7 @@ growproc(int n)
   } else if(n < 0){
     uint64 shrink = (uint64)(-(long)n);
     if(shrink > sz)
-      return -1;
+      return 0;
     sz = uvmdealloc(p->pagetable, sz, sz - shrink);
   }
   p->sz = sz;
@@ -516,6 +516,10 @@ kill(int pid)
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     acquire(&p->lock);
     if(p->state != UNUSED && p->pid == pid){
+      if(p == initproc){
+        release(&p->lock);
+        return -1;
+      }
       p->killed = 1;
       if(p->state == SLEEPING)
         p->state = RUNNABLE;   // let it notice; sleeping loops recheck killed()

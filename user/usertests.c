@@ -485,7 +485,8 @@ badfd(char *s)
   CHECK(close(fd) == -1, "closing a closed fd succeeded");
 }
 
-// sbrk requests that cannot be met fail with (char*)-1 and leave the size alone.
+// sbrk requests that cannot be met fail with (char*)-1 and leave the size alone; a shrink
+// past address 0 is no change at all and returns the size.
 static void
 sbrkbad(char *s)
 {
@@ -495,10 +496,10 @@ sbrkbad(char *s)
   CHECK(sbrk(0) == old, "a failed sbrk changed the size");
   CHECK((r = sbrk(0x7fffffff)) == SBRK_ERROR, "sbrk(INT_MAX) returned %p", r);
   CHECK(sbrk(0) == old, "a failed sbrk changed the size");
-  CHECK((r = sbrk(-0x7fffffff)) == SBRK_ERROR, "sbrk(-INT_MAX) returned %p, expected -1", r);
-  CHECK(sbrk(0) == old, "a failed sbrk changed the size");
-  CHECK((r = sbrk(-(int)(uint64)old - PGSIZE)) == SBRK_ERROR, "sbrk below address 0 returned %p", r);
-  CHECK(sbrk(0) == old, "a failed sbrk changed the size");
+  CHECK((r = sbrk(-0x7fffffff)) == old, "sbrk(-INT_MAX) returned %p, expected the size %p", r, old);
+  CHECK(sbrk(0) == old, "sbrk(-INT_MAX) changed the size");
+  CHECK((r = sbrk(-(int)(uint64)old - PGSIZE)) == old, "sbrk below address 0 returned %p", r);
+  CHECK(sbrk(0) == old, "sbrk below address 0 changed the size");
   CHECK((r = sys_sbrk(PGSIZE, 0)) == SBRK_ERROR || r == old, "sys_sbrk with a bad mode returned %p", r);
   sbrk(old - sbrk(0));
   CHECK(sbrk(0) == old, "could not restore the size");
@@ -1375,6 +1376,193 @@ killbad(char *s)
     exit(0);
   }
   CHECK(waitfor(pid) == -1, "a process that killed itself survived");
+}
+
+// kill(1) is refused: init is not killable (a killed init would exit, and the kernel cannot go
+// on without it). Afterwards init still adopts and reaps orphans.
+static void
+killinit(char *s)
+{
+  int r = kill(1), p[2];
+  char c = 0;
+  CHECK(r == -1, "kill(1) returned %d, expected -1 (init is not killable)", r);
+  CHECK((r = kill(1)) == -1, "a second kill(1) returned %d, expected -1", r);
+  pause(2);                            // a killed init would be gone (or the kernel) by now
+  CHECK(pipe(p) == 0, "pipe failed");
+  int pid = xfork();
+  if(pid == 0){
+    if(fork() == 0){                   // orphaned at once: init must adopt and reap it
+      pause(2);
+      write(p[1], "o", 1);
+      exit(0);
+    }
+    exit(0);
+  }
+  close(p[1]);
+  CHECK(waitfor(pid) == 0, "the middle process failed");
+  CHECK(read(p[0], &c, 1) == 1 && c == 'o', "the orphan did not run after kill(1)");
+  close(p[0]);
+}
+
+// kill of each kind of target: the caller's parent (asleep in wait), a zombie (its exit status
+// survives), a pid that has been reaped (-1), and a process killed twice (0 both times).
+static void
+killtargets(char *s)
+{
+  int p[2], r;
+  char c = 0;
+
+  CHECK(pipe(p) == 0, "pipe failed");
+  int mid = xfork();
+  if(mid == 0){
+    int me = getpid();
+    if(fork() == 0){                   // the grandchild kills its parent and lives on under init
+      close(p[0]);
+      int k = kill(me);
+      pause(3);
+      write(p[1], k == 0 ? "k" : "f", 1);
+      exit(0);
+    }
+    close(p[0]);
+    close(p[1]);
+    wait(0);                           // killed while asleep here
+    exit(5);
+  }
+  close(p[1]);
+  CHECK((r = waitfor(mid)) == -1, "a process killed by its child exited with %d, expected -1", r);
+  CHECK(read(p[0], &c, 1) == 1, "the child that killed its parent died with it");
+  CHECK(c == 'k', "kill of the parent returned -1");
+  close(p[0]);
+
+  // A zombie: EOF on the pipe means the child is inside exit() and never returns to user mode.
+  CHECK(pipe(p) == 0, "pipe failed");
+  int z = xfork();
+  if(z == 0){
+    close(p[0]);
+    exit(5);
+  }
+  close(p[1]);
+  CHECK(read(p[0], &c, 1) == 0, "no EOF from an exiting child");
+  close(p[0]);
+  pause(1);
+  CHECK((r = kill(z)) == 0, "kill of an unreaped zombie returned %d, expected 0", r);
+  CHECK((r = waitfor(z)) == 5, "killing a zombie changed its exit status from 5 to %d", r);
+  CHECK((r = kill(z)) == -1, "kill of a reaped pid returned %d, expected -1", r);
+
+  int k = xfork();
+  if(k == 0){
+    pause(1000000);
+    exit(0);
+  }
+  CHECK((r = kill(k)) == 0, "kill of a sleeping child returned %d", r);
+  CHECK((r = kill(k)) == 0, "a second kill of an unreaped child returned %d, expected 0", r);
+  CHECK((r = waitfor(k)) == -1, "a child killed twice exited with %d, expected -1", r);
+  CHECK((r = kill(k)) == -1, "kill after reaping returned %d, expected -1", r);
+}
+
+// The system call itself, with a number the C wrappers cannot produce.
+static uint64
+rawsyscall(uint64 num, uint64 arg0)
+{
+  register uint64 a0 asm("a0") = arg0;
+  register uint64 a7 asm("a7") = num;
+  asm volatile("ecall" : "+r"(a0) : "r"(a7) : "memory");
+  return a0;
+}
+
+// Unknown system-call numbers (0, past the table, negative, a known number with high bits
+// set) return -1 and change nothing; the full 64-bit a7 is the number.
+static void
+syscallnum(char *s)
+{
+  uint64 bad[] = { 0, 1000, -1UL, (1UL << 32) + SYS_getpid };
+  char *old = sbrk(0);
+  for(int i = 0; i < NELEM(bad); i++){
+    uint64 r = rawsyscall(bad[i], 0);
+    CHECK(r == -1UL, "system call %p returned %p, expected -1", (void *)bad[i], (void *)r);
+  }
+  CHECK(sbrk(0) == old, "an unknown system call changed the size");
+  CHECK(rawsyscall(SYS_getpid, 0) == getpid(), "getpid through ecall failed");
+}
+
+// pause at its limits: INT_MIN returns at once, INT_MAX sleeps until killed.
+static void
+pauselimits(char *s)
+{
+  int t0 = uptime(), r;
+  CHECK((r = pause(-0x7fffffff - 1)) == 0, "pause(INT_MIN) returned %d", r);
+  CHECK(uptime() - t0 < 20, "pause(INT_MIN) slept %d ticks", uptime() - t0);
+  int pid = xfork();
+  if(pid == 0){
+    pause(0x7fffffff);
+    exit(0);
+  }
+  pause(2);
+  CHECK((r = kill(pid)) == 0, "kill of a child in pause(INT_MAX) returned %d", r);
+  CHECK((r = waitfor(pid)) == -1, "a child in pause(INT_MAX) exited with %d after kill", r);
+}
+
+// sbrk(n) with n below -size changes nothing and returns the size, in both modes, as xv6
+// does; n == -size does shrink to 0 (and the child, left without its code, is killed).
+static void
+sbrkunder(char *s)
+{
+  char *old = sbrk(0), *r;
+  int sz = (int)(uint64)old;
+  int below[] = { -sz - 1, -sz - PGSIZE, -0x7fffffff, -0x7fffffff - 1 };
+  for(int i = 0; i < NELEM(below); i++){
+    CHECK((r = sbrk(below[i])) == old, "sbrk(%d) at size %p returned %p, expected %p",
+          below[i], old, r, old);
+    CHECK(sbrk(0) == old, "sbrk(%d) changed the size to %p", below[i], sbrk(0));
+    CHECK((r = sys_sbrk(below[i], SBRK_LAZY)) == old, "sbrklazy(%d) at size %p returned %p",
+          below[i], old, r);
+    CHECK(sbrk(0) == old, "sbrklazy(%d) changed the size to %p", below[i], sbrk(0));
+  }
+  sink = old[-1];                      // the top of memory is still there
+  int modes[] = { SBRK_EAGER, SBRK_LAZY };
+  for(int i = 0; i < NELEM(modes); i++){
+    int pid = xfork();
+    if(pid == 0){
+      sys_sbrk(-sz, modes[i]);
+      exit(0);                         // unreachable: the code is gone
+    }
+    int st = waitfor(pid);
+    CHECK(st == -1, "after sbrk(-size) (mode %d) the child exited with %d, expected -1", modes[i], st);
+  }
+}
+
+// memstat writes every byte of its struct and nothing around it: the buffer is filled with
+// one pattern, then another; a byte the kernel skipped shows its pattern both times. The
+// values must be counts, not stale kernel data.
+static void
+memstatfill(char *s)
+{
+  enum { PAD = 16, N = sizeof(struct memstat) };
+  static unsigned char b1[N + 2*PAD], b2[N + 2*PAD];
+  struct memstat m;
+
+  CHECK(__builtin_offsetof(struct memstat, diskwrites) + sizeof(uint64) == N,
+        "struct memstat has padding or fields after diskwrites");
+  memset(b1, 0xa5, sizeof b1);
+  memset(b2, 0x5a, sizeof b2);
+  CHECK(memstat((struct memstat *)(b1 + PAD)) == 0, "memstat failed");
+  CHECK(memstat((struct memstat *)(b2 + PAD)) == 0, "memstat failed");
+  for(int i = 0; i < (int)sizeof b1; i++){
+    int inside = i >= PAD && i < PAD + N;
+    int kept = b1[i] == 0xa5 && b2[i] == 0x5a;
+    CHECK(inside || kept, "memstat wrote byte %d outside its struct", i - PAD);
+    CHECK(!inside || !kept, "memstat left byte %d of its struct unwritten", i - PAD);
+  }
+  memmove(&m, b1 + PAD, N);
+  uint64 maxpages = (PHYSTOP - KERNBASE) / PGSIZE;
+  CHECK(m.totalpages > 0 && m.totalpages <= maxpages, "totalpages %p", (void *)m.totalpages);
+  CHECK(m.freepages <= m.totalpages, "freepages %p > totalpages", (void *)m.freepages);
+  CHECK(m.sharedpages <= m.totalpages, "sharedpages %p > totalpages", (void *)m.sharedpages);
+  CHECK(m.cowcopies + m.cowreuses <= m.cowfaults, "cowcopies + cowreuses > cowfaults");
+  uint64 counts[] = { m.cowfaults, m.cowshared, m.diskreads, m.diskwrites };
+  for(int i = 0; i < NELEM(counts); i++)
+    CHECK(counts[i] < 0x80000000UL, "counter %d is %p: not a count (stale kernel data?)",
+          i, (void *)counts[i]);
 }
 
 // Spinning processes (more than harts) all make progress: the timer preempts them.
@@ -2852,6 +3040,12 @@ static struct test tests[] = {
   { killspin,     "killspin",     1 },
   { killpipe,     "killpipe",     1 },
   { killbad,      "killbad",      1 },
+  { killinit,     "killinit",     1 },
+  { killtargets,  "killtargets",  1 },
+  { syscallnum,   "syscallnum",   1 },
+  { pauselimits,  "pauselimits",  1 },
+  { sbrkunder,    "sbrkunder",    1 },
+  { memstatfill,  "memstatfill",  1 },
   { preempt,      "preempt",      1 },
   { concfork,     "concfork",     1 },
   { getpidtest,   "getpid",       1 },
