@@ -1,6 +1,6 @@
-// Spin locks, and the per-hart interrupt-disable nesting (push_off/pop_off) they rely on.
-// A hart holding a spin lock always has interrupts off, so an interrupt handler on the
-// same hart can never spin forever on a lock its own interrupted code holds.
+// Spin locks, and the nestable interrupt switch (push_off/pop_off) under them. A hart
+// keeps interrupts off for as long as it holds any spin lock: otherwise an interrupt
+// handler on the same hart could spin forever on a lock its interrupted code holds.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -18,21 +18,26 @@ initlock(struct spinlock *lk, char *name)
   lk->cpu = 0;
 }
 
-// Spin until the lock is ours. Interrupts stay off until the matching release().
+// Spin until this hart holds lk. Interrupts stay off until the matching release().
 void
 acquire(struct spinlock *lk)
 {
   push_off();
   if(holding(lk))
-    panic("acquire: lock already held by this hart");
+    panic("acquire: this hart already holds the lock (it would spin forever)");
 
-  // amoswap.w.aq: atomically store 1 and look at what was there before.
-  while(__sync_lock_test_and_set(&lk->locked, 1) != 0)
-    ;
-
-  // Full fence: nothing in the critical section may be performed before we own the lock.
+  for(;;){
+    // amoswap.w.aq: set locked and learn whether it was already set.
+    if(__atomic_exchange_n(&lk->locked, 1, __ATOMIC_ACQUIRE) == 0)
+      break;
+    // Held elsewhere: wait with loads only, so that waiting harts do not keep pulling
+    // the lock's cache line away from the holder, and try again once it looks free.
+    while(__atomic_load_n(&lk->locked, __ATOMIC_RELAXED) != 0)
+      ;
+  }
+  // A full fence, device registers included: nothing in the critical section may take
+  // effect before we hold the lock.
   __sync_synchronize();
-
   lk->cpu = mycpu();
 }
 
@@ -40,38 +45,35 @@ void
 release(struct spinlock *lk)
 {
   if(!holding(lk))
-    panic("release: lock not held by this hart");
-
+    panic("release: this hart does not hold the lock");
   lk->cpu = 0;
-
-  // Full fence: every store of the critical section is visible before the lock looks free.
-  __sync_synchronize();
-
-  // amoswap.w.rl of 0; a plain store could be split or reordered by the compiler.
-  __sync_lock_release(&lk->locked);
-
+  // Release order (a fence, device registers included, then the store): everything
+  // the critical section did is visible before the lock reads as free.
+  __atomic_store_n(&lk->locked, 0, __ATOMIC_RELEASE);
   pop_off();
 }
 
-// Does this hart hold the lock? Interrupts must be off, or the answer could go stale.
+// Does this hart hold lk? lk->cpu is set only by the holder, right after it takes lk,
+// and cleared before it lets go, so it names this hart exactly when this hart holds lk.
+// Interrupts must be off, so that "this hart" cannot change under the caller.
 int
 holding(struct spinlock *lk)
 {
-  return lk->locked && lk->cpu == mycpu();
+  return lk->cpu == mycpu();
 }
 
-// push_off/pop_off nest like parentheses: interrupts come back on only at the outermost
-// pop_off, and only if they were on at the outermost push_off.
+// Interrupts off, nestably: they come back on at the pop_off() that undoes the first
+// push_off(), and only if they were on before it.
 void
 push_off(void)
 {
-  int was_on = intr_get();
+  int on = intr_get();
 
   intr_off();
-  struct cpu *c = mycpu();
+  struct cpu *c = mycpu();   // interrupts are off: we stay on this hart
   if(c->noff == 0)
-    c->intena = was_on;
-  c->noff += 1;
+    c->intena = on;
+  c->noff++;
 }
 
 void
@@ -80,10 +82,10 @@ pop_off(void)
   struct cpu *c = mycpu();
 
   if(intr_get())
-    panic("pop_off: interrupts enabled");
-  if(c->noff < 1)
-    panic("pop_off: not pushed");
-  c->noff -= 1;
+    panic("pop_off: interrupts came on inside push_off");
+  if(c->noff <= 0)
+    panic("pop_off: no push_off to undo");
+  c->noff--;
   if(c->noff == 0 && c->intena)
     intr_on();
 }
