@@ -1,5 +1,6 @@
-// Sleep locks: long-term locks whose holder may sleep (disk I/O), built on sleep/wakeup.
-// lk->lk (a spin lock) guards the fields; the sleep lock itself is free to be held across sleep().
+// Sleep locks: held for long stretches (across disk I/O), so a waiter sleeps instead of
+// spinning, and the holder may sleep too. Built on sleep/wakeup; lk->lk, a spin lock,
+// guards the fields and is never held for long.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -17,28 +18,38 @@ initsleeplock(struct sleeplock *lk, char *name)
   lk->name = name;
   lk->locked = 0;
   lk->pid = 0;
+  lk->waiters = 0;
 }
 
+// Sleep until lk is free, then hold it for the current process. Must be called from a
+// process, with no spin lock held.
 void
 acquiresleep(struct sleeplock *lk)
 {
   acquire(&lk->lk);
-  // sleep() drops lk->lk atomically with going to sleep, so a release cannot slip
-  // in between our test and our sleep (no lost wakeup).
-  while(lk->locked)
-    sleep(lk, &lk->lk);
+  if(lk->locked){
+    // Counted before sleep() lets go of lk->lk, so the holder's release sees us.
+    lk->waiters++;
+    do
+      sleep(lk, &lk->lk);
+    while(lk->locked);
+    lk->waiters--;
+  }
   lk->locked = 1;
   lk->pid = myproc()->pid;
   release(&lk->lk);
 }
 
+// Let go of lk. Only when someone waits does it cost a wakeup (a pass over the process
+// table): the common case, an uncontended inode or buffer lock, skips it.
 void
 releasesleep(struct sleeplock *lk)
 {
   acquire(&lk->lk);
   lk->locked = 0;
   lk->pid = 0;
-  wakeup(lk);
+  if(lk->waiters > 0)
+    wakeup(lk);
   release(&lk->lk);
 }
 
@@ -46,10 +57,8 @@ releasesleep(struct sleeplock *lk)
 int
 holdingsleep(struct sleeplock *lk)
 {
-  int r;
-
   acquire(&lk->lk);
-  r = lk->locked && (lk->pid == myproc()->pid);
+  int mine = lk->locked && lk->pid == myproc()->pid;
   release(&lk->lk);
-  return r;
+  return mine;
 }

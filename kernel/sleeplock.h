@@ -1,12 +1,14 @@
-// Long-term lock: the holder may sleep (e.g. waiting for the disk) while holding it.
+// A long-term lock: the holder may sleep while holding it, and so do its waiters
+// (sleeplock.c).
 #ifndef XV6_SLEEPLOCK_H
 #define XV6_SLEEPLOCK_H
 
 struct sleeplock {
-  uint locked;        // is the lock held?
-  struct spinlock lk; // protects this sleep lock
+  struct spinlock lk; // guards the fields below
+  uint locked;        // 1 while held
+  int waiters;        // processes asleep in acquiresleep() on this lock
+  int pid;            // holder, for holdingsleep() and debugging
   char *name;         // for debugging
-  int pid;            // process holding the lock
 };
 
 #endif
