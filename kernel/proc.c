@@ -1,12 +1,11 @@
-// Processes and harts: the process table, creation (fork, the first process), exit/wait,
-// the per-hart scheduler, sleep/wakeup, kill, and copying to/from either address space.
+// Processes and harts: the process table and a slot's life (allocproc .. freeproc), fork,
+// exit and wait, the per-hart scheduler with sleep and wakeup, and kill.
 //
-// Lock order (outermost first):
-//   wait_lock -> p->lock
-// wait_lock guards every p->parent and serialises exit()/wait() so a parent's wakeup is
-// never lost. A hart holds at most one p->lock at a time, except that code holding
-// wait_lock may take one p->lock (a parent's or a child's) while it looks at that process.
-// pid_lock is a leaf. sleep() is the only way to give up p->lock across a switch.
+// Locks (defs.h has the order for the whole kernel):
+//   wait_lock -> p->lock.  wait_lock guards every p->parent and the exit/wait hand-off.
+//   A hart holds at most one p->lock at a time.
+//   A process switches away (sched) holding its own p->lock and nothing else; whoever
+//   runs next on that hart releases it (the scheduler, or forkret for a new process).
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -19,61 +18,66 @@
 struct cpu cpus[NCPU];
 struct proc proc[NPROC];
 
-static struct proc *initproc;  // the process that adopts orphans; never exits
+// The first process. It adopts every orphan, so it must never go away: kill() refuses
+// it and exit() panics if it tries.
+static struct proc *initproc;
 
-static int nextpid = 1;
-static struct spinlock pid_lock;
+static int nextpid = 1;        // atomic: pids only need to be distinct
 
-// Held to read or change any p->parent, and by wait() while it sleeps for a child.
+// Held while a p->parent is read or changed. exit() holds it from waking its parent until
+// it is a ZOMBIE, and wait() from looking at its children until it is asleep, so a
+// child's exit can never slip between a parent's look and its sleep.
 static struct spinlock wait_lock;
 
-extern char trampoline[];      // trampoline.S: trap entry/exit code, one page
+extern char trampoline[];      // trampoline.S
 
 static void forkret(void);
 static void freeproc(struct proc *p);
 
-// One kernel stack page per process slot, each at KSTACK(slot); the page just below
-// stays unmapped so a kernel stack overflow faults instead of corrupting a neighbour.
+// ---------------------------------------------------------------- harts
+
+// Every process slot has its own kernel stack page at KSTACK(slot), mapped once at boot.
+// The page below each stays unmapped: an overflow faults instead of running into the
+// neighbour.
 void
 proc_mapstacks(pagetable_t kpgtbl)
 {
-  for(int i = 0; i < NPROC; i++){
-    char *pa = kalloc();
-    if(pa == 0)
+  for(int slot = 0; slot < NPROC; slot++){
+    char *page = kalloc();
+    if(page == 0)
       panic("proc_mapstacks: out of memory at boot");
-    kvmmap(kpgtbl, KSTACK(i), (uint64)pa, PGSIZE, PTE_R | PTE_W);
+    kvmmap(kpgtbl, KSTACK(slot), (uint64)page, PGSIZE, PTE_R | PTE_W);
   }
 }
 
+// Boot: every slot starts UNUSED (proc[] is zeroed) and knows its kernel stack.
 void
 procinit(void)
 {
-  initlock(&pid_lock, "nextpid");
   initlock(&wait_lock, "wait_lock");
-  for(int i = 0; i < NPROC; i++){
-    struct proc *p = &proc[i];
-    initlock(&p->lock, "proc");
-    p->state = UNUSED;
-    p->kstack = KSTACK(i);
+  for(int slot = 0; slot < NPROC; slot++){
+    initlock(&proc[slot].lock, "proc");
+    proc[slot].kstack = KSTACK(slot);
   }
 }
 
-// The hart id, kept in tp since boot. Only meaningful with interrupts off: otherwise the
-// process could move to another hart right after reading it.
+// This hart's id (start.c keeps it in tp). Stable only while interrupts are off: a
+// process may be moved to another hart at any timer interrupt.
 int
 cpuid(void)
 {
   return (int)r_tp();
 }
 
-// This hart's struct cpu. Interrupts must be off.
+// This hart's struct cpu. Interrupts must be off, for the reason above.
 struct cpu*
 mycpu(void)
 {
   return &cpus[cpuid()];
 }
 
-// The process running on this hart, or 0 in the scheduler.
+// The process running on this hart, or 0 in the scheduler. Safe with interrupts on: the
+// answer is the same on whichever hart the caller ends up.
 struct proc*
 myproc(void)
 {
@@ -83,103 +87,94 @@ myproc(void)
   return p;
 }
 
-static int
-allocpid(void)
-{
-  int pid;
+// ---------------------------------------------------------------- a slot's life
 
-  acquire(&pid_lock);
-  pid = nextpid++;
-  release(&pid_lock);
-  return pid;
-}
-
-// Claim an UNUSED slot and give it a trapframe page, an empty user page table and a
-// kernel context that starts in forkret. Returns with p->lock held, or 0 (nothing held,
-// nothing leaked) if no slot or no memory.
+// The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the
+// table is full.
 static struct proc*
-allocproc(void)
+claimslot(void)
 {
-  struct proc *p;
-
-  for(p = proc; p < &proc[NPROC]; p++){
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
     acquire(&p->lock);
-    if(p->state == UNUSED)
-      goto found;
+    if(p->state == UNUSED){
+      p->state = USED;
+      p->pid = __atomic_fetch_add(&nextpid, 1, __ATOMIC_RELAXED);
+      p->killed = 0;
+      p->xstate = 0;
+      return p;
+    }
     release(&p->lock);
   }
   return 0;
+}
 
-found:
-  p->pid = allocpid();
-  p->state = USED;
-  p->killed = 0;
-  p->xstate = 0;
-  p->chan = 0;
-  p->sz = 0;
+// A new process: a slot with a pid, a zeroed trapframe, a user page table with nothing
+// but the trampoline and the trapframe, and a kernel context that starts in forkret() at
+// the top of its kernel stack. Returned USED and locked, so that no other hart schedules
+// or frees it before the caller has filled it in; 0 (nothing held, nothing leaked) if
+// the table is full or memory ran out.
+static struct proc*
+allocproc(void)
+{
+  struct proc *p = claimslot();
+  if(p == 0)
+    return 0;
 
-  if((p->trapframe = (struct trapframe *)kalloc()) == 0){
+  p->trapframe = (struct trapframe *)kalloc();
+  if(p->trapframe != 0){
+    memset(p->trapframe, 0, PGSIZE);
+    p->pagetable = proc_pagetable(p);
+  }
+  if(p->pagetable == 0){
     freeproc(p);
     release(&p->lock);
     return 0;
   }
-  memset(p->trapframe, 0, PGSIZE);
-
-  if((p->pagetable = proc_pagetable(p)) == 0){
-    freeproc(p);
-    release(&p->lock);
-    return 0;
-  }
-
   memset(&p->context, 0, sizeof(p->context));
   p->context.ra = (uint64)forkret;
   p->context.sp = p->kstack + PGSIZE;
   return p;
 }
 
-// Give back everything a slot owns except its kernel stack. p->lock must be held.
+// Make slot p UNUSED again, freeing its user memory, page table and trapframe. The caller
+// holds p->lock and p is either a ZOMBIE being reaped (wait_lock held) or a USED slot
+// that never ran. Leaves zero what allocproc() and fork() take for granted: pagetable,
+// trapframe, sz, parent, ofile[] and cwd (exit() cleared those two), and chan (sleep()
+// clears it on waking).
 static void
 freeproc(struct proc *p)
 {
-  if(p->trapframe)
-    kfree((void *)p->trapframe);
-  p->trapframe = 0;
   if(p->pagetable)
     proc_freepagetable(p->pagetable, p->sz);
+  if(p->trapframe)
+    kfree((void *)p->trapframe);
   p->pagetable = 0;
+  p->trapframe = 0;
   p->sz = 0;
-  p->pid = 0;
   p->parent = 0;
   p->name[0] = 0;
-  p->chan = 0;
-  p->killed = 0;
-  p->xstate = 0;
+  p->pid = 0;
   p->state = UNUSED;
 }
 
-// A user page table with no user memory, only the trampoline (kernel-only, R|X) and
-// this process's trapframe (kernel-only, R|W). 0 if out of memory.
+// A user page table for p with only the two kernel-only pages every process has: the
+// trampoline (R|X) and p's trapframe (R|W). 0 if memory ran out.
 pagetable_t
 proc_pagetable(struct proc *p)
 {
   pagetable_t pagetable = uvmcreate();
   if(pagetable == 0)
     return 0;
-
-  if(mappages(pagetable, TRAMPOLINE, PGSIZE, (uint64)trampoline, PTE_R | PTE_X) < 0){
-    uvmfree(pagetable, 0);
-    return 0;
-  }
-  if(mappages(pagetable, TRAPFRAME, PGSIZE, (uint64)p->trapframe, PTE_R | PTE_W) < 0){
-    uvmunmap(pagetable, TRAMPOLINE, 1, 0);
-    uvmfree(pagetable, 0);
+  if(mappages(pagetable, TRAMPOLINE, PGSIZE, (uint64)trampoline, PTE_R | PTE_X) < 0 ||
+     mappages(pagetable, TRAPFRAME, PGSIZE, (uint64)p->trapframe, PTE_R | PTE_W) < 0){
+    proc_freepagetable(pagetable, 0);   // uvmunmap skips whichever page did not get mapped
     return 0;
   }
   return pagetable;
 }
 
 // Free a user page table and the sz bytes of user memory it maps. The trampoline and the
-// trapframe are not the page table's to free.
+// trapframe are unmapped but not freed: they are not the page table's.
 void
 proc_freepagetable(pagetable_t pagetable, uint64 sz)
 {
@@ -188,225 +183,269 @@ proc_freepagetable(pagetable_t pagetable, uint64 sz)
   uvmfree(pagetable, sz);
 }
 
-// Create the first process. It has no user memory yet: forkret() execs /init in it once
-// the file system can be initialised (that needs a process context, since it sleeps).
+// The first process. It starts with no user memory: forkret() mounts the file system and
+// execs /init in it, which can only be done from a process (both sleep on the disk).
 void
 userinit(void)
 {
   struct proc *p = allocproc();
   if(p == 0)
-    panic("userinit: cannot allocate the first process");
+    panic("userinit: no memory for the first process");
   initproc = p;
-  p->sz = 0;
   safestrcpy(p->name, "initcode", sizeof(p->name));
   p->state = RUNNABLE;
   release(&p->lock);
 }
 
-// Grow or shrink the current process's memory by n bytes. 0 on success, -1 (and no
-// change) if the new size would underflow or reach past TRAPFRAME, or memory ran out.
-int
-growproc(int n)
+// ---------------------------------------------------------------- user memory size
+
+// Change the current process's size by n bytes. Growth maps zeroed pages now, unless lazy:
+// then vmfault() maps each page on first touch. Shrinking frees at once. A shrink past
+// address 0 is no change at all (programs written for xv6 rely on it). 0, or -1 with the
+// size unchanged if the new size would wrap or reach TRAPFRAME, or memory ran out.
+static int
+resize(int n, int lazy)
 {
   struct proc *p = myproc();
   uint64 sz = p->sz;
 
-  if(n > 0){
-    uint64 newsz = sz + (uint64)n;
-    if(newsz < sz || newsz > TRAPFRAME)
-      return -1;
-    if((sz = uvmalloc(p->pagetable, sz, newsz, PTE_R | PTE_W | PTE_U)) == 0)
-      return -1;
-  } else if(n < 0){
-    uint64 shrink = (uint64)(-(long)n);
-    if(shrink > sz)
-      return 0;
-    sz = uvmdealloc(p->pagetable, sz, sz - shrink);
+  if(n < 0){
+    uint64 drop = (uint64)(-(long)n);
+    if(drop <= sz)
+      p->sz = uvmdealloc(p->pagetable, sz, sz - drop);
+    return 0;
   }
-  p->sz = sz;
+  if(n == 0)
+    return 0;
+  uint64 newsz = sz + (uint64)n;   // no wrap: sz <= TRAPFRAME and n < 2^31
+  if(newsz > TRAPFRAME)
+    return -1;
+  if(!lazy && uvmalloc(p->pagetable, sz, newsz, PTE_R | PTE_W | PTE_U) == 0)
+    return -1;
+  p->sz = newsz;
   return 0;
 }
 
-// Create a child that is a copy of the current process. The user memory is shared
-// copy-on-write by uvmcopy(). Returns the child's pid to the parent (the child sees 0),
-// or -1 with nothing leaked.
+// sbrk(n, SBRK_EAGER).
 int
-fork(void)
+growproc(int n)
 {
-  struct proc *p = myproc();
-  struct proc *np;
-  int pid;
-
-  if((np = allocproc()) == 0)
-    return -1;
-
-  // np->sz is set first so that freeproc() releases whatever uvmcopy() managed to map
-  // before failing (uvmfree skips pages that are not mapped, as it must for lazy sbrk).
-  np->sz = p->sz;
-  if(uvmcopy(p->pagetable, np->pagetable, p->sz) < 0){
-    freeproc(np);
-    release(&np->lock);
-    return -1;
-  }
-
-  *(np->trapframe) = *(p->trapframe);
-  np->trapframe->a0 = 0;          // fork() returns 0 in the child
-
-  for(int i = 0; i < NOFILE; i++)
-    if(p->ofile[i])
-      np->ofile[i] = filedup(p->ofile[i]);
-  np->cwd = idup(p->cwd);
-
-  safestrcpy(np->name, p->name, sizeof(np->name));
-  pid = np->pid;
-  release(&np->lock);
-
-  // Parent is set under wait_lock, and the child becomes runnable only afterwards, so
-  // the child can never exit before its parent link exists.
-  acquire(&wait_lock);
-  np->parent = p;
-  release(&wait_lock);
-
-  acquire(&np->lock);
-  np->state = RUNNABLE;
-  release(&np->lock);
-
-  return pid;
+  return resize(n, 0);
 }
 
-// Hand p's children to init. Caller holds wait_lock.
+// sbrk(n, SBRK_LAZY).
+int
+growlazy(int n)
+{
+  return resize(n, 1);
+}
+
+// ---------------------------------------------------------------- fork, exit, wait
+
+// The child gets its own reference to each of the parent's open files and to its
+// current directory.
 static void
-reparent(struct proc *p)
+inheritfiles(struct proc *child, struct proc *parent)
 {
-  for(struct proc *pp = proc; pp < &proc[NPROC]; pp++){
-    if(pp->parent == p){
-      pp->parent = initproc;
-      wakeup(initproc);
-    }
-  }
+  for(int fd = 0; fd < NOFILE; fd++)
+    if(parent->ofile[fd])
+      child->ofile[fd] = filedup(parent->ofile[fd]);
+  child->cwd = idup(parent->cwd);
 }
 
-// End the current process. It stays a ZOMBIE until its parent's wait() collects it.
-void
-exit(int status)
+// Drop p's open files and current directory. Putting the directory may free an unlinked
+// one on disk, so it needs a transaction.
+static void
+dropfiles(struct proc *p)
 {
-  struct proc *p = myproc();
-
-  if(p == initproc)
-    panic("init exiting");
-
   for(int fd = 0; fd < NOFILE; fd++){
-    if(p->ofile[fd]){
-      struct file *f = p->ofile[fd];
+    struct file *f = p->ofile[fd];
+    if(f){
       p->ofile[fd] = 0;
       fileclose(f);
     }
   }
-
   if(p->cwd){
     begin_op();
     iput(p->cwd);
     end_op();
     p->cwd = 0;
   }
+}
+
+// A child that is a copy of the current process: its memory shared copy-on-write (or
+// copied, see uvmcopy), the same registers but a0 = 0, the same files. The parent gets
+// the child's pid; -1 (and nothing leaked) if there is no slot or no memory.
+int
+fork(void)
+{
+  struct proc *p = myproc();
+  struct proc *child = allocproc();
+  if(child == 0)
+    return -1;
+
+  // sz before uvmcopy: if the copy fails part way, freeproc() frees exactly what it mapped.
+  child->sz = p->sz;
+  if(uvmcopy(p->pagetable, child->pagetable, p->sz) < 0){
+    freeproc(child);
+    release(&child->lock);
+    return -1;
+  }
+  *child->trapframe = *p->trapframe;
+  child->trapframe->a0 = 0;
+  inheritfiles(child, p);
+  safestrcpy(child->name, p->name, sizeof(child->name));
+  int pid = child->pid;
+  release(&child->lock);   // wait_lock comes first in the lock order
+
+  // The child may run only once it has a parent: an exit() without one would wake no one.
+  acquire(&wait_lock);
+  child->parent = p;
+  acquire(&child->lock);
+  child->state = RUNNABLE;
+  release(&child->lock);
+  release(&wait_lock);
+  return pid;
+}
+
+// Hand p's children to init (wait_lock held). init may be asleep in wait(): one wakeup
+// after the loop is enough, since it cannot look before we release wait_lock.
+static void
+reparent(struct proc *p)
+{
+  int moved = 0;
+  for(struct proc *c = proc; c < &proc[NPROC]; c++){
+    if(c->parent == p){
+      c->parent = initproc;
+      moved = 1;
+    }
+  }
+  if(moved)
+    wakeup(initproc);
+}
+
+// End the current process with the given status. Its files go now; the slot and memory
+// stay (a ZOMBIE) until the parent's wait() reaps it. Never returns.
+void
+exit(int status)
+{
+  struct proc *p = myproc();
+  if(p == initproc)
+    panic("init exiting");
+
+  dropfiles(p);
 
   acquire(&wait_lock);
   reparent(p);
-  // The parent may be asleep in wait(); it cannot miss this because it sleeps holding
-  // wait_lock, which we hold until after we are a ZOMBIE.
   wakeup(p->parent);
-
+  // ZOMBIE before wait_lock goes: the parent, once it gets wait_lock, must see it.
   acquire(&p->lock);
   p->xstate = status;
   p->state = ZOMBIE;
   release(&wait_lock);
 
   sched();
-  panic("zombie exit");
+  panic("exit: a zombie was scheduled");
 }
 
-// Wait for a child to exit; copy its status to user address addr unless addr is 0.
-// Returns the child's pid, or -1 if there are no children, we were killed, or the
-// status cannot be copied out (the zombie is then left for a later wait).
+// Look at p's children (wait_lock held). Returns a ZOMBIE child, or 0; *any says whether p
+// has children at all. The ZOMBIE stays one: only its parent (p) frees it, under wait_lock.
+static struct proc*
+zombiechild(struct proc *p, int *any)
+{
+  *any = 0;
+  for(struct proc *c = proc; c < &proc[NPROC]; c++){
+    if(c->parent != p)
+      continue;
+    *any = 1;
+    acquire(&c->lock);
+    int dead = (c->state == ZOMBIE);
+    release(&c->lock);
+    if(dead)
+      return c;
+  }
+  return 0;
+}
+
+// Free zombie child c and return its pid, first copying its exit status to user address
+// addr unless addr is 0. If that copy fails, c stays a ZOMBIE for a later wait and the
+// result is -1.
+static int
+reap(struct proc *c, uint64 addr)
+{
+  acquire(&c->lock);
+  int pid = c->pid;
+  if(addr != 0 && copyout(myproc()->pagetable, addr, (char *)&c->xstate, sizeof(c->xstate)) < 0)
+    pid = -1;
+  else
+    freeproc(c);
+  release(&c->lock);
+  return pid;
+}
+
+// Wait for a child to exit and reap it: its pid, or -1 if there are no children, we are
+// killed while waiting, or addr is bad.
 int
 wait(uint64 addr)
 {
   struct proc *p = myproc();
+  int any, pid = -1;
 
   acquire(&wait_lock);
   for(;;){
-    int havekids = 0;
-    for(struct proc *pp = proc; pp < &proc[NPROC]; pp++){
-      if(pp->parent != p)
-        continue;
-      acquire(&pp->lock);
-      havekids = 1;
-      if(pp->state == ZOMBIE){
-        int pid = pp->pid;
-        if(addr != 0 &&
-           copyout(p->pagetable, addr, (char *)&pp->xstate, sizeof(pp->xstate)) < 0){
-          release(&pp->lock);
-          release(&wait_lock);
-          return -1;
-        }
-        freeproc(pp);
-        release(&pp->lock);
-        release(&wait_lock);
-        return pid;
-      }
-      release(&pp->lock);
+    struct proc *c = zombiechild(p, &any);
+    if(c != 0){
+      pid = reap(c, addr);
+      break;
     }
-
-    if(!havekids || killed(p)){
-      release(&wait_lock);
-      return -1;
-    }
-    sleep(p, &wait_lock);
+    if(!any || killed(p))
+      break;
+    sleep(p, &wait_lock);   // exit() of a child wakes us, with wait_lock held
   }
+  release(&wait_lock);
+  return pid;
 }
 
-// Per-hart scheduler loop, entered once at the end of boot and never left. It runs on
-// the hart's boot stack; processes come back here through sched().
+// ---------------------------------------------------------------- scheduling
+
+// Run p on this hart until it switches back (p->lock held before and after: see the top
+// of this file).
+static void
+runproc(struct cpu *c, struct proc *p)
+{
+  p->state = RUNNING;
+  c->proc = p;
+  swtch(&c->context, &p->context);
+  c->proc = 0;
+}
+
+// Each hart's loop after boot, on the hart's boot stack: pass over the table running
+// every RUNNABLE process in turn; when a whole pass finds none, wait for an interrupt.
 void
 scheduler(void)
 {
   struct cpu *c = mycpu();
 
   c->proc = 0;
-  __sync_synchronize();
-  c->started = 1;
-
   for(;;){
-    // Interrupts on, so a device can wake a sleeping process even if every process
-    // is asleep and this hart never gives up the loop.
+    // A process may have left interrupts off; devices must be able to wake sleepers.
     intr_on();
-
-    int found = 0;
+    int ran = 0;
     for(struct proc *p = proc; p < &proc[NPROC]; p++){
       acquire(&p->lock);
       if(p->state == RUNNABLE){
-        // The process releases p->lock (in forkret, sleep, yield...) and reacquires it
-        // before switching back here.
-        p->state = RUNNING;
-        c->proc = p;
-        swtch(&c->context, &p->context);
-        c->proc = 0;
-        found = 1;
+        runproc(c, p);
+        ran = 1;
       }
       release(&p->lock);
     }
-
-    if(!found){
-      // Nothing to run: idle until an interrupt (at worst the next timer tick).
-      intr_on();
-      asm volatile("wfi");
-    }
+    if(!ran)
+      asm volatile("wfi");   // the next interrupt (at worst a timer tick) ends the wait
   }
 }
 
-// Switch to this hart's scheduler. The caller holds p->lock (and no other lock) and has
-// already changed p->state. intena belongs to this kernel thread, not to the hart, so
-// it is saved across the switch.
+// Give the hart back to its scheduler. The caller holds p->lock and nothing else, and has
+// moved p out of RUNNING. Returns when the scheduler picks p again, maybe on another hart.
 void
 sched(void)
 {
@@ -415,63 +454,45 @@ sched(void)
   if(!holding(&p->lock))
     panic("sched: p->lock not held");
   if(mycpu()->noff != 1)
-    panic("sched: other locks held");
+    panic("sched: a lock other than p->lock is held");
   if(p->state == RUNNING)
     panic("sched: process still RUNNING");
   if(intr_get())
-    panic("sched: interrupts enabled");
+    panic("sched: interrupts on");
 
+  // intena describes this kernel thread (were interrupts on before its push_off?), not
+  // the hart, so it travels with the thread; mycpu() may differ after the switch.
   int intena = mycpu()->intena;
   swtch(&p->context, &mycpu()->context);
   mycpu()->intena = intena;
 }
 
-// Give up the hart for one scheduling round.
+// Leave the hart in state s, asleep on chan if s is SLEEPING; back when scheduled again.
+// p->lock held throughout.
+static void
+switchout(struct proc *p, enum procstate s, void *chan)
+{
+  p->chan = chan;
+  p->state = s;
+  sched();
+  p->chan = 0;
+}
+
+// Let the other RUNNABLE processes have a turn.
 void
 yield(void)
 {
   struct proc *p = myproc();
 
   acquire(&p->lock);
-  p->state = RUNNABLE;
-  sched();
+  switchout(p, RUNNABLE, 0);
   release(&p->lock);
 }
 
-// Every new process starts here (context.ra), still holding p->lock from scheduler().
-// The very first one also brings up the file system and execs /init.
-static void
-forkret(void)
-{
-  static int first = 1;
-  struct proc *p = myproc();
-
-  release(&p->lock);
-
-  // Only the first process can be running when this test first succeeds: nothing
-  // else exists until /init forks, which is after the flag is cleared.
-  if(first){
-    first = 0;
-    __sync_synchronize();
-
-    fsinit(ROOTDEV);
-    p->cwd = namei("/");
-    if(p->cwd == 0)
-      panic("init: no root directory");
-
-    char *argv[] = { "init", 0 };
-    int argc = exec("/init", argv);
-    if(argc < 0)
-      panic("init: cannot exec /init (missing or not an executable?)");
-    p->trapframe->a0 = argc;
-  }
-
-  usertrapret();
-}
-
-// Atomically release lk and sleep on chan; reacquire lk when woken. Because p->lock is
-// taken before lk is released, and wakeup() needs p->lock, a wakeup issued after the
-// caller's test of its condition cannot be lost.
+// Release lk, sleep until a wakeup(chan), and take lk again. The caller checked its
+// condition under lk; wakeup() needs our p->lock, which we take before letting go of lk,
+// so a wakeup issued after that check finds us SLEEPING: none is lost. A kill also ends
+// the sleep: callers recheck their condition (and killed(), if they can give up) in a loop.
 void
 sleep(void *chan, struct spinlock *lk)
 {
@@ -479,21 +500,17 @@ sleep(void *chan, struct spinlock *lk)
 
   acquire(&p->lock);
   release(lk);
-
-  p->chan = chan;
-  p->state = SLEEPING;
-  sched();
-  p->chan = 0;
-
+  switchout(p, SLEEPING, chan);
   release(&p->lock);
   acquire(lk);
 }
 
-// Make every process sleeping on chan runnable. Called without any p->lock held.
+// Make every process asleep on chan RUNNABLE. The caller holds the lock that guards the
+// condition the sleepers wait for, and no p->lock.
 void
 wakeup(void *chan)
 {
-  struct proc *me = myproc();
+  struct proc *me = myproc();   // running, so not asleep on anything
 
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     if(p == me)
@@ -505,30 +522,65 @@ wakeup(void *chan)
   }
 }
 
-// Mark process pid killed. It exits the next time it crosses the user/kernel boundary
-// (usertrap checks killed()), or sooner if it was asleep in an interruptible loop.
-// 0 on success, -1 if there is no such process.
+// Where every process made by allocproc() first runs, still holding the p->lock the
+// scheduler took. The first one also mounts the file system and execs /init.
+static void
+forkret(void)
+{
+  // Only the first process can see 0: every other one descends from it and is created
+  // after /init started.
+  static int initdone;
+  struct proc *p = myproc();
+
+  release(&p->lock);
+  if(!initdone){
+    initdone = 1;
+    fsinit(ROOTDEV);
+    if((p->cwd = namei("/")) == 0)
+      panic("init: the file system has no root directory");
+    char *argv[] = { "init", 0 };
+    int argc = exec("/init", argv);
+    if(argc < 0)
+      panic("init: cannot exec /init (missing or not an executable?)");
+    p->trapframe->a0 = argc;   // main's argc; exec set a1 to argv
+  }
+  usertrapret();
+}
+
+// ---------------------------------------------------------------- kill
+
+// The live process with this pid, returned locked; 0 if there is none.
+static struct proc*
+lockpid(int pid)
+{
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    acquire(&p->lock);
+    if(p->state != UNUSED && p->pid == pid)
+      return p;
+    release(&p->lock);
+  }
+  return 0;
+}
+
+// Mark process pid killed: it exits with status -1 when it next heads back to user mode
+// (usertrap checks), and a sleep ends early so that loops that can give up do. A zombie
+// can be killed (its exit status stays), init cannot. 0, or -1 for no such process or init.
 int
 kill(int pid)
 {
   if(pid <= 0)
     return -1;
-  for(struct proc *p = proc; p < &proc[NPROC]; p++){
-    acquire(&p->lock);
-    if(p->state != UNUSED && p->pid == pid){
-      if(p == initproc){
-        release(&p->lock);
-        return -1;
-      }
-      p->killed = 1;
-      if(p->state == SLEEPING)
-        p->state = RUNNABLE;   // let it notice; sleeping loops recheck killed()
-      release(&p->lock);
-      return 0;
-    }
-    release(&p->lock);
+  struct proc *p = lockpid(pid);
+  if(p == 0)
+    return -1;
+  int ok = (p != initproc);
+  if(ok){
+    p->killed = 1;
+    if(p->state == SLEEPING)
+      p->state = RUNNABLE;
   }
-  return -1;
+  release(&p->lock);
+  return ok ? 0 : -1;
 }
 
 void
@@ -542,56 +594,65 @@ setkilled(struct proc *p)
 int
 killed(struct proc *p)
 {
-  int k;
-
   acquire(&p->lock);
-  k = p->killed;
+  int k = p->killed;
   release(&p->lock);
   return k;
 }
 
-// Copy to a user address (user_dst = 1, current process) or a kernel address.
-// 0 on success, -1 on a bad user address.
+// ---------------------------------------------------------------- helpers for devices
+
+// Copy len bytes to dst, a user address of the current process if user_dst, else a kernel
+// address. 0, or -1 if the user address is bad.
 int
 either_copyout(int user_dst, uint64 dst, void *src, uint64 len)
 {
-  if(user_dst)
-    return copyout(myproc()->pagetable, dst, src, len);
-  memmove((char *)dst, src, len);
-  return 0;
+  if(!user_dst){
+    memmove((void *)dst, src, len);
+    return 0;
+  }
+  return copyout(myproc()->pagetable, dst, src, len);
 }
 
-// Copy from a user address (user_src = 1, current process) or a kernel address.
+// Copy len bytes from src, a user address of the current process if user_src, else a
+// kernel address. 0, or -1 if the user address is bad.
 int
 either_copyin(void *dst, int user_src, uint64 src, uint64 len)
 {
-  if(user_src)
-    return copyin(myproc()->pagetable, dst, src, len);
-  memmove(dst, (char *)src, len);
-  return 0;
+  if(!user_src){
+    memmove(dst, (void *)src, len);
+    return 0;
+  }
+  return copyin(myproc()->pagetable, dst, src, len);
 }
 
-// ^P on the console: one line per process. Takes no locks, so it still works when the
-// kernel is wedged; the output may then be slightly inconsistent.
+static char*
+statename(enum procstate s)
+{
+  switch(s){
+  case USED:     return "new";
+  case SLEEPING: return "sleep";
+  case RUNNABLE: return "ready";
+  case RUNNING:  return "run";
+  case ZOMBIE:   return "zombie";
+  default:       return "?";
+  }
+}
+
+// ^P on the console: one line per process, "pid state name", and for a sleeper the system
+// call it sleeps in. Takes no locks, so that it works on a wedged kernel; what it prints
+// may then be slightly stale.
 void
 procdump(void)
 {
-  static char *statename[] = {
-    [UNUSED]   "unused",
-    [USED]     "used",
-    [SLEEPING] "sleep ",
-    [RUNNABLE] "runble",
-    [RUNNING]  "run   ",
-    [ZOMBIE]   "zombie",
-  };
-
   printf("\n");
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     if(p->state == UNUSED)
       continue;
-    char *state = "???";
-    if(p->state >= 0 && p->state < NELEM(statename) && statename[p->state])
-      state = statename[p->state];
-    printf("%d %s %s\n", p->pid, state, p->name);
+    printf("%d %s %s", p->pid, statename(p->state), p->name);
+    struct trapframe *tf = p->trapframe;   // read once: wait() may clear it meanwhile
+    if(p->state == SLEEPING && tf != 0)
+      printf(" (in %s)", syscallname(tf->a7));
+    printf("\n");
   }
 }

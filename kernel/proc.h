@@ -1,102 +1,84 @@
-// Processes and harts.
+// Harts and processes: the per-hart record, the saved register sets (kernel context and
+// user trapframe), and the process-table slot.
 #ifndef XV6_PROC_H
 #define XV6_PROC_H
 
-// Callee-saved registers for kernel context switches (swtch.S).
+// What swtch.S saves when a kernel thread gives up its hart: the return address, the
+// stack pointer and the callee-saved registers. Everything else is the C caller's to
+// save. swtch.S's CTX_ offsets follow this layout.
 struct context {
   uint64 ra;
   uint64 sp;
-  uint64 s0;
-  uint64 s1;
-  uint64 s2;
-  uint64 s3;
-  uint64 s4;
-  uint64 s5;
-  uint64 s6;
-  uint64 s7;
-  uint64 s8;
-  uint64 s9;
-  uint64 s10;
-  uint64 s11;
+  uint64 s[12];                // s0..s11
 };
+_Static_assert(__builtin_offsetof(struct context, s) == 16, "swtch.S: CTX_S0");
 
-// Per-hart state.
+// One per hart, indexed by hart id (cpuid()). Only its own hart touches it, with
+// interrupts off.
 struct cpu {
-  struct proc *proc;          // process running on this hart, or null
-  struct context context;     // swtch() here to enter scheduler()
-  int noff;                   // depth of push_off() nesting
-  int intena;                 // were interrupts enabled before push_off()?
-  int started;                // set once the hart reaches the scheduler
+  struct proc *proc;           // running here, or 0 while in scheduler()
+  struct context context;      // the scheduler's; sched() switches to it
+  int noff;                    // push_off() depth
+  int intena;                  // interrupts were on at the outermost push_off()
 };
 
 extern struct cpu cpus[NCPU];
 
-// The page a process's user registers are saved to on a trap, mapped at
-// TRAPFRAME in its user page table. trampoline.S depends on these offsets.
+// The page at TRAPFRAME in a process's user page table. trampoline.S fills in the
+// user registers on a trap and reloads them on return; usertrapret() fills in the
+// first five words for the next trap. trampoline.S's TF_ offsets follow this layout:
+// the five kernel words at 0..32, then x1..x31 in register-number order, xN at 32 + 8*N.
 struct trapframe {
-  /*   0 */ uint64 kernel_satp;   // kernel page table
-  /*   8 */ uint64 kernel_sp;     // top of process's kernel stack
-  /*  16 */ uint64 kernel_trap;   // usertrap()
-  /*  24 */ uint64 epc;           // saved user program counter
-  /*  32 */ uint64 kernel_hartid; // saved kernel tp
-  /*  40 */ uint64 ra;
-  /*  48 */ uint64 sp;
-  /*  56 */ uint64 gp;
-  /*  64 */ uint64 tp;
-  /*  72 */ uint64 t0;
-  /*  80 */ uint64 t1;
-  /*  88 */ uint64 t2;
-  /*  96 */ uint64 s0;
-  /* 104 */ uint64 s1;
-  /* 112 */ uint64 a0;
-  /* 120 */ uint64 a1;
-  /* 128 */ uint64 a2;
-  /* 136 */ uint64 a3;
-  /* 144 */ uint64 a4;
-  /* 152 */ uint64 a5;
-  /* 160 */ uint64 a6;
-  /* 168 */ uint64 a7;
-  /* 176 */ uint64 s2;
-  /* 184 */ uint64 s3;
-  /* 192 */ uint64 s4;
-  /* 200 */ uint64 s5;
-  /* 208 */ uint64 s6;
-  /* 216 */ uint64 s7;
-  /* 224 */ uint64 s8;
-  /* 232 */ uint64 s9;
-  /* 240 */ uint64 s10;
-  /* 248 */ uint64 s11;
-  /* 256 */ uint64 t3;
-  /* 264 */ uint64 t4;
-  /* 272 */ uint64 t5;
-  /* 280 */ uint64 t6;
+  uint64 kernel_satp;          // kernel page table (satp value)
+  uint64 kernel_sp;            // top of this process's kernel stack
+  uint64 kernel_trap;          // address of usertrap()
+  uint64 epc;                  // user pc: where the trap happened, where to return
+  uint64 kernel_hartid;        // tp for the kernel: the hart we run on
+  uint64 ra, sp, gp, tp;       // x1..x4
+  uint64 t0, t1, t2;           // x5..x7
+  uint64 s0, s1;               // x8..x9
+  union {                      // x10..x17: system-call arguments, a7 the number
+    struct { uint64 a0, a1, a2, a3, a4, a5, a6, a7; };
+    uint64 a[8];
+  };
+  uint64 s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;   // x18..x27
+  uint64 t3, t4, t5, t6;       // x28..x31
 };
+_Static_assert(__builtin_offsetof(struct trapframe, epc) == 24, "trampoline.S: TF_EPC");
+_Static_assert(__builtin_offsetof(struct trapframe, ra) == 32 + 8*1, "trampoline.S: TF_RA");
+_Static_assert(__builtin_offsetof(struct trapframe, a0) == 32 + 8*10, "trampoline.S: TF_A0");
+_Static_assert(__builtin_offsetof(struct trapframe, s2) == 32 + 8*18, "trampoline.S: TF_S2");
+_Static_assert(__builtin_offsetof(struct trapframe, t6) == 32 + 8*31, "trampoline.S: TF_T6");
 
+// A slot's life: UNUSED -> USED (allocproc) -> RUNNABLE <-> RUNNING <-> SLEEPING ...
+// -> ZOMBIE (exit) -> UNUSED (the parent's wait, through freeproc).
 enum procstate { UNUSED, USED, SLEEPING, RUNNABLE, RUNNING, ZOMBIE };
 
-// Per-process state.
+// A process-table slot. Three kinds of fields, by who may touch them:
 struct proc {
+  // The process's own: only the process itself reads or writes these while it is alive
+  // (fork fills them in before the child can run, wait clears them after it is a ZOMBIE),
+  // so they need no lock. kstack is fixed at boot.
+  pagetable_t pagetable;       // user address space
+  uint64 sz;                   // bytes of user memory, from address 0
+  struct trapframe *trapframe; // kernel address of the TRAPFRAME page
+  uint64 kstack;               // kernel virtual address of the kernel stack
+  struct context context;      // where swtch() resumes this process
+  struct file *ofile[NOFILE];  // open files, by descriptor
+  struct inode *cwd;           // current directory
+  char name[16];               // for procdump and kernel messages
+
+  // Read or written only with lock held: other harts look at them (scheduler, kill,
+  // wakeup, wait).
   struct spinlock lock;
+  enum procstate state;
+  int pid;
+  void *chan;                  // what a SLEEPING process waits for
+  int killed;                  // exit at the next return to user mode
+  int xstate;                  // exit status, for the parent's wait
 
-  // p->lock must be held when using these:
-  enum procstate state;        // Process state
-  void *chan;                  // If non-zero, sleeping on chan
-  int killed;                  // If non-zero, have been killed
-  int xstate;                  // Exit status to be returned to parent's wait
-  int pid;                     // Process ID
-
-  // wait_lock must be held when using this:
-  struct proc *parent;         // Parent process
-
-  // private to the process, so p->lock need not be held:
-  uint64 kstack;               // Virtual address of kernel stack
-  uint64 sz;                   // Size of process memory (bytes)
-  pagetable_t pagetable;       // User page table
-  struct trapframe *trapframe; // data page for trampoline.S
-  struct context context;      // swtch() here to run process
-  struct file *ofile[NOFILE];  // Open files
-  struct inode *cwd;           // Current directory
-  char name[16];               // Process name (debugging)
+  // Read or written only with wait_lock (proc.c) held.
+  struct proc *parent;
 };
 
 #endif

@@ -1,6 +1,8 @@
-// System-call dispatch: fetching arguments from the trapframe and from user memory, and
-// the table mapping kernel/syscall.h numbers to their sys_ functions.
-// Every fetch from user memory goes through copyin/copyinstr, so a bad pointer is -1.
+// System-call dispatch: the table from kernel/syscall.h's numbers to the sys_ functions,
+// and the argument fetchers they use. A user program puts the number in a7 and up to six
+// arguments in a0..a5, and gets the result back in a0. Nothing it passes is trusted: user
+// memory is read only through copyin/copyinstr, which fail (-1) on any address the process
+// does not own.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -11,138 +13,134 @@
 #include "kernel/syscall.h"
 #include "kernel/defs.h"
 
-// Read the 8-byte word at user address addr into *ip. 0, or -1 if any of the 8 bytes
-// lies outside the process's memory.
-int
-fetchaddr(uint64 addr, uint64 *ip)
-{
-  struct proc *p = myproc();
+// ---------------------------------------------------------------- arguments
 
-  if(addr >= p->sz || addr + sizeof(uint64) > p->sz || addr + sizeof(uint64) < addr)
-    return -1;
-  if(copyin(p->pagetable, (char *)ip, addr, sizeof(*ip)) != 0)
-    return -1;
-  return 0;
-}
-
-// Copy the NUL-terminated string at user address addr into buf (max bytes, NUL
-// included). Its length, or -1 for a bad address or a string that does not fit.
-int
-fetchstr(uint64 addr, char *buf, int max)
-{
-  struct proc *p = myproc();
-
-  if(max <= 0)
-    return -1;
-  if(copyinstr(p->pagetable, buf, addr, max) < 0)
-    return -1;
-  return strlen(buf);
-}
-
-// Raw value of argument register a0..a5.
+// Argument register a0 + n, as the user left it. Only kernel code picks n.
 static uint64
 argraw(int n)
 {
-  struct trapframe *tf = myproc()->trapframe;
-
-  switch(n){
-  case 0: return tf->a0;
-  case 1: return tf->a1;
-  case 2: return tf->a2;
-  case 3: return tf->a3;
-  case 4: return tf->a4;
-  case 5: return tf->a5;
-  }
-  panic("argraw: no such argument register");
+  if(n < 0 || n > 5)
+    panic("argraw: system calls take at most six arguments, a0..a5");
+  return myproc()->trapframe->a[n];
 }
 
-// The n'th argument as an int. Any value is legal here; the caller validates it.
+// The n'th argument as an int: its low 32 bits, as the C calling convention passes one.
+// Every value is possible; the system call decides what each means.
 void
 argint(int n, int *ip)
 {
   *ip = (int)argraw(n);
 }
 
-// The n'th argument as a user address. Not checked here: copyin/copyout do that.
+// The n'th argument as a user address, unchecked: copyin/copyout check it when used.
 void
 argaddr(int n, uint64 *ip)
 {
   *ip = argraw(n);
 }
 
-// The n'th argument as a user string copied into buf. Its length, or -1 if the pointer
-// is bad or the string (with its NUL) is longer than max.
+// The n'th argument as a pointer to a user string, copied into buf. The string's length,
+// or -1 if the pointer is bad or the string and its NUL need more than max bytes.
 int
 argstr(int n, char *buf, int max)
 {
-  uint64 addr;
-
-  argaddr(n, &addr);
-  return fetchstr(addr, buf, max);
+  return fetchstr(argraw(n), buf, max);
 }
 
-extern uint64 sys_fork(void);
-extern uint64 sys_exit(void);
-extern uint64 sys_wait(void);
-extern uint64 sys_pipe(void);
-extern uint64 sys_read(void);
-extern uint64 sys_kill(void);
-extern uint64 sys_exec(void);
-extern uint64 sys_fstat(void);
-extern uint64 sys_chdir(void);
-extern uint64 sys_dup(void);
-extern uint64 sys_getpid(void);
-extern uint64 sys_sbrk(void);
-extern uint64 sys_pause(void);
-extern uint64 sys_uptime(void);
-extern uint64 sys_open(void);
-extern uint64 sys_write(void);
-extern uint64 sys_mknod(void);
-extern uint64 sys_unlink(void);
-extern uint64 sys_link(void);
-extern uint64 sys_mkdir(void);
-extern uint64 sys_close(void);
-extern uint64 sys_memstat(void);
+// Read the 8-byte word at user address addr (an argv[] entry). 0, or -1 unless all
+// 8 bytes lie below the process's size.
+int
+fetchaddr(uint64 addr, uint64 *ip)
+{
+  struct proc *p = myproc();
+  uint64 end = addr + sizeof(*ip);
 
-// Indexed by system-call number; the gaps (0) are unknown calls.
-// SYS_sleep is SYS_pause, so the one entry serves both names.
-static uint64 (*syscalls[])(void) = {
-  [SYS_fork]    sys_fork,
-  [SYS_exit]    sys_exit,
-  [SYS_wait]    sys_wait,
-  [SYS_pipe]    sys_pipe,
-  [SYS_read]    sys_read,
-  [SYS_kill]    sys_kill,
-  [SYS_exec]    sys_exec,
-  [SYS_fstat]   sys_fstat,
-  [SYS_chdir]   sys_chdir,
-  [SYS_dup]     sys_dup,
-  [SYS_getpid]  sys_getpid,
-  [SYS_sbrk]    sys_sbrk,
-  [SYS_pause]   sys_pause,
-  [SYS_uptime]  sys_uptime,
-  [SYS_open]    sys_open,
-  [SYS_write]   sys_write,
-  [SYS_mknod]   sys_mknod,
-  [SYS_unlink]  sys_unlink,
-  [SYS_link]    sys_link,
-  [SYS_mkdir]   sys_mkdir,
-  [SYS_close]   sys_close,
-  [SYS_memstat] sys_memstat,
+  if(end < addr || end > p->sz)
+    return -1;
+  return copyin(p->pagetable, (char *)ip, addr, sizeof(*ip)) < 0 ? -1 : 0;
+}
+
+// Copy the NUL-terminated user string at addr into buf (at most max bytes, NUL
+// included). Its length, or -1 for a bad address or a string that does not fit.
+int
+fetchstr(uint64 addr, char *buf, int max)
+{
+  if(max <= 0 || copyinstr(myproc()->pagetable, buf, addr, max) < 0)
+    return -1;
+  return strlen(buf);
+}
+
+// ---------------------------------------------------------------- the table
+
+extern uint64 sys_exit(void), sys_getpid(void), sys_fork(void), sys_wait(void),
+              sys_kill(void), sys_uptime(void), sys_pause(void), sys_sbrk(void),
+              sys_memstat(void);                                        // sysproc.c
+extern uint64 sys_read(void), sys_write(void), sys_open(void), sys_close(void),
+              sys_dup(void), sys_pipe(void), sys_fstat(void), sys_link(void),
+              sys_unlink(void), sys_mkdir(void), sys_mknod(void), sys_chdir(void),
+              sys_exec(void);                                           // sysfile.c
+
+struct syscallent {
+  char *name;                  // the user.h name, for messages and procdump
+  uint64 (*fn)(void);          // fetches its own arguments; returns the value for a0
 };
 
-// Called by usertrap() for an ecall from user mode: the number is in a7, the result
-// goes back in a0.
+// Indexed by number. A hole (fn == 0) is not a system call; neither is any number past
+// the end. SYS_sleep is another name for SYS_pause.
+static const struct syscallent syscalls[] = {
+  [SYS_fork]    = { "fork",    sys_fork },
+  [SYS_exit]    = { "exit",    sys_exit },
+  [SYS_wait]    = { "wait",    sys_wait },
+  [SYS_pipe]    = { "pipe",    sys_pipe },
+  [SYS_read]    = { "read",    sys_read },
+  [SYS_kill]    = { "kill",    sys_kill },
+  [SYS_exec]    = { "exec",    sys_exec },
+  [SYS_fstat]   = { "fstat",   sys_fstat },
+  [SYS_chdir]   = { "chdir",   sys_chdir },
+  [SYS_dup]     = { "dup",     sys_dup },
+  [SYS_getpid]  = { "getpid",  sys_getpid },
+  [SYS_sbrk]    = { "sbrk",    sys_sbrk },
+  [SYS_pause]   = { "pause",   sys_pause },
+  [SYS_uptime]  = { "uptime",  sys_uptime },
+  [SYS_open]    = { "open",    sys_open },
+  [SYS_write]   = { "write",   sys_write },
+  [SYS_mknod]   = { "mknod",   sys_mknod },
+  [SYS_unlink]  = { "unlink",  sys_unlink },
+  [SYS_link]    = { "link",    sys_link },
+  [SYS_mkdir]   = { "mkdir",   sys_mkdir },
+  [SYS_close]   = { "close",   sys_close },
+  [SYS_memstat] = { "memstat", sys_memstat },
+};
+
+// The entry for num (all 64 bits of a7), or 0 if num is not a system call.
+static const struct syscallent*
+lookup(uint64 num)
+{
+  if(num >= NELEM(syscalls) || syscalls[num].fn == 0)
+    return 0;
+  return &syscalls[num];
+}
+
+// The name of system call num, or "?".
+char*
+syscallname(uint64 num)
+{
+  const struct syscallent *sc = lookup(num);
+  return sc ? sc->name : "?";
+}
+
+// usertrap() calls this for an ecall from user mode.
 void
 syscall(void)
 {
   struct proc *p = myproc();
-  uint64 num = p->trapframe->a7;
+  struct trapframe *tf = p->trapframe;
+  const struct syscallent *sc = lookup(tf->a7);
 
-  if(num < NELEM(syscalls) && syscalls[num] != 0){
-    p->trapframe->a0 = syscalls[num]();
-  } else {
-    printf("pid %d (%s): unknown system call %d\n", p->pid, p->name, (int)num);
-    p->trapframe->a0 = -1;
+  if(sc == 0){
+    printf("pid %d (%s): no system call %ld; returning -1\n", p->pid, p->name, (long)tf->a7);
+    tf->a0 = -1;
+    return;
   }
+  tf->a0 = sc->fn();
 }

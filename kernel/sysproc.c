@@ -1,5 +1,7 @@
 // Process system calls: exit, getpid, fork, wait, kill, uptime, pause, sbrk, memstat.
-// Arguments are untrusted: every bad value or pointer gives -1, never a panic.
+// Each fetches its arguments and hands them to proc.c (or reads a counter). Arguments are
+// untrusted: every value has a defined result, never a panic; each call says what its
+// limits do.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -10,14 +12,28 @@
 #include "kernel/memstat.h"
 #include "kernel/defs.h"
 
+static int
+intarg(int n)
+{
+  int v;
+  argint(n, &v);
+  return v;
+}
+
+static uint64
+addrarg(int n)
+{
+  uint64 a;
+  argaddr(n, &a);
+  return a;
+}
+
+// exit(status): any int; the parent's wait() receives it unchanged.
 uint64
 sys_exit(void)
 {
-  int status;
-
-  argint(0, &status);
-  exit(status);
-  return 0;  // not reached
+  exit(intarg(0));
+  return 0;   // not reached
 }
 
 uint64
@@ -26,116 +42,90 @@ sys_getpid(void)
   return myproc()->pid;
 }
 
+// fork(): -1 when the process table is full or memory runs out.
 uint64
 sys_fork(void)
 {
   return fork();
 }
 
+// wait(int *status): status 0 asks for no status. A bad pointer gives -1 and leaves the
+// child unreaped.
 uint64
 sys_wait(void)
 {
-  uint64 addr;
-
-  argaddr(0, &addr);
-  return wait(addr);
+  return wait(addrarg(0));
 }
 
+// kill(pid): -1 for pid <= 0, a pid no process has (never used, or reaped), or init.
 uint64
 sys_kill(void)
 {
-  int pid;
-
-  argint(0, &pid);
-  return kill(pid);
+  return kill(intarg(0));
 }
 
-// Timer ticks since boot.
+// Timer ticks since boot. One aligned word, so it is read whole without tickslock.
 uint64
 sys_uptime(void)
 {
-  uint t;
-
-  acquire(&tickslock);
-  t = ticks;
-  release(&tickslock);
-  return t;
+  return __atomic_load_n(&ticks, __ATOMIC_RELAXED);
 }
 
-// Sleep n ticks (negative counts as 0). -1 if killed meanwhile. The tick handler calls
-// wakeup(&ticks) under tickslock.
+// pause(n): sleep until n ticks have passed; n <= 0 returns at once. -1 if killed first.
+// Elapsed time is an unsigned difference, so a wrap of ticks does not matter.
 uint64
 sys_pause(void)
 {
-  int n;
-  uint ticks0;
-
-  argint(0, &n);
-  if(n < 0)
-    n = 0;
+  int n = intarg(0);
+  struct proc *p = myproc();
+  uint64 r = 0;
 
   acquire(&tickslock);
-  ticks0 = ticks;
-  while(ticks - ticks0 < (uint)n){
-    if(killed(myproc())){
-      release(&tickslock);
-      return -1;
+  uint start = ticks;
+  while(n > 0 && ticks - start < (uint)n){
+    if(killed(p)){
+      r = -1;
+      break;
     }
-    sleep(&ticks, &tickslock);
+    sleep(&ticks, &tickslock);   // the timer interrupt wakes &ticks under tickslock
   }
   release(&tickslock);
-  return 0;
+  return r;
 }
 
-// sbrk(n, how): change the process size by n bytes and return the old size.
-// SBRK_EAGER allocates the pages now; SBRK_LAZY only moves p->sz and vmfault() allocates
-// each page on first touch. Shrinking frees at once in either mode. On any failure the
-// size is unchanged and the result is (uint64)-1.
+// sbrk(n, how): move the end of the process's memory by n bytes and return the old end.
+// SBRK_EAGER maps the new pages now, SBRK_LAZY on first touch; shrinking is immediate in
+// both. (uint64)-1, nothing changed, for an unknown how or a growth that cannot be met.
+// A shrink past address 0 changes nothing and returns the old end, as in xv6.
 uint64
 sys_sbrk(void)
 {
-  struct proc *p = myproc();
-  int n, how;
-  uint64 oldsz = p->sz;
+  int n = intarg(0), how = intarg(1);
+  uint64 oldsz = myproc()->sz;
+  int r = -1;
 
-  argint(0, &n);
-  argint(1, &how);
-
-  if(how != SBRK_EAGER && how != SBRK_LAZY)
-    return -1;
-
-  if(how == SBRK_EAGER || n < 0){
-    if(growproc(n) < 0)
-      return -1;
-    return oldsz;
-  }
-
-  uint64 newsz = oldsz + (uint64)n;
-  if(newsz < oldsz || newsz > TRAPFRAME)
-    return -1;
-  p->sz = newsz;
-  return oldsz;
+  if(how == SBRK_EAGER)
+    r = growproc(n);
+  else if(how == SBRK_LAZY)
+    r = growlazy(n);
+  return r < 0 ? -1 : oldsz;
 }
 
-// memstat(struct memstat *addr): physical-page and copy-on-write statistics.
+// memstat(struct memstat *): page and copy-on-write counts. -1 for a bad pointer.
 uint64
 sys_memstat(void)
 {
-  uint64 addr;
   struct memstat m;
 
-  argaddr(0, &addr);
-
-  memset(&m, 0, sizeof(m));   // no stack garbage reaches user space; unfilled fields read 0
+  // Every byte is set before any leaves the kernel: padding, and counters this build
+  // does not keep, read 0.
+  memset(&m, 0, sizeof(m));
   m.totalpages = ktotalpages();
   m.freepages = kfreepages();
   m.sharedpages = ksharedpages();
 #ifdef COW_FORK
-  cow_stats(&m);              // the copy-on-write counters (cow.c)
+  cow_stats(&m);
 #endif
-  bio_stats(&m);              // disk requests (bio.c)
-
-  if(copyout(myproc()->pagetable, addr, (char *)&m, sizeof(m)) < 0)
-    return -1;
-  return 0;
+  bio_stats(&m);
+  return copyout(myproc()->pagetable, addrarg(0), (char *)&m, sizeof(m)) < 0 ? -1 : 0;
 }
