@@ -1458,6 +1458,7 @@ killtargets(char *s)
   CHECK((r = kill(k)) == 0, "a second kill of an unreaped child returned %d, expected 0", r);
   CHECK((r = waitfor(k)) == -1, "a child killed twice exited with %d, expected -1", r);
   CHECK((r = kill(k)) == -1, "kill after reaping returned %d, expected -1", r);
+  CHECK((r = kill(-0x7fffffff - 1)) == -1, "kill(INT_MIN) returned %d, expected -1", r);
 }
 
 // The system call itself, with a number the C wrappers cannot produce.
@@ -1563,6 +1564,8 @@ memstatfill(char *s)
   for(int i = 0; i < NELEM(counts); i++)
     CHECK(counts[i] < 0x80000000UL, "counter %d is %p: not a count (stale kernel data?)",
           i, (void *)counts[i]);
+  char *top = heaptop();                 // a struct that would run off the end of memory
+  CHECK(memstat((struct memstat *)(top - 8)) == -1, "memstat across the end of memory succeeded");
 }
 
 // Spinning processes (more than harts) all make progress: the timer preempts them.
