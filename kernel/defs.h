@@ -166,7 +166,6 @@ void            argaddr(int, uint64 *);
 int             fetchstr(uint64, char*, int);
 int             fetchaddr(uint64, uint64*);
 void            syscall(void);
-char*           syscallname(uint64);
 
 // trap.c
 extern uint     ticks;

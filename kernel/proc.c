@@ -639,20 +639,14 @@ statename(enum procstate s)
   }
 }
 
-// ^P on the console: one line per process, "pid state name", and for a sleeper the system
-// call it sleeps in. Takes no locks, so that it works on a wedged kernel; what it prints
-// may then be slightly stale.
+// ^P on the console: one line per process, "pid state name" (tests/shell_session.py reads
+// it). Takes no locks, so that it works on a wedged kernel; what it prints may then be
+// slightly stale.
 void
 procdump(void)
 {
   printf("\n");
-  for(struct proc *p = proc; p < &proc[NPROC]; p++){
-    if(p->state == UNUSED)
-      continue;
-    printf("%d %s %s", p->pid, statename(p->state), p->name);
-    struct trapframe *tf = p->trapframe;   // read once: wait() may clear it meanwhile
-    if(p->state == SLEEPING && tf != 0)
-      printf(" (in %s)", syscallname(tf->a7));
-    printf("\n");
-  }
+  for(struct proc *p = proc; p < &proc[NPROC]; p++)
+    if(p->state != UNUSED)
+      printf("%d %s %s\n", p->pid, statename(p->state), p->name);
 }

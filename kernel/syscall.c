@@ -80,53 +80,42 @@ extern uint64 sys_read(void), sys_write(void), sys_open(void), sys_close(void),
               sys_unlink(void), sys_mkdir(void), sys_mknod(void), sys_chdir(void),
               sys_exec(void);                                           // sysfile.c
 
-struct syscallent {
-  char *name;                  // the user.h name, for messages and procdump
-  uint64 (*fn)(void);          // fetches its own arguments; returns the value for a0
+// A system call: fetches its own arguments, returns the value for a0.
+typedef uint64 (*sysfn)(void);
+
+// Indexed by number. A hole (0) is not a system call; neither is any number past the end.
+// SYS_sleep is another name for SYS_pause.
+static const sysfn syscalls[] = {
+  [SYS_fork]    = sys_fork,
+  [SYS_exit]    = sys_exit,
+  [SYS_wait]    = sys_wait,
+  [SYS_pipe]    = sys_pipe,
+  [SYS_read]    = sys_read,
+  [SYS_kill]    = sys_kill,
+  [SYS_exec]    = sys_exec,
+  [SYS_fstat]   = sys_fstat,
+  [SYS_chdir]   = sys_chdir,
+  [SYS_dup]     = sys_dup,
+  [SYS_getpid]  = sys_getpid,
+  [SYS_sbrk]    = sys_sbrk,
+  [SYS_pause]   = sys_pause,
+  [SYS_uptime]  = sys_uptime,
+  [SYS_open]    = sys_open,
+  [SYS_write]   = sys_write,
+  [SYS_mknod]   = sys_mknod,
+  [SYS_unlink]  = sys_unlink,
+  [SYS_link]    = sys_link,
+  [SYS_mkdir]   = sys_mkdir,
+  [SYS_close]   = sys_close,
+  [SYS_memstat] = sys_memstat,
 };
 
-// Indexed by number. A hole (fn == 0) is not a system call; neither is any number past
-// the end. SYS_sleep is another name for SYS_pause.
-static const struct syscallent syscalls[] = {
-  [SYS_fork]    = { "fork",    sys_fork },
-  [SYS_exit]    = { "exit",    sys_exit },
-  [SYS_wait]    = { "wait",    sys_wait },
-  [SYS_pipe]    = { "pipe",    sys_pipe },
-  [SYS_read]    = { "read",    sys_read },
-  [SYS_kill]    = { "kill",    sys_kill },
-  [SYS_exec]    = { "exec",    sys_exec },
-  [SYS_fstat]   = { "fstat",   sys_fstat },
-  [SYS_chdir]   = { "chdir",   sys_chdir },
-  [SYS_dup]     = { "dup",     sys_dup },
-  [SYS_getpid]  = { "getpid",  sys_getpid },
-  [SYS_sbrk]    = { "sbrk",    sys_sbrk },
-  [SYS_pause]   = { "pause",   sys_pause },
-  [SYS_uptime]  = { "uptime",  sys_uptime },
-  [SYS_open]    = { "open",    sys_open },
-  [SYS_write]   = { "write",   sys_write },
-  [SYS_mknod]   = { "mknod",   sys_mknod },
-  [SYS_unlink]  = { "unlink",  sys_unlink },
-  [SYS_link]    = { "link",    sys_link },
-  [SYS_mkdir]   = { "mkdir",   sys_mkdir },
-  [SYS_close]   = { "close",   sys_close },
-  [SYS_memstat] = { "memstat", sys_memstat },
-};
-
-// The entry for num (all 64 bits of a7), or 0 if num is not a system call.
-static const struct syscallent*
+// The handler for num (all 64 bits of a7: high bits make it unknown, not another call),
+// or 0 if num is not a system call.
+static sysfn
 lookup(uint64 num)
 {
-  if(num >= NELEM(syscalls) || syscalls[num].fn == 0)
-    return 0;
-  return &syscalls[num];
-}
-
-// The name of system call num, or "?".
-char*
-syscallname(uint64 num)
-{
-  const struct syscallent *sc = lookup(num);
-  return sc ? sc->name : "?";
+  return num < NELEM(syscalls) ? syscalls[num] : 0;
 }
 
 // usertrap() calls this for an ecall from user mode.
@@ -135,12 +124,12 @@ syscall(void)
 {
   struct proc *p = myproc();
   struct trapframe *tf = p->trapframe;
-  const struct syscallent *sc = lookup(tf->a7);
+  sysfn fn = lookup(tf->a7);
 
-  if(sc == 0){
+  if(fn == 0){
     printf("pid %d (%s): no system call %ld; returning -1\n", p->pid, p->name, (long)tf->a7);
     tf->a0 = -1;
     return;
   }
-  tf->a0 = sc->fn();
+  tf->a0 = fn();
 }
