@@ -202,6 +202,8 @@ int             copyin(pagetable_t, char *, uint64, uint64);
 int             copyinstr(pagetable_t, char *, uint64, uint64);
 int             copyin_probe(pagetable_t, uint64, uint64);
 int             vmfault(pagetable_t, uint64 va, int write);
+int             uvmquery(pagetable_t, uint64 va, int npages, uint64 dst);
+void            uvmcount(pagetable_t, uint64 sz, int *mapped, int *shared);
 
 // Results of vmfault() and of the fault handlers it calls.
 #define FAULT_OK      0    // the access can be retried and will succeed

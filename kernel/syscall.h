@@ -25,5 +25,6 @@
 #define SYS_mkdir  20
 #define SYS_close  21
 #define SYS_memstat 22         // ours: physical memory and COW statistics
+#define SYS_vmquery 23         // ours: the caller's pages, see kernel/vmquery.h
 
 #endif

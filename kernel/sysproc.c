@@ -1,4 +1,5 @@
-// Process system calls: exit, getpid, fork, wait, kill, uptime, pause, sbrk, memstat.
+// Process system calls: exit, getpid, fork, wait, kill, uptime, pause, sbrk, memstat,
+// vmquery.
 // Each fetches its arguments and hands them to proc.c (or reads a counter). Arguments are
 // untrusted: every value has a defined result, never a panic; each call says what its
 // limits do.
@@ -128,4 +129,12 @@ sys_memstat(void)
 #endif
   bio_stats(&m);
   return copyout(myproc()->pagetable, addrarg(0), (char *)&m, sizeof(m)) < 0 ? -1 : 0;
+}
+
+// vmquery(uint64 va, int npages, struct vmpage *buf): what the caller's page table maps
+// at npages pages from va (kernel/vmquery.h; uvmquery() in vm.c does the work).
+uint64
+sys_vmquery(void)
+{
+  return uvmquery(myproc()->pagetable, addrarg(0), intarg(1), addrarg(2));
 }

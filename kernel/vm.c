@@ -17,6 +17,7 @@
 #include "kernel/spinlock.h"
 #include "kernel/proc.h"
 #include "kernel/defs.h"
+#include "kernel/vmquery.h"
 
 pagetable_t kernel_pagetable;
 
@@ -477,4 +478,117 @@ copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
     if(copyin(pagetable, &c, va, 1) < 0)
       return -1;
   return 0;
+}
+
+// ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
+// Both read page tables only: they never change a PTE, and they see every page as it is,
+// including those without PTE_U (kernel/vmquery.h says what is reported).
+
+// The first valid leaf PTE of pagetable at or above *va and below end (end <= MAXVA),
+// with *va set to its page; 0 if there is none. A missing page-table page is skipped
+// whole, so a sparse address space (a huge lazy heap) costs a step per missing table,
+// not per page. User page tables have no superpages: an upper-level PTE is a table.
+static pte_t *
+nextleaf(pagetable_t pagetable, uint64 *va, uint64 end)
+{
+  uint64 a = *va;
+
+  while(a < end){
+    pagetable_t pt = pagetable;
+    int level;
+    for(level = 2; level > 0; level--){
+      pte_t pte = pt[PX(level, a)];
+      if((pte & PTE_V) == 0)
+        break;
+      pt = (pagetable_t)PTE2PA(pte);
+    }
+    if(level > 0){
+      a = (a | ((1L << PXSHIFT(level)) - 1)) + 1;   // past the span of the missing table
+      continue;
+    }
+    pte_t *pte = &pt[PX(0, a)];
+    if(*pte & PTE_V){
+      *va = a;
+      return pte;
+    }
+    a += PGSIZE;
+  }
+  return 0;
+}
+
+// Copied out whole: no padding bytes that could carry kernel stack contents.
+_Static_assert(sizeof(struct vmpage) == 2*sizeof(uint64) + 2*sizeof(uint),
+               "struct vmpage has padding");
+
+// What the PTE pte (0: none) says about the page at va, as vmquery() reports it.
+static void
+describe(uint64 va, pte_t pte, struct vmpage *vp)
+{
+  memset(vp, 0, sizeof(*vp));   // no stack garbage in the struct reaches user space
+  vp->va = va;
+  if((pte & PTE_V) == 0)
+    return;
+  vp->pa = PTE2PA(pte);
+  vp->flags = VMP_MAPPED | (pte & PTE_R ? VMP_R : 0) | (pte & PTE_W ? VMP_W : 0) |
+              (pte & PTE_X ? VMP_X : 0) | (pte & PTE_U ? VMP_U : 0) |
+              (pte & PTE_RSW0 ? VMP_RSW0 : 0) | (pte & PTE_RSW1 ? VMP_RSW1 : 0);
+#ifdef COW_FORK
+  if(pte & PTE_COW)
+    vp->flags |= VMP_COW;
+#endif
+  // Every page a user page table maps is RAM; only the trampoline (kernel text) lies
+  // below the pages kalloc manages, and its count reads 0.
+  vp->refs = krefcount((void *)vp->pa);
+}
+
+// vmquery(): describe npages pages of pagetable from va into the user array dst (struct
+// vmpage, kernel/vmquery.h). 0, or -1 for a bad range or buffer, and then dst is
+// untouched: every page of dst is made writable (vmfault) before anything is written,
+// and only this process changes its page table, so the copies below cannot fail.
+int
+uvmquery(pagetable_t pagetable, uint64 va, int npages, uint64 dst)
+{
+  if(va % PGSIZE != 0 || npages <= 0 || npages > VMQ_MAXPAGES)
+    return -1;
+  if(va >= MAXVA || (uint64)npages > (MAXVA - va) / PGSIZE)
+    return -1;
+  uint64 len = (uint64)npages * sizeof(struct vmpage);
+  if(dst + len < dst || dst + len > MAXVA)
+    return -1;
+  for(uint64 a = PGROUNDDOWN(dst); a < dst + len; a += PGSIZE)
+    if(vmfault(pagetable, a, 1) != FAULT_OK)
+      return -1;
+
+  uint64 end = va + (uint64)npages * PGSIZE, at = va;
+  pte_t *pte = nextleaf(pagetable, &at, end);
+  for(uint64 a = va; a < end; a += PGSIZE, dst += sizeof(struct vmpage)){
+    struct vmpage vp;
+    if(pte && at == a){
+      describe(a, *pte, &vp);
+      at = a + PGSIZE;
+      pte = nextleaf(pagetable, &at, end);
+    } else {
+      describe(a, 0, &vp);
+    }
+    if(copyout(pagetable, dst, (char *)&vp, sizeof(vp)) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+// For ^P: how many pages of [0, sz) pagetable maps (*mapped) and how many of those are
+// shared with another mapping, count above 1 (*shared). The caller keeps the page table
+// from changing meanwhile (procdump: see there).
+void
+uvmcount(pagetable_t pagetable, uint64 sz, int *mapped, int *shared)
+{
+  struct vmpage vp;
+  pte_t *pte;
+
+  *mapped = *shared = 0;
+  for(uint64 a = 0; (pte = nextleaf(pagetable, &a, PGROUNDUP(sz))) != 0; a += PGSIZE){
+    describe(a, *pte, &vp);
+    (*mapped)++;
+    *shared += vp.refs > 1;
+  }
 }

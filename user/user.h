@@ -8,6 +8,7 @@
 
 struct stat;
 struct memstat;
+struct vmpage;
 
 #define SBRK_ERROR ((char *)-1)
 
@@ -35,6 +36,7 @@ int pause(int ticks);
 int sleep(int ticks);             // classic name for pause()
 int uptime(void);
 int memstat(struct memstat*);     // ours: see kernel/memstat.h
+int vmquery(uint64 va, int npages, struct vmpage*);  // ours: see kernel/vmquery.h
 
 // ulib.c
 int stat(const char*, struct stat*);

@@ -1,0 +1,42 @@
+// What the vmquery() system call reports: one struct vmpage per page of the caller's
+// address space, as its page table maps it (uvmquery() in kernel/vm.c).
+//
+//   int vmquery(uint64 va, int npages, struct vmpage *buf);
+//
+// Fills buf[0..npages) for the pages va, va+PGSIZE, ... and returns 0.
+//  - va must be page-aligned; 1 <= npages <= VMQ_MAXPAGES; the range must end at or below
+//    MAXVA. Anything else is -1.
+//  - buf must be npages entries of memory the process may write. If it is not, the
+//    result is -1 and buf is left exactly as it was: the kernel checks (and, for lazily
+//    allocated or copy-on-write pages, prepares) all of buf before it writes any of it.
+//  - The answer describes the address space as it is when the call returns, so pages of
+//    buf inside the range show as the writable pages they have become.
+//  - Any page-aligned range below MAXVA may be asked about. A page that is not mapped
+//    (beyond the heap, a lazy sbrk page never touched, the gap below the trapframe) is an
+//    entry with flags 0, not an error.
+//  - Every page is reported as it is, including the ones without VMP_U: the stack's
+//    guard page (mapped, no VMP_U), and at the top the trapframe (TRAPFRAME, R W) and the
+//    trampoline (TRAMPOLINE, R X, kernel code: refs 0, the allocator does not own it).
+// Every byte of each entry is written (no padding, unused fields 0).
+#ifndef XV6_VMQUERY_H
+#define XV6_VMQUERY_H
+
+#define VMQ_MAXPAGES 1024   // most pages one call describes
+
+struct vmpage {
+  uint64 va;      // the page's virtual address
+  uint64 pa;      // the physical page it maps to; 0 if not mapped
+  uint flags;     // VMP_ bits below; 0 if not mapped
+  uint refs;      // the physical page's reference count (kalloc.c); 0 if not mapped
+};
+
+#define VMP_MAPPED  0x001   // the page table maps this page (PTE_V)
+#define VMP_R       0x002   // readable
+#define VMP_W       0x004   // writable
+#define VMP_X       0x008   // executable
+#define VMP_U       0x010   // user mode may touch it
+#define VMP_COW     0x020   // shared copy-on-write: read-only until the first write copies it
+#define VMP_RSW0    0x040   // the PTE's software bits as they are (riscv.h's PTE_RSW0,
+#define VMP_RSW1    0x080   //   PTE_RSW1); a kernel may keep its own marks there
+
+#endif
