@@ -12,6 +12,7 @@
 #include "kernel/riscv.h"
 #include "kernel/memlayout.h"
 #include "kernel/memstat.h"
+#include "kernel/vmquery.h"
 #include "kernel/syscall.h"
 #include "kernel/elf.h"
 #include "user/user.h"
@@ -1026,6 +1027,264 @@ memfree(char *s)
   uint64 f1 = freepages();
   CHECK(f1 == f0, "a child's exit leaked %d pages (%d free before, %d after)",
         (int)(f0 - f1), (int)f0, (int)f1);
+}
+
+// ---- vmquery(): what the page table says about a page (kernel/vmquery.h)
+
+#define VMQ_PERM   (VMP_MAPPED | VMP_R | VMP_W | VMP_X | VMP_U)
+#define VMQ_MARK   (VMP_COW | VMP_RSW0 | VMP_RSW1)   // a kernel's copy-on-write mark
+
+// The entry for the one page holding va.
+static struct vmpage
+vmq1(uint64 va)
+{
+  struct vmpage v;
+  CHECK(vmquery(PGROUNDDOWN(va), 1, &v) == 0, "vmquery(%p, 1) failed", (void *)PGROUNDDOWN(va));
+  CHECK(v.va == PGROUNDDOWN(va), "vmquery(%p) described va %p", (void *)PGROUNDDOWN(va),
+        (void *)v.va);
+  return v;
+}
+
+// v must be mapped with exactly the permissions perm (VMQ_PERM bits) and mark (VMQ_MARK
+// bits present or not), with reference count refs (0: any count of at least 1).
+static void
+vmqexpect(struct vmpage *v, char *what, int perm, int marked, int refs)
+{
+  CHECK((v->flags & VMQ_PERM) == perm, "%s %p: flags %p, expected permissions %p", what,
+        (void *)v->va, (void *)(uint64)v->flags, (void *)(uint64)perm);
+  CHECK(((v->flags & VMQ_MARK) != 0) == marked, "%s %p: flags %p, expected %s", what,
+        (void *)v->va, (void *)(uint64)v->flags, marked ? "a COW mark" : "no COW mark");
+  CHECK(v->pa != 0 && v->pa % PGSIZE == 0, "%s %p: physical page %p", what, (void *)v->va,
+        (void *)v->pa);
+  CHECK(refs ? v->refs == refs : v->refs >= 1, "%s %p: count %d, expected %d", what,
+        (void *)v->va, (int)v->refs, refs);
+}
+
+// An unmapped page reads as its address and nothing else.
+static void
+vmqunmapped(struct vmpage *v, uint64 va)
+{
+  CHECK(v->va == va && v->pa == 0 && v->flags == 0 && v->refs == 0,
+        "unmapped page %p: got va %p pa %p flags %p refs %d", (void *)va, (void *)v->va,
+        (void *)v->pa, (void *)(uint64)v->flags, (int)v->refs);
+}
+
+static int
+allbytes(char *p, int n, char c)
+{
+  for(int i = 0; i < n; i++)
+    if(p[i] != c)
+      return 0;
+  return 1;
+}
+
+// Bad ranges and bad buffers give -1, and nothing is written.
+static void
+vmqbad(char *s)
+{
+  struct vmpage v[4];
+  struct { uint64 va; int n; } bad[] = {
+    { 1, 1 }, { PGSIZE + 8, 1 }, { 0, 0 }, { 0, -1 }, { 0, VMQ_MAXPAGES + 1 }, { 0, 1 << 30 },
+    { MAXVA, 1 }, { MAXVA - PGSIZE, 2 }, { MAXVA - 3*PGSIZE, 4 }, { MAXVA + PGSIZE, 1 },
+    { 1UL << 63, 1 }, { 0xfffffffffffff000UL, 2 }, { 0xfffffffffffff000UL, 1 << 20 },
+  };
+  for(int i = 0; i < NELEM(bad); i++){
+    memset(v, 0xa5, sizeof v);
+    int r = vmquery(bad[i].va, bad[i].n, v);
+    CHECK(r == -1, "vmquery(%p, %d) returned %d, expected -1", (void *)bad[i].va, bad[i].n, r);
+    CHECK(allbytes((char *)v, sizeof v, 0xa5), "vmquery(%p, %d) failed but wrote the buffer",
+          (void *)bad[i].va, bad[i].n);
+  }
+
+  uint64 addrs[MAXBAD];
+  int n = badaddrs(addrs), r;
+  for(int i = 0; i < n; i++)
+    CHECK((r = vmquery(0, 1, (struct vmpage *)addrs[i])) == -1,
+          "vmquery into buffer %p returned %d, expected -1", (void *)addrs[i], r);
+  CHECK((r = vmquery(0, 1, (struct vmpage *)textvictim)) == -1,
+        "vmquery into the text page %p returned %d, expected -1", textvictim, r);
+
+  // A buffer whose last entry runs past the heap: refused whole, not written in part.
+  char *top = heaptop();
+  struct vmpage *e = (struct vmpage *)(top - 3*sizeof(struct vmpage));
+  memset(top - PGSIZE, 0xa5, PGSIZE);
+  CHECK((r = vmquery(0, 4, e)) == -1, "vmquery with 4 entries ending past the heap returned %d", r);
+  CHECK(allbytes(top - PGSIZE, PGSIZE, 0xa5), "a refused vmquery wrote into the buffer");
+  CHECK((r = vmquery(0, 3, e)) == 0, "vmquery with 3 entries ending at the heap top returned %d", r);
+  CHECK(e[0].va == 0 && e[2].va == 2*PGSIZE, "the 3 entries describe %p..%p", (void *)e[0].va,
+        (void *)e[2].va);
+}
+
+// Ranges up to the very top of the address space: the gap, the trapframe, the trampoline.
+static void
+vmqrange(char *s)
+{
+  struct vmpage v[4];
+  int r;
+  CHECK((r = vmquery(TRAPFRAME - 2*PGSIZE, 4, v)) == 0,
+        "vmquery of the last 4 pages below MAXVA returned %d", r);
+  vmqunmapped(&v[0], TRAPFRAME - 2*PGSIZE);
+  vmqunmapped(&v[1], TRAPFRAME - PGSIZE);
+  CHECK(v[2].va == TRAPFRAME && v[3].va == TRAMPOLINE, "wrong addresses at the top");
+  vmqexpect(&v[2], "trapframe", VMP_MAPPED | VMP_R | VMP_W, 0, 1);
+  CHECK((v[3].flags & VMQ_PERM) == (VMP_MAPPED | VMP_R | VMP_X) && v[3].refs == 0 &&
+        v[3].pa != 0, "trampoline: flags %p refs %d, expected R X without U, count 0",
+        (void *)(uint64)v[3].flags, (int)v[3].refs);
+
+  // The largest query from address 0, into a buffer that lies inside the range.
+  struct vmpage *all = (struct vmpage *)sbrk(VMQ_MAXPAGES * sizeof(struct vmpage));
+  CHECK((char *)all != SBRK_ERROR, "sbrk failed");
+  uint64 sz = (uint64)sbrk(0);
+  CHECK((r = vmquery(0, VMQ_MAXPAGES, all)) == 0, "vmquery(0, %d) returned %d", VMQ_MAXPAGES, r);
+  for(int i = 0; i < VMQ_MAXPAGES; i++){
+    uint64 va = (uint64)i * PGSIZE;
+    if(va >= sz)
+      vmqunmapped(&all[i], va);
+    else
+      CHECK(all[i].va == va && (all[i].flags & VMP_MAPPED) && all[i].refs >= 1,
+            "page %p below sz: flags %p refs %d", (void *)va, (void *)(uint64)all[i].flags,
+            (int)all[i].refs);
+  }
+  struct vmpage *b = &all[(uint64)all / PGSIZE];
+  vmqexpect(b, "the query's own buffer", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+}
+
+// Lazy sbrk holes in the middle of a range are unmapped entries; the stack and its guard page.
+static void
+vmqholes(char *s)
+{
+  char *p = heaptop();
+  CHECK(sbrklazy(5*PGSIZE) == p, "sbrklazy failed");
+  p[PGSIZE] = 1;
+  sink = p[3*PGSIZE];
+  struct vmpage *v = (struct vmpage *)(p + 4*PGSIZE);   // an untouched lazy page
+  CHECK(vmquery((uint64)p, 6, v) == 0, "vmquery over lazy holes failed");
+  vmqunmapped(&v[0], (uint64)p);
+  vmqexpect(&v[1], "touched lazy page", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  vmqunmapped(&v[2], (uint64)p + 2*PGSIZE);
+  vmqexpect(&v[3], "lazy page read once", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  vmqexpect(&v[4], "lazy page holding the buffer", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  vmqunmapped(&v[5], (uint64)p + 5*PGSIZE);
+  CHECK(v[1].pa != v[3].pa && v[3].pa != v[4].pa && v[1].pa != v[4].pa,
+        "three lazy pages share a physical page");
+
+  uint64 sp = r_sp();
+  struct vmpage st = vmq1(sp), guard = vmq1(PGROUNDDOWN(sp) - PGSIZE);
+  vmqexpect(&st, "stack", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 0);
+  CHECK((guard.flags & (VMP_MAPPED | VMP_R | VMP_U | VMP_X)) == (VMP_MAPPED | VMP_R),
+        "guard page %p: flags %p, expected mapped, readable, no U", (void *)guard.va,
+        (void *)(uint64)guard.flags);
+}
+
+// One heap page through fork, a child's write (COW: COPY) and the parent's (COW: REUSE).
+// Which kernel this is shows in what the child maps: the parent's page (copy-on-write)
+// or a copy (eager fork); every later step must agree with that.
+static void
+vmqfork(char *s)
+{
+  char *p = heaptop() - PGSIZE;    // a page this process alone maps
+  int down[2], up[2];
+  struct vmpage c0, c1;
+  char x = 'g';
+
+  p[0] = 'p';
+  struct vmpage before = vmq1((uint64)p);
+  vmqexpect(&before, "heap page before fork", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  CHECK(pipe(down) == 0 && pipe(up) == 0, "pipe failed");
+  int pid = xfork();
+  if(pid == 0){
+    close(down[1]);              // so that the parent's exit means EOF here
+    c0 = vmq1((uint64)p);
+    if(write(up[1], &c0, sizeof c0) != sizeof c0 || read(down[0], &x, 1) != 1)
+      exit(1);
+    p[0] = 'c';
+    c1 = vmq1((uint64)p);
+    if(write(up[1], &c1, sizeof c1) != sizeof c1 || read(down[0], &x, 1) != 1)
+      exit(1);
+    exit(p[0] == 'c' ? 0 : 2);
+  }
+  CHECK(read(up[0], &c0, sizeof c0) == sizeof c0, "no word from the child");
+  struct vmpage a = vmq1((uint64)p);
+  int cow = c0.pa == a.pa;
+  CHECK(a.pa == before.pa, "fork moved the parent's page from %p to %p", (void *)before.pa,
+        (void *)a.pa);
+  if(cow){
+    vmqexpect(&a, "parent after fork", VMP_MAPPED | VMP_R | VMP_U, 1, 2);
+    vmqexpect(&c0, "child after fork", VMP_MAPPED | VMP_R | VMP_U, 1, 2);
+  } else {
+    vmqexpect(&a, "parent after an eager fork", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+    vmqexpect(&c0, "child after an eager fork", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  }
+
+  CHECK(write(down[1], &x, 1) == 1, "pipe write failed");    // the child writes the page
+  CHECK(read(up[0], &c1, sizeof c1) == sizeof c1, "no word from the child");
+  a = vmq1((uint64)p);
+  vmqexpect(&c1, "child after its write", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  CHECK(c1.pa != a.pa, "the child wrote the parent's physical page %p", (void *)a.pa);
+  CHECK(cow || c1.pa == c0.pa, "eager fork: the child's page moved on its write");
+  CHECK(a.pa == before.pa, "the child's write moved the parent's page");
+  if(cow)
+    vmqexpect(&a, "parent after the child's COPY", VMP_MAPPED | VMP_R | VMP_U, 1, 1);
+  else
+    vmqexpect(&a, "parent after the child's write", VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+
+  CHECK(write(down[1], &x, 1) == 1, "pipe write failed");    // the child exits
+  CHECK(waitfor(pid) == 0, "the child failed");
+  p[0] = 'P';
+  a = vmq1((uint64)p);
+  vmqexpect(&a, cow ? "parent after REUSE" : "parent after its write",
+            VMP_MAPPED | VMP_R | VMP_W | VMP_U, 0, 1);
+  CHECK(a.pa == before.pa, "the parent's write %s its page (%p, was %p)",
+        cow ? "copied, not reused," : "moved", (void *)a.pa, (void *)before.pa);
+  CHECK(p[0] == 'P', "the parent's write was lost");
+  close(down[0]); close(down[1]); close(up[0]); close(up[1]);
+}
+
+// Text is mapped R X U, never writable and never marked COW, before and after fork and
+// after the child writes its data; a kernel that shares data pages shares text too.
+static void
+vmqtext(char *s)
+{
+  int up[2], down[2];
+  struct vmpage c[3];
+  char x = 'g';
+
+  struct vmpage t = vmq1((uint64)textvictim), z = vmq1(0);
+  vmqexpect(&t, "text page", VMP_MAPPED | VMP_R | VMP_X | VMP_U, 0, 0);
+  vmqexpect(&z, "page 0 (text)", VMP_MAPPED | VMP_R | VMP_X | VMP_U, 0, 0);
+  CHECK(pipe(up) == 0 && pipe(down) == 0, "pipe failed");
+  buf[0] = 'p';
+  int pid = xfork();
+  if(pid == 0){
+    close(down[1]);
+    c[0] = vmq1((uint64)textvictim);
+    c[1] = vmq1((uint64)buf);
+    buf[0] = 'c';                                  // the child's own data page
+    c[2] = vmq1((uint64)textvictim);
+    if(write(up[1], c, sizeof c) != sizeof c || read(down[0], &x, 1) != 1)
+      exit(1);
+    exit(0);
+  }
+  CHECK(read(up[0], c, sizeof c) == sizeof c, "no word from the child");
+  struct vmpage a = vmq1((uint64)textvictim), d = vmq1((uint64)buf);
+  CHECK(write(down[1], &x, 1) == 1, "pipe write failed");    // the child may exit now
+  CHECK(waitfor(pid) == 0, "the child failed");
+  for(int i = 0; i < 3; i += 2)
+    vmqexpect(&c[i], "child's text page", VMP_MAPPED | VMP_R | VMP_X | VMP_U, 0, 0);
+  vmqexpect(&a, "parent's text page", VMP_MAPPED | VMP_R | VMP_X | VMP_U, 0, 0);
+  CHECK(a.pa == t.pa, "fork moved the parent's text page");
+  CHECK(c[2].pa == c[0].pa, "the child's text page moved when it wrote its data");
+  if(c[1].pa == d.pa){   // the data page was shared: so must the text page be
+    CHECK(c[0].pa == a.pa, "fork shared data page %p but copied text page %p", (void *)d.va,
+          (void *)a.va);
+    CHECK(a.refs >= 2, "shared text page: count %d, expected at least 2", (int)a.refs);
+  } else {
+    CHECK(c[0].pa != a.pa, "fork copied data page %p but shared text page %p", (void *)d.va,
+          (void *)a.va);
+    CHECK(a.refs == 1 && c[0].refs == 1, "copied text pages: counts %d and %d, expected 1",
+          (int)a.refs, (int)c[0].refs);
+  }
+  close(up[0]); close(up[1]); close(down[0]); close(down[1]);
 }
 
 // After fork, parent and child have separate memory, however they write it.
@@ -3018,6 +3277,11 @@ static struct test tests[] = {
   { kernmem,      "kernmem",      1 },
   { maxva,        "maxva",        1 },
   { memfree,      "memfree",      1 },
+  { vmqbad,       "vmqbad",       1 },
+  { vmqrange,     "vmqrange",     1 },
+  { vmqholes,     "vmqholes",     1 },
+  { vmqfork,      "vmqfork",      1 },
+  { vmqtext,      "vmqtext",      1 },
   { forkmem,      "forkmem",      1 },
   { forkwait,     "forkwait",     1 },
   { exitstatus,   "exitstatus",   1 },
