@@ -178,7 +178,9 @@ UPROGS = \
 	$U/_forkbench \
 	$U/_sysbench \
 	$U/_usertests \
-	$U/_grind
+	$U/_grind \
+	$U/_vmmap \
+	$U/_cowdemo
 
 $(ULIB) $(UPROGS:$U/_%=$U/%.o): $(COWSTAMP)
 
