@@ -436,6 +436,80 @@ def forkbench_check():
 # <<< solution
 
 
+def cowdemo_boot(tree, scale):
+    """Boots tree's kernel/kernel on a private copy of its fs.img at 3 harts and runs
+    `cowdemo`. Returns its output, or a line saying why there is none."""
+    import shutil
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import crashtest
+    d = tempfile.mkdtemp(prefix="check-cowdemo-")
+    m = None
+    try:
+        img = os.path.join(d, "fs.img")
+        shutil.copy(os.path.join(tree, "fs.img"), img)
+        m = crashtest.Machine(tree, img, 3, False)
+        return m.run("cowdemo", 120 * scale)
+    except (crashtest.Fail, OSError) as e:
+        return "(no output: %s)" % e
+    finally:
+        if m:
+            m.kill()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def cowdemo_check():
+    """`cowdemo` (user/cowdemo.c) checks its own story step by step and ends with one line
+    "cowdemo: OK: ..." or "cowdemo: FAIL". Run on this tree's kernel; the staff tree also
+    requires the copy-on-write story there, and runs it again on an eager kernel built in
+    a scratch copy, which must tell the eager story. Returns (passed, failed): one test a
+    kernel."""
+    say("==== cowdemo: copy-on-write, one page at a time ====")
+    scale = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
+    scale = float(scale.group(1)) if scale else 1.0
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
+                    stdin=subprocess.DEVNULL)
+    runs = [("this kernel", ROOT, "cowdemo: OK")]
+    scratch = None
+    # >>> solution: the default kernel shares; COW=0 builds the eager one (the starter's)
+    runs = [("the COW kernel", ROOT, "cowdemo: OK: fork shared")]
+    import shutil
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import crashtest
+    scratch = tempfile.mkdtemp(prefix="check-cowdemo-eager-")
+    for f in filter(None, crashtest.source_files()):
+        if os.path.isfile(os.path.join(ROOT, f)):
+            os.makedirs(os.path.dirname(os.path.join(scratch, f)), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, f), os.path.join(scratch, f))
+    r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img", "COW=0"], cwd=scratch,
+                       env=clean_env(TOOLS_CHECKED="1"), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        say("building the eager kernel (make COW=0) failed:")
+        for line in r.stdout.decode("utf-8", "replace").splitlines()[-10:]:
+            say("    " + line)
+    runs.append(("the eager kernel (make COW=0)", scratch, "cowdemo: OK: this kernel's fork is eager"))
+    # <<< solution
+    passed = failed = 0
+    try:
+        for name, tree, want in runs:
+            out = cowdemo_boot(tree, scale)
+            lines = out.replace("\r", "").splitlines()
+            ok = any(l.startswith(want) for l in lines) and "panic" not in out
+            if ok:
+                say("cowdemo on %s: OK (%s)" % (name, lines[-1].strip()))
+            else:
+                say("cowdemo on %s: FAIL (expected a line starting '%s'); its output:"
+                    % (name, want))
+                for line in lines[-40:]:
+                    say("    " + line)
+            passed += ok
+            failed += not ok
+    finally:
+        if scratch:
+            subprocess.call(["rm", "-rf", scratch])
+    return passed, failed
+
+
 def full_checks():
     """What only CI runs (CHECK_FULL=1, set by .ci/run): the whole usertests suite and a
     bounded grind at CPUS=3, and the grader at CPUS=8. Returns (passed, failed)."""
@@ -512,7 +586,7 @@ def toolchain_check():
 def main():
     total_passed = total_failed = 0
     parts = [host_tests, lambda: shell_check(3), lambda: shell_check(1, old_platform=True),
-             lambda: grader(3), lambda: grader(1), gdb_check, perf_checks]
+             lambda: grader(3), lambda: grader(1), gdb_check, perf_checks, cowdemo_check]
     if os.environ.get("CHECK_FULL") == "1":
         parts += [full_checks, toolchain_check]
     # >>> solution
