@@ -193,8 +193,8 @@ checkshared(void)
       own++;
     }
   }
-  printf("   the child shares %d of its pages below the gap with the parent, %d of them COW;\n"
-         "   %d it has written already (its stack, the buffer it reported in)\n",
+  printf("   its other pages: %d shared with the parent (%d of them COW), %d copied already\n"
+         "   (the child has written those: its stack, the buffer it reports in)\n",
          shared, cow, own);
   check(ok, "every shared page read-only in both, count 2, COW iff it was writable");
 }
@@ -215,7 +215,7 @@ checkcopied(void)
           is(p, b->flags & PERMS, 0, 1);
     copied++;
   }
-  printf("   the child maps %d pages below the gap, all at physical pages of its own\n", copied);
+  printf("   its other pages: all %d are copies, at physical pages of its own\n", copied);
   check(ok, "fork copied every page: none shared, each count 1, none marked");
   return copied;
 }
@@ -318,7 +318,7 @@ main(void)
   }
 
   printf("3. The child writes its page: %s.\n",
-         cowkernel ? "a store page fault; the kernel COPIES the page" :
+         cowkernel ? "a store page fault; the kernel must COPY the page" :
                      "its own page already, so no fault");
   xwrite(down[1], &go, 1);
   struct vmpage c2 = r.page, ct2 = r.text;
@@ -349,7 +349,7 @@ main(void)
     exit(1);
   }
   printf("4. The child has exited. The parent writes its page: %s.\n",
-         cowkernel ? "a fault; count 1: the kernel REUSES it" : "writable, so no fault");
+         cowkernel ? "a fault; count 1, so the kernel can REUSE it" : "writable, so no fault");
   memstat(&m2);
   page[0] = 'Q';
   memstat(&m3);
