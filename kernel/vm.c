@@ -483,6 +483,18 @@ copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
 // ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
 // Both read page tables only: they never change a PTE, and they see every page as it is,
 // including those without PTE_U (kernel/vmquery.h says what is reported).
+// vmquery() reads the caller's own page table, which nothing else changes. ^P reads other
+// processes' tables with no lock (it must work on a wedged kernel), so a table may be
+// freed and reused under it: every address taken from a PTE is checked to be RAM before
+// it is read, so such a race gives a wrong count, never a fault in the kernel.
+
+// Is pa the address of a page of RAM the kernel maps (the allocator's pages, or the
+// kernel image, where the trampoline lives)?
+static int
+isram(uint64 pa)
+{
+  return pa >= KERNBASE && pa < PHYSTOP;
+}
 
 // The first valid leaf PTE of pagetable at or above *va and below end (end <= MAXVA),
 // with *va set to its page; 0 if there is none. A missing page-table page is skipped
@@ -498,7 +510,7 @@ nextleaf(pagetable_t pagetable, uint64 *va, uint64 end)
     int level;
     for(level = 2; level > 0; level--){
       pte_t pte = pt[PX(level, a)];
-      if((pte & PTE_V) == 0)
+      if((pte & PTE_V) == 0 || !isram(PTE2PA(pte)))
         break;
       pt = (pagetable_t)PTE2PA(pte);
     }
@@ -536,9 +548,9 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
   if(pte & PTE_COW)
     vp->flags |= VMP_COW;
 #endif
-  // Every page a user page table maps is RAM; only the trampoline (kernel text) lies
-  // below the pages kalloc manages, and its count reads 0.
-  vp->refs = krefcount((void *)vp->pa);
+  // The trampoline (kernel text) lies below the pages kalloc manages: its count reads 0.
+  if(isram(vp->pa))
+    vp->refs = krefcount((void *)vp->pa);
 }
 
 // vmquery(): describe npages pages of pagetable from va into the user array dst (struct
@@ -577,8 +589,8 @@ uvmquery(pagetable_t pagetable, uint64 va, int npages, uint64 dst)
 }
 
 // For ^P: how many pages of [0, sz) pagetable maps (*mapped) and how many of those are
-// shared with another mapping, count above 1 (*shared). The caller keeps the page table
-// from changing meanwhile (procdump: see there).
+// shared with another mapping, count above 1 (*shared). Safe on a page table that
+// changes meanwhile, or is freed (see above); the numbers are then a guess.
 void
 uvmcount(pagetable_t pagetable, uint64 sz, int *mapped, int *shared)
 {
@@ -586,7 +598,10 @@ uvmcount(pagetable_t pagetable, uint64 sz, int *mapped, int *shared)
   pte_t *pte;
 
   *mapped = *shared = 0;
-  for(uint64 a = 0; (pte = nextleaf(pagetable, &a, PGROUNDUP(sz))) != 0; a += PGSIZE){
+  if(pagetable == 0 || !isram((uint64)pagetable))
+    return;
+  uint64 end = sz < TRAPFRAME ? PGROUNDUP(sz) : TRAPFRAME;
+  for(uint64 a = 0; (pte = nextleaf(pagetable, &a, end)) != 0; a += PGSIZE){
     describe(a, *pte, &vp);
     (*mapped)++;
     *shared += vp.refs > 1;
