@@ -639,14 +639,21 @@ statename(enum procstate s)
   }
 }
 
-// ^P on the console: one line per process, "pid state name" (tests/shell_session.py reads
-// it). Takes no locks, so that it works on a wedged kernel; what it prints may then be
+// ^P on the console: one line per process, "pid state name", then the pages it maps and
+// how many of them are shared (uvmcount, vm.c; tests/shell_session.py reads the line).
+// Takes no locks, so that it works on a wedged kernel; what it prints may then be
 // slightly stale.
 void
 procdump(void)
 {
+  int mapped, shared;
+
   printf("\n");
-  for(struct proc *p = proc; p < &proc[NPROC]; p++)
-    if(p->state != UNUSED)
-      printf("%d %s %s\n", p->pid, statename(p->state), p->name);
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    if(p->state == UNUSED)
+      continue;
+    uvmcount(p->pagetable, p->sz, &mapped, &shared);
+    printf("%d %s %s  %d pages, %d shared\n", p->pid, statename(p->state), p->name,
+           mapped, shared);
+  }
 }

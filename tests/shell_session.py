@@ -218,7 +218,8 @@ def type_keys(con, keys):
 
 # Steps whose end is not a fresh prompt: what to wait for instead.
 SPECIAL_END = {
-    "ctrl-p": re.compile(r"\n1 sleep\s+init\n(.*\n)*?\d+ (sleep|run)\s+sh\n"),
+    "ctrl-p": re.compile(r"\n1 sleep\s+init\s+\d+ pages, \d+ shared\b.*\n(.*\n)*?"
+                         r"\d+ (sleep|run)\s+sh\s+\d+ pages, \d+ shared\b.*\n"),
     "sh-restart": re.compile(r"init: starting sh\n\$ \Z"),
 }
 PROMPT_END = re.compile(r"(?:^|\n)\$ \Z")
