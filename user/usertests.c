@@ -1316,13 +1316,31 @@ forkmem(char *s)
 
 // Processes hold memory until it runs out; then sbrk fails cleanly, COW copies and lazy
 // touches kill the faulting process, and everything comes back afterwards.
+// The hog forks while memory is plentiful and writes its own stack at once (so it owns
+// it), then takes all memory, and only then lets the child write the megabyte they share:
+// the child's copies cannot all fit. The hog writes nothing shared meanwhile, so its own
+// faults cannot fail, whatever is left when memory runs out.
 static void
 oom(char *s)
 {
   uint64 f0 = freepages();
   int pid = xfork();
   if(pid == 0){
-    int mb = 0;
+    int go[2], mb = 0;
+    char c = 'g';
+    char *shared = sbrk(1024*1024);
+    CHECK(shared != SBRK_ERROR && pipe(go) == 0, "sbrk or pipe failed");
+    char *argv[] = { "usertests", "-exit", "0", 0 };
+    int k = xfork();                       // shares shared[] copy-on-write (or copies it)
+    if(k == 0){
+      close(go[1]);
+      if(read(go[0], &c, 1) != 1)
+        exit(0);
+      for(char *q = shared; q < shared + 1024*1024; q += PGSIZE)
+        *q = 1;                            // copies that do not fit: killed
+      exec(SELF, argv);                    // may fail for want of memory
+      exit(0);
+    }
     while(sbrk(1024*1024) != SBRK_ERROR)
       mb++;
     CHECK(mb > 32, "only %d MiB could be allocated", mb);
@@ -1335,18 +1353,9 @@ oom(char *s)
       close(p[0]);
       close(p[1]);
     }
-    char *argv[] = { "usertests", "-exit", "0", 0 };
-    int k = fork();                        // may fail; a COW fork may work, but its writes cannot
-    if(k == 0){
-      for(char *q = top - 4*1024*1024; q < top; q += PGSIZE)
-        *q = 1;
-      exec(SELF, argv);
-      exit(0);
-    }
-    if(k > 0){
-      int st = waitfor(k);
-      CHECK(st == 0 || st == -1, "the grandchild exited with %d", st);
-    }
+    CHECK(write(go[1], &c, 1) == 1, "pipe write failed");
+    int st = waitfor(k);
+    CHECK(st == 0 || st == -1, "the grandchild exited with %d", st);
     top[-1] = 1;                           // our own memory is still ours
     exit(0);
   }
