@@ -2175,6 +2175,326 @@ dotdot(char *s)
   CHECK(unlink("utdd/x") == 0 && unlink("utdd") == 0, "cleanup of utdd failed");
 }
 
+// A removed directory leads nowhere, even for a process still inside it or holding it open:
+// not through "..", whose inode may be freed and reused, nor through "."; and it takes no new
+// names (they would be unreachable).
+static void
+removeddir(char *s)
+{
+  struct stat st;
+  int fd, r, in[2], out[2];
+  char c;
+
+  CHECK(mkdir("/utrd") == 0 && mkdir("/utrd/b") == 0, "mkdir /utrd/b failed");
+  CHECK(chdir("/utrd/b") == 0, "chdir /utrd/b failed");
+  fd = open(".", O_RDONLY);
+  CHECK(fd >= 0, "open . failed");
+  CHECK(unlink("/utrd/b") == 0, "unlink of the (empty) current directory failed");
+  CHECK(unlink("/utrd") == 0, "unlink of its emptied parent failed");
+  CHECK((r = chdir("..")) == -1, "chdir .. from a removed directory returned %d", r);
+  mkfile("/utrdnew", "reused", 6);     // likely gets the parent's freed inode number
+  CHECK((r = open("..", O_RDONLY)) == -1, "open .. in a removed directory returned %d", r);
+  CHECK((r = open(".", O_RDONLY)) == -1, "open . in a removed directory returned %d", r);
+  CHECK(chdir(".") == -1, "chdir . in a removed directory succeeded");
+  CHECK(mkdir("x") == -1, "mkdir in a removed directory succeeded");
+  CHECK(open("x", O_CREATE | O_RDWR) == -1, "create in a removed directory succeeded");
+  CHECK(mknod("x", CONSOLE, 0) == -1, "mknod in a removed directory succeeded");
+  CHECK(link("/utrdnew", "x") == -1, "link into a removed directory succeeded");
+  CHECK(unlink(".") == -1 && unlink("..") == -1 && unlink("x") == -1, "unlink in a removed directory succeeded");
+  CHECK(fstat(fd, &st) == 0 && st.type == T_DIR && st.nlink == 0,
+        "fstat of the open removed directory: type %d nlink %d", st.type, st.nlink);
+  close(fd);
+  CHECK(chdir("/") == 0, "chdir / failed");
+  CHECK(stat("/utrdnew", &st) == 0 && st.nlink == 1, "/utrdnew has nlink %d, expected 1", st.nlink);
+  expectfile("/utrdnew", "reused", 6);
+  CHECK(unlink("/utrdnew") == 0, "unlink /utrdnew failed");
+
+  // another process is inside the directory we remove
+  CHECK(mkdir("/utrd") == 0, "mkdir /utrd failed");
+  CHECK(pipe(in) == 0 && pipe(out) == 0, "pipe failed");
+  int pid = xfork();
+  if(pid == 0){
+    CHECK(chdir("/utrd") == 0, "child: chdir /utrd failed");
+    CHECK(write(out[1], "i", 1) == 1 && read(in[0], &c, 1) == 1, "child: pipe failed");
+    CHECK(chdir("..") == -1, "child: chdir .. from the removed directory succeeded");
+    CHECK(open("f", O_CREATE | O_RDWR) == -1, "child: create in the removed directory succeeded");
+    CHECK(mkdir("d") == -1, "child: mkdir in the removed directory succeeded");
+    CHECK(chdir("/") == 0, "child: chdir / failed");
+    exit(0);
+  }
+  CHECK(read(out[0], &c, 1) == 1, "the child did not report");
+  CHECK(unlink("/utrd") == 0, "unlink of a directory another process is in failed");
+  CHECK(mkdir("/utrd") == 0, "mkdir of the freed name /utrd failed");
+  CHECK(write(in[1], "g", 1) == 1, "pipe write failed");
+  CHECK(waitfor(pid) == 0, "the child in the removed directory failed");
+  CHECK(countentries("/utrd") == 2, "the new /utrd has %d entries, expected 2", countentries("/utrd"));
+  CHECK(unlink("/utrd") == 0, "unlink /utrd failed");
+  close(in[0]);
+  close(in[1]);
+  close(out[0]);
+  close(out[1]);
+}
+
+// Does directory dir hold two entries with the same name?
+static int
+dupnames(char *dir)
+{
+  static struct dirent de[256];
+  int fd = open(dir, O_RDONLY), n = 0;
+  CHECK(fd >= 0, "cannot open directory %s", dir);
+  while(n < NELEM(de) && read(fd, &de[n], sizeof de[n]) == sizeof de[n])
+    if(de[n].inum != 0)
+      n++;
+  close(fd);
+  for(int i = 0; i < n; i++)
+    for(int j = i + 1; j < n; j++)
+      if(memcmp(de[i].name, de[j].name, DIRSIZ) == 0)   // the kernel pads names with NULs
+        return 1;
+  return 0;
+}
+
+static void rmnames(char *prefix, int n);
+
+// With the in-memory inode table (NINODE) full of open files, an operation that would need one
+// more inode fails and changes nothing: a name that exists is never taken for a missing one.
+static void
+itablefull(char *s)
+{
+  enum { PERKID = 10, NKID = NINODE / PERKID + 2 };
+  int ready[2], go[2], kids = 0, full = 0, fd;
+  char name[12], c;
+  struct stat st;
+
+  CHECK(mkdir("utif") == 0 && chdir("utif") == 0, "mkdir/chdir utif failed");
+  for(int i = 0; i < NKID * PERKID; i++){
+    mkname(name, "h", i);
+    fd = open(name, O_CREATE);        // read-only: closing it needs no commit
+    CHECK(fd >= 0, "create %s failed", name);
+    close(fd);
+  }
+  mkfile("dup", "original", 8);
+  CHECK(mkdir("sub") == 0, "mkdir sub failed");
+  int before = countentries(".");
+  CHECK(pipe(ready) == 0 && pipe(go) == 0, "pipe failed");
+  // Children hold distinct files open, one child after the other, until an open fails.
+  while(kids < NKID && !full){
+    if(xfork() == 0){
+      int n;
+      close(ready[0]);
+      close(go[1]);
+      for(n = 0; n < PERKID; n++){
+        mkname(name, "h", kids * PERKID + n);
+        if(open(name, O_RDONLY) < 0)
+          break;
+      }
+      c = n < PERKID ? 'f' : 'o';
+      write(ready[1], &c, 1);
+      read(go[0], &c, 1);             // hold the files until the parent is done
+      exit(0);
+    }
+    kids++;
+    CHECK(read(ready[0], &c, 1) == 1, "a child did not report");
+    full = (c == 'f');
+  }
+  CHECK(full, "%d files open without filling the inode table (NINODE %d)", kids * PERKID, NINODE);
+  // h0 is open in a child, so it is in the table; dup and sub are not and cannot be loaded.
+  CHECK(link("h0", "dup") == -1, "link onto the existing name dup succeeded with the inode table full");
+  CHECK(open("dup", O_CREATE | O_RDWR) == -1, "open(dup, O_CREATE) succeeded with the inode table full");
+  CHECK(open("dup", O_RDONLY) == -1, "open(dup) succeeded with the inode table full");
+  CHECK(unlink("dup") == -1, "unlink(dup) succeeded with the inode table full");
+  CHECK(mkdir("sub") == -1, "mkdir of the existing name sub succeeded");
+  CHECK(mkdir("new") == -1, "mkdir succeeded with the inode table full");
+  CHECK(open("new", O_CREATE | O_RDWR) == -1, "create succeeded with the inode table full");
+  CHECK(chdir("sub") == -1, "chdir sub succeeded with the inode table full");
+  close(go[1]);
+  for(int k = 0; k < kids; k++)
+    CHECK(wait(0) > 0, "wait failed");
+  close(ready[0]);
+  close(ready[1]);
+  close(go[0]);
+
+  CHECK(!dupnames("."), "a directory holds two entries with the same name");
+  CHECK(countentries(".") == before, "the directory has %d entries, expected %d", countentries("."), before);
+  CHECK(stat("h0", &st) == 0 && st.nlink == 1, "h0 has nlink %d, expected 1", st.nlink);
+  expectfile("dup", "original", 8);
+  CHECK(unlink("dup") == 0 && open("dup", O_RDONLY) == -1, "dup is still there after unlink");
+  CHECK(unlink("sub") == 0, "unlink sub failed");
+  rmnames("h", NKID * PERKID);
+  CHECK(chdir("..") == 0 && unlink("utif") == 0, "cleanup failed");
+}
+
+// link() into a removed directory fails and leaves the target's link count alone; so does a
+// link racing with the removal of its directory.
+static void
+linkremoved(char *s)
+{
+  struct stat st;
+  mkfile("/utlrf", "x", 1);
+  CHECK(mkdir("/utlrd") == 0 && chdir("/utlrd") == 0, "mkdir/chdir /utlrd failed");
+  CHECK(unlink("/utlrd") == 0, "unlink of the current directory failed");
+  CHECK(link("/utlrf", "new") == -1, "link into a removed directory succeeded");
+  CHECK(stat("/utlrf", &st) == 0 && st.nlink == 1, "the target has nlink %d, expected 1", st.nlink);
+  CHECK(chdir("/") == 0, "chdir / failed");
+  int pid = xfork();
+  if(pid == 0){
+    for(int i = 0; i < 200; i++)
+      if(mkdir("/utlrd") == 0)
+        unlink("/utlrd");             // fails while a link is inside: that is fine
+    exit(0);
+  }
+  for(int i = 0; i < 200; i++)
+    if(link("/utlrf", "/utlrd/l") == 0)
+      CHECK(unlink("/utlrd/l") == 0, "unlink of a link just made failed");
+  CHECK(waitfor(pid) == 0, "the mkdir/unlink child failed");
+  unlink("/utlrd");
+  CHECK(stat("/utlrf", &st) == 0 && st.nlink == 1, "after the race the target has nlink %d, expected 1", st.nlink);
+  CHECK(unlink("/utlrf") == 0, "unlink /utlrf failed");
+}
+
+// stat and fstat write every byte of struct stat, padding included, and nothing beyond it.
+static void
+statpad(char *s)
+{
+  static char *paths[] = { "/", "/usertests", "/console" };
+  uint64 a64[sizeof(struct stat) / 8 + 2], b64[sizeof(struct stat) / 8 + 2];
+  uchar *a = (uchar *)a64, *b = (uchar *)b64;
+  uint padfrom = __builtin_offsetof(struct stat, nlink) + sizeof(short);
+  uint padto = __builtin_offsetof(struct stat, size);
+
+  CHECK(padfrom < padto, "internal: struct stat has no padding to check");
+  for(int k = 0; k < NELEM(paths); k++){
+    int fd = open(paths[k], O_RDONLY);
+    CHECK(fd >= 0, "cannot open %s", paths[k]);
+    memset(a, 0xa5, sizeof a64);
+    memset(b, 0x5a, sizeof b64);
+    CHECK(fstat(fd, (struct stat *)a) == 0 && stat(paths[k], (struct stat *)b) == 0, "stat %s failed", paths[k]);
+    close(fd);
+    for(int i = 0; i < sizeof(struct stat); i++)
+      CHECK(a[i] == b[i], "%s: byte %d of struct stat was not written (0x%c%c)", paths[k], i,
+            "0123456789abcdef"[a[i] >> 4], "0123456789abcdef"[a[i] & 15]);
+    for(int i = padfrom; i < padto; i++)
+      CHECK(a[i] == 0, "%s: padding byte %d of struct stat is %d, expected 0", paths[k], i, a[i]);
+    for(int i = sizeof(struct stat); i < sizeof a64; i++)
+      CHECK(a[i] == 0xa5 && b[i] == 0x5a, "%s: fstat wrote byte %d, past struct stat", paths[k], i);
+  }
+}
+
+// A write that would pass the largest file size writes what fits and returns that count;
+// -1 only when not one byte fits.
+static void
+writemax(char *s)
+{
+  int max = MAXFILE * BSIZE, fd, r;
+  char *big = sbrk(max + BSIZE);
+  CHECK(big != SBRK_ERROR, "sbrk failed");
+  for(int i = 0; i < max + BSIZE; i++)
+    big[i] = pat(i);
+  fd = open("utwm", O_CREATE | O_TRUNC | O_RDWR);
+  CHECK(fd >= 0, "create utwm failed");
+  CHECK((r = write(fd, big, max + BSIZE)) == max, "write of %d bytes to an empty file returned %d, expected %d",
+        max + BSIZE, r, max);
+  CHECK((r = write(fd, big, 1)) == -1, "write at the size limit returned %d, expected -1", r);
+  CHECK((r = write(fd, big, 0)) == 0, "write of 0 bytes at the size limit returned %d", r);
+  close(fd);
+  fd = open("utwm", O_TRUNC | O_RDWR);
+  CHECK((r = write(fd, big, 270000)) == 270000, "write of 270000 bytes returned %d", r);
+  CHECK((r = write(fd, big + 270000, 10000)) == max - 270000, "write of 10000 bytes at 270000 returned %d, expected %d",
+        r, max - 270000);
+  CHECK(fdsize(fd) == max, "size %d, expected %d", fdsize(fd), max);
+  close(fd);
+  fd = open("utwm", O_RDONLY);
+  for(int off = 0; off < max; off += BSIZE){
+    CHECK((r = read(fd, buf, BSIZE)) == BSIZE, "read at %d returned %d", off, r);
+    CHECK(memcmp(buf, big + off, BSIZE) == 0, "wrong data in the block at %d", off);
+  }
+  CHECK(read(fd, buf, 1) == 0, "no end of file at %d", max);
+  close(fd);
+  CHECK(unlink("utwm") == 0, "unlink utwm failed");
+}
+
+// A zero-length read of a file or directory returns 0 at once and moves nothing.
+static void
+readzero(char *s)
+{
+  int r;
+  mkfile("utrz", "abc", 3);
+  int fd = open("utrz", O_RDWR);
+  CHECK((r = read(fd, buf, 0)) == 0, "read(file, 0) at offset 0 returned %d", r);
+  CHECK(read(fd, buf, 2) == 2, "read failed");
+  CHECK((r = read(fd, buf, 0)) == 0, "read(file, 0) at offset 2 returned %d", r);
+  CHECK(read(fd, buf, 5) == 1 && buf[0] == 'c', "a zero-length read moved the offset");
+  CHECK((r = read(fd, buf, 0)) == 0, "read(file, 0) at the end returned %d", r);
+  CHECK((r = write(fd, buf, 0)) == 0 && fdsize(fd) == 3, "write(file, 0) returned %d", r);
+  close(fd);
+  fd = open(".", O_RDONLY);
+  CHECK((r = read(fd, buf, 0)) == 0, "read(directory, 0) returned %d", r);
+  close(fd);
+  CHECK(unlink("utrz") == 0, "unlink utrz failed");
+}
+
+// path, of exactly len characters: slashes, then name (an absolute path to /name).
+static char *
+slashpath(char *path, int len, char *name)
+{
+  int n = strlen(name);
+  memset(path, '/', len - n);
+  strcpy(path + len - n, name);
+  return path;
+}
+
+// Every path call at the length limits: MAXPATH-1 characters work, MAXPATH do not (no room for
+// the terminating NUL). An empty path names nothing. mknod's device numbers at their limits.
+static void
+pathlimits(char *s)
+{
+  char ok[MAXPATH + 1], ok2[MAXPATH + 1], no[MAXPATH + 2];
+  char *argv[] = { "usertests", "-exit", "42", 0 };
+  int fd;
+
+  unlink("/utpl");
+  fd = open(slashpath(ok, MAXPATH - 1, "utpl"), O_CREATE | O_RDWR);
+  CHECK(fd >= 0, "open(O_CREATE) of a %d-character path failed", MAXPATH - 1);
+  close(fd);
+  CHECK(open(slashpath(no, MAXPATH, "utpl"), O_RDONLY) == -1, "open of a %d-character path succeeded", MAXPATH);
+  CHECK(link(ok, slashpath(ok2, MAXPATH - 1, "utpk")) == 0, "link of %d-character paths failed", MAXPATH - 1);
+  CHECK(link(no, "/utpm") == -1 && link("/utpl", slashpath(no, MAXPATH, "utpm")) == -1,
+        "link of a %d-character path succeeded", MAXPATH);
+  CHECK(unlink(slashpath(no, MAXPATH, "utpk")) == -1, "unlink of a %d-character path succeeded", MAXPATH);
+  CHECK(unlink(ok2) == 0 && unlink(ok) == 0, "unlink of a %d-character path failed", MAXPATH - 1);
+  CHECK(mkdir(slashpath(no, MAXPATH, "utpd")) == -1, "mkdir of a %d-character path succeeded", MAXPATH);
+  CHECK(mkdir(slashpath(ok, MAXPATH - 1, "utpd")) == 0, "mkdir of a %d-character path failed", MAXPATH - 1);
+  CHECK(chdir(no) == -1, "chdir to a %d-character path succeeded", MAXPATH);
+  CHECK(chdir(ok) == 0 && chdir("/") == 0, "chdir to a %d-character path failed", MAXPATH - 1);
+  CHECK(unlink(ok) == 0, "unlink of the directory failed");
+  CHECK(mknod(slashpath(no, MAXPATH, "utpn"), CONSOLE, 0) == -1, "mknod of a %d-character path succeeded", MAXPATH);
+  CHECK(mknod(slashpath(ok, MAXPATH - 1, "utpn"), CONSOLE, 0) == 0, "mknod of a %d-character path failed", MAXPATH - 1);
+  CHECK(unlink(ok) == 0, "unlink of the device node failed");
+  CHECK(exec(slashpath(no, MAXPATH, "usertests"), argv) == -1, "exec of a %d-character path returned", MAXPATH);
+  int pid = xfork();
+  if(pid == 0){
+    exec(slashpath(ok, MAXPATH - 1, "usertests"), argv);
+    exit(1);
+  }
+  CHECK(waitfor(pid) == 42, "exec of a %d-character path failed", MAXPATH - 1);
+
+  CHECK(open("", O_RDONLY) == -1, "open of the empty path succeeded");
+  CHECK(open("", O_CREATE | O_RDWR) == -1, "open(O_CREATE) of the empty path succeeded");
+  CHECK(chdir("") == -1, "chdir to the empty path succeeded");
+  CHECK(mkdir("") == -1 && mknod("", CONSOLE, 0) == -1, "mkdir or mknod of the empty path succeeded");
+  CHECK(unlink("") == -1, "unlink of the empty path succeeded");
+  CHECK(link("", "/utpl") == -1 && link("/usertests", "") == -1, "link with an empty path succeeded");
+  CHECK(open("/utpl", O_RDONLY) == -1, "a failed link made /utpl");
+
+  short majors[] = { -1, NDEV, 0x7fff }, minors[] = { -1, -0x8000 };
+  for(int i = 0; i < NELEM(majors); i++)
+    CHECK(mknod("/utpn", majors[i], 0) == -1, "mknod with major %d succeeded", majors[i]);
+  for(int i = 0; i < NELEM(minors); i++)
+    CHECK(mknod("/utpn", CONSOLE, minors[i]) == -1, "mknod with minor %d succeeded", minors[i]);
+  CHECK(open("/utpn", O_RDONLY) == -1, "a failed mknod made /utpn");
+  CHECK(mknod("/utpn", NDEV - 1, 0x7fff) == 0, "mknod with major %d minor 0x7fff failed", NDEV - 1);
+  CHECK(unlink("/utpn") == 0, "unlink /utpn failed");
+}
+
 // A deep chain of directories, walked down and up, by relative and absolute paths.
 static void
 deeppath(char *s)
@@ -3320,6 +3640,13 @@ static struct test tests[] = {
   { openflags,    "openflags",    1 },
   { dirbasic,     "dirbasic",     1 },
   { dotdot,       "dotdot",       1 },
+  { removeddir,   "removeddir",   1 },
+  { itablefull,   "itablefull",   1 },
+  { linkremoved,  "linkremoved",  1 },
+  { statpad,      "statpad",      1 },
+  { writemax,     "writemax",     1 },
+  { readzero,     "readzero",     1 },
+  { pathlimits,   "pathlimits",   1 },
   { deeppath,     "deeppath",     1 },
   { dirsiz,       "dirsiz",       1 },
   { opendirwrite, "opendirwrite", 1 },
