@@ -57,12 +57,15 @@ int             filewrite(struct file*, uint64, int n);
 // fs.c
 void            fsinit(int);
 int             dirlink(struct inode*, char*, uint);
-struct inode*   dirlookup(struct inode*, char*, uint*);
+uint            dirlookup(struct inode*, char*, uint*);   // inode number, 0 if absent
+int             dirremove(struct inode*, uint);
 struct inode*   ialloc(uint, short);
 struct inode*   idup(struct inode*);
+struct inode*   iget(uint, uint);                         // 0 if the inode table is full
 void            iinit(void);
 void            ilock(struct inode*);
 void            iput(struct inode*);
+int             isdirempty(struct inode*);
 void            iunlock(struct inode*);
 void            iunlockput(struct inode*);
 void            iupdate(struct inode*);

@@ -1,10 +1,18 @@
-// The file system proper: superblock, block allocation, inodes, file contents, directories
-// and path names. Disk blocks go through the buffer cache (bio.c) and, for any change,
-// through the log (log.c): every function that modifies the disk must run inside begin_op/end_op.
+// The file system proper, in layers from the bottom up: disk blocks and their bitmap, inodes,
+// file contents, directories, path names, and mounting. Blocks are read and written through
+// the buffer cache (bio.c), and every change goes through the log (log.c): a function here that
+// may modify the disk must be called between begin_op() and end_op().
 //
-// Inode locking: itable.lock (spinlock) guards ip->ref and the dev/inum identity of table slots;
-// ip->lock (sleeplock) guards everything else in the inode, including valid and the on-disk copy.
-// A path walk holds at most one inode lock at a time, which is what makes ".." safe.
+// Lock order (the one place it is written down; sysfile.c and file.c follow it):
+//   1. begin_op(): a system call joins a transaction before it locks any inode.
+//   2. Inode sleeplocks: a directory before the inode one of its entries names, never the
+//      other way round. A path walk holds one inode lock at a time, unlocking a directory
+//      before locking what it found there, which may be the directory's parent (".."). The
+//      calls that change a directory hold it and at most one inode it names or is about to
+//      name, and that inode is never the directory itself or its parent.
+//   3. Buffer sleeplocks (bio.c), then the log's and itable's spinlocks, held only briefly.
+// itable.lock guards ip->ref and which (dev, inum) a slot holds; ip->lock guards the rest of
+// the inode, valid included.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -20,34 +28,20 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-// One superblock per machine: there is only ever one disk.
+// The bit for block b within its byte of the free bitmap.
+#define BITMASK(b) ((uchar)(1 << ((b) % 8)))
+
+// There is one disk, so one superblock, read when the file system is mounted.
 struct superblock sb;
-
-static void
-readsb(int dev, struct superblock *s)
-{
-  struct buf *bp = bread(dev, 1);
-  memmove(s, bp->data, sizeof(*s));
-  brelse(bp);
-}
-
-// Mount the file system on dev. Runs in process context (it sleeps on the disk).
-void
-fsinit(int dev)
-{
-  readsb(dev, &sb);
-  if(sb.magic != FSMAGIC)
-    panic("fsinit: disk is not our file system (bad superblock magic); build fs.img with mkfs");
-  if(sb.ninodes == 0 || sb.size == 0 || sb.bmapstart >= sb.size || sb.inodestart >= sb.size)
-    panic("fsinit: superblock is inconsistent; rebuild fs.img with mkfs");
-  initlog(dev, &sb);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Blocks
+//
+// The free bitmap holds one bit per block of the disk, 1 for in use. mkfs marks the metadata
+// blocks (boot, superblock, log, inodes, bitmap) in use; they are never freed.
 
-// Zero a block balloc() just allocated. Its old contents do not matter, so it is not read
-// from disk (bclaim), and the log may write it home directly (log_write_new, see log.c).
+// Fill the block balloc() just handed out with zeros. Its old contents do not matter, so it is
+// not read first (bclaim), and the log may write it home directly (log_write_new, see log.c).
 static void
 bzero(int dev, int bno)
 {
@@ -57,45 +51,53 @@ bzero(int dev, int bno)
   brelse(bp);
 }
 
-// Allocate a zeroed disk block. Returns 0 if the disk is full (block 0 is the boot block,
-// never free, so 0 cannot be a real answer).
+// Index of the first 0 among the first nbits bits of map, or -1 if every one is set.
+static int
+firstclear(uchar *map, uint nbits)
+{
+  for(uint byte = 0; byte * 8 < nbits; byte++){
+    if(map[byte] == 0xff)
+      continue;                  // eight blocks in use: the usual case on a busy disk
+    for(uint b = byte * 8; b < byte * 8 + 8 && b < nbits; b++)
+      if((map[byte] & BITMASK(b)) == 0)
+        return b;
+  }
+  return -1;
+}
+
+// Allocate a zeroed disk block and return its number, or 0 if the disk is full (block 0 is
+// the boot block, always in use, so 0 is never a real answer). Inside a transaction.
 static uint
 balloc(uint dev)
 {
-  for(uint base = 0; base < sb.size; base += BPB){
-    struct buf *bp = bread(dev, BBLOCK(base, sb));
-    for(uint bi = 0; bi < BPB && base + bi < sb.size; bi++){
-      uchar *byte = &bp->data[bi / 8];
-      if(bi % 8 == 0 && *byte == 0xff){
-        bi += 7;      // whole byte in use
-        continue;
-      }
-      uchar mask = 1 << (bi % 8);
-      if((*byte & mask) == 0){
-        *byte |= mask;
-        log_write(bp);
-        brelse(bp);
-        bzero(dev, base + bi);
-        return base + bi;
-      }
+  for(uint first = 0; first < sb.size; first += BPB){
+    struct buf *bp = bread(dev, BBLOCK(first, sb));
+    int bit = firstclear(bp->data, MIN(BPB, sb.size - first));
+    if(bit >= 0){
+      bp->data[bit / 8] |= BITMASK(bit);
+      log_write(bp);
     }
     brelse(bp);
+    if(bit >= 0){
+      bzero(dev, first + bit);
+      return first + bit;
+    }
   }
-  printf("balloc: out of blocks\n");
+  printf("balloc: out of disk blocks\n");
   return 0;
 }
 
+// Mark block b free. Inside a transaction.
 static void
-bfree(int dev, uint b)
+bfree(uint dev, uint b)
 {
   if(b == 0 || b >= sb.size)
     panic("bfree: block number out of range");
   struct buf *bp = bread(dev, BBLOCK(b, sb));
-  uint bi = b % BPB;
-  uchar mask = 1 << (bi % 8);
-  if((bp->data[bi / 8] & mask) == 0)
+  uchar *byte = &bp->data[(b % BPB) / 8];
+  if((*byte & BITMASK(b)) == 0)
     panic("bfree: block already free");
-  bp->data[bi / 8] &= ~mask;
+  *byte &= ~BITMASK(b);
   log_write(bp);
   brelse(bp);
   log_freed(b);   // still in use on disk until this transaction commits
@@ -104,10 +106,14 @@ bfree(int dev, uint b)
 // ---------------------------------------------------------------------------------------------
 // Inodes
 //
-// An in-memory inode with ref > 0 is a table slot bound to (dev, inum); ref counts the C pointers
-// (open files, cwd, transient users). valid says whether the disk copy has been read. The on-disk
-// inode is freed by iput() when the last reference goes and nlink is 0.
-// Usual pattern: ip = namei(...) / iget; ilock(ip); ... use ip ...; iunlock(ip); iput(ip).
+// itable holds the inodes in use. A slot with ref > 0 belongs to (dev, inum), and ref counts
+// the pointers to it: open files, current directories, and short-lived ones in system calls.
+// The first ilock() loads the disk copy (valid); iupdate() writes changes back. An inode is
+// freed on disk when its last reference goes while no directory entry names it (nlink 0).
+//
+// Usage: ip = namei(path) or iget(dev, inum); ilock(ip); ... use ip ...; iunlockput(ip).
+// iget() neither sleeps nor reads the disk: a caller takes a reference to the inode a
+// directory entry names while it holds that directory locked, and locks the inode later.
 
 static struct {
   struct spinlock lock;
@@ -122,79 +128,112 @@ iinit(void)
     initsleeplock(&itable.inode[i].lock, "inode");
 }
 
-// The in-memory slot for (dev, inum), unlocked and not necessarily read from disk.
-// Returns 0 if the table is full: callers fail their system call instead of panicking.
-static struct inode*
-iget(uint dev, uint inum)
+// Disk inode inum within bp, which holds block IBLOCK(inum).
+static struct dinode*
+dinode_in(struct buf *bp, uint inum)
 {
-  struct inode *ip, *empty = 0;
-
-  acquire(&itable.lock);
-  for(ip = itable.inode; ip < itable.inode + NINODE; ip++){
-    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum){
-      ip->ref++;
-      release(&itable.lock);
-      return ip;
-    }
-    if(empty == 0 && ip->ref == 0)
-      empty = ip;
-  }
-  if(empty == 0){
-    release(&itable.lock);
-    printf("iget: inode table full\n");
-    return 0;
-  }
-  empty->dev = dev;
-  empty->inum = inum;
-  empty->ref = 1;
-  empty->valid = 0;
-  release(&itable.lock);
-  return empty;
+  return (struct dinode*)bp->data + inum % IPB;
 }
 
-// Allocate an on-disk inode of the given type; returns it referenced but unlocked,
-// or 0 if no inode is free (or no in-memory slot is). Must be called inside a transaction.
+// The slot that holds (dev, inum), else the first free slot, else 0. Caller holds itable.lock.
+static struct inode*
+islot(uint dev, uint inum)
+{
+  struct inode *free = 0;
+  for(struct inode *ip = itable.inode; ip < itable.inode + NINODE; ip++){
+    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum)
+      return ip;
+    if(ip->ref == 0 && free == 0)
+      free = ip;
+  }
+  return free;
+}
+
+// A new reference to the in-memory inode (dev, inum), unlocked and perhaps not loaded yet.
+// Returns 0 when the table is full: the caller's system call then fails and changes nothing.
+struct inode*
+iget(uint dev, uint inum)
+{
+  acquire(&itable.lock);
+  struct inode *ip = islot(dev, inum);
+  if(ip == 0){
+    release(&itable.lock);
+    printf("iget: inode table full (NINODE %d)\n", NINODE);
+    return 0;
+  }
+  if(ip->ref == 0){
+    ip->dev = dev;
+    ip->inum = inum;
+    ip->valid = 0;
+  }
+  ip->ref++;
+  release(&itable.lock);
+  return ip;
+}
+
+// Allocate a disk inode of the given type, with no links yet, and return it referenced and
+// unlocked; 0 if every disk inode is in use or the inode table is full. In a transaction.
 struct inode*
 ialloc(uint dev, short type)
 {
   for(uint inum = 1; inum < sb.ninodes; inum++){
     struct buf *bp = bread(dev, IBLOCK(inum, sb));
-    struct dinode *dip = (struct dinode*)bp->data + inum % IPB;
-    if(dip->type == 0){
-      struct inode *ip = iget(dev, inum);
-      if(ip == 0){
-        brelse(bp);      // nothing claimed yet
-        return 0;
-      }
+    struct dinode *dip = dinode_in(bp, inum);
+    if(dip->type != 0){
+      brelse(bp);
+      continue;
+    }
+    // The slot first: if the table is full, nothing on disk has changed.
+    struct inode *ip = iget(dev, inum);
+    if(ip != 0){
       memset(dip, 0, sizeof(*dip));
       dip->type = type;
       log_write(bp);
-      brelse(bp);
-      return ip;
     }
     brelse(bp);
+    return ip;
   }
   printf("ialloc: no free inodes\n");
   return 0;
 }
 
-// Write ip's fields to its disk inode. Call after every change to a field that lives on disk,
-// with ip->lock held and inside a transaction.
+// Write ip's on-disk fields to its disk inode. Call after changing any of them, holding
+// ip->lock, inside a transaction.
 void
 iupdate(struct inode *ip)
 {
   struct buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
-  struct dinode *dip = (struct dinode*)bp->data + ip->inum % IPB;
-  dip->type = ip->type;
-  dip->major = ip->major;
-  dip->minor = ip->minor;
-  dip->nlink = ip->nlink;
-  dip->size = ip->size;
-  memmove(dip->addrs, ip->addrs, sizeof(ip->addrs));
+  struct dinode *dip = dinode_in(bp, ip->inum);
+  *dip = (struct dinode){
+    .type = ip->type, .major = ip->major, .minor = ip->minor,
+    .nlink = ip->nlink, .size = ip->size,
+  };
+  memmove(dip->addrs, ip->addrs, sizeof(dip->addrs));
   log_write(bp);
   brelse(bp);
 }
 
+// Read ip's disk inode into it. Caller holds ip->lock.
+static void
+iload(struct inode *ip)
+{
+  struct buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
+  struct dinode *dip = dinode_in(bp, ip->inum);
+  ip->type = dip->type;
+  ip->major = dip->major;
+  ip->minor = dip->minor;
+  ip->nlink = dip->nlink;
+  ip->size = dip->size;
+  memmove(ip->addrs, dip->addrs, sizeof(ip->addrs));
+  brelse(bp);
+  // Every reference comes from a directory entry, a cwd or an open file, all of which keep
+  // their inode allocated; a free inode here means the disk itself is inconsistent.
+  if(ip->type == 0)
+    panic("ilock: inode has no type (corrupt file system?)");
+  ip->valid = 1;
+}
+
+// One more reference to ip (fork's cwd, a path walk starting at the cwd).
 struct inode*
 idup(struct inode *ip)
 {
@@ -204,56 +243,50 @@ idup(struct inode *ip)
   return ip;
 }
 
-// Lock ip, reading it from disk the first time.
+// Lock ip, loading it from disk if this is the first lock since iget.
 void
 ilock(struct inode *ip)
 {
   if(ip == 0 || ip->ref < 1)
-    panic("ilock: bad inode");
-
+    panic("ilock: inode not referenced");
   acquiresleep(&ip->lock);
-  if(ip->valid)
-    return;
-
-  struct buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
-  struct dinode *dip = (struct dinode*)bp->data + ip->inum % IPB;
-  ip->type = dip->type;
-  ip->major = dip->major;
-  ip->minor = dip->minor;
-  ip->nlink = dip->nlink;
-  ip->size = dip->size;
-  memmove(ip->addrs, dip->addrs, sizeof(ip->addrs));
-  brelse(bp);
-  ip->valid = 1;
-  if(ip->type == 0)
-    panic("ilock: inode has no type (corrupt file system?)");
+  if(!ip->valid)
+    iload(ip);
 }
 
 void
 iunlock(struct inode *ip)
 {
-  if(ip == 0 || !holdingsleep(&ip->lock) || ip->ref < 1)
-    panic("iunlock");
+  if(ip == 0 || ip->ref < 1 || !holdingsleep(&ip->lock))
+    panic("iunlock: inode not locked by this process");
   releasesleep(&ip->lock);
 }
 
-// Drop a reference. The last reference to an inode with no links frees it on disk,
-// so every iput() must be inside a transaction.
+// Free ip on disk: its blocks, then the disk inode itself. Caller holds ip->lock and the
+// only reference, in a transaction.
+static void
+ifree(struct inode *ip)
+{
+  itrunc(ip);
+  ip->type = 0;
+  iupdate(ip);
+  // Not valid any more: if ialloc() hands this inode number out again before the slot is
+  // let go, its new owner's ilock() reloads the new type from disk.
+  ip->valid = 0;
+}
+
+// Drop a reference to ip. The last reference to an inode that no directory names frees it on
+// disk, so every iput() must be inside a transaction.
 void
 iput(struct inode *ip)
 {
   acquire(&itable.lock);
   if(ip->ref == 1 && ip->valid && ip->nlink == 0){
-    // Nobody else holds a pointer, so nobody else can hold or wait for ip->lock,
-    // and iget() cannot hand the slot out while ref is still 1.
-    acquiresleep(&ip->lock);
+    // Ours alone: no name leads to it and no one else holds a pointer, so no one can wait for
+    // its lock, and no iget() can reach it until ifree() has marked it free on disk.
     release(&itable.lock);
-
-    itrunc(ip);
-    ip->type = 0;
-    iupdate(ip);
-    ip->valid = 0;
-
+    acquiresleep(&ip->lock);
+    ifree(ip);
     releasesleep(&ip->lock);
     acquire(&itable.lock);
   }
@@ -268,37 +301,39 @@ iunlockput(struct inode *ip)
   iput(ip);
 }
 
-// Free all of ip's data blocks and make it empty. Caller holds ip->lock, inside a transaction.
-// All freed bits live in one or two bitmap blocks, which the log absorbs.
+// Free the data blocks listed in indirect block addr, then addr itself.
+static void
+free_indirect(uint dev, uint addr)
+{
+  struct buf *bp = bread(dev, addr);
+  uint *slot = (uint*)bp->data;
+  for(int i = 0; i < NINDIRECT; i++)
+    if(slot[i] != 0)
+      bfree(dev, slot[i]);
+  brelse(bp);
+  bfree(dev, addr);
+}
+
+// Make ip empty, freeing all its blocks. Caller holds ip->lock, inside a transaction. However
+// large the file, the freed bits fall in the few bitmap blocks, which the log absorbs.
 void
 itrunc(struct inode *ip)
 {
-  for(int i = 0; i < NDIRECT; i++){
-    if(ip->addrs[i]){
+  for(int i = 0; i < NDIRECT; i++)
+    if(ip->addrs[i] != 0)
       bfree(ip->dev, ip->addrs[i]);
-      ip->addrs[i] = 0;
-    }
-  }
-
-  if(ip->addrs[NDIRECT]){
-    struct buf *bp = bread(ip->dev, ip->addrs[NDIRECT]);
-    uint *a = (uint*)bp->data;
-    for(int j = 0; j < NINDIRECT; j++){
-      if(a[j])
-        bfree(ip->dev, a[j]);
-    }
-    brelse(bp);
-    bfree(ip->dev, ip->addrs[NDIRECT]);
-    ip->addrs[NDIRECT] = 0;
-  }
-
+  if(ip->addrs[NDIRECT] != 0)
+    free_indirect(ip->dev, ip->addrs[NDIRECT]);
+  memset(ip->addrs, 0, sizeof(ip->addrs));
   ip->size = 0;
   iupdate(ip);
 }
 
+// Fill *st from ip (locked). Every byte is set, padding included: st goes to user space.
 void
 stati(struct inode *ip, struct stat *st)
 {
+  memset(st, 0, sizeof(*st));
   st->dev = ip->dev;
   st->ino = ip->inum;
   st->type = ip->type;
@@ -308,109 +343,126 @@ stati(struct inode *ip, struct stat *st)
 
 // ---------------------------------------------------------------------------------------------
 // File contents
+//
+// Block n of a file is addrs[n] for n < NDIRECT; the next NINDIRECT are listed in the indirect
+// block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes: writei never
+// writes past the end, so every block below the size exists.
 
-// Disk address of the bn'th block of ip, allocating it (and the indirect block) if needed.
-// Returns 0 if the disk is full. Allocation changes ip->addrs: the caller must iupdate().
+// The block address in *slot; with alloc, an empty slot first gets a fresh block. 0 if the
+// slot is empty and stays so (no alloc, or the disk is full).
 static uint
-bmap(struct inode *ip, uint bn)
+fillslot(uint dev, uint *slot, int alloc)
 {
-  uint addr;
+  if(*slot == 0 && alloc)
+    *slot = balloc(dev);
+  return *slot;
+}
 
-  if(bn < NDIRECT){
-    if((addr = ip->addrs[bn]) == 0){
-      addr = balloc(ip->dev);
-      ip->addrs[bn] = addr;
-    }
-    return addr;
-  }
+// Disk address of block bn of ip, or 0 if it has none. With alloc (inside a transaction),
+// missing blocks, the indirect one included, are allocated; that changes ip->addrs, which the
+// caller writes back with iupdate(). Caller holds ip->lock.
+static uint
+bmap(struct inode *ip, uint bn, int alloc)
+{
+  if(bn < NDIRECT)
+    return fillslot(ip->dev, &ip->addrs[bn], alloc);
   bn -= NDIRECT;
   if(bn >= NINDIRECT)
     panic("bmap: block beyond MAXFILE");
 
-  if((addr = ip->addrs[NDIRECT]) == 0){
-    addr = balloc(ip->dev);
-    if(addr == 0)
-      return 0;
-    ip->addrs[NDIRECT] = addr;
-  }
-  struct buf *bp = bread(ip->dev, addr);
-  uint *a = (uint*)bp->data;
-  if((addr = a[bn]) == 0){
-    addr = balloc(ip->dev);
-    if(addr){
-      a[bn] = addr;
-      log_write(bp);
-    }
-  }
+  uint ind = fillslot(ip->dev, &ip->addrs[NDIRECT], alloc);
+  if(ind == 0)
+    return 0;
+  struct buf *bp = bread(ip->dev, ind);
+  uint *slot = (uint*)bp->data + bn;
+  uint before = *slot;
+  uint addr = fillslot(ip->dev, slot, alloc);
+  if(addr != before)
+    log_write(bp);
   brelse(bp);
   return addr;
 }
 
-// Read up to n bytes at offset off into dst (a user address if user_dst, else kernel).
-// Caller holds ip->lock. Returns the bytes read (0 at or past the end), or -1 if the very
-// first copy to dst failed; a later failed copy returns what was read before it.
+// Move n bytes between ip at offset off and addr (a user address if user, else kernel), one
+// block at a time: into the file if writing, out of it otherwise. Returns the bytes moved;
+// it stops early at a missing block (reading) or a full disk (writing), and at a failed copy,
+// which also sets *copyfailed. Caller holds ip->lock, and when writing is in a transaction.
+static uint
+iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n, int *copyfailed)
+{
+  uint done = 0;
+  *copyfailed = 0;
+  while(done < n){
+    uint bno = bmap(ip, off / BSIZE, writing);
+    if(bno == 0)
+      break;
+    uint start = off % BSIZE;
+    uint m = MIN(n - done, BSIZE - start);
+    struct buf *bp = bread(ip->dev, bno);
+    int r;
+    if(writing){
+      r = either_copyin(bp->data + start, user, addr, m);
+      // Logged even if the copy failed part-way: the cache must never hold bytes the disk will
+      // not get. The size the caller records leaves them out.
+      log_write(bp);
+    } else {
+      r = either_copyout(user, addr, bp->data + start, m);
+    }
+    brelse(bp);
+    if(r < 0){
+      *copyfailed = 1;
+      break;
+    }
+    done += m;
+    off += m;
+    addr += m;
+  }
+  return done;
+}
+
+// Read up to n bytes at offset off into dst (a user address if user_dst, else kernel). Caller
+// holds ip->lock. Returns the bytes read, 0 at or past the end, or -1 if the very first copy to
+// dst failed; a copy failing later returns the bytes read before it.
 int
 readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
 {
-  if(off > ip->size || off + n < off)
+  if(off >= ip->size)
     return 0;
-  if(off + n > ip->size)
-    n = ip->size - off;
-
-  uint tot, m;
-  for(tot = 0; tot < n; tot += m, off += m, dst += m){
-    uint addr = bmap(ip, off / BSIZE);
-    if(addr == 0)
-      break;
-    struct buf *bp = bread(ip->dev, addr);
-    m = MIN(n - tot, BSIZE - off % BSIZE);
-    if(either_copyout(user_dst, dst, bp->data + (off % BSIZE), m) == -1){
-      brelse(bp);
-      return tot > 0 ? tot : -1;
-    }
-    brelse(bp);
-  }
-  return tot;
+  n = MIN(n, ip->size - off);
+  int copyfailed;
+  uint done = iomove(ip, 0, user_dst, dst, off, n, &copyfailed);
+  if(done == 0 && copyfailed)
+    return -1;
+  return done;
 }
 
-// Write n bytes from src (a user address if user_src) at offset off, growing the file if needed.
-// Caller holds ip->lock, inside a transaction. Returns the bytes written, which is short if the
-// disk fills or a copy from src fails, or -1 for an offset past the end or beyond MAXFILE.
+// Write n bytes from src (a user address if user_src, else kernel) at offset off, extending
+// the file if needed. Caller holds ip->lock, inside a transaction. Writes what fits below
+// MAXFILE blocks and returns the count, which is short if the disk fills or a copy from src
+// fails (0 if nothing could be written); -1 for an offset past the end of the file.
 int
 writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
 {
-  if(off > ip->size || off + n < off)
+  uint max = MAXFILE * BSIZE;
+  if(off > ip->size || off > max)
     return -1;
-  if((uint64)off + n > (uint64)MAXFILE * BSIZE)
-    return -1;
-
-  uint tot, m;
-  for(tot = 0; tot < n; tot += m, off += m, src += m){
-    uint addr = bmap(ip, off / BSIZE);
-    if(addr == 0)
-      break;
-    struct buf *bp = bread(ip->dev, addr);
-    m = MIN(n - tot, BSIZE - off % BSIZE);
-    if(either_copyin(bp->data + (off % BSIZE), user_src, src, m) == -1){
-      // The copy may have changed part of the buffer; log it anyway so the cache
-      // never holds bytes the disk will not get. The size below excludes them.
-      log_write(bp);
-      brelse(bp);
-      break;
-    }
-    log_write(bp);
-    brelse(bp);
-  }
-
-  if(off > ip->size)
-    ip->size = off;
+  n = MIN(n, max - off);
+  int copyfailed;
+  uint done = iomove(ip, 1, user_src, src, off, n, &copyfailed);
+  if(off + done > ip->size)
+    ip->size = off + done;
   // Even if the size did not change, bmap() may have added blocks to ip->addrs.
   iupdate(ip);
-  return tot;
+  return done;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Directories
+//
+// A directory is a file of struct dirent. An entry with inum 0 is free; names are unique
+// within a directory. Every directory holds "." (itself) and ".." (its parent; the root's is
+// the root). A directory's nlink counts its name in its parent and the ".." of each of its
+// subdirectories, but not its own ".", so unlinking it makes it 0.
 
 int
 namecmp(const char *s, const char *t)
@@ -418,68 +470,93 @@ namecmp(const char *s, const char *t)
   return strncmp(s, t, DIRSIZ);
 }
 
-// Look for name in directory dp (locked). On success returns the entry's inode, referenced but
-// unlocked, and sets *poff to the entry's byte offset if poff != 0. Returns 0 if absent.
-struct inode*
-dirlookup(struct inode *dp, char *name, uint *poff)
+// Read the entry at byte offset off of dp (locked) into *de. 0, or -1 past the end.
+static int
+readent(struct inode *dp, uint off, struct dirent *de)
+{
+  return readi(dp, 0, (uint64)de, off, sizeof(*de)) == sizeof(*de) ? 0 : -1;
+}
+
+// Scan dp (locked) for name. Returns its inode number and sets *poff to its offset; or, if
+// dp has no such entry, returns 0 and sets *poff to the first free entry (dp->size if none).
+static uint
+dirscan(struct inode *dp, char *name, uint *poff)
 {
   struct dirent de;
+  uint freeoff = dp->size;
 
   if(dp->type != T_DIR)
-    panic("dirlookup: not a directory");
-
-  for(uint off = 0; off + sizeof(de) <= dp->size; off += sizeof(de)){
-    if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
-      break;
-    if(de.inum == 0)
+    panic("dirscan: not a directory");
+  for(uint off = 0; readent(dp, off, &de) == 0; off += sizeof(de)){
+    if(de.inum == 0){
+      freeoff = MIN(freeoff, off);
       continue;
+    }
     if(namecmp(name, de.name) == 0){
-      if(poff)
-        *poff = off;
-      return iget(dp->dev, de.inum);
+      *poff = off;
+      return de.inum;
     }
   }
+  *poff = freeoff;
   return 0;
 }
 
-// Add the entry (name, inum) to directory dp (locked), reusing a free slot if there is one.
-// Returns 0, or -1 if the name exists already or the directory cannot grow.
+// The inode number that name has in directory dp (locked), or 0 if dp has no such entry; if
+// found and poff != 0, *poff is the entry's offset. No in-memory inode is involved, so "not
+// there" cannot be confused with "inode table full". To use the inode, iget() it while dp is
+// still locked (the entry, and with it the inode, cannot go away in between).
+uint
+dirlookup(struct inode *dp, char *name, uint *poff)
+{
+  uint off;
+  uint inum = dirscan(dp, name, &off);
+  if(inum != 0 && poff != 0)
+    *poff = off;
+  return inum;
+}
+
+// Add the entry (name, inum) to dp (locked), in the first free slot or at the end. Returns 0,
+// or -1 if dp has the name already or cannot grow.
 int
 dirlink(struct inode *dp, char *name, uint inum)
 {
-  struct dirent de;
-  struct inode *ip;
   uint off;
-
-  if((ip = dirlookup(dp, name, 0)) != 0){
-    iput(ip);
+  if(dirscan(dp, name, &off) != 0)
     return -1;
-  }
-
-  for(off = 0; off + sizeof(de) <= dp->size; off += sizeof(de)){
-    if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
-      return -1;
-    if(de.inum == 0)
-      break;
-  }
-
+  struct dirent de;
   memset(&de, 0, sizeof(de));
   strncpy(de.name, name, DIRSIZ);
   de.inum = inum;
-  if(writei(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
-    return -1;
-  return 0;
+  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
+}
+
+// Clear the entry at offset off of dp (locked), as found by dirlookup(). 0, or -1.
+int
+dirremove(struct inode *dp, uint off)
+{
+  struct dirent de;
+  memset(&de, 0, sizeof(de));
+  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
+}
+
+// Does directory dp (locked) hold nothing but "." and ".."? Those are its first two entries.
+int
+isdirempty(struct inode *dp)
+{
+  struct dirent de;
+  for(uint off = 2 * sizeof(de); readent(dp, off, &de) == 0; off += sizeof(de))
+    if(de.inum != 0)
+      return 0;
+  return 1;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Path names
 
-// Copy the next element of path into name (at most DIRSIZ bytes; longer names are cut to DIRSIZ,
-// unterminated, exactly as dirent stores them) and return the rest of path without leading
-// slashes. Returns 0 if there is no element left.
-//   skipelem("a/bb/c", name) = "bb/c", name = "a"
-//   skipelem("///a//bb", name) = "bb", name = "a"
-//   skipelem("", name) = skipelem("////", name) = 0
+// Split the first element off path: copy it to name and return the rest of path after the
+// slashes that follow it, or return 0 if path has no element left. name gets at most DIRSIZ
+// bytes, NUL-terminated only if shorter, the way a dirent stores it: longer elements are cut.
+// For example "usr//bin/" yields "usr" and returns "bin/", which yields "bin" and returns "".
 static char*
 skipelem(char *path, char *name)
 {
@@ -487,56 +564,75 @@ skipelem(char *path, char *name)
     path++;
   if(*path == 0)
     return 0;
-  char *s = path;
-  while(*path != '/' && *path != 0)
-    path++;
-  int len = path - s;
-  if(len >= DIRSIZ){
-    memmove(name, s, DIRSIZ);
-  } else {
-    memmove(name, s, len);
+  char *end = path;
+  while(*end != '/' && *end != 0)
+    end++;
+  uint len = end - path;
+  memmove(name, path, MIN(len, DIRSIZ));
+  if(len < DIRSIZ)
     name[len] = 0;
-  }
-  while(*path == '/')
-    path++;
-  return path;
+  while(*end == '/')
+    end++;
+  return end;
 }
 
-// Resolve path. With parent set, stop one element early, returning the parent directory
-// and copying the final element into name (DIRSIZ bytes). Must run inside a transaction,
-// since it may iput(). The returned inode is referenced and unlocked.
+// May a path walk pass through dp (locked)? Only a directory that still has a name: a removed
+// one leads nowhere, not even through "." or "..", since its ".." may name a directory that
+// has been freed since, its inode number perhaps reused.
+static int
+searchable(struct inode *dp)
+{
+  return dp->type == T_DIR && dp->nlink > 0;
+}
+
+// One step of a walk: the inode that name has in dir, referenced and unlocked; or 0 if dir is
+// not searchable, has no such entry, or the inode table is full. Uses up the reference to dir.
+static struct inode*
+descend(struct inode *dir, char *name)
+{
+  struct inode *next = 0;
+  ilock(dir);
+  if(searchable(dir)){
+    uint inum = dirlookup(dir, name, 0);
+    if(inum != 0)
+      next = iget(dir->dev, inum);   // while dir is locked: see dirlookup()
+  }
+  // Unlocked before anyone locks next, which may be dir's parent.
+  iunlockput(dir);
+  return next;
+}
+
+// dir itself if it is searchable, else 0 (the reference to dir is then dropped).
+static struct inode*
+keepdir(struct inode *dir)
+{
+  ilock(dir);
+  int ok = searchable(dir);
+  iunlock(dir);
+  if(!ok){
+    iput(dir);
+    return 0;
+  }
+  return dir;
+}
+
+// Resolve path from the root ("/...") or the current directory, returning the inode referenced
+// and unlocked, or 0. With parent set, stop one element short: return the directory that holds
+// (or would hold) the last element, and copy that element to name (DIRSIZ bytes). An empty
+// path names nothing. Inside a transaction, since failures iput().
 static struct inode*
 namex(char *path, int parent, char *name)
 {
-  struct inode *ip, *next;
-
-  if(*path == '/')
-    ip = iget(ROOTDEV, ROOTINO);
-  else
-    ip = idup(myproc()->cwd);
-  if(ip == 0)
+  if(*path == 0)
     return 0;
-
-  while((path = skipelem(path, name)) != 0){
-    ilock(ip);
-    if(ip->type != T_DIR){
-      iunlockput(ip);
-      return 0;
-    }
-    if(parent && *path == 0){
-      iunlock(ip);
-      return ip;
-    }
-    next = dirlookup(ip, name, 0);
-    // Unlock before moving on: locking next while holding ip could deadlock on "..".
-    iunlockput(ip);
-    if(next == 0)
-      return 0;
-    ip = next;
+  struct inode *ip = (*path == '/') ? iget(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
+  while(ip != 0 && (path = skipelem(path, name)) != 0){
+    if(parent && *path == 0)
+      return keepdir(ip);
+    ip = descend(ip, name);
   }
-  if(parent){
-    // The path had no final element (e.g. "/").
-    iput(ip);
+  if(ip != 0 && parent){
+    iput(ip);      // no last element (the path is "/"), so no parent to return
     return 0;
   }
   return ip;
@@ -553,4 +649,62 @@ struct inode*
 nameiparent(char *path, char *name)
 {
   return namex(path, 1, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounting
+
+static void
+readsb(int dev, struct superblock *s)
+{
+  struct buf *bp = bread(dev, 1);
+  memmove(s, bp->data, sizeof(*s));
+  brelse(bp);
+}
+
+// Is disk inode inum allocated but named by no directory entry?
+static int
+orphaned(uint dev, uint inum)
+{
+  struct buf *bp = bread(dev, IBLOCK(inum, sb));
+  struct dinode *dip = dinode_in(bp, inum);
+  int r = dip->type != 0 && dip->nlink == 0;
+  brelse(bp);
+  return r;
+}
+
+// A file unlinked while open keeps its inode, with nlink 0, until its last close. A crash
+// before that close leaves the inode allocated with nothing to free it. At mount nothing is
+// open, so every allocated inode with nlink 0 is such an orphan: free each, in its own
+// transaction, through the usual last iput().
+static void
+reclaim_orphans(uint dev)
+{
+  int n = 0;
+  for(uint inum = 1; inum < sb.ninodes; inum++){
+    if(!orphaned(dev, inum))
+      continue;
+    begin_op();
+    struct inode *ip = iget(dev, inum);   // the table is empty at mount: cannot fail
+    ilock(ip);                            // iput() frees only a loaded inode
+    iunlockput(ip);
+    end_op();
+    n++;
+  }
+  if(n > 0)
+    printf("fs: reclaimed %d orphaned inode%s\n", n, n == 1 ? "" : "s");
+}
+
+// Mount the file system on dev: check the superblock, recover the log, reclaim orphaned
+// inodes. Runs in the first process, since it sleeps on the disk.
+void
+fsinit(int dev)
+{
+  readsb(dev, &sb);
+  if(sb.magic != FSMAGIC)
+    panic("fsinit: disk is not our file system (bad superblock magic); build fs.img with mkfs");
+  if(sb.ninodes == 0 || sb.size == 0 || sb.bmapstart >= sb.size || sb.inodestart >= sb.size)
+    panic("fsinit: superblock is inconsistent; rebuild fs.img with mkfs");
+  initlog(dev, &sb);
+  reclaim_orphans(dev);
 }

@@ -1,6 +1,8 @@
-// File-system system calls: argument checking, file descriptors, and the multi-step operations
-// (open/create, link, unlink, mkdir, mknod, chdir, pipe, exec's argument copying).
-// Every call that may change the disk brackets its work with begin_op/end_op.
+// System calls on files: the descriptor calls (dup, read, write, close, fstat, pipe) and the
+// path calls (open, mkdir, mknod, link, unlink, chdir, exec). A path call fetches and checks
+// its arguments, then does all its work in one transaction (begin_op .. end_op), so that a
+// crash keeps all of it or none; the work itself is a helper below that may return early.
+// Inode locks are taken in the order stated at the top of fs.c.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -14,19 +16,23 @@
 #include "kernel/file.h"
 #include "kernel/fcntl.h"
 
-// Most links an inode may have; nlink is a short on disk.
+// Most links an inode may have: nlink is a short on disk.
 #define MAXNLINK 32767
 
-// Fetch argument n as a file descriptor of the current process.
-// Returns 0 and sets *pfd / *pf (either may be null), or -1 if fd is out of range or not open.
+// ---------------------------------------------------------------------------------------------
+// Arguments and descriptors
+
+// Fetch argument n as a descriptor open in the current process. Returns 0 and sets *pfd and
+// *pf (either may be null), or -1.
 static int
 argfd(int n, int *pfd, struct file **pf)
 {
   int fd;
-  struct file *f;
-
   argint(n, &fd);
-  if(fd < 0 || fd >= NOFILE || (f = myproc()->ofile[fd]) == 0)
+  if(fd < 0 || fd >= NOFILE)
+    return -1;
+  struct file *f = myproc()->ofile[fd];
+  if(f == 0)
     return -1;
   if(pfd)
     *pfd = fd;
@@ -35,19 +41,11 @@ argfd(int n, int *pfd, struct file **pf)
   return 0;
 }
 
-// Give f the lowest free descriptor of the current process; -1 if none.
-// On success the descriptor owns the caller's reference to f.
+// Fetch argument n as a path into path[MAXPATH]: at most MAXPATH-1 characters. 0 or -1.
 static int
-fdalloc(struct file *f)
+argpath(int n, char *path)
 {
-  struct proc *p = myproc();
-  for(int fd = 0; fd < NOFILE; fd++){
-    if(p->ofile[fd] == 0){
-      p->ofile[fd] = f;
-      return fd;
-    }
-  }
-  return -1;
+  return argstr(n, path, MAXPATH) < 0 ? -1 : 0;
 }
 
 // Is [addr, addr+n) entirely below MAXVA? Catches absurd pointers before any side effect;
@@ -58,46 +56,64 @@ user_range_ok(uint64 addr, int n)
   return n >= 0 && addr < MAXVA && (uint64)n <= MAXVA - addr;
 }
 
-uint64
-sys_dup(void)
+// Give f the lowest free descriptor of the current process, which then owns the caller's
+// reference to f. Returns the descriptor, or -1 if all NOFILE are in use.
+static int
+fdalloc(struct file *f)
 {
-  struct file *f;
-  int fd;
-
-  if(argfd(0, 0, &f) < 0)
+  struct proc *p = myproc();
+  int fd = 0;
+  while(fd < NOFILE && p->ofile[fd] != 0)
+    fd++;
+  if(fd == NOFILE)
     return -1;
-  if((fd = fdalloc(f)) < 0)
-    return -1;
-  filedup(f);
+  p->ofile[fd] = f;
   return fd;
+}
+
+// Fetch the arguments of read and write: a descriptor, a buffer, a byte count. 0 or -1.
+static int
+argio(struct file **f, uint64 *addr, int *n)
+{
+  argaddr(1, addr);
+  argint(2, n);
+  if(argfd(0, 0, f) < 0 || !user_range_ok(*addr, *n))
+    return -1;
+  return 0;
 }
 
 uint64
 sys_read(void)
 {
   struct file *f;
+  uint64 addr;
   int n;
-  uint64 p;
-
-  argaddr(1, &p);
-  argint(2, &n);
-  if(argfd(0, 0, &f) < 0 || !user_range_ok(p, n))
+  if(argio(&f, &addr, &n) < 0)
     return -1;
-  return fileread(f, p, n);
+  return fileread(f, addr, n);
 }
 
 uint64
 sys_write(void)
 {
   struct file *f;
+  uint64 addr;
   int n;
-  uint64 p;
-
-  argaddr(1, &p);
-  argint(2, &n);
-  if(argfd(0, 0, &f) < 0 || !user_range_ok(p, n))
+  if(argio(&f, &addr, &n) < 0)
     return -1;
-  return filewrite(f, p, n);
+  return filewrite(f, addr, n);
+}
+
+uint64
+sys_dup(void)
+{
+  struct file *f;
+  if(argfd(0, 0, &f) < 0)
+    return -1;
+  int fd = fdalloc(f);
+  if(fd >= 0)
+    filedup(f);      // the reference the new descriptor owns
+  return fd;
 }
 
 uint64
@@ -105,7 +121,6 @@ sys_close(void)
 {
   int fd;
   struct file *f;
-
   if(argfd(0, &fd, &f) < 0)
     return -1;
   myproc()->ofile[fd] = 0;
@@ -118,268 +133,316 @@ sys_fstat(void)
 {
   struct file *f;
   uint64 st;
-
   argaddr(1, &st);
   if(argfd(0, 0, &f) < 0 || !user_range_ok(st, sizeof(struct stat)))
     return -1;
   return filestat(f, st);
 }
 
-// Create the path new as a link to the same inode as old (not a directory).
+// pipe(int fds[2]): fds[0] the read end, fds[1] the write end.
 uint64
-sys_link(void)
+sys_pipe(void)
 {
-  char name[DIRSIZ], new[MAXPATH], old[MAXPATH];
-  struct inode *dp, *ip;
+  uint64 ufds;
+  struct file *rf, *wf;
+  struct proc *p = myproc();
 
-  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
+  argaddr(0, &ufds);
+  if(!user_range_ok(ufds, 2 * sizeof(int)) || pipealloc(&rf, &wf) < 0)
     return -1;
-
-  begin_op();
-  if((ip = namei(old)) == 0){
-    end_op();
-    return -1;
-  }
-
-  ilock(ip);
-  if(ip->type == T_DIR || ip->nlink >= MAXNLINK){
-    iunlockput(ip);
-    end_op();
-    return -1;
-  }
-  // Count the link first: a crash between the two steps leaves nlink too high,
-  // which wastes an inode, rather than too low, which would free a named inode.
-  ip->nlink++;
-  iupdate(ip);
-  iunlock(ip);
-
-  if((dp = nameiparent(new, name)) == 0)
-    goto bad;
-  ilock(dp);
-  if(dp->dev != ip->dev || dirlink(dp, name, ip->inum) < 0){
-    iunlockput(dp);
-    goto bad;
-  }
-  iunlockput(dp);
-  iput(ip);
-  end_op();
-  return 0;
-
-bad:
-  ilock(ip);
-  ip->nlink--;
-  iupdate(ip);
-  iunlockput(ip);
-  end_op();
+  int fds[2] = { fdalloc(rf), -1 };
+  if(fds[0] >= 0)
+    fds[1] = fdalloc(wf);
+  if(fds[1] >= 0 && copyout(p->pagetable, ufds, (char*)fds, sizeof(fds)) == 0)
+    return 0;
+  // The program never learned the descriptors: take them back and close both ends.
+  for(int i = 0; i < 2; i++)
+    if(fds[i] >= 0)
+      p->ofile[fds[i]] = 0;
+  fileclose(rf);
+  fileclose(wf);
   return -1;
 }
 
-// Is directory dp (locked) empty apart from "." and ".."? A read error counts as not empty.
+// ---------------------------------------------------------------------------------------------
+// Path names: helpers for the calls below. Each runs inside the caller's transaction.
+
+// Is ip a directory? Locks ip briefly; the type of a referenced inode cannot change.
 static int
-isdirempty(struct inode *dp)
+isdir(struct inode *ip)
 {
-  struct dirent de;
-
-  for(uint off = 2 * sizeof(de); off + sizeof(de) <= dp->size; off += sizeof(de)){
-    if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
-      return 0;
-    if(de.inum != 0)
-      return 0;
-  }
-  return 1;
-}
-
-uint64
-sys_unlink(void)
-{
-  struct inode *ip, *dp;
-  struct dirent de;
-  char name[DIRSIZ], path[MAXPATH];
-  uint off;
-
-  if(argstr(0, path, MAXPATH) < 0)
-    return -1;
-
-  begin_op();
-  if((dp = nameiparent(path, name)) == 0){
-    end_op();
-    return -1;
-  }
-
-  ilock(dp);
-
-  // "." and ".." are not links that can be removed.
-  if(namecmp(name, ".") == 0 || namecmp(name, "..") == 0)
-    goto bad;
-
-  if((ip = dirlookup(dp, name, &off)) == 0)
-    goto bad;
   ilock(ip);
-
-  if(ip->nlink < 1 || (ip->type == T_DIR && !isdirempty(ip))){
-    iunlockput(ip);
-    goto bad;
-  }
-
-  memset(&de, 0, sizeof(de));
-  if(writei(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de)){
-    iunlockput(ip);
-    goto bad;
-  }
-  if(ip->type == T_DIR){
-    dp->nlink--;     // the child's ".." no longer names dp
-    iupdate(dp);
-  }
-  iunlockput(dp);
-
-  ip->nlink--;
-  iupdate(ip);
-  iunlockput(ip);     // frees the inode if this was the last name and it is not open
-
-  end_op();
-  return 0;
-
-bad:
-  iunlockput(dp);
-  end_op();
-  return -1;
+  int r = ip->type == T_DIR;
+  iunlock(ip);
+  return r;
 }
 
-// Create path as a new inode of the given type and return it locked and referenced, or 0.
-// Opening an existing file with O_CREATE is fine: an existing T_FILE or T_DEVICE is returned
-// when a T_FILE is asked for. Must be called inside a transaction.
+// The directory that holds (or would hold) path's last element, locked, with that element
+// copied to name; or 0. A removed directory (nlink 0) does not count: entries made in it could
+// never be reached, and their inodes would leak. nameiparent() refuses one already, but the
+// directory may be removed between its check and our ilock().
 static struct inode*
-create(char *path, short type, short major, short minor)
+lockparent(char *path, char *name)
 {
-  struct inode *ip, *dp;
-  char name[DIRSIZ];
-
-  if((dp = nameiparent(path, name)) == 0)
+  struct inode *dp = nameiparent(path, name);
+  if(dp == 0)
     return 0;
-
   ilock(dp);
-
-  if((ip = dirlookup(dp, name, 0)) != 0){
-    iunlockput(dp);
-    ilock(ip);
-    if(type == T_FILE && (ip->type == T_FILE || ip->type == T_DEVICE))
-      return ip;
-    iunlockput(ip);
-    return 0;
-  }
-
-  // A directory that was removed while someone still had it as cwd takes no new entries:
-  // they would be unreachable and leak their inodes.
-  if(dp->nlink < 1 || (type == T_DIR && dp->nlink >= MAXNLINK)){
+  if(dp->nlink == 0){
     iunlockput(dp);
     return 0;
   }
+  return dp;
+}
 
-  if((ip = ialloc(dp->dev, type)) == 0){
-    iunlockput(dp);
+// Fill the new directory dp with "." and ".." (naming parent). Neither adds to dp's own
+// nlink; parent's nlink is the caller's to raise. 0 or -1.
+static int
+initdir(struct inode *dp, struct inode *parent)
+{
+  if(dirlink(dp, ".", dp->inum) < 0 || dirlink(dp, "..", parent->inum) < 0)
+    return -1;
+  return 0;
+}
+
+// Make a new inode of the given type called name in dp (locked, live, no entry called name).
+// Returns it locked and referenced, or 0 with nothing changed.
+static struct inode*
+newinode(struct inode *dp, char *name, short type, short major, short minor)
+{
+  if(type == T_DIR && dp->nlink >= MAXNLINK)
+    return 0;                 // the new directory's ".." would be one link too many
+  struct inode *ip = ialloc(dp->dev, type);
+  if(ip == 0)
     return 0;
-  }
-
   ilock(ip);
   ip->major = major;
   ip->minor = minor;
   ip->nlink = 1;
   iupdate(ip);
-
-  if(type == T_DIR){
-    // "." is not counted in nlink, so that a directory's nlink is the number of names
-    // for it plus its subdirectories' "..".
-    if(dirlink(ip, ".", ip->inum) < 0 || dirlink(ip, "..", dp->inum) < 0)
-      goto fail;
+  if((type == T_DIR && initdir(ip, dp) < 0) || dirlink(dp, name, ip->inum) < 0){
+    // Give it back: with no links, the last iput() frees the inode and any block it got.
+    ip->nlink = 0;
+    iupdate(ip);
+    iunlockput(ip);
+    return 0;
   }
-
-  if(dirlink(dp, name, ip->inum) < 0)
-    goto fail;
-
   if(type == T_DIR){
-    // Only now that nothing can fail: the child's ".." names dp.
-    dp->nlink++;
+    dp->nlink++;              // for ip's ".."
     iupdate(dp);
   }
-
-  iunlockput(dp);
   return ip;
+}
 
-fail:
-  // Undo the allocation: with nlink 0, iput frees the inode and any blocks it got.
-  ip->nlink = 0;
-  iupdate(ip);
+// Make path a new inode of the given type and return it locked and referenced, or 0. For
+// open(O_CREATE), type T_FILE, an existing file or device node is returned instead.
+static struct inode*
+create(char *path, short type, short major, short minor)
+{
+  char name[DIRSIZ];
+  struct inode *dp = lockparent(path, name);
+  if(dp == 0)
+    return 0;
+  uint inum = dirlookup(dp, name, 0);
+  if(inum == 0){
+    struct inode *ip = newinode(dp, name, type, major, minor);
+    iunlockput(dp);
+    return ip;
+  }
+  // The name exists. Only open(O_CREATE) may use what is there, so only it needs the inode.
+  struct inode *ip = (type == T_FILE) ? iget(dp->dev, inum) : 0;
+  iunlockput(dp);             // before ilock(ip): ip may be dp itself (".") or its parent
+  if(ip == 0)
+    return 0;
+  ilock(ip);
+  if(ip->type == T_FILE || ip->type == T_DEVICE)
+    return ip;
   iunlockput(ip);
-  iunlockput(dp);
   return 0;
 }
 
-// Open (and with O_CREATE, create) the file at path, returning the new descriptor, or -1.
+// What a descriptor opened with omode may do, by its two access-mode bits. Both bits set
+// counts as write-only.
+static const struct {
+  char readable;
+  char writable;
+} access[4] = {
+  [O_RDONLY]          = { 1, 0 },
+  [O_WRONLY]          = { 0, 1 },
+  [O_RDWR]            = { 1, 1 },
+  [O_WRONLY | O_RDWR] = { 0, 1 },
+};
+
+// May ip (locked) be opened with omode? A directory only for reading, a device node only if
+// its major number can have a driver.
 static int
-open_inode(char *path, int omode)
+mayopen(struct inode *ip, int omode)
+{
+  if(ip->type == T_DIR)
+    return omode == O_RDONLY;
+  if(ip->type == T_DEVICE)
+    return ip->major >= 0 && ip->major < NDEV;
+  return 1;
+}
+
+// open(): returns the new descriptor, or -1.
+static int
+openpath(char *path, int omode)
 {
   struct inode *ip;
-  struct file *f;
-  int fd;
-
   if(omode & O_CREATE){
-    if((ip = create(path, T_FILE, 0, 0)) == 0)
-      return -1;
-  } else {
-    if((ip = namei(path)) == 0)
-      return -1;
+    ip = create(path, T_FILE, 0, 0);
+  } else if((ip = namei(path)) != 0){
     ilock(ip);
-    if(ip->type == T_DIR && omode != O_RDONLY){
-      iunlockput(ip);
-      return -1;
-    }
   }
-
-  if(ip->type == T_DEVICE && (ip->major < 0 || ip->major >= NDEV)){
+  if(ip == 0)
+    return -1;
+  if(!mayopen(ip, omode)){
     iunlockput(ip);
     return -1;
   }
-
-  if((f = filealloc()) == 0){
+  struct file *f = filealloc();
+  int fd = (f != 0) ? fdalloc(f) : -1;
+  if(fd < 0){
+    if(f != 0)
+      fileclose(f);           // still FD_NONE: only gives the slot back
     iunlockput(ip);
     return -1;
   }
-  if((fd = fdalloc(f)) < 0){
-    fileclose(f);      // still FD_NONE: only frees the slot
-    iunlockput(ip);
-    return -1;
-  }
-
-  if(ip->type == T_DEVICE){
-    f->type = FD_DEVICE;
-    f->major = ip->major;
-  } else {
-    f->type = FD_INODE;
-    f->off = 0;
-  }
-  f->ip = ip;
-  f->readable = !(omode & O_WRONLY);
-  f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
-
+  f->type = (ip->type == T_DEVICE) ? FD_DEVICE : FD_INODE;
+  f->ip = ip;                 // the file owns our reference to ip
+  f->major = ip->major;
+  f->off = 0;
+  f->readable = access[omode & (O_WRONLY | O_RDWR)].readable;
+  f->writable = access[omode & (O_WRONLY | O_RDWR)].writable;
   if((omode & O_TRUNC) && ip->type == T_FILE)
     itrunc(ip);
-
   iunlock(ip);
   return fd;
 }
+
+// mkdir() and mknod(): path as a new inode of the given type. 0 or -1.
+static int
+makenode(char *path, short type, short major, short minor)
+{
+  struct inode *ip = create(path, type, major, minor);
+  if(ip == 0)
+    return -1;
+  iunlockput(ip);
+  return 0;
+}
+
+// Add the entry name in dp (locked, live) for ip (referenced, unlocked, not a directory).
+static int
+addname(struct inode *dp, char *name, struct inode *ip)
+{
+  if(dp->dev != ip->dev)
+    return -1;
+  ilock(ip);
+  // nlink 0: ip lost its last name after we found it; a removed file stays removed.
+  int ok = ip->nlink > 0 && ip->nlink < MAXNLINK && dirlink(dp, name, ip->inum) == 0;
+  if(ok){
+    ip->nlink++;
+    iupdate(ip);
+  }
+  iunlock(ip);
+  return ok ? 0 : -1;
+}
+
+// link(): give the inode that old names the second name new. Not for directories: a directory
+// has exactly one name, the one its ".." entry points back to.
+static int
+linkpath(char *old, char *new)
+{
+  char name[DIRSIZ];
+  struct inode *ip = namei(old);
+  if(ip == 0)
+    return -1;
+  int r = -1;
+  // The type is checked before new's directory is locked: a directory ip could be that
+  // directory's ancestor, which must not be locked after it.
+  if(!isdir(ip)){
+    struct inode *dp = lockparent(new, name);
+    if(dp != 0){
+      r = addname(dp, name, ip);
+      iunlockput(dp);
+    }
+  }
+  iput(ip);
+  return r;
+}
+
+// Remove the entry name from dp (locked, live). A directory goes only when empty; "." and ".."
+// never, being part of their directory rather than names for it.
+static int
+dropname(struct inode *dp, char *name)
+{
+  uint off;
+  if(namecmp(name, ".") == 0 || namecmp(name, "..") == 0)
+    return -1;
+  uint inum = dirlookup(dp, name, &off);
+  if(inum == 0)
+    return -1;
+  struct inode *ip = iget(dp->dev, inum);
+  if(ip == 0)
+    return -1;
+  ilock(ip);                  // neither dp nor its parent, so locking it after dp is in order
+  int ok = ip->nlink > 0 && (ip->type != T_DIR || isdirempty(ip)) && dirremove(dp, off) == 0;
+  if(ok){
+    if(ip->type == T_DIR){
+      dp->nlink--;            // ip's ".." no longer counts
+      iupdate(dp);
+    }
+    ip->nlink--;
+    iupdate(ip);
+  }
+  iunlockput(ip);             // frees ip if that was its last name and nothing has it open
+  return ok ? 0 : -1;
+}
+
+// unlink()
+static int
+unlinkpath(char *path)
+{
+  char name[DIRSIZ];
+  struct inode *dp = lockparent(path, name);
+  if(dp == 0)
+    return -1;
+  int r = dropname(dp, name);
+  iunlockput(dp);
+  return r;
+}
+
+// chdir()
+static int
+chdirpath(char *path)
+{
+  struct inode *ip = namei(path);
+  if(ip == 0)
+    return -1;
+  if(!isdir(ip)){
+    iput(ip);
+    return -1;
+  }
+  struct proc *p = myproc();
+  iput(p->cwd);               // may free a removed directory, hence the transaction
+  p->cwd = ip;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path system calls
 
 uint64
 sys_open(void)
 {
   char path[MAXPATH];
   int omode;
-
   argint(1, &omode);
-  if(argstr(0, path, MAXPATH) < 0)
+  if(argpath(0, path) < 0)
     return -1;
-
   begin_op();
-  int fd = open_inode(path, omode);
+  int fd = openpath(path, omode);
   end_op();
   return fd;
 }
@@ -388,140 +451,98 @@ uint64
 sys_mkdir(void)
 {
   char path[MAXPATH];
-  struct inode *ip;
-
-  if(argstr(0, path, MAXPATH) < 0)
+  if(argpath(0, path) < 0)
     return -1;
   begin_op();
-  if((ip = create(path, T_DIR, 0, 0)) == 0){
-    end_op();
-    return -1;
-  }
-  iunlockput(ip);
+  int r = makenode(path, T_DIR, 0, 0);
   end_op();
-  return 0;
+  return r;
 }
 
 uint64
 sys_mknod(void)
 {
-  struct inode *ip;
   char path[MAXPATH];
   int major, minor;
-
   argint(1, &major);
   argint(2, &minor);
-  if(argstr(0, path, MAXPATH) < 0)
+  if(argpath(0, path) < 0)
     return -1;
+  // Both are shorts on disk; a major number indexes devsw[].
   if(major < 0 || major >= NDEV || minor < 0 || minor > 0x7fff)
     return -1;
-
   begin_op();
-  if((ip = create(path, T_DEVICE, major, minor)) == 0){
-    end_op();
-    return -1;
-  }
-  iunlockput(ip);
+  int r = makenode(path, T_DEVICE, major, minor);
   end_op();
-  return 0;
+  return r;
+}
+
+uint64
+sys_link(void)
+{
+  char old[MAXPATH], new[MAXPATH];
+  if(argpath(0, old) < 0 || argpath(1, new) < 0)
+    return -1;
+  begin_op();
+  int r = linkpath(old, new);
+  end_op();
+  return r;
+}
+
+uint64
+sys_unlink(void)
+{
+  char path[MAXPATH];
+  if(argpath(0, path) < 0)
+    return -1;
+  begin_op();
+  int r = unlinkpath(path);
+  end_op();
+  return r;
 }
 
 uint64
 sys_chdir(void)
 {
   char path[MAXPATH];
-  struct inode *ip;
-  struct proc *p = myproc();
-
-  if(argstr(0, path, MAXPATH) < 0)
+  if(argpath(0, path) < 0)
     return -1;
   begin_op();
-  if((ip = namei(path)) == 0){
-    end_op();
-    return -1;
-  }
-  ilock(ip);
-  if(ip->type != T_DIR){
-    iunlockput(ip);
-    end_op();
-    return -1;
-  }
-  iunlock(ip);
-  iput(p->cwd);       // may free a removed directory: inside the transaction
+  int r = chdirpath(path);
   end_op();
-  p->cwd = ip;
-  return 0;
+  return r;
 }
 
-// Free the kalloc'd argument strings of argv, which is null-terminated or full.
-static void
-free_args(char **argv, int max)
+// Copy exec's argument strings, listed at user address uargv, into kalloc'd pages in argv[]
+// (MAXARG entries, all 0 on entry). Succeeds only if the list ends with a null pointer within
+// MAXARG entries, so that argv[] ends with one too. 0, or -1; either way the caller kfrees the
+// non-null entries.
+static int
+fetchargs(uint64 uargv, char **argv)
 {
-  for(int i = 0; i < max && argv[i] != 0; i++)
-    kfree(argv[i]);
+  for(int i = 0; i < MAXARG; i++){
+    uint64 uarg;
+    if(fetchaddr(uargv + i * sizeof(uint64), &uarg) < 0)
+      return -1;
+    if(uarg == 0)
+      return 0;
+    if((argv[i] = kalloc()) == 0 || fetchstr(uarg, argv[i], PGSIZE) < 0)
+      return -1;
+  }
+  return -1;
 }
 
 uint64
 sys_exec(void)
 {
   char path[MAXPATH], *argv[MAXARG];
-  uint64 uargv, uarg;
-  int ret = -1;
-
+  uint64 uargv;
   argaddr(1, &uargv);
-  if(argstr(0, path, MAXPATH) < 0)
+  if(argpath(0, path) < 0)
     return -1;
-
   memset(argv, 0, sizeof(argv));
-  // At most MAXARG-1 strings, so that argv always ends with a null pointer.
-  for(int i = 0; ; i++){
-    if(i >= NELEM(argv))
-      goto out;
-    if(fetchaddr(uargv + sizeof(uint64) * i, &uarg) < 0)
-      goto out;
-    if(uarg == 0)
-      break;
-    if((argv[i] = kalloc()) == 0)
-      goto out;
-    if(fetchstr(uarg, argv[i], PGSIZE) < 0)
-      goto out;
-  }
-
-  ret = exec(path, argv);
-
-out:
-  free_args(argv, NELEM(argv));
-  return ret;
-}
-
-uint64
-sys_pipe(void)
-{
-  uint64 fdarray;   // user pointer to an array of two ints
-  struct file *rf, *wf;
-  int fd0, fd1;
-  struct proc *p = myproc();
-
-  argaddr(0, &fdarray);
-  if(!user_range_ok(fdarray, 2 * sizeof(int)))
-    return -1;
-  if(pipealloc(&rf, &wf) < 0)
-    return -1;
-  fd0 = -1;
-  if((fd0 = fdalloc(rf)) < 0 || (fd1 = fdalloc(wf)) < 0){
-    if(fd0 >= 0)
-      p->ofile[fd0] = 0;
-    fileclose(rf);
-    fileclose(wf);
-    return -1;
-  }
-  if(copyout(p->pagetable, fdarray, (char*)&fd0, sizeof(fd0)) < 0 ||
-     copyout(p->pagetable, fdarray + sizeof(fd0), (char *)&fd1, sizeof(fd1)) < 0){
-    p->ofile[fd0] = 0;
-    p->ofile[fd1] = 0;
-    fileclose(rf);
-    fileclose(wf);
-    return -1;
-  }
-  return 0;
+  int r = (fetchargs(uargv, argv) < 0) ? -1 : exec(path, argv);
+  for(int i = 0; i < MAXARG && argv[i] != 0; i++)
+    kfree(argv[i]);
+  return r;
 }
