@@ -1,6 +1,6 @@
 // exec(): replace the current process's user image with an ELF executable from the file
-// system. The new image is built in a fresh page table and committed only when complete,
-// so every failure (bad file, bad arguments, no memory) leaves the old image running.
+// system. The new image is built in a page table of its own and swapped in only when it is
+// complete, so every failure (bad file, bad arguments, no memory) leaves the old image running.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -14,215 +14,210 @@
 #include "kernel/defs.h"
 #include "kernel/elf.h"
 
-// Guard page plus USERSTACK stack pages, placed right above the loaded segments.
+// The stack region: a guard page, then USERSTACK stack pages, right above the segments.
 #define STACK_REGION ((USERSTACK + 1) * PGSIZE)
 
-// Highest end address a segment may have, leaving room for the stack below TRAPFRAME.
+// Segments must end at or below this, leaving room for the stack below TRAPFRAME.
 #define SEGMENT_LIMIT (TRAPFRAME - STACK_REGION)
 
-// PTE permissions for a program segment: always user-readable, X and W only when the
-// ELF flags ask for them.
+// Is the file header one we can load, in a file of fsize bytes? A 64-bit RISC-V object
+// whose program header table lies within the file.
 static int
-flags2perm(uint32 flags)
+header_ok(struct elfhdr *eh, uint fsize)
+{
+  if(memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+    return 0;
+  if(eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_RISCV)
+    return 0;
+  if(eh->e_phnum == 0 || eh->e_phentsize != sizeof(struct proghdr))
+    return 0;
+  uint64 tablesz = (uint64)eh->e_phnum * sizeof(struct proghdr);
+  if(eh->e_phoff + tablesz < eh->e_phoff || eh->e_phoff + tablesz > fsize)
+    return 0;
+  return 1;
+}
+
+// May this PT_LOAD segment be mapped above the sz bytes mapped so far, from a file of fsize
+// bytes? Its sizes must agree and not wrap, its start be page-aligned and above sz (segments
+// come in increasing order, without overlap), its end leave room for the stack, and its file
+// bytes exist.
+static int
+segment_ok(struct proghdr *ph, uint64 sz, uint fsize)
+{
+  uint64 end = ph->p_vaddr + ph->p_memsz;
+  if(ph->p_memsz < ph->p_filesz || end < ph->p_vaddr)
+    return 0;
+  if(ph->p_vaddr % PGSIZE != 0 || ph->p_vaddr < sz || end > SEGMENT_LIMIT)
+    return 0;
+  if(ph->p_offset + ph->p_filesz < ph->p_offset || ph->p_offset + ph->p_filesz > fsize)
+    return 0;
+  return 1;
+}
+
+// The PTE permissions a segment's p_flags ask for; user-readable always.
+static int
+segment_perm(uint flags)
 {
   int perm = PTE_U | PTE_R;
-  if(flags & ELF_PROG_FLAG_EXEC)
+  if(flags & PF_X)
     perm |= PTE_X;
-  if(flags & ELF_PROG_FLAG_WRITE)
+  if(flags & PF_W)
     perm |= PTE_W;
   return perm;
 }
 
-// Copy n bytes at file offset off into user address va of pagetable. va is page
-// aligned and the pages are already mapped. 0, or -1 on a short read.
+// Read n bytes at file offset off into the pages mapped at va (page-aligned) in pagetable.
+// 0, or -1 if a page is missing or the file is short.
 static int
 loadseg(pagetable_t pagetable, uint64 va, struct inode *ip, uint off, uint n)
 {
-  for(uint i = 0; i < n; i += PGSIZE){
-    uint64 pa = walkaddr(pagetable, va + i);
-    if(pa == 0)
-      return -1;
-    uint chunk = (n - i < PGSIZE) ? n - i : PGSIZE;
-    if(readi(ip, 0, pa, off + i, chunk) != chunk)
+  for(uint done = 0; done < n; done += PGSIZE){
+    uint64 page = walkaddr(pagetable, va + done);
+    uint m = (n - done < PGSIZE) ? n - done : PGSIZE;
+    if(page == 0 || readi(ip, 0, page, off + done, m) != m)
       return -1;
   }
   return 0;
 }
 
-// Is this LOAD header safe to map after sz bytes already loaded? Checks the sizes, page
-// alignment, overflow, that the bytes exist in a file of fsize bytes, that segments come
-// in increasing order without overlap, and that they leave room for the stack.
+// Map and fill every PT_LOAD segment of ip (locked) into pagetable. 0, or -1. Either way *szp
+// is the size mapped so far, for the caller to free.
 static int
-segment_ok(struct proghdr *ph, uint64 sz, uint fsize)
+load_segments(pagetable_t pagetable, struct inode *ip, struct elfhdr *eh, uint64 *szp)
 {
-  if(ph->memsz < ph->filesz)
-    return 0;
-  if(ph->vaddr + ph->memsz < ph->vaddr)
-    return 0;
-  if(ph->vaddr % PGSIZE != 0)
-    return 0;
-  if(ph->vaddr < sz)
-    return 0;
-  if(ph->vaddr + ph->memsz > SEGMENT_LIMIT)
-    return 0;
-  if(ph->off + ph->filesz < ph->off || ph->off + ph->filesz > fsize)
-    return 0;
-  return 1;
-}
-
-// Read and map every LOAD segment of ip into pagetable. 0 on success, -1 on failure.
-// Either way *szp is the size mapped so far, so the caller can free it.
-static int
-load_segments(pagetable_t pagetable, struct inode *ip, struct elfhdr *elf, uint64 *szp)
-{
-  struct proghdr ph;
-  uint64 sz = 0;
-
-  for(uint i = 0; i < elf->phnum; i++){
-    uint off = elf->phoff + (uint64)i * sizeof(ph);
+  for(uint i = 0; i < eh->e_phnum; i++){
+    struct proghdr ph;
+    uint off = eh->e_phoff + (uint64)i * sizeof(ph);
     if(readi(ip, 0, (uint64)&ph, off, sizeof(ph)) != sizeof(ph))
       return -1;
-    if(ph.type != ELF_PROG_LOAD)
+    if(ph.p_type != PT_LOAD)
       continue;
-    if(!segment_ok(&ph, sz, ip->size))
+    if(!segment_ok(&ph, *szp, ip->size))
       return -1;
-    uint64 newsz = uvmalloc(pagetable, sz, ph.vaddr + ph.memsz, flags2perm(ph.flags));
+    uint64 newsz = uvmalloc(pagetable, *szp, ph.p_vaddr + ph.p_memsz, segment_perm(ph.p_flags));
     if(newsz == 0)
       return -1;
-    sz = newsz;
-    *szp = sz;
-    if(loadseg(pagetable, ph.vaddr, ip, ph.off, ph.filesz) < 0)
+    *szp = newsz;
+    if(loadseg(pagetable, ph.p_vaddr, ip, ph.p_offset, ph.p_filesz) < 0)
       return -1;
   }
   return 0;
 }
 
-// Is the ELF header one we can load? The program-header table must lie in the file.
-static int
-header_ok(struct elfhdr *elf, uint fsize)
+// A new page table for p holding the program at path, with its header in *eh and the size
+// of its segments in *szp; 0 if path is not a program we can load, or memory runs out.
+static pagetable_t
+load_program(struct proc *p, char *path, struct elfhdr *eh, uint64 *szp)
 {
-  if(elf->magic != ELF_MAGIC)
+  pagetable_t pagetable = 0;
+  *szp = 0;
+  begin_op();                // namei() and iput() may need the transaction
+  struct inode *ip = namei(path);
+  if(ip == 0){
+    end_op();
     return 0;
-  if(elf->phnum == 0)
-    return 0;
-  if(elf->phentsize != sizeof(struct proghdr))
-    return 0;
-  uint64 tablesz = (uint64)elf->phnum * sizeof(struct proghdr);
-  if(elf->phoff + tablesz < elf->phoff || elf->phoff + tablesz > fsize)
-    return 0;
-  return 1;
+  }
+  ilock(ip);
+  if(readi(ip, 0, (uint64)eh, 0, sizeof(*eh)) == sizeof(*eh) && header_ok(eh, ip->size))
+    pagetable = proc_pagetable(p);
+  if(pagetable != 0 && load_segments(pagetable, ip, eh, szp) < 0){
+    proc_freepagetable(pagetable, *szp);
+    pagetable = 0;
+  }
+  iunlockput(ip);
+  end_op();
+  return pagetable;
 }
 
-// Push the argument strings and the argv[] array onto the new stack, which spans
-// [stackbase, *spp). Returns argc and updates *spp (16-byte aligned), or -1 if there
-// are more than MAXARG arguments or they do not fit.
+// Push the argument strings, then the argv[] array that points at them, onto the stack that
+// spans [stackbase, *spp). argv ends with a null pointer (sys_exec makes sure of it within
+// MAXARG entries). Returns argc and moves *spp down (16-byte aligned), or -1 if there are
+// more than MAXARG arguments or they do not fit.
 static int
 push_args(pagetable_t pagetable, char **argv, uint64 stackbase, uint64 *spp)
 {
-  uint64 ustack[MAXARG + 1];
+  uint64 uargv[MAXARG + 1];
   uint64 sp = *spp;
-  int argc;
+  int argc = 0;
 
-  for(argc = 0; argv[argc]; argc++){
+  for(; argv[argc] != 0; argc++){
     if(argc >= MAXARG)
       return -1;
     uint64 len = strlen(argv[argc]) + 1;
     if(len > sp - stackbase)
       return -1;
-    sp -= len;
-    sp -= sp % 16;             // RISC-V calling convention: sp stays 16-byte aligned
-    if(sp < stackbase)
+    sp = (sp - len) & ~15UL;   // the RISC-V calling convention keeps sp 16-byte aligned
+    if(sp < stackbase || copyout(pagetable, sp, argv[argc], len) < 0)
       return -1;
-    if(copyout(pagetable, sp, argv[argc], len) < 0)
-      return -1;
-    ustack[argc] = sp;
+    uargv[argc] = sp;
   }
-  ustack[argc] = 0;
+  uargv[argc] = 0;
 
   uint64 arraysz = (argc + 1) * sizeof(uint64);
   if(arraysz > sp - stackbase)
     return -1;
-  sp -= arraysz;
-  sp -= sp % 16;
-  if(sp < stackbase)
+  sp = (sp - arraysz) & ~15UL;
+  if(sp < stackbase || copyout(pagetable, sp, (char*)uargv, arraysz) < 0)
     return -1;
-  if(copyout(pagetable, sp, (char *)ustack, arraysz) < 0)
-    return -1;
-
   *spp = sp;
   return argc;
 }
 
+// Map the stack region above the *szp bytes of segments, its lowest page a guard page that
+// user code cannot touch, and push argv onto it. Returns argc with *szp the new size and *spp
+// the initial stack pointer, or -1 (*szp is then what the caller must free).
+static int
+setup_stack(pagetable_t pagetable, char **argv, uint64 *szp, uint64 *spp)
+{
+  uint64 base = PGROUNDUP(*szp);
+  uint64 top = uvmalloc(pagetable, base, base + STACK_REGION, PTE_R | PTE_W | PTE_U);
+  if(top == 0)
+    return -1;
+  *szp = top;
+  uvmclear(pagetable, base);
+  *spp = top;
+  return push_args(pagetable, argv, top - USERSTACK * PGSIZE, spp);
+}
+
+// The last element of path, for the process name.
+static char*
+lastelem(char *path)
+{
+  char *last = path;
+  for(char *s = path; *s != 0; s++)
+    if(*s == '/')
+      last = s + 1;
+  return last;
+}
+
 // Replace the current process's image with the program at path, called with the kernel
-// strings argv (0-terminated). Returns argc (the caller puts it in a0; argv goes in a1),
-// or -1 with the old image untouched.
+// strings argv (null-terminated). Returns argc, which the system call returns in a0 (argv
+// goes in a1), or -1 with the old image untouched.
 int
 exec(char *path, char **argv)
 {
   struct proc *p = myproc();
-  struct elfhdr elf;
-  struct inode *ip;
-  pagetable_t pagetable = 0;
-  uint64 sz = 0;
+  struct elfhdr eh;
+  uint64 sz, sp;
 
-  begin_op();
-  if((ip = namei(path)) == 0){
-    end_op();
+  pagetable_t pagetable = load_program(p, path, &eh, &sz);
+  if(pagetable == 0)
+    return -1;
+  int argc = setup_stack(pagetable, argv, &sz, &sp);
+  if(argc < 0){
+    proc_freepagetable(pagetable, sz);
     return -1;
   }
-  ilock(ip);
 
-  if(readi(ip, 0, (uint64)&elf, 0, sizeof(elf)) != sizeof(elf))
-    goto bad;
-  if(!header_ok(&elf, ip->size))
-    goto bad;
-  if((pagetable = proc_pagetable(p)) == 0)
-    goto bad;
-  if(load_segments(pagetable, ip, &elf, &sz) < 0)
-    goto bad;
-
-  iunlockput(ip);
-  end_op();
-  ip = 0;
-
-  // Stack: a guard page (no PTE_U, so user access faults) and USERSTACK pages above it.
-  sz = PGROUNDUP(sz);
-  uint64 newsz = uvmalloc(pagetable, sz, sz + STACK_REGION, PTE_R | PTE_W | PTE_U);
-  if(newsz == 0)
-    goto bad;
-  sz = newsz;
-  uvmclear(pagetable, sz - STACK_REGION);
-  uint64 sp = sz;
-  uint64 stackbase = sp - USERSTACK * PGSIZE;
-
-  int argc = push_args(pagetable, argv, stackbase, &sp);
-  if(argc < 0)
-    goto bad;
-
-  // Commit. Nothing below can fail.
-  char *last = path;
-  for(char *s = path; *s; s++)
-    if(*s == '/')
-      last = s + 1;
-  safestrcpy(p->name, last, sizeof(p->name));
-
+  // Commit to the new image: nothing below can fail.
+  safestrcpy(p->name, lastelem(path), sizeof(p->name));
   pagetable_t oldpagetable = p->pagetable;
   uint64 oldsz = p->sz;
   p->pagetable = pagetable;
   p->sz = sz;
-  p->trapframe->epc = elf.entry;   // a bad entry point just faults in user mode
+  p->trapframe->epc = eh.e_entry;  // a bad entry point just faults, in user mode
   p->trapframe->sp = sp;
   p->trapframe->a1 = sp;           // argv
   proc_freepagetable(oldpagetable, oldsz);
-
   return argc;
-
-bad:
-  if(pagetable)
-    proc_freepagetable(pagetable, sz);
-  if(ip){
-    iunlockput(ip);
-    end_op();
-  }
-  return -1;
 }

@@ -1,8 +1,5 @@
-// Open-file table (NFILE struct file shared by all processes) and the device switch devsw[].
-// A struct file is an open pipe end, inode or device with its offset and access mode.
-//
-// ftable.lock guards f->ref and the choice of free slots; the other fields of a file are set
-// once by its opener before anyone else can see it, except f->off, which the inode lock guards.
+// Open files: the system-wide table of NFILE struct file, and reading, writing, stat and close
+// through one, whatever is behind it: a pipe, an inode, or a device driver from devsw[].
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -15,17 +12,18 @@
 #include "kernel/stat.h"
 #include "kernel/proc.h"
 
-// Device drivers fill in their entries at boot (e.g. console.c sets devsw[CONSOLE]).
+// Drivers fill in their entries at boot (console.c sets devsw[CONSOLE]).
 struct devsw devsw[NDEV];
 
+// A slot is free when its ref is 0. ftable.lock guards the refs, and so which slots are free.
 static struct {
   struct spinlock lock;
   struct file file[NFILE];
 } ftable;
 
-// Largest write filewrite() puts in one transaction. An unaligned chunk of k blocks touches
-// k+1 data blocks, plus the inode block, the indirect block and at most two bitmap blocks,
-// and all of that must fit in the MAXOPBLOCKS one operation may log.
+// Bytes of a write() that one transaction may take. An unaligned chunk of k blocks touches
+// k+1 data blocks, the inode block, the indirect block and up to two bitmap blocks, and all
+// of them must fit in the MAXOPBLOCKS that one operation may log.
 #define WRITE_CHUNK ((MAXOPBLOCKS - 5) * BSIZE)
 
 void
@@ -34,27 +32,20 @@ fileinit(void)
   initlock(&ftable.lock, "ftable");
 }
 
-// A free file structure with ref 1 and type FD_NONE, or 0 if the table is full.
+// A free file with ref 1, type FD_NONE and everything else zero; 0 if all NFILE are in use.
 struct file*
 filealloc(void)
 {
+  struct file *found = 0;
   acquire(&ftable.lock);
-  for(struct file *f = ftable.file; f < ftable.file + NFILE; f++){
+  for(struct file *f = ftable.file; f < ftable.file + NFILE && found == 0; f++){
     if(f->ref == 0){
-      f->ref = 1;
-      f->type = FD_NONE;
-      f->readable = 0;
-      f->writable = 0;
-      f->pipe = 0;
-      f->ip = 0;
-      f->off = 0;
-      f->major = 0;
-      release(&ftable.lock);
-      return f;
+      *f = (struct file){ .type = FD_NONE, .ref = 1 };
+      found = f;
     }
   }
   release(&ftable.lock);
-  return 0;
+  return found;
 }
 
 struct file*
@@ -68,92 +59,102 @@ filedup(struct file *f)
   return f;
 }
 
-// Drop a reference; the last one releases the pipe end or inode.
+// Let go of what a file held when its last reference went; f is a copy of it, the slot
+// itself is free already. May sleep.
+static void
+filerelease(struct file *f)
+{
+  switch(f->type){
+  case FD_PIPE:
+    pipeclose(f->pipe, f->writable);
+    break;
+  case FD_INODE:
+  case FD_DEVICE:
+    begin_op();
+    iput(f->ip);           // the last reference to an unlinked file frees it on disk
+    end_op();
+    // Group commit (log.c) keeps recent changes in memory; the last close of a file opened
+    // for writing, explicit or by exit(), makes them durable.
+    if(f->type == FD_INODE && f->writable)
+      log_sync(1);
+    break;
+  case FD_NONE:
+    break;                 // a slot handed back unused
+  }
+}
+
+// Drop a reference to f; the last one closes the pipe end or releases the inode.
 void
 fileclose(struct file *f)
 {
   acquire(&ftable.lock);
   if(f->ref < 1)
     panic("fileclose: file not open");
-  if(--f->ref > 0){
-    release(&ftable.lock);
-    return;
-  }
-  // Take a copy and free the slot first: pipeclose and iput may sleep,
-  // which is not allowed while holding ftable.lock.
-  struct file ff = *f;
-  f->type = FD_NONE;
-  f->pipe = 0;
-  f->ip = 0;
+  f->ref--;
+  struct file last = *f;
+  // Free the slot at once, but release what it held only after ftable.lock: that may sleep.
+  if(last.ref == 0)
+    *f = (struct file){ .type = FD_NONE };
   release(&ftable.lock);
-
-  if(ff.type == FD_PIPE){
-    pipeclose(ff.pipe, ff.writable);
-  } else if(ff.type == FD_INODE || ff.type == FD_DEVICE){
-    begin_op();          // iput may free the inode
-    iput(ff.ip);
-    end_op();
-    // Group commit (log.c) keeps recent writes in memory; closing a file opened for
-    // writing (explicitly or by exit) makes them durable.
-    if(ff.type == FD_INODE && ff.writable)
-      log_sync(1);
-  }
+  if(last.ref == 0)
+    filerelease(&last);
 }
 
-// Copy f's metadata to the struct stat at user address addr. Returns 0 or -1.
+// Copy f's metadata to the struct stat at user address addr. 0, or -1.
 int
 filestat(struct file *f, uint64 addr)
 {
   struct stat st;
-
   if(f->type != FD_INODE && f->type != FD_DEVICE)
     return -1;
   ilock(f->ip);
   stati(f->ip, &st);
   iunlock(f->ip);
-  if(copyout(myproc()->pagetable, addr, (char *)&st, sizeof(st)) < 0)
-    return -1;
-  return 0;
+  return copyout(myproc()->pagetable, addr, (char*)&st, sizeof(st)) < 0 ? -1 : 0;
 }
 
-static int
-valid_major(short major)
+// The driver of device file f, or 0 if its major number has no slot in devsw[].
+static struct devsw*
+driver(struct file *f)
 {
-  return major >= 0 && major < NDEV;
+  if(f->major < 0 || f->major >= NDEV)
+    return 0;
+  return &devsw[f->major];
 }
 
 // Read up to n bytes into user address addr. Returns the count, 0 at end of file, or -1.
 int
 fileread(struct file *f, uint64 addr, int n)
 {
-  int r;
-
   if(!f->readable || n < 0)
     return -1;
 
-  switch(f->type){
-  case FD_PIPE:
+  if(f->type == FD_PIPE)
     return piperead(f->pipe, addr, n);
-  case FD_DEVICE:
-    if(!valid_major(f->major) || devsw[f->major].read == 0)
+
+  if(f->type == FD_DEVICE){
+    struct devsw *d = driver(f);
+    if(d == 0 || d->read == 0)
       return -1;
-    // A device read may wait for a person for a long time: commit what the file system
-    // still holds in memory first (group commit, log.c).
+    // A device read may wait a long time for a person: commit what group commit still holds
+    // in memory first, so that nothing stays uncommitted while the system sits idle.
     log_sync(1);
-    return devsw[f->major].read(1, addr, n);
-  case FD_INODE:
+    return d->read(1, addr, n);
+  }
+
+  if(f->type == FD_INODE){
     ilock(f->ip);
-    r = readi(f->ip, 1, addr, f->off, n);
+    int r = readi(f->ip, 1, addr, f->off, n);
     if(r > 0)
       f->off += r;
     iunlock(f->ip);
     return r;
-  default:
-    panic("fileread: bad file type");
   }
+  panic("fileread: file of no known type");
 }
 
-// Write one chunk that fits in a transaction. Returns bytes written or -1.
+// Write n bytes at f's offset in one transaction. Returns the bytes written (short if the
+// disk or the file is full, or the copy from addr fails), or -1.
 static int
 write_chunk(struct file *f, uint64 addr, int n)
 {
@@ -167,40 +168,43 @@ write_chunk(struct file *f, uint64 addr, int n)
   return r;
 }
 
-// Write n bytes from user address addr. Returns n, the bytes written before a failure
-// (disk full, bad user memory), or -1 if nothing was written.
+// Write n bytes to an inode file, WRITE_CHUNK bytes per transaction. A crash can therefore
+// keep the first chunks of a large write and lose the rest; each chunk is all or nothing.
+// Returns the bytes written, which is short if the disk fills, the file reaches MAXFILE
+// blocks, or addr runs into bad memory; -1 if not one byte could be written.
+static int
+inode_write(struct file *f, uint64 addr, int n)
+{
+  int done = 0;
+  while(done < n){
+    int want = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+    int r = write_chunk(f, addr + done, want);
+    if(r > 0)
+      done += r;
+    if(r != want)
+      break;
+  }
+  return (done == 0 && n > 0) ? -1 : done;
+}
+
+// Write n bytes from user address addr. Returns the count written, or -1.
 int
 filewrite(struct file *f, uint64 addr, int n)
 {
   if(!f->writable || n < 0)
     return -1;
 
-  switch(f->type){
-  case FD_PIPE:
+  if(f->type == FD_PIPE)
     return pipewrite(f->pipe, addr, n);
-  case FD_DEVICE:
-    if(!valid_major(f->major) || devsw[f->major].write == 0)
+
+  if(f->type == FD_DEVICE){
+    struct devsw *d = driver(f);
+    if(d == 0 || d->write == 0)
       return -1;
-    return devsw[f->major].write(1, addr, n);
-  case FD_INODE: {
-    // Large writes span several transactions, so a crash can leave a prefix of the
-    // data written; each chunk on its own is all-or-nothing.
-    int i = 0;
-    while(i < n){
-      int n1 = n - i;
-      if(n1 > WRITE_CHUNK)
-        n1 = WRITE_CHUNK;
-      int r = write_chunk(f, addr + i, n1);
-      if(r > 0)
-        i += r;
-      if(r != n1)
-        break;
-    }
-    if(i == 0 && n > 0)
-      return -1;
-    return i;
+    return d->write(1, addr, n);
   }
-  default:
-    panic("filewrite: bad file type");
-  }
+
+  if(f->type == FD_INODE)
+    return inode_write(f, addr, n);
+  panic("filewrite: file of no known type");
 }

@@ -1,40 +1,42 @@
-// Open files, in-memory inodes, and the device switch.
+// The kernel's side of files: open files, in-memory inodes (fs.h has the disk's layout), and
+// the device switch that hands reads and writes of device files to their drivers.
 #ifndef XV6_FILE_H
 #define XV6_FILE_H
 
+// An open file: what one open() or one end of a pipe() made, shared by every descriptor
+// dup()ed or inherited from it. ftable.lock (file.c) guards ref. The opener fills in the
+// rest before anyone else can see the file, and only off changes later, under ip's lock.
 struct file {
   enum { FD_NONE, FD_PIPE, FD_INODE, FD_DEVICE } type;
-  int ref;               // reference count
-  char readable;
+  int ref;               // descriptors, in any process, that refer to this file
+  char readable;         // what open()'s mode allowed
   char writable;
-  struct pipe *pipe;     // FD_PIPE
-  struct inode *ip;      // FD_INODE and FD_DEVICE
-  uint off;              // FD_INODE
-  short major;           // FD_DEVICE
+  struct pipe *pipe;     // FD_PIPE: the pipe this is one end of
+  struct inode *ip;      // FD_INODE, FD_DEVICE: the inode opened
+  uint off;              // FD_INODE: where the next read or write starts
+  short major;           // FD_DEVICE: the driver, an index into devsw[]
 };
 
-#define major(dev)  ((dev) >> 16 & 0xFFFF)
-#define minor(dev)  ((dev) & 0xFFFF)
-#define mkdev(m,n)  ((uint)((m)<<16| (n)))
-
-// In-memory copy of an inode.
+// An inode in memory: a slot of fs.c's itable. itable.lock guards dev, inum and ref; lock
+// guards the rest. The fields from type on are the disk inode's (struct dinode), and mean
+// something only while valid.
 struct inode {
-  uint dev;              // Device number
-  uint inum;             // Inode number
-  int ref;               // Reference count
-  struct sleeplock lock; // protects everything below here
-  int valid;             // inode has been read from disk?
+  uint dev;
+  uint inum;
+  int ref;               // pointers to the slot: open files, cwds, system calls under way
+  struct sleeplock lock;
+  int valid;             // has ilock() read the disk inode since iget()?
 
-  short type;            // copy of disk inode
-  short major;
+  short type;            // T_DIR, T_FILE or T_DEVICE (stat.h)
+  short major;           // T_DEVICE: driver and unit
   short minor;
-  short nlink;
-  uint size;
-  uint addrs[NDIRECT+1];
+  short nlink;           // directory entries naming this inode
+  uint size;             // bytes of content
+  uint addrs[NDIRECT+1]; // block addresses: NDIRECT data blocks, then the indirect block
 };
 
-// Maps a major device number to its read and write functions.
-// user_dst/user_src is 1 when addr is a user virtual address.
+// A driver's entry points, by major number. addr is a user virtual address when user_dst
+// (user_src) is 1, else a kernel address. Both return the bytes moved, or -1.
 struct devsw {
   int (*read)(int user_dst, uint64 addr, int n);
   int (*write)(int user_src, uint64 addr, int n);
@@ -42,6 +44,6 @@ struct devsw {
 
 extern struct devsw devsw[];
 
-#define CONSOLE 1
+#define CONSOLE 1        // the console's major number
 
 #endif

@@ -23,11 +23,6 @@
 #define BUFSZ       (24*1024)
 #define MAXBAD      24             // entries in the bad-address table
 #define BADMAJOR    99             // a device major number no driver has (>= NDEV)
-#define ELFCLASS64  2              // ELF facts for the hand-made executables
-#define ELFDATA2LSB 1
-#define EV_CURRENT  1
-#define ET_EXEC     2
-#define EM_RISCV    243
 #define BIGHEAP     (32*1024*1024) // bytes the quick memory tests allocate
 #define NELEM(x)    ((int)(sizeof(x)/sizeof((x)[0])))
 
@@ -591,25 +586,25 @@ static void
 evilimage(struct evilelf *e)
 {
   memset(e, 0, sizeof *e);
-  e->eh.magic = ELF_MAGIC;
-  e->eh.elf[0] = ELFCLASS64;
-  e->eh.elf[1] = ELFDATA2LSB;
-  e->eh.elf[2] = EV_CURRENT;
-  e->eh.type = ET_EXEC;
-  e->eh.machine = EM_RISCV;
-  e->eh.version = EV_CURRENT;
-  e->eh.entry = sizeof(struct elfhdr) + sizeof(struct proghdr);
-  e->eh.phoff = sizeof(struct elfhdr);
-  e->eh.ehsize = sizeof(struct elfhdr);
-  e->eh.phentsize = sizeof(struct proghdr);
-  e->eh.phnum = 1;
-  e->ph.type = ELF_PROG_LOAD;
-  e->ph.flags = ELF_PROG_FLAG_READ | ELF_PROG_FLAG_EXEC;
-  e->ph.off = 0;
-  e->ph.vaddr = 0;
-  e->ph.filesz = sizeof *e;
-  e->ph.memsz = sizeof *e;
-  e->ph.align = PGSIZE;
+  memmove(e->eh.e_ident, ELFMAG, SELFMAG);
+  e->eh.e_ident[EI_CLASS] = ELFCLASS64;
+  e->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  e->eh.e_ident[EI_VERSION] = EV_CURRENT;
+  e->eh.e_type = ET_EXEC;
+  e->eh.e_machine = EM_RISCV;
+  e->eh.e_version = EV_CURRENT;
+  e->eh.e_entry = sizeof(struct elfhdr) + sizeof(struct proghdr);
+  e->eh.e_phoff = sizeof(struct elfhdr);
+  e->eh.e_ehsize = sizeof(struct elfhdr);
+  e->eh.e_phentsize = sizeof(struct proghdr);
+  e->eh.e_phnum = 1;
+  e->ph.p_type = PT_LOAD;
+  e->ph.p_flags = PF_R | PF_X;
+  e->ph.p_offset = 0;
+  e->ph.p_vaddr = 0;
+  e->ph.p_filesz = sizeof *e;
+  e->ph.p_memsz = sizeof *e;
+  e->ph.p_align = PGSIZE;
   e->code[0] = RV_ADDI(REG_A0, 0, 42);
   e->code[1] = RV_ADDI(REG_A7, 0, SYS_exit);
   e->code[2] = RV_ECALL;
@@ -640,18 +635,20 @@ execevil(char *s)
 
   evilimage(&e);
   CHECK((st = runevil(&e)) == 42, "the well-formed hand-made ELF did not run (status %d, expected 42)", st);
-  for(int v = 0; v < 9; v++){
+  for(int v = 0; v < 11; v++){
     evilimage(&e);
     switch(v){
-    case 0: e.ph.memsz = e.ph.filesz - 1; break;                          // memsz < filesz
-    case 1: e.ph.vaddr = 0xfffffffffffff000UL; e.ph.memsz = 3*PGSIZE; break; // wraps around
-    case 2: e.ph.vaddr = TRAPFRAME; e.ph.memsz = PGSIZE; break;           // over the trapframe
-    case 3: e.ph.vaddr = MAXVA; e.ph.memsz = PGSIZE; break;               // beyond MAXVA
-    case 4: e.eh.phnum = 1000; break;                                     // headers past EOF
-    case 5: e.ph.off = 1 << 20; break;                                    // data past EOF
-    case 6: e.eh.phoff = 0xfffffffffffffff0UL; break;                     // header offset wraps
-    case 7: e.ph.filesz = e.ph.memsz = 0xffffffffUL; break;               // far more than the file
-    case 8: e.eh.magic = ELF_MAGIC ^ 1; break;                            // not ELF at all
+    case 0: e.ph.p_memsz = e.ph.p_filesz - 1; break;                      // memsz < filesz
+    case 1: e.ph.p_vaddr = 0xfffffffffffff000UL; e.ph.p_memsz = 3*PGSIZE; break; // wraps around
+    case 2: e.ph.p_vaddr = TRAPFRAME; e.ph.p_memsz = PGSIZE; break;       // over the trapframe
+    case 3: e.ph.p_vaddr = MAXVA; e.ph.p_memsz = PGSIZE; break;           // beyond MAXVA
+    case 4: e.eh.e_phnum = 1000; break;                                   // headers past EOF
+    case 5: e.ph.p_offset = 1 << 20; break;                               // data past EOF
+    case 6: e.eh.e_phoff = 0xfffffffffffffff0UL; break;                   // header offset wraps
+    case 7: e.ph.p_filesz = e.ph.p_memsz = 0xffffffffUL; break;           // far more than the file
+    case 8: e.eh.e_ident[0] ^= 1; break;                                  // not ELF at all
+    case 9: e.eh.e_ident[EI_CLASS] = 1; break;                            // a 32-bit object
+    case 10: e.eh.e_machine = 62; break;                                  // for x86-64
     }
     CHECK((st = runevil(&e)) == 0, "bad ELF variant %d: exec did not fail (child status %d)", v, st);
   }
