@@ -71,37 +71,30 @@ fdalloc(struct file *f)
   return fd;
 }
 
-// Fetch the arguments of read and write: a descriptor, a buffer, a byte count. 0 or -1.
-static int
-argio(struct file **f, uint64 *addr, int *n)
+// read() and write(): a descriptor, a buffer, a byte count.
+static uint64
+fileio(int writing)
 {
-  argaddr(1, addr);
-  argint(2, n);
-  if(argfd(0, 0, f) < 0 || !user_range_ok(*addr, *n))
+  struct file *f;
+  uint64 addr;
+  int n;
+  argaddr(1, &addr);
+  argint(2, &n);
+  if(argfd(0, 0, &f) < 0 || !user_range_ok(addr, n))
     return -1;
-  return 0;
+  return writing ? filewrite(f, addr, n) : fileread(f, addr, n);
 }
 
 uint64
 sys_read(void)
 {
-  struct file *f;
-  uint64 addr;
-  int n;
-  if(argio(&f, &addr, &n) < 0)
-    return -1;
-  return fileread(f, addr, n);
+  return fileio(0);
 }
 
 uint64
 sys_write(void)
 {
-  struct file *f;
-  uint64 addr;
-  int n;
-  if(argio(&f, &addr, &n) < 0)
-    return -1;
-  return filewrite(f, addr, n);
+  return fileio(1);
 }
 
 uint64
@@ -332,6 +325,13 @@ makenode(char *path, short type, short major, short minor)
   return 0;
 }
 
+// mkdir()
+static int
+mkdirpath(char *path)
+{
+  return makenode(path, T_DIR, 0, 0);
+}
+
 // Add the entry name in dp (locked, live) for ip (referenced, unlocked, not a directory).
 static int
 addname(struct inode *dp, char *name, struct inode *ip)
@@ -433,6 +433,19 @@ chdirpath(char *path)
 // ---------------------------------------------------------------------------------------------
 // Path system calls
 
+// The calls whose one argument is a path: run op on it inside one transaction.
+static uint64
+onpath(int (*op)(char *path))
+{
+  char path[MAXPATH];
+  if(argpath(0, path) < 0)
+    return -1;
+  begin_op();
+  int r = op(path);
+  end_op();
+  return r;
+}
+
 uint64
 sys_open(void)
 {
@@ -450,13 +463,7 @@ sys_open(void)
 uint64
 sys_mkdir(void)
 {
-  char path[MAXPATH];
-  if(argpath(0, path) < 0)
-    return -1;
-  begin_op();
-  int r = makenode(path, T_DIR, 0, 0);
-  end_op();
-  return r;
+  return onpath(mkdirpath);
 }
 
 uint64
@@ -492,25 +499,13 @@ sys_link(void)
 uint64
 sys_unlink(void)
 {
-  char path[MAXPATH];
-  if(argpath(0, path) < 0)
-    return -1;
-  begin_op();
-  int r = unlinkpath(path);
-  end_op();
-  return r;
+  return onpath(unlinkpath);
 }
 
 uint64
 sys_chdir(void)
 {
-  char path[MAXPATH];
-  if(argpath(0, path) < 0)
-    return -1;
-  begin_op();
-  int r = chdirpath(path);
-  end_op();
-  return r;
+  return onpath(chdirpath);
 }
 
 // Copy exec's argument strings, listed at user address uargv, into kalloc'd pages in argv[]
