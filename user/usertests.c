@@ -88,6 +88,20 @@ xfork(void)
   return pid;
 }
 
+// fork(), but a full process table is waited out for a while: orphans of this test or an
+// earlier one hold slots until init, on another hart, gets round to reaping them.
+static int
+patientfork(void)
+{
+  for(int tries = 0; tries < 50; tries++){
+    int pid = fork();
+    if(pid >= 0)
+      return pid;
+    pause(1);
+  }
+  return -1;
+}
+
 // Waits for the given child and returns its exit status (-1 if it was killed).
 static int
 waitfor(int pid)
@@ -1474,11 +1488,11 @@ reparentmany(char *s)
   for(int k = 0; k < 4; k++){
     if(xfork() == 0){
       for(int i = 0; i < 40; i++){
-        int pid = fork();
+        int pid = patientfork();
         if(pid < 0)
           exit(1);
         if(pid == 0){
-          if(fork() < 0)
+          if(patientfork() < 0)
             exit(1);
           exit(0);                     // the grandchild, if any, is orphaned
         }
@@ -1531,8 +1545,10 @@ forkfull(char *s)
 {
   int n1 = fillproc();
   CHECK(n1 > NPROC / 2, "only %d forks succeeded", n1);
+  // Not equal: orphans of earlier tests that init reaps meanwhile free slots, so a later
+  // round may fit more. A leaked slot makes a round fit fewer.
   int n2 = fillproc();
-  CHECK(n2 == n1, "the second round forked %d, the first %d: slots leaked", n2, n1);
+  CHECK(n2 >= n1, "the second round forked %d, the first %d: slots leaked", n2, n1);
   int pid = xfork();
   if(pid == 0)
     exit(0);
@@ -1546,7 +1562,7 @@ forkfullmany(char *s)
   int n1 = fillproc();
   for(int i = 0; i < 30; i++){
     int n = fillproc();
-    CHECK(n == n1, "round %d forked %d, the first round %d", i, n, n1);
+    CHECK(n >= n1, "round %d forked %d, the first round %d: slots leaked", i, n, n1);
   }
 }
 
