@@ -24,7 +24,36 @@ GDB_TIMEOUT = 300       # building (if needed) plus booting to main under gdb
 
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+import hostutil  # noqa: E402
 from hostutil import say, clean_env  # noqa: E402
+
+
+def timeout_scale():
+    """The --timeout-scale in GRADEFLAGS, for every timeout here too (1 if none)."""
+    m = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
+    return float(m.group(1)) if m else 1.0
+
+
+def run_on_copy(command, timeout, cpus=3):
+    """Builds this tree, boots it on a fresh copy of its fs.img with grade-cow.py's QEMU
+    driver, types command at the shell and ends QEMU. Returns (output, seconds, None or why
+    the command did not finish)."""
+    import shutil
+    g = hostutil.grader()
+    mem = g.setting("MEM")
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img", "MEM=%d" % mem], cwd=ROOT,
+                    env=clean_env(), stdin=subprocess.DEVNULL)
+    d = tempfile.mkdtemp(prefix="check-run-")
+    try:
+        img = os.path.join(d, "fs.img")
+        shutil.copy(os.path.join(ROOT, "fs.img"), img)
+        with g.Machine.start(os.path.join(ROOT, "kernel", "kernel"), img, cpus, mem) as m:
+            why = m.wait_for(g.PROMPT, 0, g.BOOT_TIMEOUT * timeout_scale())
+            if why:
+                return m.since(0), 0.0, "no shell prompt: " + why
+            return m.run(command, timeout * timeout_scale())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def host_tests():
@@ -103,10 +132,9 @@ def shell_check(cpus, old_platform=False):
     program in tests/compat/). old_platform: no Sstc (SBI timer) and QEMU's bundled OpenSBI.
     Returns (passed, failed), one per step."""
     import shell_session
-    m = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
     if old_platform:
         say("(CPU without Sstc: timer through SBI; firmware: -bios default)")
-    return shell_session.run(cpus, float(m.group(1)) if m else 1.0, say, old_platform)
+    return shell_session.run(cpus, timeout_scale(), say, old_platform)
 
 
 def gdb_check():
@@ -362,39 +390,22 @@ def handout_check():
 
 
 def perf_checks():
-    """Issue 8's fast paths still correct: `sysbench -q` on this tree's image (its own byte and
+    """The fast paths still correct: `sysbench -q` on this tree's image (its own byte and
     status checks; its timings are printed, never judged) and tools/crashtest.py (kills QEMU
     mid-write, fsck plus whole-file checks after recovery). Returns (passed, failed): two tests."""
     say("==== sysbench -q and tools/crashtest.py ====")
-    import shutil
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import crashtest
     passed = 0
-    scale = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
-    scale = float(scale.group(1)) if scale else 1.0
-    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
-                    stdin=subprocess.DEVNULL)
-    d = tempfile.mkdtemp(prefix="check-sysbench-")
-    m = None
-    try:
-        img = os.path.join(d, "fs.img")
-        shutil.copy(os.path.join(ROOT, "fs.img"), img)
-        m = crashtest.Machine(ROOT, img, 3, False)
-        out = m.run("sysbench -q", 180 * scale)
-        for line in out.splitlines():
-            if not line.startswith("sysbench,"):
-                say("    " + line.rstrip())
-        ok = "sysbench: OK" in out
-    except crashtest.Fail as e:
-        ok, out = False, str(e)
-    finally:
-        if m:
-            m.kill()
-        shutil.rmtree(d, ignore_errors=True)
+    out, _, why = run_on_copy("sysbench -q", 180)
+    for line in out.splitlines():
+        if not line.startswith("sysbench,"):
+            say("    " + line.rstrip())
+    ok = why is None and "sysbench: OK" in out
+    if why:
+        say("    " + why)
     say("sysbench -q: " + ("OK" if ok else "FAIL"))
     passed += ok
     code = subprocess.call([sys.executable, os.path.join(ROOT, "tools", "crashtest.py"),
-                            "--rounds", "3", "--timeout-scale", str(2 * scale)],
+                            "--rounds", "3", "--timeout-scale", str(2 * timeout_scale())],
                            cwd=ROOT, stdin=subprocess.DEVNULL, env=clean_env())
     say("crashtest: " + ("OK" if code == 0 else "FAIL"))
     passed += code == 0
@@ -403,22 +414,13 @@ def perf_checks():
 
 # >>> solution: tools/bench.py, which this uses, is not in the starter
 def forkbench_check():
-    """Issue 6: `forkbench -q` boots, runs and prints every row (sizes 0 and 1 MiB), each with
+    """`forkbench -q` boots, runs and prints every row (sizes 0 and 1 MiB), each with
     all its fields and no failed fork. Its timings are printed, never judged. Returns
     (passed, failed): one test."""
     say("==== forkbench -q (prints its rows; timings not checked) ====")
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import bench
-    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
-                    stdin=subprocess.DEVNULL)
-    with tempfile.TemporaryFile("w+") as log:
-        m, why = bench.boot(ROOT, ["COW=1"], 128, 1, log)
-        out = ""
-        if m:
-            try:
-                out, _, why = m.run("forkbench -q", 300)
-            finally:
-                m.close()
+    out, _, why = run_on_copy("forkbench -q", 300, cpus=1)
     rows = bench.parse_forkbench(out)
     problems = [why] if why else []
     for size in (0, 1):
@@ -514,32 +516,14 @@ def full_checks():
     """What only CI runs (CHECK_FULL=1, set by .ci/run): the whole usertests suite and a
     bounded grind at CPUS=3, and the grader at CPUS=8. Returns (passed, failed)."""
     say("==== CI only: usertests (all tests), grind 5, grade-cow.py --cpus 8 ====")
-    import shutil
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import crashtest
-    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
-                    stdin=subprocess.DEVNULL)
     passed = failed = 0
     for cmd, want, limit in (("usertests", "ALL TESTS PASSED", 1800),
                              ("grind 5", "grind: no pages leaked", 900)):
-        d = tempfile.mkdtemp(prefix="check-full-")
-        m = None
-        try:
-            img = os.path.join(d, "fs.img")
-            shutil.copy(os.path.join(ROOT, "fs.img"), img)
-            m = crashtest.Machine(ROOT, img, 3, False)
-            start = time.monotonic()
-            out = m.run(cmd, limit)
-            ok = want in out and "panic" not in out and "accepted" not in out
-            why = "" if ok else "expected '%s'; last lines:\n%s" % (
-                want, "\n".join(out.splitlines()[-15:]))
-            elapsed = time.monotonic() - start
-        except crashtest.Fail as e:
-            ok, why, elapsed = False, str(e), 0.0
-        finally:
-            if m:
-                m.kill()
-            shutil.rmtree(d, ignore_errors=True)
+        out, elapsed, why = run_on_copy(cmd, limit)
+        ok = not why and want in out and "panic" not in out and "accepted" not in out
+        if not ok:
+            why = "%sexpected '%s'; last lines:\n%s" % (why + "; " if why else "", want,
+                                                      "\n".join(out.splitlines()[-15:]))
         say("%s (CPUS=3): %s (%.0fs)%s" % (cmd, "OK" if ok else "FAIL", elapsed,
                                           "" if ok else "\n" + why))
         passed += ok
