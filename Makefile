@@ -297,14 +297,15 @@ bench-paths:
 	@python3 tools/bench.py --paths --mem $(MEM) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
-# autograder: autograder.zip for Gradescope (docs/grading.md): setup.sh and run_autograder
+# autograder: $(AUTOGRADER_ZIP) for Gradescope (docs/grading.md): setup.sh and run_autograder
 # at the top, grade-cow.py and the protected files as make handout ships them. Gradescope's
 # run of one submission stops after AUTOGRADER_BUDGET seconds (results.json is written even
 # then); AUTOGRADER_FLAGS='...' adds grade-cow.py options, e.g. --visibility after_due_date.
+AUTOGRADER_ZIP ?= autograder.zip
 AUTOGRADER_BUDGET ?= 540
 AUTOGRADER_FLAGS ?=
 autograder:
-	@./grade-cow.py --make-autograder autograder.zip \
+	@./grade-cow.py --make-autograder $(AUTOGRADER_ZIP) \
 	--autograder-flags='--time-budget $(AUTOGRADER_BUDGET) $(AUTOGRADER_FLAGS)'
 
 .PHONY: handout bench bench-paths autograder

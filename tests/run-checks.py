@@ -512,6 +512,189 @@ def cowdemo_check():
     return passed, failed
 
 
+# >>> solution: make autograder is staff-only
+# The autograder's end-to-end cases: the grader's tests each runs, and what the starter
+# scores on them (the points of those not in HANDOUT_FAILS).
+AUTOGRADER_ONLY = ["cowtest-simple", "cowtest-three", "cowtest-oom", "fork-is-cow", "cowstat"]
+# A cowtest that tests nothing and says every test passed: the tamper case's user/cowtest.c.
+FAKE_COWTEST = """// Prints what a passing cowtest prints, without testing anything.
+#include "kernel/types.h"
+#include "user/user.h"
+
+int
+main(void)
+{
+  static char *names[] = { %s };
+  for(int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    printf("%%s: ok\\n", names[i]);
+  printf("ALL COW TESTS PASSED\\n");
+  exit(0);
+}
+"""
+HANG_BUDGET = 25        # seconds (times --timeout-scale) for the hang case
+
+
+def unzip_bundle(bundle, source):
+    """Unpacks autograder.zip as Gradescope does, keeping the files' modes."""
+    import zipfile
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(source)
+        for info in z.infolist():
+            os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
+        return set(z.namelist())
+
+
+def run_bundle(source, submission, args, limit):
+    """A fresh stand-in /autograder: the bundle in source/, run_autograder copied to the top
+    (as Gradescope's image build does), submission (a tree or an archive) in submission/.
+    Runs run_autograder there. Returns (results.json's data or None, seconds, its output)."""
+    import shutil
+    root = tempfile.mkdtemp(prefix="check-autograder-root-")
+    try:
+        shutil.copytree(source, os.path.join(root, "source"))
+        shutil.copy(os.path.join(source, "run_autograder"), root)
+        sub = os.path.join(root, "submission")
+        if os.path.isdir(submission):
+            shutil.copytree(submission, sub)
+        else:
+            os.mkdir(sub)
+            shutil.copy(submission, sub)
+        start = time.monotonic()
+        try:
+            r = subprocess.run([os.path.join(root, "run_autograder")] + args, cwd=root,
+                               env=clean_env(AUTOGRADER_ROOT=root), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=limit)
+            out = r.stdout.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode("utf-8", "replace") + "\n(run_autograder timed out)"
+        elapsed = time.monotonic() - start
+        try:
+            with open(os.path.join(root, "results", "results.json")) as f:
+                return json.load(f), elapsed, out
+        except (OSError, ValueError):
+            return None, elapsed, out
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def results_problems(data, score, changed):
+    """What is wrong with a results.json: Gradescope's fields, the score, the changed list."""
+    if data is None:
+        return ["no results.json"]
+    problems = ["no %s" % k for k in ("score", "execution_time", "output", "visibility", "tests")
+                if k not in data]
+    for t in data.get("tests", []):
+        missing = {"name", "score", "max_score", "status", "output", "visibility"} - set(t)
+        if missing:
+            problems.append("test %s has no %s" % (t.get("name"), " ".join(sorted(missing))))
+    if data.get("score") != score:
+        problems.append("score %s, expected %s" % (data.get("score"), score))
+    got = data.get("extra_data", {}).get("protected_changed")
+    if got != changed:
+        problems.append("protected files changed: %s, expected %s" % (got, changed))
+    return problems
+
+
+def autograder_check():
+    """make autograder, then the bundle end to end on a stand-in /autograder, as Gradescope
+    runs it (AUTOGRADER_ROOT). Returns (passed, failed), one each for:
+      bundle   the zip: setup.sh and run_autograder at its top, executable
+      full     this tree packed by make handin: the whole grade, 100, nothing changed
+      starter  make handout's tree (AUTOGRADER_ONLY): the starter's points on those
+      tamper   the starter with a cowtest that only prints "ok": the same points, and
+               user/cowtest.c listed as changed
+      hang     the starter with a kernel that never reaches the shell: a results.json all
+               the same, within the time budget"""
+    import shutil
+    say("==== autograder: make autograder, run_autograder on a stand-in /autograder ====")
+    g = hostutil.grader()
+    scale = timeout_scale()
+    flags = shlex.split(os.environ.get("GRADEFLAGS", ""))
+    only = [a for t in AUTOGRADER_ONLY for a in ("--only", t)]
+    points = {t.name: t.points for t in g.TESTS}
+    starter_score = sum(points[t] for t in AUTOGRADER_ONLY if t not in HANDOUT_FAILS)
+    work = tempfile.mkdtemp(prefix="check-autograder-")
+    passed = failed = 0
+
+    def verdict(name, problems, out=""):
+        nonlocal passed, failed
+        say("autograder %s: %s" % (name, "FAIL" if problems else "OK"))
+        for p in problems[:10]:
+            say("    " + p)
+        if problems and out:
+            for line in out.splitlines()[-15:]:
+                say("    | " + line)
+        passed += not problems
+        failed += bool(problems)
+
+    def make(*args):
+        r = subprocess.run(["make", "-s"] + list(args), cwd=ROOT, env=clean_env(),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        return r.returncode, r.stdout.decode("utf-8", "replace")
+
+    try:
+        bundle = os.path.join(work, "autograder.zip")
+        code, out = make("autograder", "AUTOGRADER_ZIP=" + bundle)
+        source = os.path.join(work, "source")
+        names = unzip_bundle(bundle, source) if code == 0 and os.path.isfile(bundle) else set()
+        problems = [] if names else ["make autograder exited %d" % code]
+        for top in ("setup.sh", "run_autograder"):
+            if names and not os.access(os.path.join(source, top), os.X_OK):
+                problems.append("%s is not at the top of the zip, executable" % top)
+        verdict("bundle", problems, out)
+        if problems:
+            return passed, failed + 4
+
+        tarball = os.path.join(work, "handin.tar.gz")
+        code, out = make("handin", "HANDIN=" + tarball)
+        data, secs, out = run_bundle(source, tarball, flags, 900 * scale) if code == 0 else \
+            (None, 0, out)
+        verdict("full (make handin's tarball, every test; %.0fs)" % secs,
+                results_problems(data, 100, []), out)
+
+        code, out = make("handout", "HANDOUT=" + os.path.join(work, "handout"))
+        starter = os.path.join(work, "handout", "xv6-cow-lab")
+        if code or not os.path.isdir(starter):
+            verdict("starter", ["make handout exited %d" % code], out)
+            return passed, failed + 2
+        data, secs, out = run_bundle(source, starter, flags + only, 600 * scale)
+        verdict("starter (%s; %.0fs)" % (" ".join(AUTOGRADER_ONLY), secs),
+                results_problems(data, starter_score, []), out)
+
+        tampered = os.path.join(work, "tampered")
+        shutil.copytree(starter, tampered)
+        with open(os.path.join(tampered, "user", "cowtest.c"), "w") as f:
+            f.write(FAKE_COWTEST % ", ".join('"%s"' % n for n in g.COWTEST_NAMES))
+        data, secs, out = run_bundle(source, tampered, flags + only, 600 * scale)
+        verdict("tamper (cowtest prints ok; %.0fs)" % secs,
+                results_problems(data, starter_score, ["user/cowtest.c"]), out)
+
+        hang = os.path.join(work, "hang")
+        shutil.copytree(starter, hang)
+        main_c = os.path.join(hang, "kernel", "main.c")
+        with open(main_c) as f:
+            text = f.read()
+        text, n = re.subn(r"(\nmain\([^)]*\)\n\{\n)", r"\1  for(;;)\n    ;\n", text, count=1)
+        with open(main_c, "w") as f:
+            f.write(text)
+        budget = HANG_BUDGET * scale
+        data, secs, out = run_bundle(source, hang, flags + only[:4] + [
+            "--time-budget", str(budget)], budget + 120)
+        problems = ["kernel/main.c has no main() to make hang"] if n != 1 else []
+        problems += results_problems(data, 0, [])
+        if data and not all("time budget" in t["output"] for t in data["tests"]):
+            problems.append("a test failed for another reason than the time budget")
+        if secs > budget + 30:
+            problems.append("took %.0fs, the budget is %.0fs" % (secs, budget))
+        verdict("hang (kernel spins in main; budget %.0fs; results in %.0fs)" % (budget, secs),
+                problems, out)
+        return passed, failed
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+# <<< solution
+
+
 def full_checks():
     """What only CI runs (CHECK_FULL=1, set by .ci/run): the whole usertests suite and a
     bounded grind at CPUS=3, and the grader at CPUS=8. Returns (passed, failed)."""
@@ -576,6 +759,7 @@ def main():
     # >>> solution
     parts.append(forkbench_check)
     parts.append(handout_check)
+    parts.append(autograder_check)
     # <<< solution
     for part in parts:
         try:
