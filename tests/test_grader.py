@@ -360,6 +360,11 @@ class GradescopeTest(GraderTestBase):
         self.assertEqual(data["score"], 0)
         self.assertIn("no tree (a Makefile next to kernel/) and no .tar.gz",
                       data["tests"][0]["output"])
+        code, out = self.grade(["--gradescope"], env_extra={"AUTOGRADER_ROOT": root,
+                                                            "FAKE_QEMU_VERSION": "4.2.1"})
+        self.assertEqual(code, 0, out)
+        self.assertIn("the autograder cannot grade here: fake_qemu.py 4.2 is too old",
+                      self.results(root)["tests"][0]["output"])
 
 
 class HandinTest(GraderTestBase):
