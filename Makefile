@@ -262,7 +262,7 @@ grade:
 	@./grade-cow.py --cpus $(CPUS) --mem $(MEM) $(GRADEFLAGS)
 
 # handin: this tree as $(HANDIN), without build outputs (and with a warning if git has
-# uncommitted changes): the file to hand in, as grade-cow.py and the autograder accept it.
+# uncommitted changes): the file to hand in, as grade-cow.py accepts it.
 HANDIN ?= handin.tar.gz
 handin:
 	@python3 grade-cow.py --handin $(HANDIN)
@@ -297,16 +297,17 @@ bench-paths:
 	@python3 tools/bench.py --paths --mem $(MEM) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
-# autograder: $(AUTOGRADER_ZIP) for Gradescope (docs/grading.md): setup.sh and run_autograder
-# at the top, grade-cow.py and the protected files as make handout ships them. Gradescope's
+# autograder: $(AUTOGRADER_ZIP) for Gradescope (tools/autograder.py, docs/grading.md):
+# setup.sh and run_autograder at the top, grade-cow.py and the protected files as make
+# handout ships them. Gradescope's
 # run of one submission stops after AUTOGRADER_BUDGET seconds (results.json is written even
 # then); AUTOGRADER_FLAGS='...' adds grade-cow.py options, e.g. --visibility after_due_date.
 AUTOGRADER_ZIP ?= autograder.zip
 AUTOGRADER_BUDGET ?= 540
 AUTOGRADER_FLAGS ?=
 autograder:
-	@./grade-cow.py --make-autograder $(AUTOGRADER_ZIP) \
-	--autograder-flags='--time-budget $(AUTOGRADER_BUDGET) $(AUTOGRADER_FLAGS)'
+	@python3 tools/autograder.py --make $(AUTOGRADER_ZIP) \
+	--flags='--time-budget $(AUTOGRADER_BUDGET) $(AUTOGRADER_FLAGS)'
 
 .PHONY: handout bench bench-paths autograder
 # <<< solution

@@ -6,16 +6,14 @@
                                       each copied to and built in its own temporary directory
                                       with the grader's copies of the protected files
   ./grade-cow.py --list               the tests, their points and the protected files
-  ./grade-cow.py --gradescope         grade /autograder/submission for Gradescope
-                                      (AUTOGRADER_ROOT= another root) into results/results.json
   ./grade-cow.py --handin FILE        pack this tree without build outputs (make handin)
   options: --jobs N  --cpus N  --mem MIB  --timeout-scale X  --time-budget S  --only NAME  -v
-           --json FILE  --csv FILE  --pristine DIR  --keep  --qemu PATH
+           --json FILE  --csv FILE  --visibility V  --pristine DIR  --keep  --qemu PATH
 
 Python 3 standard library only, and one file on purpose: course staff copy it alone. The
-other host tools (make check's shell session, tools/bench.py, tools/crashtest.py) import it
-for the one QEMU driver (Machine), the one QEMU command line (qemu_argv) and the one list of
-build outputs (BUILD_OUTPUTS). Every QEMU started here runs in its own process group and is
+other host tools (make check and its shell session, tools/crashtest.py, the benchmarks)
+import it for the one QEMU driver (Machine), the one QEMU command line (qemu_argv) and the
+one list of build outputs (BUILD_OUTPUTS). Every QEMU started here runs in its own process group and is
 killed when its boot ends, on timeout, and when this script exits.
 """
 
@@ -26,7 +24,6 @@ import fnmatch
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -54,7 +51,6 @@ OUTPUT_CAP = 8 << 20        # console bytes kept per boot; more means the kernel
 BUILD_TIMEOUT = 900
 BOOT_TIMEOUT = 60
 CLONE_TIMEOUT = 300
-GRADESCOPE_BUDGET = 540     # seconds: Gradescope's default limit is 10 minutes
 
 # The checking program the grader ships; built with EXTRA_PROGS into the tree's fs.img.
 # Its size (GROW_MB) is read back from the source for the messages below.
@@ -121,7 +117,7 @@ COWCHECK_LIMIT = 256
 
 # ---- Protected files -------------------------------------------------------------------------
 # Everything that decides a grade besides the kernel. Before a submission is built, the
-# grader puts its own copies (from the tree it runs in, or --pristine DIR, or the autograder
+# grader puts its own copies (from the tree it runs in, or --pristine DIR, or the Gradescope
 # bundle) over the submission's, and reports which ones the submission had changed.
 # (path, why it is protected)
 PROTECTED = [
@@ -303,15 +299,17 @@ TESTS = [Test("cowtest-" + n, 4, ["cowtest"], check_cowtest(n)) for n in COWTEST
 ]
 
 # ---- Build outputs ----------------------------------------------------------------------------
-# What building, `make handout`, `make autograder` and `make handin` write into a tree, in
-# .gitignore's notation (.gitignore lists the same; make check compares them): a pattern
+# What building and the Makefile's other targets write into a tree, in .gitignore's notation
+# (.gitignore lists the same; make check compares them): a pattern
 # without "/" matches a name in any directory, one with a "/" inside is a path from the top,
 # a trailing "/" means a directory. Nothing matching is copied into a grading directory,
 # kept from an unpacked submission, or packed by make handin.
 BUILD_OUTPUTS = ["*.o", "*.d", "*.asm", "*.sym", "user/_*", "user/usys.S", "kernel/kernel",
                  "mkfs/mkfs", "fs.img", ".gdbinit", "__pycache__/", ".build-cow",
-                 ".extra-progs", "*.pyc", "/handout/", "/bench-out/", "fsroot/",
-                 "/autograder.zip", "/handin.tar.gz"]
+                 ".extra-progs", "*.pyc", "fsroot/", "/handin.tar.gz"]
+# >>> solution: what the staff targets write
+BUILD_OUTPUTS += ["/handout/", "/bench-out/", "/autograder.zip"]
+# <<< solution
 NOT_SOURCE = {".git"}           # a directory, or in a git worktree a file
 
 
@@ -1024,7 +1022,7 @@ def grade_submission(opts, spec, name, live):
 
 # ---- Output formats --------------------------------------------------------------------------
 def gradescope(report, visibility="visible"):
-    """report in Gradescope's results.json format (its autograder specification): the score,
+    """report in Gradescope's results.json format (as its specification says): the score,
     one entry per test, a summary for the student, and for staff in extra_data the protected
     files the submission changed."""
     return {
@@ -1108,74 +1106,6 @@ def qemu_version_problem(qemu):
     return None
 
 
-# ---- Gradescope: grade /autograder/submission into /autograder/results/results.json ----------
-def autograder_root():
-    return os.environ.get("AUTOGRADER_ROOT", "/autograder")
-
-
-def find_submission(directory):
-    """What to grade in Gradescope's submission directory: the tree in it (at any depth),
-    else the one tar archive in it (what make handin writes). Raises Fail."""
-    if not os.path.isdir(directory):
-        raise Fail("no submission directory %s" % directory)
-    if find_root(directory):
-        return directory
-    archives = sorted(os.path.join(d, n) for d, _, names in os.walk(directory) for n in names
-                      if tarfile.is_tarfile(os.path.join(d, n)))
-    if len(archives) == 1:
-        return archives[0]
-    raise Fail("the submission has %s: upload the .tar.gz that `make handin` writes, or the "
-               "tree itself" % ("no tree (a Makefile next to kernel/) and no .tar.gz"
-                                if not archives else "%d archives" % len(archives)))
-
-
-def gradescope_main(opts, problem=None):
-    """Grades the one submission and writes results.json, whatever happens (problem: why
-    nothing can be graded here). If grading still runs GRACE seconds after the time budget,
-    a watchdog writes a failing result, ends every QEMU and exits."""
-    grace = 30
-    results = os.path.join(autograder_root(), "results", "results.json")
-    os.makedirs(os.path.dirname(results), exist_ok=True)
-    written = threading.Lock()          # held by whoever writes results.json: once only
-    started = time.monotonic()
-
-    def finish(report):
-        report.elapsed = time.monotonic() - started
-        write_json(results, [report], opts.visibility)
-        print("grade-cow: wrote %s (score %d/%d)" % (results, report.score, report.max_score))
-
-    def failed(reason):
-        report = Report("submission", live=True)
-        report.fail_all(selected_tests(opts.only), reason)
-        return report
-
-    def watchdog():
-        if written.acquire(blocking=False):
-            finish(failed("grading did not finish within its time budget (%ds); ask course "
-                          "staff to look at it" % opts.time_budget))
-            kill_all()
-            os._exit(1)
-
-    timer = threading.Timer(opts.time_budget + grace, watchdog)
-    timer.daemon = True
-    timer.start()
-    try:
-        if problem:
-            report = failed("the autograder cannot grade here: " + problem)
-        else:
-            try:
-                spec = find_submission(os.path.join(autograder_root(), "submission"))
-                report = grade_submission(opts, spec, "submission", live=True)
-            except Fail as e:
-                report = failed(str(e))
-        if written.acquire(blocking=False):
-            finish(report)
-    finally:
-        timer.cancel()
-        kill_all()
-    return 0
-
-
 # ---- make handin ------------------------------------------------------------------------------
 def shown(path):
     """path as a person would like to read it: relative when under the current directory."""
@@ -1199,7 +1129,7 @@ def git_changes(tree, out):
 
 def handin(tree, out):
     """Packs tree's source files (no build outputs, no .git) into the .tar.gz out, under one
-    top directory named like the tree: what grade-cow.py and the autograder accept."""
+    top directory named like the tree: what grade-cow.py accepts as a submission."""
     out = os.path.abspath(out)
     changes = git_changes(tree, out)
     if changes:
@@ -1218,66 +1148,6 @@ def handin(tree, out):
     return 0
 
 
-# >>> solution: make autograder, for course staff only
-# ---- make autograder: the Gradescope bundle --------------------------------------------------
-# autograder.zip, as Gradescope's autograder specification asks: setup.sh and run_autograder
-# at the top; the whole zip lands in /autograder/source. Next to them: this grader and the
-# protected files, both taken from a fresh `make handout`, i.e. exactly what students got.
-SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu): the
-# packages that building the kernel and booting it in QEMU need.
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends make gcc libc6-dev perl python3 \\
-    gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf qemu-system-misc opensbi
-qemu-system-riscv64 --version
-riscv64-unknown-elf-gcc --version
-"""
-RUN_AUTOGRADER = """#!/bin/sh
-# Gradescope runs this for every submission, from /autograder (AUTOGRADER_ROOT: a stand-in
-# root, as make check uses). grade-cow.py grades /autograder/submission (a tree, or the
-# .tar.gz from make handin) and writes /autograder/results/results.json in every case, a
-# hanging submission included; arguments given here are passed on to it.
-root=${AUTOGRADER_ROOT:-/autograder}
-exec python3 "$root/source/grade-cow.py" --gradescope %s "$@"
-"""
-
-
-def make_autograder(out, flags):
-    """Writes the bundle to out. Returns the exit status."""
-    import zipfile
-    work = tempfile.mkdtemp(prefix="grade-cow-autograder-")
-    try:
-        r = subprocess.run([sys.executable, os.path.join(HERE, "tools", "handout.py"), "--out",
-                            work], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        starter = find_root(work)
-        if r.returncode or starter is None:
-            print("autograder: make handout failed, so nothing was written:\n"
-                  + r.stdout.decode("utf-8", "replace"))
-            return 1
-        tmp = out + ".tmp"
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            def add(name, data, mode):
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, data)
-            add("setup.sh", SETUP_SH, 0o755)
-            add("run_autograder", RUN_AUTOGRADER % " ".join(shlex.quote(f) for f in flags),
-                0o755)
-            for rel in ["grade-cow.py"] + [rel for rel, _ in PROTECTED]:
-                with open(os.path.join(starter, rel), "rb") as f:
-                    add(rel, f.read(), 0o755 if rel.endswith(".py") else 0o644)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print("autograder: wrote %s (setup.sh, run_autograder, grade-cow.py and %d protected files "
-          "from make handout; run_autograder adds: %s): upload it as the assignment's "
-          "autograder" % (shown(out), len(PROTECTED), " ".join(flags) or "nothing"))
-    return 0
-# <<< solution
 
 
 def parse_args(argv):
@@ -1294,7 +1164,7 @@ def parse_args(argv):
                    help="multiply every timeout by X (slow machines)")
     p.add_argument("--time-budget", type=float, default=None, metavar="S",
                    help="at most S seconds per submission, never scaled: what has not run "
-                   "by then fails (--gradescope: default %d)" % GRADESCOPE_BUDGET)
+                   "by then fails")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="run only this test (may be repeated)")
     p.add_argument("-v", "--verbose", action="store_true", help="echo the console")
@@ -1308,26 +1178,16 @@ def parse_args(argv):
     p.add_argument("--keep", action="store_true", help="keep submissions' build directories")
     p.add_argument("--list", action="store_true",
                    help="list the tests, their points and the protected files")
-    p.add_argument("--gradescope", action="store_true",
-                   help="grade $AUTOGRADER_ROOT/submission (default root /autograder) and write "
-                   "results/results.json there")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="Gradescope visibility of the results (default visible)")
+                   help="Gradescope visibility of the --json results (default visible)")
     p.add_argument("--handin", metavar="FILE",
                    help="pack this tree without build outputs into FILE (.tar.gz) and exit")
-    # >>> solution
-    p.add_argument("--make-autograder", metavar="ZIP", help="write Gradescope's autograder.zip")
-    p.add_argument("--autograder-flags", default="", metavar="'OPTIONS'",
-                   help="options its run_autograder gives grade-cow.py (write it with '=')")
-    # <<< solution
     opts = p.parse_args(argv)
     if opts.jobs < 1 or opts.cpus < 1 or opts.timeout_scale <= 0 or opts.mem < 64 or \
             (opts.time_budget is not None and opts.time_budget <= 0):
         p.error("--jobs, --cpus, --timeout-scale and --time-budget must be positive, --mem "
                 "at least 64")
-    if opts.gradescope and opts.time_budget is None:
-        opts.time_budget = GRADESCOPE_BUDGET
     opts.pristine = os.path.abspath(opts.pristine)
     opts.make_jobs = max(1, (os.cpu_count() or 1) // opts.jobs)
     return opts
@@ -1361,22 +1221,14 @@ def main(argv):
         return 0
     if opts.handin:
         return handin(HERE, opts.handin)
-    # >>> solution
-    if opts.make_autograder:
-        return make_autograder(os.path.abspath(opts.make_autograder),
-                               shlex.split(opts.autograder_flags))
-    # <<< solution
-    problem = qemu_version_problem(opts.qemu)
-    if not problem and (opts.submissions or opts.gradescope):
-        problem = pristine_problem(opts.pristine)
-    if problem and not opts.gradescope:
+    problem = qemu_version_problem(opts.qemu) or \
+        (pristine_problem(opts.pristine) if opts.submissions else None)
+    if problem:
         print(problem)
         return 2
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     try:
-        if opts.gradescope:
-            return gradescope_main(opts, problem)
         if not opts.submissions:
             report = Report(os.path.basename(HERE), live=True)
             grade_tree(opts, HERE, report, Budget(opts.time_budget))

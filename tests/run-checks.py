@@ -588,7 +588,10 @@ def results_problems(data, score, changed):
         if missing:
             problems.append("test %s has no %s" % (t.get("name"), " ".join(sorted(missing))))
     if data.get("score") != score:
-        problems.append("score %s, expected %s" % (data.get("score"), score))
+        problems.append("score %s, expected %s; failed: %s" % (
+            data.get("score"), score, "; ".join(
+                "%s (%s)" % (t.get("name"), t.get("output", "").split("\n")[0])
+                for t in data.get("tests", []) if t.get("status") != "passed") or "none"))
     got = data.get("extra_data", {}).get("protected_changed")
     if got != changed:
         problems.append("protected files changed: %s, expected %s" % (got, changed))

@@ -117,18 +117,6 @@ class GraderTestBase(unittest.TestCase):
         left = [p for p in pids if alive(p)]
         self.assertEqual(left, [], "QEMU processes left running")
 
-    def fake_root(self, submission):
-        """A stand-in for Gradescope's /autograder with submission's files (a tree's
-        contents, or an archive) in its submission/ directory."""
-        root = os.path.join(self.tmp, "autograder")
-        sub = os.path.join(root, "submission")
-        if os.path.isdir(submission):
-            shutil.copytree(submission, sub)
-        else:
-            os.makedirs(sub)
-            shutil.copy(submission, sub)
-        return root
-
     def results(self, root):
         with open(os.path.join(root, "results", "results.json")) as f:
             data = json.load(f)
@@ -326,47 +314,6 @@ class ProtectedFilesTest(GraderTestBase):
         self.assertIn("(from %s)" % self.pristine, out)
 
 
-class GradescopeTest(GraderTestBase):
-    def test_hang_still_yields_results_within_the_budget(self):
-        root = self.fake_root(self.tree("hanger", "stubborn"))
-        code, out = self.grade(["--gradescope", "--time-budget", "6", "--only", "cowtest-simple",
-                                "--only", "fork-is-cow"], env_extra={"AUTOGRADER_ROOT": root},
-                               scale="1")
-        self.assertEqual(code, 0, out)
-        self.assertLess(self.elapsed, 6 + 15, out)
-        data = self.results(root)
-        tests = {t["name"]: t for t in data["tests"]}
-        self.assertEqual(data["score"], 4, out)
-        self.assertEqual(tests["cowtest-simple"]["status"], "passed")
-        self.assertIn("'cowcheck': the time budget of 6s ran out", tests["fork-is-cow"]["output"])
-        self.assertEqual(data["visibility"], "visible")
-        self.assertNoQemuLeft()
-
-    def test_tarball_or_nothing(self):
-        good = self.tree("good", "good")
-        tgz = os.path.join(self.tmp, "handin.tar.gz")
-        with tarfile.open(tgz, "w:gz") as tar:
-            tar.add(good, arcname="xv6")
-        root = self.fake_root(tgz)
-        code, out = self.grade(["--gradescope", "--visibility", "after_due_date"],
-                               env_extra={"AUTOGRADER_ROOT": root})
-        data = self.results(root)
-        self.assertEqual(data["score"], 100, out)
-        self.assertEqual({t["visibility"] for t in data["tests"]}, {"after_due_date"})
-        os.unlink(os.path.join(root, "submission", "handin.tar.gz"))
-        code, out = self.grade(["--gradescope"], env_extra={"AUTOGRADER_ROOT": root})
-        self.assertEqual(code, 0, out)
-        data = self.results(root)
-        self.assertEqual(data["score"], 0)
-        self.assertIn("no tree (a Makefile next to kernel/) and no .tar.gz",
-                      data["tests"][0]["output"])
-        code, out = self.grade(["--gradescope"], env_extra={"AUTOGRADER_ROOT": root,
-                                                            "FAKE_QEMU_VERSION": "4.2.1"})
-        self.assertEqual(code, 0, out)
-        self.assertIn("the autograder cannot grade here: fake_qemu.py 4.2 is too old",
-                      self.results(root)["tests"][0]["output"])
-
-
 class HandinTest(GraderTestBase):
     OUTPUTS = ["kernel/trap.o", "kernel/trap.d", "kernel/kernel.asm", "kernel/kernel",
                "user/_cat", "user/usys.S", "fs.img", "mkfs/mkfs", "fsroot/_cat",
@@ -425,11 +372,11 @@ class BuildOutputsTest(unittest.TestCase):
                     "a/b/c.pyc", "handin.tar.gz"):
             self.assertTrue(g.is_build_output(rel), rel)
         for rel in ("kernel/kernel.ld", "user/cat.c", "tests/user/_cat", "mkfs/mkfs.c",
-                    "docs/handin.tar.gz", "kernel/kernel/x"):
+                    "kernel/handin.tar.gz", "kernel/kernel/x"):
             self.assertFalse(g.is_build_output(rel), rel)
         self.assertTrue(g.is_build_output("tests/__pycache__", isdir=True))
-        self.assertTrue(g.is_build_output("handout", isdir=True))
-        self.assertFalse(g.is_build_output("docs/handout", isdir=True))
+        self.assertTrue(g.is_build_output("fsroot", isdir=True))
+        self.assertFalse(g.is_build_output("fsroot"))
 
 
 class QemuCommandLineTest(unittest.TestCase):
@@ -496,13 +443,79 @@ class EnsureToolsTest(unittest.TestCase):
             shutil.rmtree(tmp)
 
 
-# >>> solution: make autograder and the staff build switches exist only in the staff tree
+# >>> solution: the Gradescope bundle and the staff build switches exist only in the staff tree
+AUTOGRADER = os.path.join(ROOT, "tools", "autograder.py")
+
+
+class GradescopeTest(GraderTestBase):
+    """tools/autograder.py --run, as the bundle's run_autograder runs it, on a stand-in root."""
+
+    def run_autograder(self, args, root, scale=SCALE, env_extra=None):
+        env = dict(os.environ, FAKE_QEMU_PIDDIR=self.piddir, AUTOGRADER_ROOT=root)
+        env.update(env_extra or {})
+        start = time.monotonic()
+        r = subprocess.run([sys.executable, AUTOGRADER, "--run", "--qemu", FAKE_QEMU,
+                            "--pristine", self.pristine, "--timeout-scale", scale] + args,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, env=env, timeout=300)
+        self.elapsed = time.monotonic() - start
+        return r.returncode, r.stdout.decode()
+
+    def fake_root(self, submission):
+        """A stand-in for Gradescope's /autograder with submission's files (a tree's
+        contents, or an archive) in its submission/ directory."""
+        root = os.path.join(self.tmp, "autograder")
+        sub = os.path.join(root, "submission")
+        if os.path.isdir(submission):
+            shutil.copytree(submission, sub)
+        else:
+            os.makedirs(sub)
+            shutil.copy(submission, sub)
+        return root
+
+    def test_hang_still_yields_results_within_the_budget(self):
+        root = self.fake_root(self.tree("hanger", "stubborn"))
+        code, out = self.run_autograder(["--time-budget", "6", "--only", "cowtest-simple",
+                                         "--only", "fork-is-cow"], root, scale="1")
+        self.assertEqual(code, 0, out)
+        self.assertLess(self.elapsed, 6 + 15, out)
+        data = self.results(root)
+        tests = {t["name"]: t for t in data["tests"]}
+        self.assertEqual(data["score"], 4, out)
+        self.assertEqual(tests["cowtest-simple"]["status"], "passed")
+        self.assertIn("'cowcheck': the time budget of 6s ran out", tests["fork-is-cow"]["output"])
+        self.assertEqual(data["visibility"], "visible")
+        self.assertNoQemuLeft()
+
+    def test_tarball_or_nothing(self):
+        good = self.tree("good", "good")
+        tgz = os.path.join(self.tmp, "handin.tar.gz")
+        with tarfile.open(tgz, "w:gz") as tar:
+            tar.add(good, arcname="xv6")
+        root = self.fake_root(tgz)
+        code, out = self.run_autograder(["--visibility", "after_due_date"], root)
+        data = self.results(root)
+        self.assertEqual(data["score"], 100, out)
+        self.assertEqual({t["visibility"] for t in data["tests"]}, {"after_due_date"})
+        os.unlink(os.path.join(root, "submission", "handin.tar.gz"))
+        code, out = self.run_autograder([], root)
+        self.assertEqual(code, 0, out)
+        data = self.results(root)
+        self.assertEqual(data["score"], 0)
+        self.assertIn("no tree (a Makefile next to kernel/) and no .tar.gz",
+                      data["tests"][0]["output"])
+        code, out = self.run_autograder([], root, env_extra={"FAKE_QEMU_VERSION": "4.2.1"})
+        self.assertEqual(code, 0, out)
+        self.assertIn("the autograder cannot grade here: fake_qemu.py 4.2 is too old",
+                      self.results(root)["tests"][0]["output"])
+
+
 class AutograderBundleTest(GraderTestBase):
     def test_bundle_layout_and_run(self):
         import zipfile
         bundle = os.path.join(self.tmp, "autograder.zip")
-        r = subprocess.run([sys.executable, GRADER, "--make-autograder", bundle,
-                            "--autograder-flags=--time-budget 60 --timeout-scale " + SCALE],
+        r = subprocess.run([sys.executable, AUTOGRADER, "--make", bundle,
+                            "--flags=--time-budget 60 --timeout-scale " + SCALE],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout.decode())
         root = os.path.join(self.tmp, "autograder")
@@ -514,14 +527,15 @@ class AutograderBundleTest(GraderTestBase):
             z.extractall(source)
             for info in z.infolist():
                 os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
-        self.assertEqual(set(names), {"setup.sh", "run_autograder", "grade-cow.py"}
+        self.assertEqual(set(names), {"setup.sh", "run_autograder", "grade-cow.py",
+                                      "tools/hostutil.py", "tools/autograder.py"}
                          | set(PROTECTED))
         for rel in PROTECTED:
             with open(os.path.join(source, rel), "rb") as a, \
                     open(os.path.join(ROOT, rel), "rb") as b:
                 self.assertEqual(a.read(), b.read(), rel)
         with open(os.path.join(source, "grade-cow.py")) as f:
-            self.assertNotIn("make_autograder", f.read(), "not the handout's grade-cow.py")
+            self.assertNotIn("COW=1", f.read(), "not the handout's grade-cow.py")
         shutil.copy(os.path.join(source, "run_autograder"), root)   # as Gradescope does
         sub = self.tree("good", "good", pristine=ROOT)
         shutil.copytree(sub, os.path.join(root, "submission"))

@@ -1,4 +1,4 @@
-"""Small helpers shared by the host-side tools and tests (make check, bench, crashtest).
+"""Small helpers shared by the host-side tools and tests (make check, crashtest, ...).
 grade-cow.py keeps its own copies of say() and clean_env() on purpose: course staff copy it
 alone into other trees. The tools share its QEMU driver through grader()."""
 
