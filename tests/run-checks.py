@@ -549,16 +549,10 @@ def run_bundle(source, submission, args, limit):
     (as Gradescope's image build does), submission (a tree or an archive) in submission/.
     Runs run_autograder there. Returns (results.json's data or None, seconds, its output)."""
     import shutil
-    root = tempfile.mkdtemp(prefix="check-autograder-root-")
+    import autograder
+    root = os.path.join(tempfile.mkdtemp(prefix="check-autograder-"), "autograder")
     try:
-        shutil.copytree(source, os.path.join(root, "source"))
-        shutil.copy(os.path.join(source, "run_autograder"), root)
-        sub = os.path.join(root, "submission")
-        if os.path.isdir(submission):
-            shutil.copytree(submission, sub)
-        else:
-            os.mkdir(sub)
-            shutil.copy(submission, sub)
+        autograder.stand_in_root(root, submission, source)
         start = time.monotonic()
         try:
             r = subprocess.run([os.path.join(root, "run_autograder")] + args, cwd=root,
@@ -574,7 +568,7 @@ def run_bundle(source, submission, args, limit):
         except (OSError, ValueError):
             return None, elapsed, out
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(root), ignore_errors=True)
 
 
 def results_problems(data, score, changed):

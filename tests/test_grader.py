@@ -462,16 +462,8 @@ class GradescopeTest(GraderTestBase):
         return r.returncode, r.stdout.decode()
 
     def fake_root(self, submission):
-        """A stand-in for Gradescope's /autograder with submission's files (a tree's
-        contents, or an archive) in its submission/ directory."""
-        root = os.path.join(self.tmp, "autograder")
-        sub = os.path.join(root, "submission")
-        if os.path.isdir(submission):
-            shutil.copytree(submission, sub)
-        else:
-            os.makedirs(sub)
-            shutil.copy(submission, sub)
-        return root
+        import autograder
+        return autograder.stand_in_root(os.path.join(self.tmp, "autograder"), submission)
 
     def test_hang_still_yields_results_within_the_budget(self):
         root = self.fake_root(self.tree("hanger", "stubborn"))
@@ -536,9 +528,9 @@ class AutograderBundleTest(GraderTestBase):
                 self.assertEqual(a.read(), b.read(), rel)
         with open(os.path.join(source, "grade-cow.py")) as f:
             self.assertNotIn("COW=1", f.read(), "not the handout's grade-cow.py")
+        import autograder
+        autograder.stand_in_root(root, self.tree("good", "good", pristine=ROOT))
         shutil.copy(os.path.join(source, "run_autograder"), root)   # as Gradescope does
-        sub = self.tree("good", "good", pristine=ROOT)
-        shutil.copytree(sub, os.path.join(root, "submission"))
         env = dict(os.environ, AUTOGRADER_ROOT=root, QEMU=FAKE_QEMU,
                    FAKE_QEMU_PIDDIR=self.piddir)
         r = subprocess.run([os.path.join(root, "run_autograder")], cwd=root, env=env,

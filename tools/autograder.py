@@ -99,6 +99,23 @@ def make_bundle(out, flags):
     return 0
 
 
+def stand_in_root(root, submission, source=None):
+    """Lays out a stand-in for /autograder at root, as Gradescope does before a run:
+    submission (a tree, or a file such as make handin's tarball) in submission/, and the
+    unpacked bundle source (a directory, if given) in source/ with run_autograder copied to
+    the top. Returns root."""
+    if source:
+        shutil.copytree(source, os.path.join(root, "source"))
+        shutil.copy(os.path.join(source, "run_autograder"), root)
+    sub = os.path.join(root, "submission")
+    if os.path.isdir(submission):
+        shutil.copytree(submission, sub)
+    else:
+        os.makedirs(sub)
+        shutil.copy(submission, sub)
+    return root
+
+
 # ---- --run ---------------------------------------------------------------------------------
 def find_submission(directory):
     """What to grade in Gradescope's submission directory: the tree in it (at any depth),
