@@ -300,10 +300,10 @@ TESTS = [Test("cowtest-" + n, 4, ["cowtest"], check_cowtest(n)) for n in COWTEST
 
 # ---- Build outputs ----------------------------------------------------------------------------
 # What building and the Makefile's other targets write into a tree, in .gitignore's notation
-# (.gitignore lists the same; make check compares them): a pattern
-# without "/" matches a name in any directory, one with a "/" inside is a path from the top,
-# a trailing "/" means a directory. Nothing matching is copied into a grading directory,
-# kept from an unpacked submission, or packed by make handin.
+# (.gitignore lists the same; make check compares them): a pattern without "/" matches a
+# name in any directory, one with a "/" inside is a path from the top, a trailing "/" means
+# a directory. Nothing matching is copied into a grading directory, kept from an unpacked
+# submission, or packed by make handin.
 BUILD_OUTPUTS = ["*.o", "*.d", "*.asm", "*.sym", "user/_*", "user/usys.S", "kernel/kernel",
                  "mkfs/mkfs", "fs.img", ".gdbinit", "__pycache__/", ".build-cow",
                  ".extra-progs", "*.pyc", "fsroot/", "/handin.tar.gz"]
