@@ -136,6 +136,7 @@ PROTECTED = [
     ("kernel/stat.h", "user API: struct stat"),
     ("kernel/fcntl.h", "user API: open flags"),
     ("kernel/memstat.h", "user API: the memstat() counters the tests read"),
+    ("kernel/vmquery.h", "user API: the vmquery() pages the tests read"),
     ("kernel/syscall.h", "user API: system call numbers"),
 ]
 COWCHECK_ROW = ("cowcheck", "the fork-is-cow check: its C source is inside grade-cow.py")

@@ -34,26 +34,31 @@ def timeout_scale():
     return float(m.group(1)) if m else 1.0
 
 
-def run_on_copy(command, timeout, cpus=3):
-    """Builds this tree, boots it on a fresh copy of its fs.img with grade-cow.py's QEMU
-    driver, types command at the shell and ends QEMU. Returns (output, seconds, None or why
-    the command did not finish)."""
+def boot_and_run(tree, command, timeout, cpus=3):
+    """Boots tree's kernel (built already) on a fresh copy of its fs.img with grade-cow.py's
+    QEMU driver, types command at the shell and ends QEMU. Returns (output, seconds, None or
+    why the command did not finish). Timeouts are times timeout_scale()."""
     import shutil
     g = hostutil.grader()
-    mem = g.setting("MEM")
-    subprocess.call(["make", "-s", "kernel/kernel", "fs.img", "MEM=%d" % mem], cwd=ROOT,
-                    env=clean_env(), stdin=subprocess.DEVNULL)
     d = tempfile.mkdtemp(prefix="check-run-")
     try:
         img = os.path.join(d, "fs.img")
-        shutil.copy(os.path.join(ROOT, "fs.img"), img)
-        with g.Machine.start(os.path.join(ROOT, "kernel", "kernel"), img, cpus, mem) as m:
+        shutil.copy(os.path.join(tree, "fs.img"), img)
+        with g.Machine.start(os.path.join(tree, "kernel", "kernel"), img, cpus) as m:
             why = m.wait_for(g.PROMPT, 0, g.BOOT_TIMEOUT * timeout_scale())
             if why:
                 return m.since(0), 0.0, "no shell prompt: " + why
             return m.run(command, timeout * timeout_scale())
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def run_on_copy(command, timeout, cpus=3):
+    """Builds this tree, then boot_and_run() on it."""
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img",
+                     "MEM=%d" % hostutil.grader().setting("MEM")], cwd=ROOT, env=clean_env(),
+                    stdin=subprocess.DEVNULL)
+    return boot_and_run(ROOT, command, timeout, cpus)
 
 
 def host_tests():
@@ -438,25 +443,11 @@ def forkbench_check():
 # <<< solution
 
 
-def cowdemo_boot(tree, scale):
+def cowdemo_boot(tree):
     """Boots tree's kernel/kernel on a private copy of its fs.img at 3 harts and runs
     `cowdemo`. Returns its output, or a line saying why there is none."""
-    import shutil
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import crashtest
-    d = tempfile.mkdtemp(prefix="check-cowdemo-")
-    m = None
-    try:
-        img = os.path.join(d, "fs.img")
-        shutil.copy(os.path.join(tree, "fs.img"), img)
-        m = crashtest.Machine(tree, img, 3, False)
-        return m.run("cowdemo", 120 * scale)
-    except (crashtest.Fail, OSError) as e:
-        return "(no output: %s)" % e
-    finally:
-        if m:
-            m.kill()
-        shutil.rmtree(d, ignore_errors=True)
+    out, _, why = boot_and_run(tree, "cowdemo", 120)
+    return out if not why else "%s\n(no more output: %s)" % (out, why)
 
 
 def cowdemo_check():
@@ -466,23 +457,17 @@ def cowdemo_check():
     a scratch copy, which must tell the eager story. Returns (passed, failed): one test a
     kernel."""
     say("==== cowdemo: copy-on-write, one page at a time ====")
-    scale = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
-    scale = float(scale.group(1)) if scale else 1.0
-    subprocess.call(["make", "-s", "kernel/kernel", "fs.img"], cwd=ROOT, env=clean_env(),
+    subprocess.call(["make", "-s", "kernel/kernel", "fs.img",
+                     "MEM=%d" % hostutil.grader().setting("MEM")], cwd=ROOT, env=clean_env(),
                     stdin=subprocess.DEVNULL)
     runs = [("this kernel", ROOT, "cowdemo: OK")]
     scratch = None
     # >>> solution: the default kernel shares; COW=0 builds the eager one (the starter's)
     runs = [("the COW kernel", ROOT, "cowdemo: OK: fork shared")]
-    import shutil
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import crashtest
     scratch = tempfile.mkdtemp(prefix="check-cowdemo-eager-")
-    for f in filter(None, crashtest.source_files()):
-        if os.path.isfile(os.path.join(ROOT, f)):
-            os.makedirs(os.path.dirname(os.path.join(scratch, f)), exist_ok=True)
-            shutil.copy2(os.path.join(ROOT, f), os.path.join(scratch, f))
-    r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img", "COW=0"], cwd=scratch,
+    hostutil.grader().copy_sources(ROOT, scratch)
+    r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img", "COW=0",
+                        "MEM=%d" % hostutil.grader().setting("MEM")], cwd=scratch,
                        env=clean_env(TOOLS_CHECKED="1"), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
@@ -494,7 +479,7 @@ def cowdemo_check():
     passed = failed = 0
     try:
         for name, tree, want in runs:
-            out = cowdemo_boot(tree, scale)
+            out = cowdemo_boot(tree)
             lines = out.replace("\r", "").splitlines()
             ok = any(l.startswith(want) for l in lines) and "panic" not in out
             if ok:
