@@ -481,9 +481,10 @@ def cowdemo_check():
         for name, tree, want in runs:
             out = cowdemo_boot(tree)
             lines = out.replace("\r", "").splitlines()
-            ok = any(l.startswith(want) for l in lines) and "panic" not in out
+            verdict = [l.strip() for l in lines if l.startswith(want)]
+            ok = bool(verdict) and "panic" not in out
             if ok:
-                say("cowdemo on %s: OK (%s)" % (name, lines[-1].strip()))
+                say("cowdemo on %s: OK (%s)" % (name, verdict[0]))
             else:
                 say("cowdemo on %s: FAIL (expected a line starting '%s'); its output:"
                     % (name, want))
