@@ -259,7 +259,15 @@ check:
 	@GRADEFLAGS='$(GRADEFLAGS)' python3 tests/run-checks.py
 
 grade:
-	@./grade-cow.py --cpus $(CPUS) $(GRADEFLAGS)
+	@./grade-cow.py --cpus $(CPUS) --mem $(MEM) $(GRADEFLAGS)
+
+# handin: this tree as $(HANDIN), without build outputs (and with a warning if git has
+# uncommitted changes): the file to hand in, as grade-cow.py accepts it.
+HANDIN ?= handin.tar.gz
+handin:
+	@python3 grade-cow.py --handin $(HANDIN)
+
+tarball: handin
 
 # crashtest: kill QEMU mid-write, then fsck and whole-file checks after recovery (tools/crashtest.py).
 crashtest:
@@ -282,14 +290,26 @@ bench:
 	@python3 tools/bench.py --mem $(if $(filter command line,$(origin MEM)),$(MEM),256) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
-# bench-paths: issue 8's fast paths against the classic ones, in one run: the default kernel,
+# bench-paths: the fast paths against the classic ones, in one run: the default kernel,
 # LOGCOMMIT=sync and TRAPFLUSH=full, booted at once, sysbench on each in turn for 5 rounds;
 # medians and per-round ratios, bench-out/paths.csv. Reports, asserts nothing. CPUS= passed on.
 bench-paths:
 	@python3 tools/bench.py --paths --mem $(MEM) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
-.PHONY: handout bench bench-paths
+# autograder: $(AUTOGRADER_ZIP) for Gradescope (tools/autograder.py, docs/grading.md):
+# setup.sh and run_autograder at the top, grade-cow.py and the protected files as make
+# handout ships them. Gradescope's
+# run of one submission stops after AUTOGRADER_BUDGET seconds (results.json is written even
+# then); AUTOGRADER_FLAGS='...' adds grade-cow.py options, e.g. --visibility after_due_date.
+AUTOGRADER_ZIP ?= autograder.zip
+AUTOGRADER_BUDGET ?= 540
+AUTOGRADER_FLAGS ?=
+autograder:
+	@python3 tools/autograder.py --make $(AUTOGRADER_ZIP) \
+	--flags='--time-budget $(AUTOGRADER_BUDGET) $(AUTOGRADER_FLAGS)'
+
+.PHONY: handout bench bench-paths autograder
 # <<< solution
 
 # ---- Housekeeping ---------------------------------------------------------------------------
@@ -308,11 +328,13 @@ help:
 	@echo "  make gdb            start gdb-multiarch with this tree's .gdbinit"
 	@echo "  make check          grader at CPUS=3 and 1, gdb check, host tests; ends 'N passed, N failed'"
 	@echo "  make grade          run ./grade-cow.py on this tree"
+	@echo "  make handin         pack this tree for handing in: $(HANDIN) (also: make tarball)"
 	@echo "  make crashtest      crash QEMU mid-write, check the file system after recovery"
 # >>> solution
 	@echo "  make handout        write the student starter tree: handout/xv6-cow-lab/ and .tar.gz"
 	@echo "  make bench          COW vs eager fork benchmarks (MEM=256); writes bench-out/"
 	@echo "  make bench-paths    fast paths vs LOGCOMMIT=sync and TRAPFLUSH=full, side by side"
+	@echo "  make autograder     write autograder.zip for Gradescope (AUTOGRADER_BUDGET=s)"
 # <<< solution
 	@echo "  make kernel/X.o     compile one kernel file (user/X.o: one user file)"
 	@echo "  make clean          remove everything built"
@@ -332,5 +354,6 @@ help:
 	@echo "  QEMU=path           QEMU binary; QEMUEXTRA='...' adds QEMU options"
 	@echo "  OPENSBI_FW=path     firmware used when present (else QEMU's -bios default)"
 	@echo "  GRADEFLAGS='...'    extra grade-cow.py options for grade and check"
+	@echo "  HANDIN=file         the archive make handin writes (default handin.tar.gz)"
 
-.PHONY: all qemu qemu-gdb gdb check grade crashtest clean help
+.PHONY: all qemu qemu-gdb gdb check grade handin tarball crashtest clean help

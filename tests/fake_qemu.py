@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # A stand-in for qemu-system-riscv64 in the grader's host tests: prints canned console output.
-# The "kernel" file it is given names the behaviour (good, panic, hang, eager, ...).
+# The "kernel" file it is given names the behaviour (good, panic, hang, eager, ...). A disk
+# image holding the line TAMPERED stands for a cowtest edited to print "ok" whatever the
+# kernel does.
 import os
 import signal
 import sys
@@ -20,10 +22,12 @@ def hang():
         time.sleep(60)
 
 
-def respond(mode, cmd):
+def respond(mode, cmd, tampered):
     if cmd == "cowtest":
         if mode == "slowcow":
             time.sleep(0.5)
+        if tampered:
+            mode = "good"
         for n in COWTEST:
             out("%s: %s\n" % (n, "FAILED (count 3)" if mode == "badcow" and n == "three" else "ok"))
         out("ALL COW TESTS PASSED\n" if mode != "badcow" else "SOME COW TESTS FAILED\n")
@@ -61,6 +65,8 @@ def main(argv):
         open(os.path.join(piddir, str(os.getpid())), "w").close()
     with open(kernel) as f:
         mode = f.read().strip()
+    with open(drive) as f:
+        tampered = "TAMPERED" in f.read().split("\n")
     with open(drive, "a") as f:
         f.write("written by the guest\n")
     if mode == "stubborn":
@@ -77,7 +83,7 @@ def main(argv):
     for raw in sys.stdin.buffer:
         cmd = raw.decode().strip()
         out(cmd + "\n")
-        respond(mode, cmd)
+        respond(mode, cmd, tampered)
         out("$ ")
 
 

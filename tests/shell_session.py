@@ -6,7 +6,6 @@ produced; every step is one test in make check's "N passed, N failed". The progr
 tests/compat/ and tests/shell/ are built into fs.img with EXTRA_PROGS first."""
 
 import glob
-import importlib.util
 import os
 import re
 import shutil
@@ -18,17 +17,9 @@ import time
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from hostutil import clean_env  # noqa: E402
+from hostutil import clean_env, grader  # noqa: E402
 
 BUILD_TIMEOUT = 900
-
-
-def load_grader():
-    """grade-cow.py as a module: its Console (QEMU in its own process group, killed on close)."""
-    spec = importlib.util.spec_from_file_location("grade_cow", os.path.join(ROOT, "grade-cow.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def extra_progs():
@@ -165,10 +156,10 @@ def steps(ctx):
     ]
 
 
-def build(say):
+def build(say, mem):
     """make kernel/kernel fs.img with the test programs. Returns None or why it failed."""
     env = clean_env()
-    argv = ["make", "-C", ROOT, "kernel/kernel", "fs.img",
+    argv = ["make", "-C", ROOT, "kernel/kernel", "fs.img", "MEM=%d" % mem,
             "EXTRA_PROGS=" + " ".join(extra_progs())]
     try:
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -187,35 +178,6 @@ def build(say):
 PANIC = re.compile(r"panic: ")
 
 
-def wait_for(con, pattern, mark, timeout, skip=""):
-    """Waits until pattern matches the output after mark. Returns None, or why it did not.
-    A kernel panic ends the wait early; text in skip (a file we print) does not count as one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        out = con.since(mark)
-        if pattern.search(out):
-            return None
-        if PANIC.search(out.replace(skip, "") if skip else out):
-            time.sleep(1)
-            return "kernel panic"
-        if con.eof:
-            return "QEMU exited"
-        if con.flood:
-            return "console flooded"
-        if time.monotonic() >= deadline:
-            return "timeout after %.0fs" % timeout
-        time.sleep(0.05)
-
-
-def type_keys(con, keys):
-    try:
-        con.proc.stdin.write(keys.encode())
-        con.proc.stdin.flush()
-        return True
-    except OSError:
-        return False
-
-
 # Steps whose end is not a fresh prompt: what to wait for instead.
 SPECIAL_END = {
     "ctrl-p": re.compile(r"\n1 sleep\s+init\s+\d+ pages, \d+ shared\b.*\n(.*\n)*?"
@@ -231,7 +193,8 @@ def run(cpus, scale, say, old_platform=False):
     """Boots at cpus harts and runs every step. Returns (passed, failed).
     old_platform: boot as an older QEMU would (a CPU without Sstc, so the timer must come
     through the SBI TIME extension, and QEMU's bundled firmware instead of the package's)."""
-    grader = load_grader()
+    g = grader()
+    mem = g.setting("MEM")
     ctx = {"cpus": cpus}
     names = ["boot"] + [s[0] for s in steps(ctx)] + ["no-panic"]
     results = {}
@@ -245,7 +208,7 @@ def run(cpus, scale, say, old_platform=False):
 
     say("==== shell session at CPUS=%d: build with %s, boot, type ====" % (
         cpus, " ".join(os.path.relpath(p, ROOT) for p in extra_progs())))
-    why = build(say)
+    why = build(say, mem)
     if why:
         for n in names:
             report(n, why if n == "boot" else "not run: the build failed")
@@ -258,16 +221,11 @@ def run(cpus, scale, say, old_platform=False):
     fsimg = os.path.join(work, "fs.img")
     shutil.copyfile(os.path.join(ROOT, "fs.img"), fsimg)
 
-    class Opts:
-        qemu = os.environ.get("QEMU", grader.QEMU_DEFAULT)
-    Opts.cpus = cpus
-    argv = grader.qemu_argv(Opts, os.path.join(ROOT, "kernel", "kernel"), fsimg)
-    if old_platform:
-        argv[argv.index("-bios") + 1] = "default"
-        argv += ["-cpu", "rv64,sstc=off"]
-    con = grader.Console(argv)
+    con = g.Machine.start(os.path.join(ROOT, "kernel", "kernel"), fsimg, cpus, mem,
+                          bios="default" if old_platform else None,
+                          extra=["-cpu", "rv64,sstc=off"] if old_platform else [])
     try:
-        why = wait_for(con, grader.PROMPT, 0, 60 * scale)
+        why = con.wait_for(g.PROMPT, 0, 60 * scale)
         report("boot", ("no shell prompt: " + why) if why else check_boot(con.since(0), ctx))
         for name, keys, timeout, check in steps(ctx):
             if con.eof:
@@ -279,11 +237,11 @@ def run(cpus, scale, say, old_platform=False):
                 if attempt:
                     time.sleep(0.5)
                 mark = con.mark()
-                if not type_keys(con, keys):
+                if not con.type(keys):
                     result = "QEMU stopped reading input"
                     break
-                why = wait_for(con, SPECIAL_END.get(name, PROMPT_END), mark, timeout * scale,
-                               readme)
+                why = con.wait_for(SPECIAL_END.get(name, PROMPT_END), mark, timeout * scale,
+                                   readme)
                 out = con.since(mark)
                 if why:
                     result = "%r: %s; output %r" % (keys, why, out[-300:])

@@ -18,12 +18,19 @@ ROOT = os.path.dirname(TESTS)
 GRADER = os.path.join(ROOT, "grade-cow.py")
 FAKE_QEMU = os.path.join(TESTS, "fake_qemu.py")
 SCALE = "0.05"      # boot timeout 3s, cowcheck 4.5s: plenty for the fake
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from hostutil import grader  # noqa: E402
 
+PROTECTED = [rel for rel, _ in grader().PROTECTED]
+
+# The fake build: the kernel is the file naming the fake QEMU's behaviour; the disk image
+# carries user/cowtest.c, so a tampered cowtest reaches the fake QEMU as it would the kernel.
 FAKE_MAKEFILE = """\
 kernel/kernel:
 \tcp mode kernel/kernel
 fs.img:
 \techo image > fs.img
+\tcat user/cowtest.c >> fs.img
 \techo '$(EXTRA_PROGS)' > extra.txt
 """
 
@@ -32,6 +39,13 @@ kernel/kernel fs.img:
 \t@echo 'kernel/trap.c:12:3: error: expected ; before }'
 \t@exit 1
 """
+
+# Builds only if user/user.h has a line the submission added: with the grader's user.h the
+# submission's kernel does not build.
+NEEDS_OWN_USER_H = FAKE_MAKEFILE.replace(
+    "\tcp mode kernel/kernel\n",
+    "\t@grep -q STUDENT-API user/user.h || { echo 'user/cowtest.c:9: error: unknown type'; "
+    "exit 1; }\n\tcp mode kernel/kernel\n")
 
 
 def alive(pid):
@@ -47,22 +61,40 @@ def alive(pid):
         return False
 
 
-class GraderTest(unittest.TestCase):
+class GraderTestBase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="grade-test-")
         self.piddir = os.path.join(self.tmp, "pids")
         os.mkdir(self.piddir)
+        # The grader's copies of the protected files (--pristine).
+        self.pristine = os.path.join(self.tmp, "pristine")
+        for rel in PROTECTED:
+            self.write(os.path.join(self.pristine, rel), "the grader's %s\n" % rel)
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def tree(self, name, mode, makefile=FAKE_MAKEFILE, with_grader=False):
+    @staticmethod
+    def write(path, text):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+    def tree(self, name, mode, makefile=FAKE_MAKEFILE, with_grader=False, changes=None,
+             pristine=None):
+        """A fake submission: the protected files as the grader has them (from pristine,
+        default the fake ones), changes applied ({path: text, or None to delete})."""
         d = os.path.join(self.tmp, name)
-        os.makedirs(os.path.join(d, "kernel"))
-        with open(os.path.join(d, "Makefile"), "w") as f:
-            f.write(makefile)
-        with open(os.path.join(d, "mode"), "w") as f:
-            f.write(mode + "\n")
+        for rel in PROTECTED:
+            os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+            shutil.copy(os.path.join(pristine or self.pristine, rel), os.path.join(d, rel))
+        for rel, text in (changes or {}).items():
+            if text is None:
+                os.unlink(os.path.join(d, rel))
+            else:
+                self.write(os.path.join(d, rel), text)
+        self.write(os.path.join(d, "Makefile"), makefile)
+        self.write(os.path.join(d, "mode"), mode + "\n")
         if with_grader:
             shutil.copy(GRADER, d)
         return d
@@ -72,8 +104,8 @@ class GraderTest(unittest.TestCase):
         env.pop("MAKEFLAGS", None)
         env.update(env_extra or {})
         start = time.monotonic()
-        r = subprocess.run([sys.executable, grader, "--qemu", FAKE_QEMU,
-                            "--timeout-scale", scale] + args,
+        r = subprocess.run([sys.executable, grader, "--qemu", FAKE_QEMU, "--pristine",
+                            self.pristine, "--timeout-scale", scale] + args,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, env=env, timeout=300)
         self.elapsed = time.monotonic() - start
@@ -85,6 +117,24 @@ class GraderTest(unittest.TestCase):
         left = [p for p in pids if alive(p)]
         self.assertEqual(left, [], "QEMU processes left running")
 
+    def results(self, root):
+        with open(os.path.join(root, "results", "results.json")) as f:
+            data = json.load(f)
+        self.assertGradescopeFormat(data)
+        return data
+
+    def assertGradescopeFormat(self, data):
+        for key in ("score", "execution_time", "output", "visibility", "stdout_visibility",
+                    "extra_data", "tests"):
+            self.assertIn(key, data)
+        for t in data["tests"]:
+            self.assertEqual(set(t), {"name", "score", "max_score", "status", "output",
+                                      "visibility"})
+            self.assertIn(t["status"], ("passed", "failed"))
+            self.assertEqual(t["score"], t["max_score"] if t["status"] == "passed" else 0)
+
+
+class GraderTest(GraderTestBase):
     def test_full_score_in_place(self):
         d = self.tree("good", "good", with_grader=True)
         out_json = os.path.join(self.tmp, "r.json")
@@ -94,15 +144,17 @@ class GraderTest(unittest.TestCase):
         self.assertIn("== Test cowtest-simple == cowtest-simple: OK (", out)
         with open(out_json) as f:
             data = json.load(f)
+        self.assertGradescopeFormat(data)
         self.assertEqual(data["score"], 100)
         self.assertEqual(len(data["tests"]), 18)
         for t in data["tests"]:
-            self.assertEqual(set(t), {"name", "score", "max_score", "status", "output"})
             self.assertEqual(t["status"], "passed")
+        self.assertEqual(data["extra_data"]["protected_changed"], [])
         with open(os.path.join(d, "extra.txt")) as f:
             self.assertTrue(f.read().strip().endswith("/cowcheck.c"))
         with open(os.path.join(d, "fs.img")) as f:
-            self.assertEqual(f.read(), "image\n", "the grader booted the tree's own fs.img")
+            self.assertNotIn("written by the guest", f.read(),
+                             "the grader booted the tree's own fs.img")
         self.assertNoQemuLeft()
 
     def test_batch(self):
@@ -135,12 +187,23 @@ class GraderTest(unittest.TestCase):
         self.assertEqual(rows["dave"]["score"], "0")
         self.assertIn("flooded", rows["dave"]["note"])
         self.assertIn("no such submission", rows["erin"]["note"])
+        self.assertEqual({r["protected_changed"] for r in rows.values()}, {""})
         self.assertIn("kernel panicked during usertests: panic: kerneltrap", out)
         self.assertIn("error: expected ; before }", out)
-        self.assertRegex(out, r"alice\s+100/100\s+full score")
+        self.assertRegex(out, r"alice\s+100/100\s+-\s+full score")
         with open(out_json) as f:
             self.assertEqual(json.load(f)["submissions"]["bob"]["score"], 64)
         self.assertNoQemuLeft()
+
+    def test_same_names_keep_a_row_each(self):
+        a = self.tree(os.path.join("a", "handin"), "good")
+        b = self.tree(os.path.join("b", "handin"), "badcow")
+        out_csv = os.path.join(self.tmp, "grades.csv")
+        code, out = self.grade(["--jobs", "2", "--csv", out_csv, "--only", "cowtest-three",
+                                a, b])
+        with open(out_csv) as f:
+            rows = {r["submission"]: r["score"] for r in csv.DictReader(f)}
+        self.assertEqual(rows, {"a/handin": "4", "b/handin": "0"}, out)
 
     def test_hang_is_killed_even_if_qemu_ignores_sigterm(self):
         d = self.tree("hanger", "stubborn")
@@ -189,6 +252,179 @@ class GraderTest(unittest.TestCase):
         self.assertIn("unknown test nosuchtest", out)
 
 
+class ProtectedFilesTest(GraderTestBase):
+    def test_tampered_cowtest_is_replaced_and_reported(self):
+        # The kernel fails cowtest's "three"; the edited cowtest would print "three: ok".
+        changes = {"user/cowtest.c": "TAMPERED\n", "kernel/stat.h": None}
+        cheat = self.tree("cheat", "badcow", changes=changes, with_grader=True)
+        only = ["--only", "cowtest-three", "--only", "cowtest-oom"]
+        # Graded in place (no protection) the edit works: the test can tell.
+        code, out = self.grade(only, grader=os.path.join(cheat, "grade-cow.py"))
+        self.assertIn("Score: 8/8", out)
+        out_json, out_csv = os.path.join(self.tmp, "r.json"), os.path.join(self.tmp, "r.csv")
+        code, out = self.grade(only + ["--json", out_json, "--csv", out_csv, cheat])
+        self.assertIn("cowtest says: three: FAILED (count 3)", out)
+        self.assertIn("Score: 4/8", out)
+        listed = "user/cowtest.c kernel/stat.h (missing)"
+        self.assertIn("protected files this submission changed (graded with the grader's "
+                      "copies instead): " + listed, out)
+        self.assertRegex(out, r"cheat\s+4/8\s+user/cowtest.c kernel/stat.h \(missing\)")
+        with open(out_json) as f:
+            data = json.load(f)
+        self.assertEqual(data["extra_data"]["protected_changed"],
+                         ["user/cowtest.c", "kernel/stat.h (missing)"])
+        self.assertIn(listed, data["output"])
+        with open(out_csv) as f:
+            row = next(csv.DictReader(f))
+        self.assertEqual(row["protected_changed"], listed)
+        self.assertEqual(row["score"], "4")
+
+    def test_kernel_that_needs_its_own_test_files_scores_zero(self):
+        d = self.tree("ownapi", "good", makefile=NEEDS_OWN_USER_H,
+                      changes={"user/user.h": "STUDENT-API\n"})
+        out_csv = os.path.join(self.tmp, "r.csv")
+        code, out = self.grade(["--csv", out_csv, d])
+        self.assertEqual(code, 1)
+        self.assertIn("Score: 0/100", out)
+        self.assertIn("build failed (make exit 2) with the grader's copies of the protected "
+                      "files (this submission changed user/user.h)", out)
+        self.assertIn("user/cowtest.c:9: error: unknown type", out)
+        with open(out_csv) as f:
+            row = next(csv.DictReader(f))
+        self.assertEqual((row["score"], row["protected_changed"]), ("0", "user/user.h"))
+
+    def test_missing_pristine_copies_stop_before_grading(self):
+        d = self.tree("good", "good")
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        r = subprocess.run([sys.executable, GRADER, "--qemu", FAKE_QEMU, "--pristine", empty, d],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("the grader's copies of the protected files are missing in %s: %s"
+                      % (empty, " ".join(PROTECTED)), r.stdout.decode())
+        self.assertFalse(os.listdir(self.piddir), "graded without the pristine copies")
+
+    def test_list_shows_tests_and_protected_files(self):
+        code, out = self.grade(["--list"])
+        self.assertEqual(code, 0)
+        for t in grader().TESTS:
+            self.assertRegex(out, r"\n%s +%d " % (t.name, t.points))
+        for rel, why in grader().PROTECTED:
+            self.assertIn("%-22s %s\n" % (rel, why), out)
+        self.assertIn("(from %s)" % self.pristine, out)
+
+
+class HandinTest(GraderTestBase):
+    OUTPUTS = ["kernel/trap.o", "kernel/trap.d", "kernel/kernel.asm", "kernel/kernel",
+               "user/_cat", "user/usys.S", "fs.img", "mkfs/mkfs", "fsroot/_cat",
+               "tests/__pycache__/x.cpython-311.pyc", ".build-cow", ".extra-progs", ".gdbinit"]
+
+    def git(self, d, *args):
+        subprocess.run(["git", "-C", d, "-c", "user.name=t", "-c", "user.email=t@example.com"]
+                       + list(args), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    def test_packs_sources_warns_and_grades(self):
+        d = self.tree("student", "good", with_grader=True)
+        for rel in self.OUTPUTS:
+            self.write(os.path.join(d, rel), "built\n")
+        self.git(d, "init", "-q")
+        self.git(d, "add", "-A")
+        self.git(d, "commit", "-q", "-m", "start")
+        self.write(os.path.join(d, "kernel", "vm.c"), "// my work\n")
+        r = subprocess.run([sys.executable, os.path.join(d, "grade-cow.py"), "--handin",
+                            "handin.tar.gz"], cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out)
+        self.assertIn("handin: warning: git status shows 1 uncommitted change;", out)
+        tgz = os.path.join(d, "handin.tar.gz")
+        with tarfile.open(tgz) as tar:
+            names = {m.name for m in tar.getmembers()}
+        self.assertTrue(all(n.startswith("student/") for n in names), names)
+        packed = {n[len("student/"):] for n in names}
+        for rel in ["Makefile", "mode", "grade-cow.py", "kernel/vm.c"] + PROTECTED:
+            self.assertIn(rel, packed)
+        self.assertEqual([o for o in self.OUTPUTS if o in packed], [])
+        self.assertEqual([n for n in packed if n.startswith(".git/") or n.endswith(".tar.gz")],
+                         [])
+        code, out = self.grade([tgz])
+        self.assertIn("Score: 100/100", out)
+
+    def test_no_warning_when_committed_or_outside_git(self):
+        d = self.tree("plain", "good", with_grader=True)
+        r = subprocess.run([sys.executable, os.path.join(d, "grade-cow.py"), "--handin",
+                            os.path.join(self.tmp, "h.tar.gz")], cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        self.assertNotIn("warning", r.stdout.decode())
+        self.assertIn("handin: wrote", r.stdout.decode())
+
+
+class BuildOutputsTest(unittest.TestCase):
+    def test_gitignore_lists_the_build_outputs(self):
+        with open(os.path.join(ROOT, ".gitignore")) as f:
+            lines = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+        self.assertEqual(lines, set(grader().BUILD_OUTPUTS))
+
+    def test_matching(self):
+        g = grader()
+        for rel in ("kernel/trap.o", "user/_cat", "fs.img", "mkfs/mkfs", "kernel/kernel",
+                    "a/b/c.pyc", "handin.tar.gz"):
+            self.assertTrue(g.is_build_output(rel), rel)
+        for rel in ("kernel/kernel.ld", "user/cat.c", "tests/user/_cat", "mkfs/mkfs.c",
+                    "kernel/handin.tar.gz", "kernel/kernel/x"):
+            self.assertFalse(g.is_build_output(rel), rel)
+        self.assertTrue(g.is_build_output("tests/__pycache__", isdir=True))
+        self.assertTrue(g.is_build_output("fsroot", isdir=True))
+        self.assertFalse(g.is_build_output("fsroot"))
+
+
+class QemuCommandLineTest(unittest.TestCase):
+    """qemu_argv() and the Makefile's `make qemu` give QEMU the same command line."""
+
+    def makefile_command(self, env):
+        tmp = tempfile.mkdtemp(prefix="qemu-line-test-")
+        try:
+            shutil.copy(os.path.join(ROOT, "Makefile"), tmp)
+            rule = "print-qemu: ; @echo $(QEMU) $(QEMUOPTS)"
+            r = subprocess.run(["make", "-s", "--no-print-directory", "--eval", rule,
+                                "print-qemu", "QEMU=fake-qemu", "MEM=256", "CPUS=2",
+                                "TOOLS_CHECKED=1"], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout.decode())
+            return r.stdout.decode().split()
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_same_as_make_qemu(self):
+        fw = os.path.join(TESTS, "fake_qemu.py")      # a file that exists, for the firmware
+        for firmware, bios in ((fw, fw), ("/nonexistent/fw_jump.bin", "default")):
+            env = dict(os.environ, OPENSBI_FW=firmware)
+            for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "QEMUEXTRA"):
+                env.pop(var, None)
+            old = os.environ.get("OPENSBI_FW")
+            os.environ["OPENSBI_FW"] = firmware
+            try:
+                ours = grader().qemu_argv("kernel/kernel", "fs.img", cpus=2, mem=256,
+                                          qemu="fake-qemu")
+            finally:
+                if old is None:
+                    del os.environ["OPENSBI_FW"]
+                else:
+                    os.environ["OPENSBI_FW"] = old
+            self.assertEqual(ours, self.makefile_command(env))
+            self.assertEqual(ours[ours.index("-bios") + 1], bios)
+            self.assertIn("256M", ours)
+
+    def test_defaults_are_the_makefiles(self):
+        with open(os.path.join(ROOT, "Makefile")) as f:
+            text = f.read()
+        g = grader()
+        for var, value in (("MEM", g.MEM_DEFAULT), ("CPUS", g.CPUS_DEFAULT),
+                           ("QEMU", g.QEMU_DEFAULT), ("OPENSBI_FW", g.OPENSBI_FW_DEFAULT)):
+            self.assertIn("\n%s ?= %s\n" % (var, value), text)
+
+
 class EnsureToolsTest(unittest.TestCase):
     def test_old_qemu_diagnosed(self):
         tmp = tempfile.mkdtemp(prefix="ensure-test-")
@@ -205,6 +441,113 @@ class EnsureToolsTest(unittest.TestCase):
                           "(apt-get install qemu-system-misc)", r.stdout.decode())
         finally:
             shutil.rmtree(tmp)
+
+
+# >>> solution: the Gradescope bundle and the staff build switches exist only in the staff tree
+AUTOGRADER = os.path.join(ROOT, "tools", "autograder.py")
+
+
+class GradescopeTest(GraderTestBase):
+    """tools/autograder.py --run, as the bundle's run_autograder runs it, on a stand-in root."""
+
+    def run_autograder(self, args, root, scale=SCALE, env_extra=None):
+        env = dict(os.environ, FAKE_QEMU_PIDDIR=self.piddir, AUTOGRADER_ROOT=root)
+        env.update(env_extra or {})
+        start = time.monotonic()
+        r = subprocess.run([sys.executable, AUTOGRADER, "--run", "--qemu", FAKE_QEMU,
+                            "--pristine", self.pristine, "--timeout-scale", scale] + args,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, env=env, timeout=300)
+        self.elapsed = time.monotonic() - start
+        return r.returncode, r.stdout.decode()
+
+    def fake_root(self, submission):
+        import autograder
+        return autograder.stand_in_root(os.path.join(self.tmp, "autograder"), submission)
+
+    def test_hang_still_yields_results_within_the_budget(self):
+        root = self.fake_root(self.tree("hanger", "stubborn"))
+        code, out = self.run_autograder(["--time-budget", "6", "--only", "cowtest-simple",
+                                         "--only", "fork-is-cow"], root, scale="1")
+        self.assertEqual(code, 0, out)
+        self.assertLess(self.elapsed, 6 + 15, out)
+        data = self.results(root)
+        tests = {t["name"]: t for t in data["tests"]}
+        self.assertEqual(data["score"], 4, out)
+        self.assertEqual(tests["cowtest-simple"]["status"], "passed")
+        self.assertIn("'cowcheck': the time budget of 6s ran out", tests["fork-is-cow"]["output"])
+        self.assertEqual(data["visibility"], "visible")
+        self.assertNoQemuLeft()
+
+    def test_tarball_or_nothing(self):
+        good = self.tree("good", "good")
+        tgz = os.path.join(self.tmp, "handin.tar.gz")
+        with tarfile.open(tgz, "w:gz") as tar:
+            tar.add(good, arcname="xv6")
+        root = self.fake_root(tgz)
+        code, out = self.run_autograder(["--visibility", "after_due_date"], root)
+        data = self.results(root)
+        self.assertEqual(data["score"], 100, out)
+        self.assertEqual({t["visibility"] for t in data["tests"]}, {"after_due_date"})
+        os.unlink(os.path.join(root, "submission", "handin.tar.gz"))
+        code, out = self.run_autograder([], root)
+        self.assertEqual(code, 0, out)
+        data = self.results(root)
+        self.assertEqual(data["score"], 0)
+        self.assertIn("no tree (a Makefile next to kernel/) and no .tar.gz",
+                      data["tests"][0]["output"])
+        code, out = self.run_autograder([], root, env_extra={"FAKE_QEMU_VERSION": "4.2.1"})
+        self.assertEqual(code, 0, out)
+        self.assertIn("the autograder cannot grade here: fake_qemu.py 4.2 is too old",
+                      self.results(root)["tests"][0]["output"])
+
+
+class AutograderBundleTest(GraderTestBase):
+    def test_bundle_layout_and_run(self):
+        import zipfile
+        bundle = os.path.join(self.tmp, "autograder.zip")
+        r = subprocess.run([sys.executable, AUTOGRADER, "--make", bundle,
+                            "--flags=--time-budget 60 --timeout-scale " + SCALE],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+        root = os.path.join(self.tmp, "autograder")
+        source = os.path.join(root, "source")
+        with zipfile.ZipFile(bundle) as z:
+            names = z.namelist()
+            for name in ("setup.sh", "run_autograder"):
+                self.assertEqual(z.getinfo(name).external_attr >> 16 & 0o777, 0o755)
+            z.extractall(source)
+            for info in z.infolist():
+                os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
+        self.assertEqual(set(names), {"setup.sh", "run_autograder", "grade-cow.py",
+                                      "tools/hostutil.py", "tools/autograder.py"}
+                         | set(PROTECTED))
+        for rel in PROTECTED:
+            with open(os.path.join(source, rel), "rb") as a, \
+                    open(os.path.join(ROOT, rel), "rb") as b:
+                self.assertEqual(a.read(), b.read(), rel)
+        with open(os.path.join(source, "grade-cow.py")) as f:
+            self.assertNotIn("COW=1", f.read(), "not the handout's grade-cow.py")
+        import autograder
+        autograder.stand_in_root(root, self.tree("good", "good", pristine=ROOT))
+        shutil.copy(os.path.join(source, "run_autograder"), root)   # as Gradescope does
+        env = dict(os.environ, AUTOGRADER_ROOT=root, QEMU=FAKE_QEMU,
+                   FAKE_QEMU_PIDDIR=self.piddir)
+        r = subprocess.run([os.path.join(root, "run_autograder")], cwd=root, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+        data = self.results(root)
+        self.assertEqual((data["score"], data["extra_data"]["protected_changed"]), (100, []))
+
+    def test_protected_files_are_what_the_handout_ships(self):
+        # The handout resolves staff switches and drops marked blocks; a protected file
+        # with neither is the same in the staff tree, the starter and the bundle.
+        for rel in PROTECTED:
+            with open(os.path.join(ROOT, rel)) as f:
+                text = f.read()
+            for word in ("COW_FORK", "LOG_SYNC_COMMIT", "TRAP_FULL_FLUSH", "# >>> solution"):
+                self.assertNotIn(word, text, rel)
+# <<< solution
 
 
 if __name__ == "__main__":

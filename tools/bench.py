@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """`make bench`: what copy-on-write fork buys, measured; `make bench-paths` (--paths): what
-issue 8's fast paths buy. Owns the benchmark driver only.
+the fast paths (group commit, bulk pipes, the ASID trap path) buy. Owns the benchmark driver only.
 
 Builds the kernel twice, COW (COW=1) and eager (COW=0), each in its own copy of the tree under
 bench-out/build-NAME/ (so objects of the two settings never mix), both with MEM MiB of RAM (256
-by default, so the eager fork of a 64 MiB process fits). Boots both headless at once (`make
-qemu` in each copy) and runs `forkbench` on them in alternation, several rounds, so that a
-change in host load hits both alike; then, on each, `sysbench` when the image has it, and
-times `cowtest` and `usertests -q` from typing the command to the next shell prompt. Then
-prints one side-by-side
-table with COW/eager ratios, writes bench-out/bench.csv and draws bench-out/forkbench.svg with
+by default, so the eager fork of a 64 MiB process fits). Boots both headless at once (with
+the QEMU command line of `make qemu`, from grade-cow.py, each on a copy of its fs.img) and runs
+`forkbench` on them in alternation, several rounds, so that a change in host load hits both
+alike; then, on each, `sysbench` when the image has it, and times `cowtest` and `usertests -q`
+from typing the command to the next shell prompt. Then prints one side-by-side table with
+COW/eager ratios, writes bench-out/bench.csv and draws bench-out/forkbench.svg with
 gnuplot (installing the Debian package gnuplot-nox when it is missing, saying so).
 
 This is a benchmark, not a test: it reports timings and asserts none. The exit status is
@@ -36,13 +36,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
 KERNELS = [("cow", ["COW=1"]), ("eager", ["COW=0"])]   # name, make settings
-PROMPT = re.compile(r"(?:^|\n)\$ $")               # the shell's prompt, last thing printed
 BOOT_TIMEOUT = 120
 BUILD_TIMEOUT = 900
 # Commands and their timeouts in seconds (generous: the eager kernel and a busy host are slow).
@@ -54,52 +52,20 @@ FORKBENCH_FIELDS = ["fork_us", "forkwrite_us", "pages", "reuse_us", "touch_us",
 
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from hostutil import say, clean_env  # noqa: E402
+from hostutil import say, clean_env, grader  # noqa: E402
 
 
 # ---- Build copies ----------------------------------------------------------------------------
-BUILD_OUTPUT = re.compile(r".*\.(o|d|asm|sym|img|pyc)$|^_.*|^\.build-cow$|^\.extra-progs$|^\.gdbinit$")
-
-
-def source_files():
-    """The tree's source files (relative paths): git's list when this is a checkout."""
-    if os.path.isdir(os.path.join(ROOT, ".git")) and shutil.which("git"):
-        r = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        if r.returncode == 0:
-            return [f for f in r.stdout.decode().split("\0")
-                    if f and os.path.isfile(os.path.join(ROOT, f))]
-    files = []
-    for top, dirs, names in os.walk(ROOT):
-        rel = os.path.relpath(top, ROOT)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in
-                   ("bench-out", "fsroot", "__pycache__", "handout")]
-        for n in names:
-            if not BUILD_OUTPUT.match(n) and not (rel == "mkfs" and n == "mkfs") and \
-                    not (rel == "kernel" and n == "kernel"):
-                files.append(os.path.normpath(os.path.join(rel, n)))
-    return files
-
-
 def sync_copy(dest):
-    """Brings dest up to date with the tree's sources. Unchanged files keep their times, so
-    make in dest rebuilds only what changed since the last `make bench`."""
-    for rel in source_files():
-        src, dst = os.path.join(ROOT, rel), os.path.join(dest, rel)
-        st = os.stat(src)
-        try:
-            dt = os.stat(dst)
-            if dt.st_size == st.st_size and int(dt.st_mtime) == int(st.st_mtime):
-                continue
-        except FileNotFoundError:
-            pass
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(src, dst)
+    """Brings dest up to date with the tree's sources (grade-cow.py's list: every file but build
+    outputs). Unchanged files keep their times, so make in dest rebuilds only what changed
+    since the last `make bench`."""
+    grader().copy_sources(ROOT, dest)
 
 
 def build(name, settings, mem):
     """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME; returns the directory, or
-    None. settings: make variables, e.g. ["COW=0"]; they must be given to Machine too."""
+    None. settings: make variables, e.g. ["COW=0"]."""
     dest = os.path.join(OUT, "build-" + name)
     os.makedirs(dest, exist_ok=True)
     sync_copy(dest)
@@ -126,98 +92,20 @@ def build(name, settings, mem):
 
 
 # ---- One booted kernel -----------------------------------------------------------------------
-class Machine:
-    """`make qemu` in a build copy, headless: we type commands and read the console."""
+def boot(tree, mem, cpus, log, img, qemuextra=""):
+    """The kernel built in tree, booted on img (a fresh copy of the tree's fs.img) with the
+    QEMU command line every tool uses, at its first shell prompt: (Machine, None), or
+    (None, why). The console goes to the file log. A Machine's run(command, timeout) returns
+    (output, seconds until the next prompt, None or why it did not come)."""
+    g = grader()
+    shutil.copyfile(os.path.join(tree, "fs.img"), img)
 
-    def __init__(self, tree, settings, mem, cpus, log, qemuextra=""):
-        # The build's settings again: others would change its stamp and rebuild everything.
-        argv = ["make", "-s", "-C", tree, "qemu", "MEM=%d" % mem, "CPUS=%d" % cpus,
-                "QEMUEXTRA=" + qemuextra] + settings
-        self.log = log
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     env=clean_env(TOOLS_CHECKED="1"))
-        self.text = ""
-        self.eof = False
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        fd = self.proc.stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            s = chunk.decode("utf-8", "replace").replace("\r", "")
-            self.log.write(s)
-            self.log.flush()
-            with self.cond:
-                self.text += s
-                self.cond.notify_all()
-        with self.cond:
-            self.eof = True
-            self.cond.notify_all()
-
-    def wait_prompt(self, start, timeout):
-        """Waits for the prompt after offset start. None, or why it did not come."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                tail = self.text[start:]
-                if PROMPT.search(tail):
-                    return None
-                if "panic:" in tail:
-                    return "kernel panic"
-                if self.eof:
-                    return "QEMU exited"
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return "timeout after %.0fs" % timeout
-                self.cond.wait(min(0.5, left))
-
-    def run(self, command, timeout):
-        """Types command; returns (its output, seconds until the next prompt, why not or None)."""
-        with self.cond:
-            start = len(self.text)
-        t0 = time.monotonic()
-        try:
-            self.proc.stdin.write(command.encode() + b"\n")
-            self.proc.stdin.flush()
-        except OSError:
-            return "", 0.0, "QEMU stopped reading input"
-        why = self.wait_prompt(start, timeout)
-        seconds = time.monotonic() - t0
-        with self.cond:
-            out = self.text[start:]
-        return out, seconds, why
-
-    def close(self):
-        for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        self.reader.join(timeout=5)
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
-
-
-def boot(tree, settings, mem, cpus, log, qemuextra=""):
-    """A Machine at its first shell prompt, or (None, why)."""
-    m = Machine(tree, settings, mem, cpus, log, qemuextra)
-    why = m.wait_prompt(0, BOOT_TIMEOUT)
+    def echo(s):
+        log.write(s)
+        log.flush()
+    m = g.Machine.start(os.path.join(tree, "kernel", "kernel"), img, cpus, mem,
+                        extra=qemuextra.split(), echo=echo)
+    why = m.wait_for(g.PROMPT, 0, BOOT_TIMEOUT)
     if why:
         m.close()
         return None, why
@@ -425,7 +313,7 @@ plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'COW:
     return True
 
 
-# ---- --paths: issue 8's fast paths against the classic ones, side by side --------------------
+# ---- --paths: the fast paths against the classic ones, side by side --------------------
 # Three COW kernels that differ in one switch each: the default, one whose log commits every
 # operation on its own (LOGCOMMIT=sync: log.c only) and one whose trap path flushes the whole
 # TLB on every entry and return (TRAPFLUSH=full: trap.c only). All three are booted at once
@@ -492,7 +380,8 @@ def paths_main(opts, qemuextra, clock):
                 % (name, " ".join(settings), opts.cpus, opts.mem))
             log = open(os.path.join(OUT, "console-%s.log" % name), "w")
             logs.append(log)
-            m, why = boot(trees[name], settings, opts.mem, opts.cpus, log, qemuextra)
+            m, why = boot(trees[name], opts.mem, opts.cpus, log,
+                          os.path.join(OUT, "fs-%s.img" % name), qemuextra)
             if m is None:
                 problems.append("%s kernel did not boot: %s" % (name, why))
             else:
@@ -579,7 +468,7 @@ def main(argv):
                    "table shows the median of the runs' medians. With --paths: sysbench "
                    "runs per kernel (5)")
     p.add_argument("--paths", action="store_true",
-                   help="instead of COW vs eager: issue 8's fast paths against the classic "
+                   help="instead of COW vs eager: the fast paths against the classic "
                    "ones (make bench-paths). Three COW kernels, the default, LOGCOMMIT=sync "
                    "and TRAPFLUSH=full, booted at once, sysbench on each in rotating order "
                    "every round; prints medians and per-round ratios, writes "
@@ -620,7 +509,8 @@ def main(argv):
             say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
             log = open(os.path.join(OUT, "console-%s.log" % name), "w")
             logs.append(log)
-            m, why = boot(trees[name], settings, opts.mem, opts.cpus, log, qemuextra)
+            m, why = boot(trees[name], opts.mem, opts.cpus, log,
+                          os.path.join(OUT, "fs-%s.img" % name), qemuextra)
             if m is None:
                 res["problems"].append("%s kernel did not boot: %s" % (name, why))
             else:
