@@ -16,19 +16,22 @@
 #ifndef XV6_MEMLAYOUT_H
 #define XV6_MEMLAYOUT_H
 
-#define UART0 0x10000000L
-#define UART0_IRQ 10
-
-#define VIRTIO0 0x10001000L
+// Devices, each at a fixed physical address; IRQ numbers are the PLIC's source numbers.
+#define UART0       0x10000000L   // 16550 UART registers (one page)
+#define UART0_IRQ   10
+#define VIRTIO0     0x10001000L   // virtio-mmio block device registers (one page)
 #define VIRTIO0_IRQ 1
 
-#define PLIC 0x0c000000L
-#define PLIC_PRIORITY (PLIC + 0x0)
-#define PLIC_PENDING (PLIC + 0x1000)
-// Each hart's S-mode context is context 2*hart+1.
-#define PLIC_SENABLE(hart) (PLIC + 0x2080 + (hart)*0x100)
-#define PLIC_SPRIORITY(hart) (PLIC + 0x201000 + (hart)*0x2000)
-#define PLIC_SCLAIM(hart) (PLIC + 0x201004 + (hart)*0x2000)
+// The PLIC: a priority word per source, pending bits, then per context an enable bit
+// array and a threshold/claim pair. A context is a (hart, privilege mode) pair; QEMU virt
+// numbers hart h's M-mode context 2h and its S-mode context, the one we use, 2h+1.
+#define PLIC                0x0c000000L
+#define PLIC_PRIORITY       (PLIC + 0x0)      // source i's priority at + 4*i
+#define PLIC_PENDING        (PLIC + 0x1000)   // one pending bit per source
+#define PLIC_SCONTEXT(hart) (2 * (hart) + 1)
+#define PLIC_SENABLE(hart)   (PLIC + 0x2000 + 0x80 * PLIC_SCONTEXT(hart))
+#define PLIC_SPRIORITY(hart) (PLIC + 0x200000 + 0x1000 * PLIC_SCONTEXT(hart))  // threshold
+#define PLIC_SCLAIM(hart)    (PLIC_SPRIORITY(hart) + 4)
 
 #define RAMBASE  0x80000000L                  // start of RAM (OpenSBI lives here)
 #define KERNBASE 0x80200000L                  // where OpenSBI enters the kernel
@@ -39,12 +42,12 @@
 #endif
 #define PHYSTOP  (RAMBASE + MEMSIZE_MB*1024L*1024)  // end of RAM the kernel uses
 
-#define TRAMPOLINE (MAXVA - PGSIZE)
-
-// Kernel stack of process slot p, with an unmapped guard page below it.
-#define KSTACK(p) (TRAMPOLINE - ((p)+1)* 2*PGSIZE)
-
-#define TRAPFRAME (TRAMPOLINE - PGSIZE)
+// The top of every address space (see the map above).
+#define TRAMPOLINE (MAXVA - PGSIZE)        // same page in kernel and user page tables
+#define TRAPFRAME  (TRAMPOLINE - PGSIZE)   // user page tables only
+// Kernel stack of process slot p (kernel page table only): two pages per slot going
+// down from TRAMPOLINE, the stack in the upper one and an unmapped guard page below it.
+#define KSTACK(p)  (TRAMPOLINE - ((p) + 1) * 2 * PGSIZE)
 
 // User memory layout, from address 0: text, data, guard page, stack (USERSTACK pages), heap.
 

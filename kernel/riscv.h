@@ -81,43 +81,47 @@ typedef uint64 *pagetable_t; // 512 PTEs
 
 #endif // __ASSEMBLER__
 
-// satp for Sv39: mode 8 in the top four bits, then the root page-table PPN.
-#define SATP_SV39 (8L << 60)
-#define MAKE_SATP(pagetable) (SATP_SV39 | (((uint64)pagetable) >> 12))
+// ---- Sv39 paging (privileged spec, "Sv39"). The names below are the ones the xv6 book
+// and the lab handout use; kernel and user code rely on them.
 
-#define PGSIZE 4096
-#define PGSHIFT 12
+// A virtual address: three 9-bit page-table indices (level 2, the root's, is the highest)
+// above a 12-bit offset into the page.
+#define PGSHIFT 12                               // offset bits
+#define PGSIZE  4096                             // bytes per page: 1 << PGSHIFT
+#define PGROUNDDOWN(a) ((a) & ~(PGSIZE - 1))               // start of the page holding a
+#define PGROUNDUP(sz)  (((sz) + PGSIZE - 1) & ~(PGSIZE - 1))  // first page boundary >= sz
+#define PXMASK          0x1FF                    // one index: 9 bits, 512 entries a table
+#define PXSHIFT(level)  (PGSHIFT + 9 * (level))  // where level's index starts
+#define PX(level, va)   ((((uint64)(va)) >> PXSHIFT(level)) & PXMASK)
 
-#define PGROUNDUP(sz)  (((sz)+PGSIZE-1) & ~(PGSIZE-1))
-#define PGROUNDDOWN(a) (((a)) & ~(PGSIZE-1))
+// Sv39 translates 39-bit addresses, but those with bit 38 set stand for addresses whose
+// upper bits are all ones (sign extension). We use only the lower half: every valid
+// address lies below MAXVA.
+#define MAXVA (1L << (PXSHIFT(3) - 1))
 
-// Page-table entry bits.
-#define PTE_V (1L << 0)   // valid
-#define PTE_R (1L << 1)
-#define PTE_W (1L << 2)
-#define PTE_X (1L << 3)
-#define PTE_U (1L << 4)   // user can access
-#define PTE_G (1L << 5)   // global
-#define PTE_A (1L << 6)   // accessed
-#define PTE_D (1L << 7)   // dirty
-#define PTE_RSW0 (1L << 8) // reserved for software
+// A page-table entry: permission and status flags in bits 0-9, the physical page number
+// from bit PTE_PPN_SHIFT up. An entry with V set and none of R, W, X points to the
+// next level's table; any other valid entry is a leaf.
+#define PTE_V    (1L << 0)   // valid
+#define PTE_R    (1L << 1)   // readable
+#define PTE_W    (1L << 2)   // writable
+#define PTE_X    (1L << 3)   // executable
+#define PTE_U    (1L << 4)   // user mode may access (and supervisor mode may not, without SUM)
+#define PTE_G    (1L << 5)   // global: in every address space
+#define PTE_A    (1L << 6)   // accessed (set by hardware or trapped)
+#define PTE_D    (1L << 7)   // dirty: written
+#define PTE_RSW0 (1L << 8)   // bits 8-9 are the software's; the hardware ignores them
 #define PTE_RSW1 (1L << 9)
 #ifdef COW_FORK
-#define PTE_COW PTE_RSW0  // page is shared copy-on-write (see cow.c)
+#define PTE_COW  PTE_RSW0    // page is shared copy-on-write (see cow.c)
 #endif
+#define PTE_PPN_SHIFT 10
+#define PA2PTE(pa)     ((((uint64)(pa)) >> PGSHIFT) << PTE_PPN_SHIFT)  // pa's page, as a PTE
+#define PTE2PA(pte)    (((pte) >> PTE_PPN_SHIFT) << PGSHIFT)    // the page a PTE maps
+#define PTE_FLAGS(pte) ((pte) & ((1L << PTE_PPN_SHIFT) - 1))    // bits 0-9
 
-// physical address <-> PTE
-#define PA2PTE(pa) ((((uint64)pa) >> 12) << 10)
-#define PTE2PA(pte) (((pte) >> 10) << 12)
-#define PTE_FLAGS(pte) ((pte) & 0x3FF)
-
-// The three 9-bit page-table indices of a virtual address.
-#define PXMASK          0x1FF
-#define PXSHIFT(level)  (PGSHIFT+(9*(level)))
-#define PX(level, va) ((((uint64) (va)) >> PXSHIFT(level)) & PXMASK)
-
-// One above the highest virtual address. Sv39 allows 39 bits, but we use
-// one bit less so addresses never need sign extension.
-#define MAXVA (1L << (9 + 9 + 9 + 12 - 1))
+// satp: MODE 8 (Sv39) in the top four bits, the root table's physical page number below.
+#define SATP_SV39 (8L << 60)
+#define MAKE_SATP(pagetable) (SATP_SV39 | (((uint64)(pagetable)) >> PGSHIFT))
 
 #endif
