@@ -1,30 +1,24 @@
 // Physical page allocator: a free list of 4096-byte pages over [end, PHYSTOP), and one
 // reference count per physical page, which is what lets copy-on-write share pages.
 //
-// Rules (anything that shares pages relies on them):
-//  - kalloc() hands out a page with count 1; krefinc() adds a reference; kfree() drops
-//    one, and whoever drops the count to 0 puts the page back on the free list. The junk
-//    fill happens only then, for pages really freed.
-//  - The counts need no lock: each is a 32-bit word changed only by one atomic
-//    read-modify-write (amoadd.w), so harts adding and dropping references to the same
-//    page at once never lose an update, and exactly one of them sees the drop to 0.
-//    Increments are relaxed (the caller already holds a reference, so the page cannot go
-//    away under it). A drop is a release (kfree: acquire+release; kfree_ptes: one release
-//    fence before its loop, an acquire fence before a free) and krefcount() is an acquire
-//    load, so whatever a hart did with a page before dropping its reference happens
-//    before whatever the hart that then sees the smaller count does with it (a sharer
-//    that reads count 1 and keeps writing the page, or the junk fill of a freed page).
-//  - krefinc_ptes()/kfree_ptes() do the same for every page a run of leaf PTEs maps (one
-//    last-level page table): one call per table at fork and exit instead of one per page.
+// The rule for the counts, in one sentence: every change to a count is one atomic
+// read-modify-write (refup/refdown below) with C's default, sequentially consistent
+// ordering, and whoever takes a count from 1 to 0 frees the page.
+//  - kalloc() takes a free page from 0 to 1; krefinc() adds a reference (a new mapping);
+//    kfree() drops one. krefinc_ptes()/kfree_ptes() do the same for every page a run of
+//    leaf PTEs maps (one last-level table): one call per table at fork and exit.
+//  - So no lock is needed: harts changing the same count at once never lose an update,
+//    exactly one of them sees the drop to 0, and whatever a hart did with a page before
+//    its change is visible to the hart that reads the changed count afterwards.
 //  - kmem.lock protects only the free list and nfree. It is a leaf lock: nothing else is
 //    acquired while it is held. A page on the free list has count 0.
 //  - nshared (pages with count above 1) follows the counts' 1->2 and 2->1 steps with
 //    atomic adds of its own; a reader sees a snapshot.
 //  - Kernel bugs panic: dropping a reference to a page whose count is already 0 (double
 //    free, or a page never handed out), adding one to a page at count 0, a count reaching
-//    REF_MAX (overflow: a page has at most one reference per process that maps it, NPROC,
-//    so REF_MAX is unreachable without a bug), and an address that is misaligned or
-//    outside the pages kalloc manages.
+//    REF_MAX (a page has at most one reference per process that maps it, NPROC, so
+//    REF_MAX is unreachable without a bug), and an address that is misaligned or outside
+//    the pages kalloc manages.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -80,7 +74,33 @@ refof(void *pa, char *msg)
   return &kmem.ref[i];
 }
 
-// Put every page above the kernel image on the free list, each with count 0.
+// The count of the page a valid leaf PTE maps, for the per-table loops: the index comes
+// straight from the PTE's page number, and a corrupt entry (also one with bits set above
+// the PPN) must still panic rather than reach outside kmem.ref.
+static inline uint *
+refofpte(pte_t pte, char *msg)
+{
+  uint64 i = (pte >> PTE_PPN_SHIFT) - KERNBASE / PGSIZE;
+  if(i >= NPHYSPAGES)
+    badaddr((void *)PTE2PA(pte), msg);
+  return &kmem.ref[i];
+}
+
+// The only two changes a count ever sees. Each returns the count before it.
+static inline uint
+refup(uint *ref)
+{
+  return __atomic_fetch_add(ref, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline uint
+refdown(uint *ref)
+{
+  return __atomic_fetch_sub(ref, 1, __ATOMIC_SEQ_CST);
+}
+
+// Put every page above the kernel image on the free list. Their counts are 0 already
+// (kmem is in the bss, which entry.S clears).
 void
 kinit(void)
 {
@@ -89,7 +109,6 @@ kinit(void)
     struct run *r = (struct run *)a;
     r->next = kmem.freelist;
     kmem.freelist = r;
-    kmem.ref[(a - KERNBASE) / PGSIZE] = 0;
     kmem.nfree++;
     kmem.ntotal++;
   }
@@ -106,14 +125,8 @@ kalloc(void)
     kmem.nfree--;
   }
   release(&kmem.lock);
-  if(r == 0)
-    return 0;
-
-  // The page is ours alone now: nobody else holds a reference that could change the count.
-  uint *ref = &kmem.ref[((uint64)r - KERNBASE) / PGSIZE];
-  if(__atomic_load_n(ref, __ATOMIC_RELAXED) != 0)
+  if(r && refup(refof(r, "kalloc: bad free list")) != 0)
     panic("kalloc: free page has references");
-  __atomic_store_n(ref, 1, __ATOMIC_RELAXED);
   return (void *)r;
 }
 
@@ -130,57 +143,46 @@ freepage(void *pa)
   release(&kmem.lock);
 }
 
+// After one more reference to a page that had old: 1 if the page became shared.
+static inline int
+upped(uint old)
+{
+  if(old == 0)
+    panic("krefinc: page is not allocated");
+  if(old >= REF_MAX)
+    panic("krefinc: reference count overflow");
+  return old == 1;
+}
+
+// After pa's count dropped from old: frees the page at 0; 1 if it stopped being shared.
+static inline int
+dropped(void *pa, uint old)
+{
+  if(old == 1)
+    freepage(pa);
+  else if(old == 0)
+    panic("kfree: page is already free");
+  return old == 2;
+}
+
 // Drop one reference to pa; the page returns to the free list when none are left.
 void
 kfree(void *pa)
 {
-  uint *ref = refof(pa, "kfree: bad physical address");
-  uint old = __atomic_fetch_sub(ref, 1, __ATOMIC_ACQ_REL);
-
-  if(old > 2)
-    return;
-  if(old == 2){
-    __atomic_fetch_sub(&kmem.nshared, 1, __ATOMIC_RELAXED);
-    return;
-  }
-  if(old == 0)
-    panic("kfree: page is already free");
-  freepage(pa);
+  if(dropped(pa, refdown(refof(pa, "kfree: bad physical address"))))
+    __atomic_fetch_sub(&kmem.nshared, 1, __ATOMIC_SEQ_CST);
 }
 
 // One more reference to an allocated page (a new mapping of it).
 void
 krefinc(void *pa)
 {
-  uint *ref = refof(pa, "krefinc: bad physical address");
-  uint old = __atomic_fetch_add(ref, 1, __ATOMIC_RELAXED);
-
-  if(old == 1){
-    __atomic_fetch_add(&kmem.nshared, 1, __ATOMIC_RELAXED);
-    return;
-  }
-  if(old == 0)
-    panic("krefinc: page is not allocated");
-  if(old >= REF_MAX)
-    panic("krefinc: reference count overflow");
-}
-
-// The count of the page a valid leaf PTE maps, for the loops below: pa comes from a page
-// table, but a corrupt entry must still panic rather than hit memory outside kmem.ref.
-// The index comes straight from the PTE's page number (bits 10 and up); an entry with any
-// of the bits above the 44-bit PPN set fails the check too.
-static inline uint *
-refofpte(pte_t pte, char *msg)
-{
-  uint64 i = (pte >> 10) - KERNBASE / PGSIZE;
-  if(i >= NPHYSPAGES)
-    badaddr((void *)PTE2PA(pte), msg);
-  return &kmem.ref[i];
+  if(upped(refup(refof(pa, "krefinc: bad physical address"))))
+    __atomic_fetch_add(&kmem.nshared, 1, __ATOMIC_SEQ_CST);
 }
 
 // krefinc() for the page of every valid entry among ptes[0..n) (leaf PTEs, e.g. a
-// last-level page table that fork has just shared). One call per table rather than per
-// page, so the checks' constants stay in registers. Returns how many pages that was.
+// last-level table that fork has just shared). Returns how many pages that was.
 int
 krefinc_ptes(pte_t *ptes, int n)
 {
@@ -188,49 +190,30 @@ krefinc_ptes(pte_t *ptes, int n)
   uint64 nowshared = 0;
 
   for(int i = 0; i < n; i++){
-    if((ptes[i] & PTE_V) == 0)
-      continue;
-    uint old = __atomic_fetch_add(refofpte(ptes[i], "krefinc_ptes: bad PTE"), 1,
-                                  __ATOMIC_RELAXED);
-    if(old - 1 >= REF_MAX - 1)   // old == 0 or old >= REF_MAX
-      panic(old == 0 ? "krefinc_ptes: page is not allocated" :
-            "krefinc_ptes: reference count overflow");
-    nowshared += (old == 1);
-    pages++;
+    if(ptes[i] & PTE_V){
+      nowshared += upped(refup(refofpte(ptes[i], "krefinc_ptes: bad PTE")));
+      pages++;
+    }
   }
   if(nowshared)
-    __atomic_fetch_add(&kmem.nshared, nowshared, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&kmem.nshared, nowshared, __ATOMIC_SEQ_CST);
   return pages;
 }
 
 // kfree() for the page of every valid entry among ptes[0..n) (leaf PTEs, e.g. a
-// last-level page table being torn down); the entries themselves are left as they are.
-// One release fence orders everything this hart did with all the pages before the drops,
-// and the acquire fence before a free orders the other sharers' accesses before it.
+// last-level table being torn down); the entries themselves are left as they are.
 void
 kfree_ptes(pte_t *ptes, int n)
 {
   uint64 nolongershared = 0;
 
-  __atomic_thread_fence(__ATOMIC_RELEASE);
   for(int i = 0; i < n; i++){
-    if((ptes[i] & PTE_V) == 0)
-      continue;
-    uint old = __atomic_fetch_sub(refofpte(ptes[i], "kfree_ptes: bad PTE"), 1,
-                                  __ATOMIC_RELAXED);
-    if(old > 2)
-      continue;
-    if(old == 2){
-      nolongershared++;
-      continue;
-    }
-    if(old == 0)
-      panic("kfree_ptes: page is already free");
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    freepage((void *)PTE2PA(ptes[i]));
+    if(ptes[i] & PTE_V)
+      nolongershared += dropped((void *)PTE2PA(ptes[i]),
+                                refdown(refofpte(ptes[i], "kfree_ptes: bad PTE")));
   }
   if(nolongershared)
-    __atomic_fetch_sub(&kmem.nshared, nolongershared, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&kmem.nshared, nolongershared, __ATOMIC_SEQ_CST);
 }
 
 // Current number of references to pa. Only a snapshot: another hart may change it at any
@@ -238,14 +221,14 @@ kfree_ptes(pte_t *ptes, int n)
 int
 krefcount(void *pa)
 {
-  return __atomic_load_n(refof(pa, "krefcount: bad physical address"), __ATOMIC_ACQUIRE);
+  return __atomic_load_n(refof(pa, "krefcount: bad physical address"), __ATOMIC_SEQ_CST);
 }
 
 // The statistics read a single aligned word; no lock is needed for a snapshot.
 uint64
 kfreepages(void)
 {
-  return __atomic_load_n(&kmem.nfree, __ATOMIC_RELAXED);
+  return __atomic_load_n(&kmem.nfree, __ATOMIC_SEQ_CST);
 }
 
 uint64
@@ -259,6 +242,6 @@ ktotalpages(void)
 uint64
 ksharedpages(void)
 {
-  long n = (long)__atomic_load_n(&kmem.nshared, __ATOMIC_RELAXED);
+  long n = (long)__atomic_load_n(&kmem.nshared, __ATOMIC_SEQ_CST);
   return n < 0 ? 0 : n;
 }
