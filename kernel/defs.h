@@ -217,8 +217,8 @@ void            uvmcount(pagetable_t, uint64 sz, int *mapped, int *shared);
 // cow.c -- copy-on-write: the one place that knows the PTE_COW rules. Built only with
 // COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
 struct memstat;
-int             cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
-int             cow_fault(pagetable_t, uint64 va);
+void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
+int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
 void            cow_stats(struct memstat *);   // fills the cow* fields only
 #endif
 

@@ -9,6 +9,8 @@
 //    mapping, so unmapping always means kfree() (drop one reference).
 //  - Addresses that come from user space are checked here (MAXVA, mapped, PTE_U, PTE_W)
 //    and fail with -1; only kernel bugs panic.
+//  - Loops over a range of user pages go one last-level table at a time (spanend): the
+//    entries of one table are neighbours in memory, so the root is walked once per table.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -27,24 +29,47 @@ extern char trampoline[];  // trampoline.S, one page
 #define DEVPAGE   PGSIZE      // UART0 and VIRTIO0 each need one page of registers
 #define PLICSIZE  0x400000    // the PLIC's register window
 #define L0SPAN    (1L << PXSHIFT(1))   // bytes one last-level page-table page covers
-#define L0START(a) ((a) & ~(L0SPAN - 1))  // start of the L0SPAN holding a
 #define NPTE      ((int)(PGSIZE / sizeof(pte_t)))  // entries in one page-table page
 
-// The kernel page table: the direct map of devices and RAM, the trampoline, and the
-// per-process kernel stacks.
+// A zeroed page to use as a page-table page, or 0 if none is free.
+static pagetable_t
+newtable(void)
+{
+  pagetable_t t = (pagetable_t)kalloc();
+  if(t != 0)
+    memset(t, 0, PGSIZE);
+  return t;
+}
+
+// The end of the piece of [va, stop) that starts at va and lies under one last-level
+// table: the next L0SPAN boundary above va, or stop if that comes first.
+static uint64
+spanend(uint64 va, uint64 stop)
+{
+  uint64 boundary = (va | (L0SPAN - 1)) + 1;
+  return boundary < stop ? boundary : stop;
+}
+
+// ---------------------------------------------------------------- the kernel page table
+
+// The kernel page table: RAM and the devices mapped at their physical addresses (the
+// direct map), the trampoline at the top, and the per-process kernel stacks below it.
 static pagetable_t
 kvmmake(void)
 {
-  pagetable_t kpgtbl = (pagetable_t)kalloc();
+  struct { uint64 start, size; int perm; } direct[] = {
+    { UART0,           DEVPAGE,                   PTE_R | PTE_W },
+    { VIRTIO0,         DEVPAGE,                   PTE_R | PTE_W },
+    { PLIC,            PLICSIZE,                  PTE_R | PTE_W },
+    { KERNBASE,        (uint64)etext - KERNBASE,  PTE_R | PTE_X },  // kernel text
+    { (uint64)etext,   PHYSTOP - (uint64)etext,   PTE_R | PTE_W },  // data, then kalloc's pages
+  };
+  pagetable_t kpgtbl = newtable();
   if(kpgtbl == 0)
     panic("kvmmake: out of memory");
-  memset(kpgtbl, 0, PGSIZE);
 
-  kvmmap(kpgtbl, UART0, UART0, DEVPAGE, PTE_R | PTE_W);
-  kvmmap(kpgtbl, VIRTIO0, VIRTIO0, DEVPAGE, PTE_R | PTE_W);
-  kvmmap(kpgtbl, PLIC, PLIC, PLICSIZE, PTE_R | PTE_W);
-  kvmmap(kpgtbl, KERNBASE, KERNBASE, (uint64)etext - KERNBASE, PTE_R | PTE_X);
-  kvmmap(kpgtbl, (uint64)etext, (uint64)etext, PHYSTOP - (uint64)etext, PTE_R | PTE_W);
+  for(int i = 0; i < NELEM(direct); i++)
+    kvmmap(kpgtbl, direct[i].start, direct[i].start, direct[i].size, direct[i].perm);
   kvmmap(kpgtbl, TRAMPOLINE, (uint64)trampoline, PGSIZE, PTE_R | PTE_X);
   proc_mapstacks(kpgtbl);
   return kpgtbl;
@@ -66,41 +91,6 @@ kvminithart(void)
   sfence_vma();
 }
 
-// The address of the last-level PTE for va, creating missing page-table pages if alloc
-// is set. 0 if a page-table page is missing (alloc == 0) or cannot be allocated.
-pte_t *
-walk(pagetable_t pagetable, uint64 va, int alloc)
-{
-  if(va >= MAXVA)
-    panic("walk: va beyond MAXVA");
-
-  for(int level = 2; level > 0; level--){
-    pte_t *pte = &pagetable[PX(level, va)];
-    if(*pte & PTE_V){
-      pagetable = (pagetable_t)PTE2PA(*pte);
-    } else {
-      if(!alloc || (pagetable = (pagetable_t)kalloc()) == 0)
-        return 0;
-      memset(pagetable, 0, PGSIZE);
-      *pte = PA2PTE(pagetable) | PTE_V;
-    }
-  }
-  return &pagetable[PX(0, va)];
-}
-
-// The physical address of user page va, or 0 if it is not mapped with PTE_U.
-// No fault handling: callers that want a missing page resolved use vmfault().
-uint64
-walkaddr(pagetable_t pagetable, uint64 va)
-{
-  if(va >= MAXVA)
-    return 0;
-  pte_t *pte = walk(pagetable, va, 0);
-  if(pte == 0 || (*pte & PTE_V) == 0 || (*pte & PTE_U) == 0)
-    return 0;
-  return PTE2PA(*pte);
-}
-
 // Boot-time mapping into the kernel page table; failure there is fatal.
 void
 kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
@@ -109,25 +99,84 @@ kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
     panic("kvmmap");
 }
 
+// ---------------------------------------------------------------- finding PTEs
+
+// The table one level down from the non-leaf entry e. A missing table is made (zeroed)
+// if alloc is set; 0 if it is missing and alloc is clear, or no page is free.
+static pagetable_t
+descend(pte_t *e, int alloc)
+{
+  if(*e & PTE_V)
+    return (pagetable_t)PTE2PA(*e);
+  if(!alloc)
+    return 0;
+  pagetable_t t = newtable();
+  if(t != 0)
+    *e = PA2PTE(t) | PTE_V;
+  return t;
+}
+
+// The address of the last-level PTE for va: two steps down from the root (Sv39 has
+// three levels), making missing tables if alloc is set. 0 if a table is missing (alloc
+// clear) or cannot be made.
+pte_t *
+walk(pagetable_t pagetable, uint64 va, int alloc)
+{
+  if(va >= MAXVA)
+    panic("walk: va beyond MAXVA");
+
+  pagetable_t mid = descend(&pagetable[PX(2, va)], alloc);
+  if(mid == 0)
+    return 0;
+  pagetable_t last = descend(&mid[PX(1, va)], alloc);
+  if(last == 0)
+    return 0;
+  return &last[PX(0, va)];
+}
+
+// walk() without allocating, for addresses that come from user space: 0 as well for
+// va at or above MAXVA.
+static pte_t *
+lookup(pagetable_t pagetable, uint64 va)
+{
+  return va < MAXVA ? walk(pagetable, va, 0) : 0;
+}
+
+// The physical address of user page va, or 0 if it is not mapped with PTE_U.
+// No fault handling: callers that want a missing page resolved use vmfault().
+uint64
+walkaddr(pagetable_t pagetable, uint64 va)
+{
+  pte_t *pte = lookup(pagetable, va);
+  if(pte == 0 || (*pte & (PTE_V | PTE_U)) != (PTE_V | PTE_U))
+    return 0;
+  return PTE2PA(*pte);
+}
+
+// ---------------------------------------------------------------- mapping and unmapping
+
 // Map [va, va+size) to [pa, pa+size) with perm. va and size must be page-aligned and
 // nothing there may be mapped yet (both kernel bugs otherwise). -1 if a page-table page
 // cannot be allocated; then the PTEs this call made are removed again.
 int
 mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
 {
-  if((va % PGSIZE) != 0 || (size % PGSIZE) != 0 || size == 0)
+  if(size == 0 || (va % PGSIZE) != 0 || (size % PGSIZE) != 0)
     panic("mappages: misaligned or empty range");
 
-  for(uint64 off = 0; off < size; off += PGSIZE){
-    pte_t *pte = walk(pagetable, va + off, 1);
+  uint64 stop = va + size;
+  for(uint64 a = va, next; a < stop; a = next){
+    next = spanend(a, stop);
+    pte_t *pte = walk(pagetable, a, 1);
     if(pte == 0){
-      if(off > 0)
-        uvmunmap(pagetable, va, off / PGSIZE, 0);
+      uvmunmap(pagetable, va, (a - va) / PGSIZE, 0);
       return -1;
     }
-    if(*pte & PTE_V)
-      panic("mappages: remap");
-    *pte = PA2PTE(pa + off) | perm | PTE_V;
+    for(; a < next; a += PGSIZE, pte++){
+      if(*pte & PTE_V)
+        panic("mappages: remap");
+      *pte = PA2PTE(pa + (a - va)) | perm | PTE_V;
+    }
   }
   return 0;
 }
@@ -141,37 +190,47 @@ uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
     panic("uvmunmap: misaligned va");
 
   uint64 stop = va + npages * PGSIZE;
-  while(va < stop){
-    // One last-level table holds the PTEs of a whole L0SPAN side by side: walk from the
-    // root once per table, then step through its entries. No table: all of it is a hole.
-    uint64 next = L0START(va) + L0SPAN;
-    if(next > stop)
-      next = stop;
+  for(uint64 next; va < stop; va = next){
+    next = spanend(va, stop);
     pte_t *pte = walk(pagetable, va, 0);
-    if(pte){
-      for(pte_t *last = pte + (next - va) / PGSIZE; pte < last; pte++){
-        if((*pte & PTE_V) == 0)
-          continue;
-        if(PTE_FLAGS(*pte) == PTE_V)
-          panic("uvmunmap: not a leaf");
-        if(do_free)
-          kfree((void *)PTE2PA(*pte));
-        *pte = 0;
-      }
+    if(pte == 0)
+      continue;   // no last-level table: the whole piece is a hole
+    for(pte_t *end = pte + (next - va) / PGSIZE; pte < end; pte++){
+      if((*pte & PTE_V) == 0)
+        continue;
+      if(PTE_FLAGS(*pte) == PTE_V)
+        panic("uvmunmap: not a leaf");
+      if(do_free)
+        kfree((void *)PTE2PA(*pte));
+      *pte = 0;
     }
-    va = next;
   }
 }
+
+// Map a fresh zeroed page at va with perm. pte is va's PTE if the caller has it, else 0
+// (then it is looked up, making tables). Returns the PTE, or 0 if out of memory.
+static pte_t *
+mapzeroed(pagetable_t pagetable, uint64 va, pte_t *pte, int perm)
+{
+  if(pte == 0 && (pte = walk(pagetable, va, 1)) == 0)
+    return 0;
+  if(*pte & PTE_V)
+    panic("mapzeroed: remap");
+  char *mem = kalloc();
+  if(mem == 0)
+    return 0;
+  memset(mem, 0, PGSIZE);
+  *pte = PA2PTE(mem) | perm | PTE_V;
+  return pte;
+}
+
+// ---------------------------------------------------------------- user address spaces
 
 // A new, empty user page table, or 0 if out of memory.
 pagetable_t
 uvmcreate(void)
 {
-  pagetable_t pagetable = (pagetable_t)kalloc();
-  if(pagetable == 0)
-    return 0;
-  memset(pagetable, 0, PGSIZE);
-  return pagetable;
+  return newtable();
 }
 
 // Grow user memory from oldsz to newsz with zeroed pages mapped R|U|xperm.
@@ -179,20 +238,13 @@ uvmcreate(void)
 uint64
 uvmalloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz, int xperm)
 {
-  if(newsz < oldsz)
+  if(newsz <= oldsz)
     return oldsz;
   if(newsz > TRAPFRAME)
     return 0;
 
   for(uint64 a = PGROUNDUP(oldsz); a < newsz; a += PGSIZE){
-    char *mem = kalloc();
-    if(mem == 0){
-      uvmdealloc(pagetable, a, oldsz);
-      return 0;
-    }
-    memset(mem, 0, PGSIZE);
-    if(mappages(pagetable, a, PGSIZE, (uint64)mem, PTE_R | PTE_U | xperm) != 0){
-      kfree(mem);
+    if(mapzeroed(pagetable, a, 0, PTE_R | PTE_U | xperm) == 0){
       uvmdealloc(pagetable, a, oldsz);
       return 0;
     }
@@ -208,9 +260,9 @@ uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
   if(newsz >= oldsz)
     return oldsz;
 
-  uint64 lo = PGROUNDUP(newsz), hi = PGROUNDUP(oldsz);
-  if(lo < hi){
-    uvmunmap(pagetable, lo, (hi - lo) / PGSIZE, 1);
+  uint64 keep = PGROUNDUP(newsz), had = PGROUNDUP(oldsz);
+  if(keep < had){
+    uvmunmap(pagetable, keep, (had - keep) / PGSIZE, 1);
     sfence_vma();   // mappings were removed; no stale translation may survive
   }
   return newsz;
@@ -264,7 +316,7 @@ uvmfree(pagetable_t pagetable, uint64 sz)
 // (fresh, all-zero) table dst. 0, or -1 if out of memory; then the copies made so far
 // are still mapped in dst, and uvmcopy() removes them.
 static int
-fork_table(pte_t *src, pte_t *dst, int n)
+copy_table(pte_t *src, pte_t *dst, int n)
 {
   for(int i = 0; i < n; i++){
     if((src[i] & PTE_V) == 0)
@@ -277,39 +329,34 @@ fork_table(pte_t *src, pte_t *dst, int n)
   }
   return 0;
 }
-#else
-// The normal build shares every page of the table copy-on-write (cow.c); the eager copy
-// above is what `make COW=0` and the student starter tree use instead.
-#define fork_table cow_share_table
 #endif
 
 // Give the child page table the parent's user memory [0, sz), one last-level table at a
-// time: allocate the child's table once, then fork_table() fills it from the parent's.
-// Holes are skipped. 0 on success; -1 if out of memory, after removing every child
-// mapping made so far (dropping their references, so all counts are back where they
-// were and nothing leaks; the child's page-table pages go with the child, uvmfree).
+// time: allocate the child's table, then fill it from the parent's. Holes are skipped.
+// 0 on success; -1 if out of memory, after removing every child mapping made so far
+// (dropping their references, so all counts are back where they were and nothing leaks;
+// the child's page-table pages go with the child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
-  int err = 0;
-  uint64 top = PGROUNDUP(sz), va, next;
+  uint64 top = PGROUNDUP(sz);
 
-  for(va = 0; va < top; va = next){   // va is always the start of an L0SPAN
-    next = va + L0SPAN < top ? va + L0SPAN : top;
+  for(uint64 va = 0, next; va < top; va = next){
+    next = spanend(va, top);
+    int n = (next - va) / PGSIZE;
     pte_t *src = walk(old, va, 0);
     if(src == 0)
-      continue;   // no last-level table: the whole L0SPAN is a hole
+      continue;   // no last-level table: the whole piece is a hole
     pte_t *dst = walk(new, va, 1);
-    if(dst == 0 || fork_table(src, dst, (next - va) / PGSIZE) != 0){
-      err = -1;
-      break;
-    }
-  }
 #ifdef COW_FORK
-  // The parent's PTEs may have lost PTE_W; it must not keep writing through a stale TLB.
-  sfence_vma();
+    if(dst != 0){
+      cow_share_table(src, dst, n);   // share every page copy-on-write (cow.c)
+      continue;
+    }
+#else
+    if(dst != 0 && copy_table(src, dst, n) == 0)
+      continue;
 #endif
-  if(err){
     uvmunmap(new, 0, next / PGSIZE, 1);
     return -1;
   }
@@ -327,65 +374,113 @@ uvmclear(pagetable_t pagetable, uint64 va)
   sfence_vma_va(va);
 }
 
-// Lazy sbrk: the first touch of a page below p->sz maps a fresh zeroed page.
+// ---------------------------------------------------------------- page faults
+
+// Lazy sbrk: the first touch of a page below p->sz maps a fresh zeroed page. *ptep is
+// the PTE found for va (0 if its last-level table is missing); it becomes the new PTE.
 static int
-lazyalloc(pagetable_t pagetable, uint64 va)
+lazyalloc(pagetable_t pagetable, uint64 va, pte_t **ptep)
 {
   struct proc *p = myproc();
   if(p == 0 || pagetable != p->pagetable || va >= p->sz)
     return FAULT_BAD;
+  *ptep = mapzeroed(pagetable, va, *ptep, PTE_R | PTE_W | PTE_U);
+  return *ptep != 0 ? FAULT_OK : FAULT_NOMEM;
+}
 
-  char *mem = kalloc();
-  if(mem == 0)
-    return FAULT_NOMEM;
-  memset(mem, 0, PGSIZE);
-  if(mappages(pagetable, va, PGSIZE, (uint64)mem, PTE_R | PTE_W | PTE_U) != 0){
-    kfree(mem);
-    return FAULT_NOMEM;
-  }
+// Make the user page at va (page-aligned) usable for a load, or a store if write, and
+// set *ptep to its PTE. The page table is walked once and the PTE found is what the
+// fault resolvers get: a missing page may be a lazy one; a store to a page without PTE_W
+// may be a copy-on-write one. FAULT_OK: the access will now succeed. FAULT_NOMEM: a
+// legal access, but out of memory. FAULT_BAD: the process may not access va so.
+static int
+useraccess(pagetable_t pagetable, uint64 va, int write, pte_t **ptep)
+{
+  if(va >= MAXVA)
+    return FAULT_BAD;
+  pte_t *pte = *ptep = lookup(pagetable, va);
+  if(pte == 0 || (*pte & PTE_V) == 0)
+    return lazyalloc(pagetable, va, ptep);
+  if((*pte & (PTE_U | PTE_R)) != (PTE_U | PTE_R))
+    return FAULT_BAD;
+  if(write && (*pte & PTE_W) == 0)
+#ifdef COW_FORK
+    return cow_fault(pte, va);   // a COW page (REUSE or COPY), or not writable at all
+#else
+    return FAULT_BAD;            // text or read-only data
+#endif
   return FAULT_OK;
 }
 
-// The one place a user page fault is resolved, for usertrap() and for the copy
-// functions below. write says whether the access is a store. Returns FAULT_OK when
-// the access will now succeed, FAULT_NOMEM, or FAULT_BAD (the process may not do it).
+// The one place a user page fault is resolved, for usertrap(); the copy functions below
+// take the same path. write says whether the access is a store.
 int
 vmfault(pagetable_t pagetable, uint64 va, int write)
 {
-  if(va >= MAXVA)
-    return FAULT_BAD;
-  va = PGROUNDDOWN(va);
-
-  pte_t *pte = walk(pagetable, va, 0);
-  if(pte == 0 || (*pte & PTE_V) == 0)
-    return lazyalloc(pagetable, va);
-  if((*pte & PTE_U) == 0 || (*pte & PTE_R) == 0)
-    return FAULT_BAD;
-#ifdef COW_FORK
-  if(write && (*pte & PTE_W) == 0 && (*pte & PTE_COW))
-    return cow_fault(pagetable, va);
-#endif
-  if(write && (*pte & PTE_W) == 0)
-    return FAULT_BAD;
-  return FAULT_OK;
+  pte_t *pte;
+  return useraccess(pagetable, PGROUNDDOWN(va), write, &pte);
 }
 
-// Physical address of the user page holding va, usable for a store if write, resolving
-// page faults (vmfault) on the way. 0 if the process may not access it so.
+// ---------------------------------------------------------------- kernel <-> user copies
+
+// Physical address of the user page at va (page-aligned), usable for a store if write,
+// resolving a page fault on the way. 0 if the process may not access it so.
 static uint64
 userpage(pagetable_t pagetable, uint64 va, int write)
 {
-  uint64 need = PTE_V | PTE_U | PTE_R | (write ? PTE_W : 0);
-
-  if(va >= MAXVA)
+  pte_t *pte;
+  if(useraccess(pagetable, va, write, &pte) != FAULT_OK)
     return 0;
-  for(int tries = 0; tries < 2; tries++){
-    pte_t *pte = walk(pagetable, va, 0);
-    if(pte && (*pte & need) == need)
-      return PTE2PA(*pte);
-    if(tries == 0 && vmfault(pagetable, va, write) != FAULT_OK)
-      return 0;
+  return PTE2PA(*pte);
+}
+
+// What a copy does with one piece of user memory that lies within one page: user is
+// the piece (through the kernel's direct map), kern the matching kernel bytes, n the
+// length. Returns 1 if the copy is complete (copyinstr found the NUL), else 0.
+typedef int chunkfn(char *user, char *kern, uint64 n);
+
+// The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries,
+// make each page usable (for a store if write) and hand its piece to fn.
+// 1 if fn ended the copy, 0 if len ran out, -1 at an address the process may not
+// access so (the pieces before it have been handed to fn).
+static int
+usercopy(pagetable_t pagetable, uint64 va, char *kern, uint64 len, int write, chunkfn *fn)
+{
+  while(len > 0){
+    uint64 off = va % PGSIZE;
+    uint64 pa = userpage(pagetable, va - off, write);
+    if(pa == 0)
+      return -1;
+    uint64 n = PGSIZE - off < len ? PGSIZE - off : len;
+    if(fn((char *)pa + off, kern, n))
+      return 1;
+    va += n;
+    kern += n;
+    len -= n;
   }
+  return 0;
+}
+
+static int
+touser(char *user, char *kern, uint64 n)
+{
+  memmove(user, kern, n);
+  return 0;
+}
+
+static int
+fromuser(char *user, char *kern, uint64 n)
+{
+  memmove(kern, user, n);
+  return 0;
+}
+
+static int
+stringfromuser(char *user, char *kern, uint64 n)
+{
+  for(uint64 i = 0; i < n; i++)
+    if((kern[i] = user[i]) == '\0')
+      return 1;
   return 0;
 }
 
@@ -394,40 +489,14 @@ userpage(pagetable_t pagetable, uint64 va, int write)
 int
 copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
 {
-  while(len > 0){
-    uint64 va0 = PGROUNDDOWN(dstva);
-    uint64 pa0 = userpage(pagetable, va0, 1);
-    if(pa0 == 0)
-      return -1;
-    uint64 n = PGSIZE - (dstva - va0);
-    if(n > len)
-      n = len;
-    memmove((void *)(pa0 + (dstva - va0)), src, n);
-    len -= n;
-    src += n;
-    dstva = va0 + PGSIZE;
-  }
-  return 0;
+  return usercopy(pagetable, dstva, src, len, 1, touser) < 0 ? -1 : 0;
 }
 
 // Copy len bytes from user srcva to kernel dst. 0 on success, -1 on a bad address.
 int
 copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 {
-  while(len > 0){
-    uint64 va0 = PGROUNDDOWN(srcva);
-    uint64 pa0 = userpage(pagetable, va0, 0);
-    if(pa0 == 0)
-      return -1;
-    uint64 n = PGSIZE - (srcva - va0);
-    if(n > len)
-      n = len;
-    memmove(dst, (void *)(pa0 + (srcva - va0)), n);
-    len -= n;
-    dst += n;
-    srcva = va0 + PGSIZE;
-  }
-  return 0;
+  return usercopy(pagetable, srcva, dst, len, 0, fromuser) < 0 ? -1 : 0;
 }
 
 // Copy a NUL-terminated string of at most max bytes (NUL included) from user srcva to
@@ -435,28 +504,7 @@ copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 int
 copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 {
-  while(max > 0){
-    uint64 va0 = PGROUNDDOWN(srcva);
-    uint64 pa0 = userpage(pagetable, va0, 0);
-    if(pa0 == 0)
-      return -1;
-    uint64 n = PGSIZE - (srcva - va0);
-    if(n > max)
-      n = max;
-    char *p = (char *)(pa0 + (srcva - va0));
-    uint64 len = 0;
-    while(len < n && p[len] != '\0')
-      len++;
-    if(len < n){
-      memmove(dst, p, len + 1);   // the string and its NUL
-      return 0;
-    }
-    memmove(dst, p, n);
-    max -= n;
-    dst += n;
-    srcva = va0 + PGSIZE;
-  }
-  return -1;
+  return usercopy(pagetable, srcva, dst, max, 0, stringfromuser) == 1 ? 0 : -1;
 }
 
 // Make sure that copyin of user [srcva, srcva+len) will succeed: afterwards every page of it
