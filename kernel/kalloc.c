@@ -147,22 +147,26 @@ freepage(void *pa)
 static inline int
 upped(uint old)
 {
-  if(old == 0)
-    panic("krefinc: page is not allocated");
-  if(old >= REF_MAX)
-    panic("krefinc: reference count overflow");
-  return old == 1;
+  if(old > 1 && old < REF_MAX)
+    return 0;
+  if(old == 1)
+    return 1;
+  panic(old == 0 ? "krefinc: page is not allocated" : "krefinc: reference count overflow");
 }
 
-// After pa's count dropped from old: frees the page at 0; 1 if it stopped being shared.
+// After pa's count dropped from old: 1 if the page stopped being shared; at 0 the page
+// is freed.
 static inline int
 dropped(void *pa, uint old)
 {
-  if(old == 1)
-    freepage(pa);
-  else if(old == 0)
+  if(old > 2)
+    return 0;
+  if(old == 2)
+    return 1;
+  if(old == 0)
     panic("kfree: page is already free");
-  return old == 2;
+  freepage(pa);
+  return 0;
 }
 
 // Drop one reference to pa; the page returns to the free list when none are left.
