@@ -190,8 +190,9 @@ stval_is_address(uint64 scause)
 
 // An exception other than ecall from user mode. Page faults may be legal
 // (e.g. lazy allocation) and are resolved by vmfault(); anything else kills
-// the process with a single line saying why.
-static void
+// the process with a single line saying why. Not inlined, so that `break
+// user_exception` in gdb stops here with p and scause shown.
+static void __attribute__((noinline))
 user_exception(struct proc *p, uint64 scause)
 {
   uint64 stval = r_stval();
