@@ -107,10 +107,11 @@ def gdbinit_ready(port):
         return False
 
 
-def gdb_session(port, deadline):
+def gdb_session(port, deadline, console):
     """Attaches gdb-multiarch to the halted kernel, breaks at main, continues; then, as the
     README tells students, loads user/_init's symbols and breaks in its main (a hardware
-    breakpoint: the user address is not mapped while the kernel runs).
+    breakpoint: the user address is not mapped while the kernel runs). console: the FIFO
+    QEMU reads as the serial console's input, for typing at the shell.
     Returns (hit, output) once gdb connected, or (None, output) if it could not yet."""
     cmds = ["gdb-multiarch", "-q", "-batch", "-nx", "-x", ".gdbinit",
             "-ex", "break main", "-ex", "continue", "-ex", "bt 1"]
@@ -118,6 +119,16 @@ def gdb_session(port, deadline):
     if os.path.exists(os.path.join(ROOT, "user", "_init")):
         cmds += ["-ex", "delete", "-ex", "add-symbol-file user/_init",
                  "-ex", "hbreak init.c:main", "-ex", "continue", "-ex", "bt 1"]
+        # >>> solution: the starter has no cow_fault
+        # The fault path: init's next system call stops in usertrap; then a command typed
+        # at the shell, whose fork is followed by COW faults (init's own fork at boot is
+        # not: neither init nor its child writes memory before wait and exec). Typed only
+        # now, when the kernel's UART is set up to receive it.
+        cmds += ["-ex", "delete", "-ex", "break usertrap", "-ex", "continue", "-ex", "bt 1",
+                 "-ex", "delete", "-ex", "break cow_fault",
+                 "-ex", "shell printf 'echo gdb\\n' > '%s'" % console,
+                 "-ex", "continue", "-ex", "bt 2", "-ex", "info args"]
+        # <<< solution
     try:
         r = subprocess.run(cmds, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=max(5, deadline - time.monotonic()))
@@ -144,14 +155,20 @@ def shell_check(cpus, old_platform=False):
 
 def gdb_check():
     """`make qemu-gdb` plus a scripted gdb: must stop at the breakpoint in the kernel's main,
-    then in user/init's main. Returns (passed, failed): two tests."""
+    then in user/init's main (the staff tree adds a test of the fault path, below).
+    Returns (passed, failed): one test for each."""
     say("==== gdb check: make qemu-gdb, gdb-multiarch -batch, break main ====")
     port = free_port()
     home = tempfile.mkdtemp(prefix="check-gdb-home-")
     log = open(os.path.join(home, "qemu.log"), "w+")
+    # QEMU's console input: a FIFO that gdb's `shell` writes to. Opened read-write here so
+    # that it never reads as closed, and so that opening it does not wait for a writer.
+    console = os.path.join(home, "console")
+    os.mkfifo(console)
+    console_fd = os.open(console, os.O_RDWR)
     # A private HOME: the safe-path line qemu-gdb adds for gdb lands there, not in ours.
     qemu = subprocess.Popen(["make", "-s", "qemu-gdb", "GDBPORT=%d" % port], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=console_fd, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True,
                             env=clean_env(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".c")))
     deadline = time.monotonic() + GDB_TIMEOUT
@@ -164,7 +181,7 @@ def gdb_check():
             if not gdbinit_ready(port):
                 time.sleep(0.5)
                 continue
-            hit, out = gdb_session(port, deadline)
+            hit, out = gdb_session(port, deadline, console)
             if hit is None:
                 time.sleep(1)
     finally:
@@ -177,12 +194,12 @@ def gdb_check():
                 break
             except subprocess.TimeoutExpired:
                 continue
+        os.close(console_fd)
         log.seek(0)
         qemu_log = log.read()
         log.close()
         subprocess.call(["rm", "-rf", home])
     hit = bool(hit)
-    user_hit = bool(re.search(r"Breakpoint 2, main \(\) at user/init\.c", out))
     if hit and not os.path.exists(os.path.join(ROOT, "user", "_init")):
         out = "user/_init, the unstripped init gdb reads symbols from, does not exist"
     if hit:
@@ -192,13 +209,34 @@ def gdb_check():
         for line in (out.rstrip().splitlines()[-20:] + ["-- make qemu-gdb said:"]
                      + qemu_log.rstrip().splitlines()[-10:]):
             say("    " + line)
-    if user_hit:
-        say("gdb user check: OK (add-symbol-file user/_init; stopped in init's main)")
+    results = [hit, gdb_verdict(
+        "gdb user check", "add-symbol-file user/_init; stopped in init's main",
+        re.search(r"Breakpoint 2, main \(\) at user/init\.c", out), out)]
+    # >>> solution: the starter has no cow_fault
+    # A breakpoint on usertrap stops in trap.c (not in an inlined riscv.h helper). Then gdb's
+    # frame line "#0  cow_fault (pte=0x87f66050, va=40960) at kernel/cow.c:109" (an
+    # argument may read va=va@entry=40960) and `info args` show every argument's value.
+    frame = re.search(r"^#0 +cow_fault \((.*)\) at kernel/cow\.c:\d+$", out, re.M)
+    shown = re.search(r"Breakpoint 3, usertrap \(\) at kernel/trap\.c:\d+", out) and \
+        frame and "<optimized out>" not in frame.group(1) and "va=" in frame.group(1) and \
+        re.search(r"^va = (?:0x[0-9a-f]+|[0-9]+)$", out, re.M)
+    results.append(gdb_verdict(
+        "gdb fault-path check", "break usertrap stops in trap.c; a command typed at the "
+        "shell forks, and in cow_fault bt and info args show its arguments", shown, out))
+    # <<< solution
+    passed = sum(1 for ok in results if ok)
+    return passed, len(results) - passed
+
+
+def gdb_verdict(name, what, ok, out):
+    """Says how one gdb test went (the end of gdb's output if it failed); returns ok."""
+    if ok:
+        say("%s: OK (%s)" % (name, what))
     else:
-        say("gdb user check: FAIL (add-symbol-file user/_init, hbreak init.c:main)")
+        say("%s: FAIL (expected: %s)" % (name, what))
         for line in out.rstrip().splitlines()[-8:]:
             say("    " + line)
-    return hit + user_hit, 2 - hit - user_hit
+    return bool(ok)
 
 
 # >>> solution: the handout round trip; tools/handout.py leaves this block out of the starter
