@@ -985,6 +985,121 @@ textwrite(char *s)
   mustkill(touchwrite, (uint64)ro, "write to rodata");
 }
 
+// ---- copyout into copy-on-write pages: the kernel's own stores take the fault path too.
+// On an eager-fork kernel nothing is shared, and these tests check the same results.
+
+static struct vmpage vmq1(uint64 va);   // with the vmquery() tests below
+static int allbytes(char *p, int n, char c);
+
+// Two eagerly allocated heap pages, page-aligned, followed by one lazy (untouched) page.
+static char *
+twopageslazy(void)
+{
+  uint64 sz = (uint64)sbrk(0);
+  CHECK(sbrk(PGROUNDUP(sz) - sz + 2*PGSIZE) != SBRK_ERROR, "sbrk failed");
+  CHECK(sbrklazy(PGSIZE) != SBRK_ERROR, "sbrklazy failed");
+  return (char *)PGROUNDUP(sz);
+}
+
+// read() from a pipe into a page this process shares after fork: while the child still
+// maps it (count 2: the kernel must copy it) and after the child exited (count 1: the
+// kernel may give the page back as it is), the second read running on into a lazy page.
+// The data arrives, and the other process never sees it.
+static void
+copyoutcow(char *s)
+{
+  int p[2], go[2];
+  char *a = twopageslazy(), *b = a + PGSIZE, *lazy = b + PGSIZE;
+  char c = 0;
+
+  memset(a, 'A', 2*PGSIZE);
+  CHECK(pipe(p) == 0 && pipe(go) == 0, "pipe failed");
+  CHECK(write(p[1], "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN", 50) == 50,
+        "pipe write failed");
+  int pid = xfork();
+  if(pid == 0){
+    read(go[0], &c, 1);   // the parent has read into a
+    exit(allbytes(a, 2*PGSIZE, 'A') ? 0 : 1);
+  }
+
+  struct vmpage before = vmq1((uint64)a);
+  int cow = (before.flags & VMP_COW) != 0;
+  CHECK(!cow || before.refs == 2, "page %p is COW with count %d, expected 2", a,
+        (int)before.refs);
+  CHECK(read(p[0], a + 100, 10) == 10, "read into a page shared with a live child failed");
+  CHECK(memcmp(a + 100, "0123456789", 10) == 0 && allbytes(a, 100, 'A') &&
+        allbytes(a + 110, 2*PGSIZE - 110, 'A'), "read into a shared page: wrong contents");
+  struct vmpage after = vmq1((uint64)a);
+  CHECK((after.flags & (VMP_W | VMP_COW)) == VMP_W && after.refs == 1,
+        "after the read, page %p: flags %p count %d, expected writable, no mark, count 1",
+        a, (void *)(uint64)after.flags, (int)after.refs);
+  CHECK(!cow || after.pa != before.pa, "a page with count 2 was written in place, not copied");
+  CHECK(write(go[1], "g", 1) == 1, "pipe write failed");
+  CHECK(waitfor(pid) == 0, "the child saw the parent's read in its copy of the page");
+
+  // The child is gone: b is still marked (if this kernel shares), with count 1.
+  before = vmq1((uint64)b);
+  cow = (before.flags & VMP_COW) != 0;
+  CHECK(!cow || before.refs == 1, "page %p is COW with count %d, expected 1", b,
+        (int)before.refs);
+  CHECK(read(p[0], b + PGSIZE - 20, 40) == 40, "read into a COW page and a lazy page failed");
+  CHECK(memcmp(b + PGSIZE - 20, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN", 40) == 0 &&
+        allbytes(b, PGSIZE - 20, 'A') && allbytes(lazy + 20, PGSIZE - 20, 0),
+        "read into a COW page and a lazy page: wrong contents");
+  after = vmq1((uint64)b);
+  CHECK((after.flags & (VMP_W | VMP_COW)) == VMP_W && after.refs == 1,
+        "after the read, page %p: flags %p count %d, expected writable, no mark, count 1",
+        b, (void *)(uint64)after.flags, (int)after.refs);
+  CHECK(!cow || after.pa == before.pa, "a page with count 1 was copied instead of reused");
+  after = vmq1((uint64)lazy);
+  CHECK((after.flags & VMP_W) && after.refs == 1, "the lazy page was not mapped writable");
+  close(p[0]); close(p[1]); close(go[0]); close(go[1]);
+}
+
+// In a forked child, where text is shared read-only and data, stack and heap copy-on-write:
+// read() into text fails and writes nothing; a read that starts in a COW page and runs into
+// an unmapped page above the heap, or into the stack's guard page, fails and consumes no
+// data (the file offset and the pipe's contents stay).
+static void
+copyoutbad(char *s)
+{
+  char *text = (char *)(uint64)textvictim;
+  char saved[32];
+  int p[2], fd, r;
+
+  for(int i = 0; i < 100; i++)
+    buf[i] = pat(i);
+  mkfile("utcopyoutbad", buf, 100);
+  char *top = heaptop();
+  memmove(saved, text, sizeof saved);
+  CHECK(pipe(p) == 0 && write(p[1], "0123456789", 10) == 10, "pipe failed");
+  int pid = xfork();
+  if(pid == 0){
+    char *guard = (char *)(PGROUNDDOWN(r_sp()) - PGSIZE);
+    struct vmpage below = vmq1((uint64)guard - 1);
+    CHECK(below.flags & (VMP_W | VMP_COW), "the page below the stack guard is not data");
+    fd = open("utcopyoutbad", O_RDONLY);
+    CHECK(fd >= 0, "cannot open utcopyoutbad");
+    CHECK((r = read(fd, text, 10)) == -1, "read into shared text returned %d", r);
+    CHECK(memcmp(saved, text, sizeof saved) == 0, "a failed read changed the shared text");
+    CHECK((r = read(fd, top - 5, 10)) == -1, "read on past the heap's end returned %d", r);
+    CHECK((r = read(fd, guard - 5, 10)) == -1, "read on into the stack guard returned %d", r);
+    CHECK((r = read(p[0], top - 5, 10)) == -1, "pipe read past the heap's end returned %d", r);
+    CHECK((r = read(p[0], guard - 5, 10)) == -1, "pipe read into the stack guard returned %d", r);
+    CHECK((r = read(fd, buf, 200)) == 100, "read after the failed ones returned %d, not 100", r);
+    for(int i = 0; i < 100; i++)
+      CHECK(buf[i] == pat(i), "file data wrong at %d after failed reads", i);
+    CHECK(read(p[0], buf, 10) == 10 && memcmp(buf, "0123456789", 10) == 0,
+          "failed pipe reads consumed data");
+    exit(0);
+  }
+  CHECK(waitfor(pid) == 0, "the child failed");
+  CHECK(memcmp(saved, text, sizeof saved) == 0, "the child's failed read changed the text");
+  close(p[0]);
+  close(p[1]);
+  unlink("utcopyoutbad");
+}
+
 // Kernel memory, devices and firmware are out of reach of user loads, stores and jumps.
 static void
 kernmem(char *s)
@@ -3616,6 +3731,8 @@ static struct test tests[] = {
   { lazyfork,     "lazyfork",     1 },
   { stackguard,   "stackguard",   1 },
   { textwrite,    "textwrite",    1 },
+  { copyoutcow,   "copyoutcow",   1 },
+  { copyoutbad,   "copyoutbad",   1 },
   { kernmem,      "kernmem",      1 },
   { maxva,        "maxva",        1 },
   { memfree,      "memfree",      1 },
