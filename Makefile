@@ -359,6 +359,7 @@ help:
 # <<< solution
 	@echo "  MEM=N               MiB of RAM for QEMU and the kernel (default 128)"
 	@echo "  GDBPORT=N           gdb port for qemu-gdb (default 25000 + uid % 5000)"
+	@echo "  OPT=-O0             optimisation (default -O2); -O0 shows every argument in gdb"
 	@echo "  QEMU=path           QEMU binary; QEMUEXTRA='...' adds QEMU options"
 	@echo "  OPENSBI_FW=path     firmware used when present (else QEMU's -bios default)"
 	@echo "  GRADEFLAGS='...'    extra grade-cow.py options for grade and check"
