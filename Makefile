@@ -1,4 +1,5 @@
-# Build, run, debug and test the kernel. `make help` lists the targets; the README explains them.
+# Build, run, debug and test the kernel. `make help` lists the targets and variables;
+# docs/build-and-debug.md explains each of them.
 # One file on purpose: students should be able to read all of it.
 K = kernel
 U = user
@@ -261,8 +262,9 @@ gdb:
 	gdb-multiarch -q -iex 'add-auto-load-safe-path $(CURDIR)/.gdbinit'
 
 # ---- Testing and grading -----------------------------------------------------------------
-# check: the grader at 3 and 1 harts, the gdb check and host-side tests; the last line of
-# output is "N passed, N failed".
+# check: tests/run-checks.py: host-side tests, shell sessions, the grader at 3 and 1 harts,
+# gdb, sysbench, crashtest, cowdemo (docs/build-and-debug.md lists every part); the last
+# line of output is "N passed, N failed".
 check:
 	@GRADEFLAGS='$(GRADEFLAGS)' python3 tests/run-checks.py
 
@@ -334,28 +336,31 @@ help:
 	@echo "  make qemu           boot the kernel in QEMU (leave with Ctrl-A x)"
 	@echo "  make qemu-gdb       boot halted, with a gdb stub on port $(GDBPORT); writes .gdbinit"
 	@echo "  make gdb            start gdb-multiarch with this tree's .gdbinit"
-	@echo "  make check          grader at CPUS=3 and 1, gdb check, host tests; ends 'N passed, N failed'"
-	@echo "  make grade          run ./grade-cow.py on this tree"
+	@echo "  make check          every test (tests/run-checks.py); ends 'N passed, N failed'"
+	@echo "  make grade          run ./grade-cow.py on this tree (score out of 100)"
 	@echo "  make handin         pack this tree for handing in: $(HANDIN) (also: make tarball)"
 	@echo "  make crashtest      crash QEMU mid-write, check the file system after recovery"
 # >>> solution
 	@echo "  make handout        write the student starter tree: handout/xv6-cow-lab/ and .tar.gz"
 	@echo "  make bench          COW vs eager fork benchmarks (MEM=256); writes bench-out/"
 	@echo "  make bench-paths    fast paths vs LOGCOMMIT=sync and TRAPFLUSH=full, side by side"
-	@echo "  make autograder     write autograder.zip for Gradescope (AUTOGRADER_BUDGET=s)"
+	@echo "  make autograder     write autograder.zip, the Gradescope bundle"
 # <<< solution
 	@echo "  make kernel/X.o     compile one kernel file (user/X.o: one user file)"
 	@echo "  make clean          remove everything built"
 	@echo "  make help           this list"
 	@echo "Variables:"
 	@echo "  CPUS=N              harts QEMU emulates (default 3)"
-	@echo "  TOOLPREFIX=P        cross compiler prefix (default: found on PATH, now '$(TOOLPREFIX)')"
+	@echo "  TOOLPREFIX=P        cross compiler prefix (default: the first on PATH: '$(TOOLPREFIX)')"
 	@echo "  EXTRA_PROGS='a.c'   also build these files as user programs into fs.img"
 # >>> solution
 	@echo "  COW=0               build the kernel with an eager (copying) fork"
 	@echo "  LOGCOMMIT=sync      the log commits every operation on its own (to compare)"
 	@echo "  TRAPFLUSH=full      the trap path flushes the whole TLB both ways (to compare)"
 	@echo "  HANDOUT=dir         where make handout writes (default handout)"
+	@echo "  AUTOGRADER_ZIP=f    the file make autograder writes (default autograder.zip)"
+	@echo "  AUTOGRADER_BUDGET=S seconds one submission may take on Gradescope (default 540)"
+	@echo "  AUTOGRADER_FLAGS=.. grade-cow.py options for the bundle, e.g. '--visibility hidden'"
 # <<< solution
 	@echo "  MEM=N               MiB of RAM for QEMU and the kernel (default 128)"
 	@echo "  GDBPORT=N           gdb port for qemu-gdb (default 25000 + uid % 5000)"
