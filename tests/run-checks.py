@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""`make check`: host-side tests, a shell session and the grader at 3 and 1 harts, and a
-scripted gdb session.
+"""`make check`: everything that can be tested on this machine, each check counted as one
+result: the host-side tests (tests/test_*.py), a shell session at 3 and at 1 harts, the
+grader at 3 and 1 harts, the scripted gdb checks, sysbench -q and the crash test, cowdemo,
+and (staff tree only) forkbench -q, the handout round trip and the autograder bundle end to
+end. CHECK_FULL=1 (CI) adds the whole usertests suite, grind, the grader at 8 harts and a
+build with each toolchain prefix. docs/build-and-debug.md lists the parts in order.
 Ends with exactly one line "N passed, N failed" (totals over everything run); exit 1 on any
 failure. Every QEMU started here, directly or by the grader, is gone when it returns.
 

@@ -171,8 +171,8 @@ nocounters(struct memstat *a, struct memstat *b)
 
 // Step 2 on a COW kernel, for every page below the gap: the child maps what the parent
 // mapped; a page they still share is read-only in both, count 2, and marked COW exactly
-// when it was writable before fork; a page the child no longer shares it has written,
-// so it is the child's own writable copy.
+// when it was writable before fork; a page that is not shared any more is one the child
+// has written, so it is the child's own writable copy.
 static void
 checkshared(void)
 {
