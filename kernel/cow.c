@@ -1,5 +1,6 @@
 // Copy-on-write fork: sharing a parent's pages with its child (cow_share_table), resolving
-// the first write to a shared page (cow_fault), and the COW statistics (cow_stats).
+// the first write to a shared page (cow_fault) and its neighbours with it (the batch), and
+// the COW statistics (cow_stats).
 //
 // The rules, stated once:
 //
@@ -24,24 +25,44 @@
 //    COPY   the count is above 1: allocate a page, copy the old one into it, map the new
 //           page writable (PTE_COW cleared), then drop this mapping's reference to the old.
 //
+//  The batch. A trap costs far more than the REUSE it leads to, and about as much as a
+//  COPY, so once the faulting page is done, cow_batch() resolves some other COW pages of
+//  the same last-level table the same way, each by decide(): after a REUSE, every page of
+//  the table whose count is 1 (reuse-around); after a run of faults at ascending
+//  neighbouring pages, a window of pages above the faulting one that doubles with each
+//  such fault (copy-ahead, as read-ahead does for files). Everything it does is what a
+//  later fault on that page would do; it only does it sooner.
+//
 //  The TLB. Whenever a PTE loses a permission (fork's downgrade of the parent) the hart
 //  flushes before the address space runs again (cow_share_table, once per table); after
-//  a fault changes a PTE we flush that address. Other harts cannot hold stale entries for
-//  a running process: a process runs on one hart at a time, and every return to user
-//  space flushes the user translations (trampoline.S).
+//  a fault changes PTEs we flush: that address, or everything once for a batch. Other
+//  harts cannot hold stale entries for a running process: a process runs on one hart at a
+//  time, and every return to user space flushes the user translations (trampoline.S).
 
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/memlayout.h"
 #include "kernel/riscv.h"
+#include "kernel/spinlock.h"
+#include "kernel/proc.h"
 #include "kernel/memstat.h"
 #include "kernel/defs.h"
 
-// Since boot; atomic adds, because faults on many harts bump them at once.
+// Copy-ahead allocates only while more than this fraction of all pages is free (1/8:
+// 16 MiB of the default 128), so that pages copied before they are written never take
+// the last free memory from a process that needs it now.
+#define AHEAD_MIN_FREE_DIVISOR 8
+
+// Since boot; atomic adds, because faults on many harts bump them at once. A page the
+// batch resolves counts as a copy or a reuse, and as batched instead of as a fault, so
+// copies + reuses = faults + batched. The adds come in that order (faults and batched
+// first) and cow_stats() reads in the opposite order, so no snapshot shows a page
+// without its fault or batch.
 static struct {
   uint64 faults;   // COW faults resolved
-  uint64 copies;   // ... by COPY
-  uint64 reuses;   // ... by REUSE
+  uint64 batched;  // pages resolved with another page's fault (cow_batch)
+  uint64 copies;   // pages resolved by COPY
+  uint64 reuses;   // pages resolved by REUSE
   uint64 shared;   // page mappings shared by fork
 } cowstat;
 
@@ -80,6 +101,16 @@ cow_share_table(pte_t *parent, pte_t *child, int n)
   sfence_vma();
 }
 
+// Forget what p's COW faults so far said about where it writes: fork calls this for
+// parent and child, since what they share has just changed. (exec needs no call: its
+// fresh pages are not COW, and only a fork can make them so.)
+void
+cow_seqreset(struct proc *p)
+{
+  p->cownext = MAXVA;   // never a user page: the next fault is not sequential
+  p->cowwindow = 1;
+}
+
 // The decision a COW fault makes for the page at pa.
 enum cow_outcome { REUSE, COPY };
 
@@ -100,6 +131,135 @@ decide(uint64 pa)
   return krefcount((void *)pa) == 1 ? REUSE : COPY;
 }
 
+// Carry out outcome how for the COW page whose PTE is pte: the one step a fault and the
+// batch both take for a page. 0, or -1 if COPY found no free page (then nothing changed).
+// The caller counts the page and flushes the TLB.
+static int
+resolve(pte_t *pte, enum cow_outcome how)
+{
+  uint64 old = PTE2PA(*pte);
+  uint64 flags = (PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW;
+
+  switch(how){
+  case REUSE:
+    *pte = PA2PTE(old) | flags;
+    break;
+  case COPY: {
+    char *mem = kalloc();
+    if(mem == 0)
+      return -1;
+    memmove(mem, (void *)old, PGSIZE);
+    *pte = PA2PTE(mem) | flags;
+    kfree((void *)old);   // only after the copy: see decide()
+    break;
+  }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- the batch
+
+// Is pte a COW page the process may write (the guard page has no PTE_U: never touched)?
+static int
+iscow(pte_t pte)
+{
+  return (pte & (PTE_V | PTE_U | PTE_W | PTE_COW)) == (PTE_V | PTE_U | PTE_COW);
+}
+
+// Pages resolved by the batch, by outcome.
+struct tally {
+  int reuses, copies;
+};
+
+// Copy-ahead: the entries of the faulting page's table it resolves along with it, from
+// its index at up to (not including) the returned index. A fault at the page just above
+// the last window continues the sequence and doubles the window (1, 2, 4, ... up to a
+// whole table); any other fault starts again at 1, the faulting page alone. Ascending
+// only: descending writes are rare (the user stack is one page). The state lives in the
+// process (proc.h), which only it changes, and only here.
+static int
+window(uint64 va, int at)
+{
+  struct proc *p = myproc();
+  int w = 1;
+  if(va == p->cownext)
+    w = p->cowwindow < NPTE ? 2 * p->cowwindow : NPTE;
+  int end = at + w < NPTE ? at + w : NPTE;
+  p->cowwindow = w;
+  p->cownext = va + (uint64)(end - at) * PGSIZE;
+  return end;
+}
+
+// Is memory plentiful enough to copy a page no fault has asked for yet?
+static int
+plentiful(void)
+{
+  return kfreepages() > ktotalpages() / AHEAD_MIN_FREE_DIVISOR;
+}
+
+// Resolve the COW pages among table[from..to) by decide(), in order. A COPY stops the
+// run when memory is not plentiful, or when kalloc() fails: these pages were not asked
+// for, so running out only ends the batch, never fails the fault.
+static void
+ahead(pte_t *table, int from, int to, struct tally *t)
+{
+  for(int i = from; i < to; i++){
+    if(!iscow(table[i]))
+      continue;
+    enum cow_outcome how = decide(PTE2PA(table[i]));
+    if(how == COPY && !plentiful())
+      return;
+    if(resolve(&table[i], how) < 0)
+      return;
+    if(how == REUSE)
+      t->reuses++;
+    else
+      t->copies++;
+  }
+}
+
+// Reuse-around: give write permission back to every COW page of the table whose count
+// is 1; skip is the faulting page's entry, done already.
+static void
+around(pte_t *table, int skip, struct tally *t)
+{
+  for(int i = 0; i < NPTE; i++){
+    if(i != skip && iscow(table[i]) && decide(PTE2PA(table[i])) == REUSE){
+      resolve(&table[i], REUSE);
+      t->reuses++;
+    }
+  }
+}
+
+// The batch, after the fault at va (PTE pte, resolved by how). It may change only COW
+// PTEs of the process's own last-level table that holds pte, and only as a fault on that
+// page would: REUSE for a count of 1, COPY otherwise. That is safe for the same reasons
+// as decide() is, with no lock: a count-1 page is ours alone and stays so while we are
+// in this fault (only we could fork); a page with count above 1 that we copy now is
+// exactly what our later fault on it would copy, and nobody writes the old page
+// meanwhile. It runs in the faulting process (vm.c resolves faults in the current
+// process's page table only). Returns how many pages it resolved; the caller flushes.
+static int
+cow_batch(pte_t *pte, uint64 va, enum cow_outcome how)
+{
+#ifdef COW_ONE_PAGE
+  return 0;   // make COWBATCH=0: one page per fault, to measure the batch against
+#endif
+  pte_t *table = (pte_t *)PGROUNDDOWN((uint64)pte);
+  int at = pte - table;
+  struct tally t = { 0, 0 };
+
+  ahead(table, at + 1, window(va, at), &t);
+  if(how == REUSE)
+    around(table, at, &t);
+  count(&cowstat.batched, t.reuses + t.copies);
+  count(&cowstat.reuses, t.reuses);
+  count(&cowstat.copies, t.copies);
+  return t.reuses + t.copies;
+}
+
+// ---------------------------------------------------------------- the fault
+
 // Resolve a store to the user page at va, whose PTE (valid, PTE_U, PTE_W clear) vm.c
 // found at pte. FAULT_OK: the store will now succeed. FAULT_NOMEM: no page for the
 // copy; nothing was changed and nothing leaked. FAULT_BAD: not a COW page, so the
@@ -110,36 +270,27 @@ cow_fault(pte_t *pte, uint64 va)
   if((*pte & PTE_COW) == 0)
     return FAULT_BAD;
 
-  uint64 old = PTE2PA(*pte);
-  uint64 flags = (PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW;
-
-  switch(decide(old)){
-  case REUSE:
-    *pte = PA2PTE(old) | flags;
-    count(&cowstat.reuses, 1);
-    break;
-  case COPY: {
-    char *mem = kalloc();
-    if(mem == 0)
-      return FAULT_NOMEM;
-    memmove(mem, (void *)old, PGSIZE);
-    *pte = PA2PTE(mem) | flags;
-    kfree((void *)old);   // only after the copy: see decide()
-    count(&cowstat.copies, 1);
-    break;
-  }
-  }
-  sfence_vma_va(va);
+  enum cow_outcome how = decide(PTE2PA(*pte));
+  if(resolve(pte, how) < 0)
+    return FAULT_NOMEM;
   count(&cowstat.faults, 1);
+  count(how == REUSE ? &cowstat.reuses : &cowstat.copies, 1);
+
+  if(cow_batch(pte, va, how) > 0)
+    sfence_vma();         // one flush for the whole batch
+  else
+    sfence_vma_va(va);
   return FAULT_OK;
 }
 
 // Fill in memstat()'s copy-on-write counters; sys_memstat() fills the allocator's.
+// Read in the opposite order of the adds: see cowstat.
 void
 cow_stats(struct memstat *st)
 {
-  st->cowfaults = __atomic_load_n(&cowstat.faults, __ATOMIC_SEQ_CST);
   st->cowcopies = __atomic_load_n(&cowstat.copies, __ATOMIC_SEQ_CST);
   st->cowreuses = __atomic_load_n(&cowstat.reuses, __ATOMIC_SEQ_CST);
+  st->cowbatched = __atomic_load_n(&cowstat.batched, __ATOMIC_SEQ_CST);
+  st->cowfaults = __atomic_load_n(&cowstat.faults, __ATOMIC_SEQ_CST);
   st->cowshared = __atomic_load_n(&cowstat.shared, __ATOMIC_SEQ_CST);
 }

@@ -219,6 +219,7 @@ void            uvmcount(pagetable_t, uint64 sz, int *mapped, int *shared);
 struct memstat;
 void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
+void            cow_seqreset(struct proc *p);  // fork: no sequential writes seen yet
 void            cow_stats(struct memstat *);   // fills the cow* fields only
 #endif
 

@@ -67,6 +67,10 @@ struct proc {
   struct file *ofile[NOFILE];  // open files, by descriptor
   struct inode *cwd;           // current directory
   char name[16];               // for procdump and kernel messages
+#ifdef COW_FORK
+  uint64 cownext;              // copy-ahead (cow.c): where a sequential COW fault would be
+  int cowwindow;               // ... and how many pages the last one resolved
+#endif
 
   // Read or written only with lock held: other harts look at them (scheduler, kill,
   // wakeup, wait).

@@ -91,6 +91,7 @@ typedef uint64 *pagetable_t; // 512 PTEs
 #define PGROUNDDOWN(a) ((a) & ~(PGSIZE - 1))               // start of the page holding a
 #define PGROUNDUP(sz)  (((sz) + PGSIZE - 1) & ~(PGSIZE - 1))  // first page boundary >= sz
 #define PXMASK          0x1FF                    // one index: 9 bits, 512 entries a table
+#define NPTE            (PXMASK + 1)             // entries in one page-table page
 #define PXSHIFT(level)  (PGSHIFT + 9 * (level))  // where level's index starts
 #define PX(level, va)   ((((uint64)(va)) >> PXSHIFT(level)) & PXMASK)
 

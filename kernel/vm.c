@@ -29,7 +29,6 @@ extern char trampoline[];  // trampoline.S, one page
 #define DEVPAGE   PGSIZE      // UART0 and VIRTIO0 each need one page of registers
 #define PLICSIZE  0x400000    // the PLIC's register window
 #define L0SPAN    (1L << PXSHIFT(1))   // bytes one last-level page-table page covers
-#define NPTE      ((int)(PGSIZE / sizeof(pte_t)))  // entries in one page-table page
 
 // A zeroed page to use as a page-table page, or 0 if none is free.
 static pagetable_t

@@ -4,9 +4,10 @@
 //   forkbench            heaps of 0 1 4 16 64 MiB
 //   forkbench -q         quick: heaps of 0 and 1 MiB, 3 repetitions (make check uses it)
 //   forkbench MIB...     these heap sizes (at most MAXSIZES)
+//   forkbench -exit      exits at once: the program the exec column runs
 //
 // For each heap size every heap page is written first (touched, so it is mapped), then:
-//   fork       fork + the child exits at once + the parent waits (the fork-then-exec shape)
+//   fork       fork + the child exits at once + the parent waits
 //   forkwrite  fork + the child writes one byte to every heap page + exits + parent waits
 //   reuse      the parent writes every heap page right after a fork whose child has exited
 //              (COW: each page is still marked COW with count 1, so each write takes the
@@ -14,6 +15,11 @@
 //   touch      the parent writes every heap page with no fork in between (plain stores)
 //   pages      free pages before fork minus free pages after it (memstat), while the child
 //              is parked on a pipe: what the fork itself allocated
+//   exec       fork + the child execs "forkbench -exit" + the parent waits (fork-then-exec)
+//   random     fork + the child writes one byte to RANDOM_PCT% of the heap pages, each once,
+//              in random order + exits + parent waits
+//   written, allocated  pages the random child writes, and free pages before its writes
+//              minus after them (memstat, the child parked on a pipe before and after)
 // Times are medians of several repetitions, read from the RISC-V time CSR (10 MHz on QEMU's
 // virt machine; the kernel sets scounteren.TM so user mode may read it). A fork that fails
 // (the eager kernel out of memory) is printed as "fork failed" and as -1 in the CSV line.
@@ -29,9 +35,14 @@
 #define MAXSIZES   8
 #define MAXMIB     1024
 #define FAILED     ((uint64)-1)  // a time that could not be measured: a fork failed
+#define RANDOM_PCT 10         // percent of the heap pages the random child writes
 
 static char *heap;            // start of the heap this program grows and shrinks
 static int heapbytes;         // current heap size
+static char *self;            // this program's path (argv[0]), for the exec child
+
+// What a forked child does before it exits.
+enum work { EXIT, WRITEALL, WRITERANDOM, EXEC };
 
 // Repetitions for a heap of mib MiB: fewer for the big ones (an eager fork of 64 MiB
 // copies 16384 pages each time).
@@ -81,20 +92,64 @@ touch(char *mem, int bytes, int val)
     mem[off] = (char)(val + off / PAGE);
 }
 
-// One fork whose child writes every heap page (if write) and exits; the parent waits.
-// Elapsed ticks, or FAILED.
+// How many heap pages the random child writes.
+static int
+randomcount(void)
+{
+  return heapbytes / PAGE * RANDOM_PCT / 100;
+}
+
+// Write one byte to randomcount() distinct heap pages in a random order: the pages a
+// full-period linear congruential sequence modulo a power of two visits first, skipping
+// numbers past the heap.
+static void
+touchrandom(void)
+{
+  uint npages = heapbytes / PAGE, m = 1, x = 0;
+  while(m < npages)
+    m *= 2;
+  for(int left = randomcount(); left > 0; ){
+    x = (1103515245 * x + 12345) & (m - 1);   // period m: the multiplier is 1 mod 4
+    if(x < npages){
+      heap[(uint64)x * PAGE] = (char)x;
+      left--;
+    }
+  }
+}
+
+// The child's part of one fork. Does not return.
+static void
+childwork(enum work work)
+{
+  char *argv[] = { self, "-exit", 0 };
+
+  switch(work){
+  case EXIT:
+    break;
+  case WRITEALL:
+    touch(heap, heapbytes, 7);
+    break;
+  case WRITERANDOM:
+    touchrandom();
+    break;
+  case EXEC:
+    exec(self, argv);
+    printf("forkbench: exec %s failed\n", self);
+    exit(1);
+  }
+  exit(0);
+}
+
+// One fork whose child does work and exits; the parent waits. Elapsed ticks, or FAILED.
 static uint64
-forkonce(int write)
+forkonce(enum work work)
 {
   uint64 t0 = rdtime();
   int pid = fork();
   if(pid < 0)
     return FAILED;
-  if(pid == 0){
-    if(write)
-      touch(heap, heapbytes, 7);
-    exit(0);
-  }
+  if(pid == 0)
+    childwork(work);
   int status = -1;
   wait(&status);
   uint64 t1 = rdtime();
@@ -105,13 +160,13 @@ forkonce(int write)
   return t1 - t0;
 }
 
-// Median over reps of forkonce(write); FAILED if any fork failed.
+// Median over reps of forkonce(work); FAILED if any fork failed.
 static uint64
-timefork(int write, int reps)
+timefork(enum work work, int reps)
 {
   uint64 t[MAXREPS];
   for(int i = 0; i < reps; i++)
-    if((t[i] = forkonce(write)) == FAILED)
+    if((t[i] = forkonce(work)) == FAILED)
       return FAILED;
   return median(t, reps);
 }
@@ -123,7 +178,7 @@ timetouch(int afterfork, int reps)
 {
   uint64 t[MAXREPS];
   for(int i = 0; i < reps; i++){
-    if(afterfork && forkonce(0) == FAILED)
+    if(afterfork && forkonce(EXIT) == FAILED)
       return FAILED;
     uint64 t0 = rdtime();
     touch(heap, heapbytes, i);
@@ -163,6 +218,51 @@ forkpages(void)
   if(r < 0)
     return -1;
   return (int)(before.freepages - after.freepages);
+}
+
+// Pages the random child allocates while it writes (the free pages before its writes
+// minus after them), or -1 if fork failed. Each process makes its stack page its own
+// (a store, and a read into it) before the measurement, so only the heap writes count.
+static int
+randompages(void)
+{
+  struct memstat before, after;
+  int ready[2], go[2];
+  char c = 'r';
+
+  if(pipe(ready) < 0)
+    return -1;
+  if(pipe(go) < 0){
+    close(ready[0]);
+    close(ready[1]);
+    return -1;
+  }
+  int pid = fork();
+  if(pid == 0){
+    c = 'c';
+    write(ready[1], &c, 1);
+    read(go[0], &c, 1);
+    touchrandom();
+    write(ready[1], &c, 1);
+    read(go[0], &c, 1);
+    exit(0);
+  }
+  int r = -1;
+  if(pid > 0){
+    read(ready[0], &c, 1);
+    memstat(&before);
+    write(go[1], &c, 1);
+    read(ready[0], &c, 1);
+    memstat(&after);
+    write(go[1], &c, 1);
+    wait(0);
+    r = (int)(before.freepages - after.freepages);
+  }
+  close(ready[0]);
+  close(ready[1]);
+  close(go[0]);
+  close(go[1]);
+  return r;
 }
 
 // Microseconds with one decimal, right-aligned in width columns; "-" for a failed fork.
@@ -224,8 +324,8 @@ csvus(uint64 ticks)
 static void
 usage(void)
 {
-  fprintf(2, "usage: forkbench [-q] [MiB ...]  (at most %d sizes, each 0..%d)\n",
-          MAXSIZES, MAXMIB);
+  fprintf(2, "usage: forkbench [-q] [MiB ...]  (at most %d sizes, each 0..%d), "
+          "or forkbench -exit\n", MAXSIZES, MAXMIB);
   exit(1);
 }
 
@@ -235,6 +335,9 @@ main(int argc, char *argv[])
   int sizes[MAXSIZES] = { 0, 1, 4, 16, 64 };
   int nsizes = 5, quick = 0, given = 0;
 
+  if(argc == 2 && strcmp(argv[1], "-exit") == 0)
+    exit(0);
+  self = argv[0];
   for(int i = 1; i < argc; i++){
     if(strcmp(argv[i], "-q") == 0){
       quick = 1;
@@ -254,23 +357,28 @@ main(int argc, char *argv[])
 
   heap = sbrk(0);
   printf("forkbench: fork cost by heap size; times in us, median of several runs\n");
-  printf("  heap  mapped       fork  forkwrite      reuse      touch   pages\n");
+  printf("  heap  mapped       fork  forkwrite      reuse      touch   pages       exec"
+         "     random  written allocated\n");
   printf("   MiB   pages                                               by fork\n");
   for(int s = 0; s < nsizes; s++){
     int mib = sizes[s], reps = repsfor(mib, quick);
     if(setheap(mib) < 0){
       putint(mib, 6);
       printf("  sbrk failed: not enough memory for this heap\n");
-      printf("forkbench,%d,-1,-1,-1,-1,-1,-1,0\n", mib);
+      printf("forkbench,%d,-1,-1,-1,-1,-1,-1,0,-1,-1,-1,-1\n", mib);
       continue;
     }
     touch(heap, heapbytes, 1);
     int mapped = (int)((uint64)sbrk(0) / PAGE);   // text, data, stack and heap pages
     uint64 tt = timetouch(0, reps);
-    uint64 tf = timefork(0, reps);
-    uint64 tr = tf != FAILED ? timetouch(1, reps) : FAILED;
-    uint64 tw = tf != FAILED ? timefork(1, reps) : FAILED;
-    int pages = tf != FAILED ? forkpages() : -1;
+    uint64 tf = timefork(EXIT, reps);
+    int ok = tf != FAILED;
+    uint64 tr = ok ? timetouch(1, reps) : FAILED;
+    uint64 tw = ok ? timefork(WRITEALL, reps) : FAILED;
+    int pages = ok ? forkpages() : -1;
+    uint64 te = ok ? timefork(EXEC, reps) : FAILED;
+    uint64 trand = ok ? timefork(WRITERANDOM, reps) : FAILED;
+    int written = randomcount(), allocated = ok ? randompages() : -1;
 
     putint(mib, 6);
     putint(mapped, 8);
@@ -283,16 +391,24 @@ main(int argc, char *argv[])
       putus(tr, 11);
       putus(tt, 11);
       putint(pages, 8);
+      putus(te, 11);
+      putus(trand, 11);
+      putint(written, 9);
+      putint(allocated, 10);
       printf("\n");
     }
-    // forkbench,SIZE_MIB,fork_us,forkwrite_us,pages,reuse_us,touch_us,mapped_pages,reps
+    // forkbench,SIZE_MIB,fork_us,forkwrite_us,pages,reuse_us,touch_us,mapped_pages,reps,
+    //   exec_us,random_us,random_written,random_allocated
     printf("forkbench,%d", mib);
     csvus(tf);
     csvus(tw);
     printf(",%d", pages);
     csvus(tr);
     csvus(tt);
-    printf(",%d,%d\n", mapped, reps);
+    printf(",%d,%d", mapped, reps);
+    csvus(te);
+    csvus(trand);
+    printf(",%d,%d\n", written, allocated);
   }
   setheap(0);
   printf("forkbench: done\n");
