@@ -302,10 +302,11 @@ HANDOUT ?= handout
 handout:
 	@python3 tools/handout.py --out $(HANDOUT)
 
-# bench: COW and eager (COW=0) kernels side by side, each built in its own copy under
-# bench-out/; results in bench-out/bench.csv and bench-out/forkbench.svg. A benchmark, not a
-# test: it reports timings and asserts none. MEM defaults to 256 here so the eager fork of a
-# 64 MiB process fits; MEM= or CPUS= on the command line are passed on.
+# bench: COW, COW with one page per fault (COWBATCH=0) and eager (COW=0) kernels side by
+# side, each built in its own copy under bench-out/; results in bench-out/bench.csv and
+# bench-out/forkbench.svg. A benchmark, not a test: it reports timings and asserts none.
+# MEM defaults to 256 here so the eager fork of a 64 MiB process fits; MEM= or CPUS= on the
+# command line are passed on.
 bench:
 	@python3 tools/bench.py --mem $(if $(filter command line,$(origin MEM)),$(MEM),256) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
@@ -352,7 +353,7 @@ help:
 	@echo "  make crashtest      crash QEMU mid-write, check the file system after recovery"
 # >>> solution
 	@echo "  make handout        write the student starter tree: handout/xv6-cow-lab/ and .tar.gz"
-	@echo "  make bench          COW vs eager fork benchmarks (MEM=256); writes bench-out/"
+	@echo "  make bench          COW vs one page per fault vs eager fork (MEM=256); bench-out/"
 	@echo "  make bench-paths    fast paths vs LOGCOMMIT=sync and TRAPFLUSH=full, side by side"
 	@echo "  make autograder     write autograder.zip, the Gradescope bundle"
 # <<< solution
@@ -365,6 +366,7 @@ help:
 	@echo "  EXTRA_PROGS='a.c'   also build these files as user programs into fs.img"
 # >>> solution
 	@echo "  COW=0               build the kernel with an eager (copying) fork"
+	@echo "  COWBATCH=0          a COW fault resolves its own page only (to compare)"
 	@echo "  LOGCOMMIT=sync      the log commits every operation on its own (to compare)"
 	@echo "  TRAPFLUSH=full      the trap path flushes the whole TLB both ways (to compare)"
 	@echo "  HANDOUT=dir         where make handout writes (default handout)"

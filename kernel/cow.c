@@ -171,20 +171,28 @@ struct tally {
   int reuses, copies;
 };
 
-// Copy-ahead: the entries of the faulting page's table it resolves along with it, from
-// its index at up to (not including) the returned index. A fault at the page just above
-// the last window continues the sequence and doubles the window (1, 2, 4, ... up to a
-// whole table); any other fault starts again at 1, the faulting page alone. Ascending
-// only: descending writes are rare (the user stack is one page). The state lives in the
-// process (proc.h), which only it changes, and only here.
+// How many entries of the last-level table whose entry at maps va lie in p's user memory
+// [0, p->sz): the batch looks at no others (there are none valid above p->sz).
 static int
-window(uint64 va, int at)
+inuse(struct proc *p, uint64 va, int at)
 {
-  struct proc *p = myproc();
+  uint64 n = (PGROUNDUP(p->sz) - (va - (uint64)at * PGSIZE)) / PGSIZE;
+  return n < NPTE ? n : NPTE;
+}
+
+// Copy-ahead: the entries of the faulting page's table it resolves along with it, from
+// its index at up to (not including) the returned index, at most n. A fault at the page
+// just above the last window continues the sequence and doubles the window (1, 2, 4, ...
+// up to a whole table); any other fault starts again at 1, the faulting page alone.
+// Ascending only: descending writes are rare (the user stack is one page). The state
+// lives in p (proc.h), which only p's own faults change, here.
+static int
+window(struct proc *p, uint64 va, int at, int n)
+{
   int w = 1;
   if(va == p->cownext)
     w = p->cowwindow < NPTE ? 2 * p->cowwindow : NPTE;
-  int end = at + w < NPTE ? at + w : NPTE;
+  int end = at + w < n ? at + w : n;
   p->cowwindow = w;
   p->cownext = va + (uint64)(end - at) * PGSIZE;
   return end;
@@ -218,12 +226,12 @@ ahead(pte_t *table, int from, int to, struct tally *t)
   }
 }
 
-// Reuse-around: give write permission back to every COW page of the table whose count
-// is 1; skip is the faulting page's entry, done already.
+// Reuse-around: give write permission back to every COW page among table[0..n) whose
+// count is 1; skip is the faulting page's entry, done already.
 static void
-around(pte_t *table, int skip, struct tally *t)
+around(pte_t *table, int n, int skip, struct tally *t)
 {
-  for(int i = 0; i < NPTE; i++){
+  for(int i = 0; i < n; i++){
     if(i != skip && iscow(table[i]) && decide(PTE2PA(table[i])) == REUSE){
       resolve(&table[i], REUSE);
       t->reuses++;
@@ -245,13 +253,14 @@ cow_batch(pte_t *pte, uint64 va, enum cow_outcome how)
 #ifdef COW_ONE_PAGE
   return 0;   // make COWBATCH=0: one page per fault, to measure the batch against
 #endif
+  struct proc *p = myproc();
   pte_t *table = (pte_t *)PGROUNDDOWN((uint64)pte);
-  int at = pte - table;
+  int at = pte - table, n = inuse(p, va, at);
   struct tally t = { 0, 0 };
 
-  ahead(table, at + 1, window(va, at), &t);
+  ahead(table, at + 1, window(p, va, at, n), &t);
   if(how == REUSE)
-    around(table, at, &t);
+    around(table, n, at, &t);
   count(&cowstat.batched, t.reuses + t.copies);
   count(&cowstat.reuses, t.reuses);
   count(&cowstat.copies, t.copies);

@@ -2,22 +2,25 @@
 """`make bench`: what copy-on-write fork buys, measured; `make bench-paths` (--paths): what
 the fast paths (group commit, bulk pipes, the ASID trap path) buy. Owns the benchmark driver only.
 
-Builds the kernel twice, COW (COW=1) and eager (COW=0), each in its own copy of the tree under
-bench-out/build-NAME/ (so objects of the two settings never mix), both with MEM MiB of RAM (256
-by default, so the eager fork of a 64 MiB process fits). Boots both headless at once (with
-the QEMU command line of `make qemu`, from grade-cow.py, each on a copy of its fs.img) and runs
-`forkbench` on them in alternation, several rounds, so that a change in host load hits both
-alike; then, on each, `sysbench` when the image has it, and times `cowtest` and `usertests -q`
-from typing the command to the next shell prompt. Then prints one side-by-side table with
-COW/eager ratios, writes bench-out/bench.csv and draws bench-out/forkbench.svg with
-gnuplot (installing the Debian package gnuplot-nox when it is missing, saying so).
+Builds the kernel three times (KERNELS): COW (COW=1, a fault resolves a batch of pages), COW
+with one page per fault (COWBATCH=0) and eager (COW=0), each in its own copy of the tree under
+bench-out/build-NAME/ (so objects of different settings never mix), all with MEM MiB of RAM
+(256 by default, so the eager fork of a 64 MiB process fits). Boots all three headless at once
+(with the QEMU command line of `make qemu`, from grade-cow.py, each on a copy of its fs.img)
+and runs `forkbench` on them in turn, the order rotating every round, several rounds, so that
+a change in host load hits all alike; then, on each, `sysbench` when the image has it, and
+times `cowtest` and `usertests -q` from typing the command to the next shell prompt. Then
+prints one side-by-side table with COW/eager and COW/one-page ratios, writes
+bench-out/bench.csv and draws bench-out/forkbench.svg with gnuplot (installing the Debian
+package gnuplot-nox when it is missing, saying so).
 
 This is a benchmark, not a test: it reports timings and asserts none. The exit status is
 non-zero only when something could not be measured at all (a build failed, a kernel did not
 boot, a program did not finish, no plot could be drawn). Python 3 standard library only.
 
-The CSV has one row per measurement line, prefixed by the kernel (cow or eager):
-  KERNEL,forkbench,SIZE_MIB,fork_us,forkwrite_us,pages,reuse_us,touch_us,mapped_pages,reps
+The CSV has one row per measurement line, prefixed by the kernel (cow, onepage or eager):
+  KERNEL,forkbench,SIZE_MIB,fork_us,forkwrite_us,pages,reuse_us,touch_us,mapped_pages,reps,
+      exec_us,random_us,random_written,random_allocated
   KERNEL,wall,PROGRAM,SECONDS,ok|failed
   KERNEL,sysbench,...          (sysbench's own lines, unchanged)
 -1 in a forkbench field means that fork failed (the eager kernel ran out of memory).
@@ -40,7 +43,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
-KERNELS = [("cow", ["COW=1"]), ("eager", ["COW=0"])]   # name, make settings
+# name, make settings. The table and the plot take them in this order.
+KERNELS = [("cow", ["COW=1"]), ("onepage", ["COW=1", "COWBATCH=0"]), ("eager", ["COW=0"])]
 BOOT_TIMEOUT = 120
 BUILD_TIMEOUT = 900
 # Commands and their timeouts in seconds (generous: the eager kernel and a busy host are slow).
@@ -48,7 +52,9 @@ FORKBENCH_TIMEOUT = 900
 SYSBENCH_TIMEOUT = 900
 WALL = [("cowtest", 900), ("usertests -q", 2400)]
 FORKBENCH_FIELDS = ["fork_us", "forkwrite_us", "pages", "reuse_us", "touch_us",
-                    "mapped_pages", "reps"]
+                    "mapped_pages", "reps", "exec_us", "random_us", "random_written",
+                    "random_allocated"]
+COUNT_FIELDS = {"pages", "mapped_pages", "reps", "random_written", "random_allocated"}
 
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
@@ -156,7 +162,7 @@ def combine_rounds(res):
             row[field] = -1.0 if vals[0] < 0 else vals[(len(vals) - 1) // 2]
         res["forkbench"][size] = row
         res["forkbench_lines"].append("forkbench,%d,%s" % (size, ",".join(
-            ("%d" if f in ("pages", "mapped_pages", "reps") else "%.1f") % row[f]
+            ("%d" if f in COUNT_FIELDS else "%.1f") % row[f]
             for f in FORKBENCH_FIELDS)))
 
 
@@ -198,47 +204,67 @@ def ratio(a, b):
     return "%.3g" % (a / b)
 
 
-def table(cow, eager):
-    """The side-by-side table, as lines."""
-    lines = ["%-34s %12s %12s %10s" % ("", "COW", "eager", "COW/eager"),
-             "%-34s %12s %12s %10s" % ("-" * 34, "-" * 12, "-" * 12, "-" * 10)]
-    sizes = sorted(set(cow["forkbench"]) | set(eager["forkbench"]))
-    metrics = [("fork_us", "fork+exit+wait, us"), ("forkwrite_us", "fork+child writes all, us"),
-               ("reuse_us", "parent writes after fork, us"), ("touch_us", "parent writes, no fork, us"),
-               ("pages", "pages allocated by fork")]
-    for key, label in metrics:
+ROW = "%-36s %12s %12s %12s %9s %9s"
+METRICS = [("fork_us", "fork+exit+wait, us"), ("forkwrite_us", "fork+child writes all, us"),
+           ("reuse_us", "parent writes after fork, us"),
+           ("touch_us", "parent writes, no fork, us"), ("exec_us", "fork+exec+wait, us"),
+           ("random_us", "fork+child writes 10%, us"),
+           ("random_written", "  pages the child writes"),
+           ("random_allocated", "  pages the child allocates"),
+           ("pages", "pages allocated by fork")]
+
+
+def table(cow, one, eager):
+    """The side-by-side table, as lines: values of the three kernels, then COW/eager and
+    COW/one-page ratios."""
+    lines = [ROW % ("", "COW", "one page", "eager", "COW/eager", "COW/1page"),
+             ROW % ("-" * 36, "-" * 12, "-" * 12, "-" * 12, "-" * 9, "-" * 9)]
+    sizes = sorted(set(cow["forkbench"]) | set(one["forkbench"]) | set(eager["forkbench"]))
+    for key, label in METRICS:
+        unit = "pages" if key in COUNT_FIELDS else "us"
         for s in sizes:
-            a = cow["forkbench"].get(s, {}).get(key)
-            b = eager["forkbench"].get(s, {}).get(key)
-            unit = "pages" if key == "pages" else "us"
-            lines.append("%-34s %12s %12s %10s" % ("%s %4d MiB" % (label, s), fmt(a, unit),
-                                                   fmt(b, unit), ratio(a, b)))
+            a, o, b = (r["forkbench"].get(s, {}).get(key) for r in (cow, one, eager))
+            lines.append(ROW % ("%s %4d MiB" % (label, s), fmt(a, unit), fmt(o, unit),
+                                fmt(b, unit), ratio(a, b), ratio(a, o)))
+    lines.append("derived, per heap size (COW, one page):")
+    for s in sizes:
+        c, o = cow["forkbench"].get(s, {}), one["forkbench"].get(s, {})
+        lines.append("  %4d MiB: reuse/touch %s, %s; random allocated/written %s, %s"
+                     % (s, ratio(c.get("reuse_us"), c.get("touch_us")),
+                        ratio(o.get("reuse_us"), o.get("touch_us")),
+                        ratio(c.get("random_allocated"), c.get("random_written")),
+                        ratio(o.get("random_allocated"), o.get("random_written"))))
     for command, _ in WALL:
-        a, sa = cow["wall"].get(command, (None, "not run"))
-        b, sb = eager["wall"].get(command, (None, "not run"))
-        label = "%s wall clock, s" % command
-        lines.append("%-34s %12s %12s %10s" % (label, "%s %s" % (fmt(a, "s"), sa) if a else sa,
-                                               "%s %s" % (fmt(b, "s"), sb) if b else sb,
-                                               ratio(a, b)))
-    # sysbench: pair lines whose first field matches; the ratio of the first number in each.
-    eager_sys = {}
-    for line in eager["sysbench"]:
-        f = line.split(",")
-        if len(f) > 2:
-            eager_sys[f[1]] = f[2:]
+        got = [r["wall"].get(command, (None, "not run")) for r in (cow, one, eager)]
+        cells = ["%s %s" % (fmt(secs, "s"), status) if secs else status for secs, status in got]
+        secs = [secs for secs, _ in got]
+        lines.append(ROW % ("%s wall clock, s" % command, *cells,
+                            ratio(secs[0], secs[2]), ratio(secs[0], secs[1])))
+    # sysbench: pair lines whose first field matches; the ratios of the first number in each.
+    others = []
+    for r in (one, eager):
+        byname = {}
+        for line in r["sysbench"]:
+            f = line.split(",")
+            if len(f) > 2:
+                byname[f[1]] = f[2:]
+        others.append(byname)
     for line in cow["sysbench"]:
         f = line.split(",")
         if len(f) < 3:
             continue
-        other = eager_sys.get(f[1], [])
-        a = " ".join(f[2:])
-        b = " ".join(other) if other else "-"
-        try:
-            r = ratio(float(f[2]), float(other[0]))
-        except (ValueError, IndexError):
-            r = "-"
-        lines.append("%-34s %12s %12s %10s" % ("sysbench " + f[1], a, b, r))
+        o, b = (d.get(f[1], []) for d in others)
+        lines.append(ROW % ("sysbench " + f[1], " ".join(f[2:]), " ".join(o) or "-",
+                            " ".join(b) or "-", first_ratio(f[2], b), first_ratio(f[2], o)))
     return lines
+
+
+def first_ratio(a, other):
+    """The ratio of a to the first field of other (a sysbench line's value), or '-'."""
+    try:
+        return ratio(float(a), float(other[0]))
+    except (ValueError, IndexError):
+        return "-"
 
 
 def write_csv(path, results):
@@ -274,18 +300,21 @@ def ensure_gnuplot():
     return None
 
 
-def plot(cow, eager, svg):
-    """Fork latency against process size, COW vs eager, log-log, as an SVG. True if drawn."""
+def plot(cow, one, eager, svg):
+    """Fork latency against process size, COW (batched and one page per fault) vs eager,
+    log-log, as an SVG. True if drawn."""
     gnuplot = ensure_gnuplot()
     if not gnuplot:
         return False
     dat = os.path.join(OUT, "forkbench.dat")
-    sizes = sorted(set(cow["forkbench"]) & set(eager["forkbench"]))
+    sizes = sorted(set(cow["forkbench"]) & set(one["forkbench"]) & set(eager["forkbench"]))
     with open(dat, "w") as f:
-        f.write("# mapped_mib cow_fork_us eager_fork_us cow_forkwrite_us eager_forkwrite_us heap_mib\n")
+        f.write("# mapped_mib cow_fork_us eager_fork_us cow_forkwrite_us onepage_forkwrite_us "
+                "eager_forkwrite_us heap_mib\n")
         for s in sizes:
-            c, e = cow["forkbench"][s], eager["forkbench"][s]
-            vals = [c["fork_us"], e["fork_us"], c["forkwrite_us"], e["forkwrite_us"]]
+            c, o, e = cow["forkbench"][s], one["forkbench"][s], eager["forkbench"][s]
+            vals = [c["fork_us"], e["fork_us"], c["forkwrite_us"], o["forkwrite_us"],
+                    e["forkwrite_us"]]
             f.write("%.4f %s %d\n" % (c["mapped_pages"] * 4096 / 2**20,
                                       " ".join("%.1f" % v if v > 0 else "?" for v in vals), s))
     script = """
@@ -302,8 +331,9 @@ set key top left box opaque
 plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'COW: fork + exit + wait', \\
      '%(dat)s' using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'eager: fork + exit + wait', \\
      '%(dat)s' using 1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4' title 'COW: fork + child writes every page', \\
-     '%(dat)s' using 1:5 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728' title 'eager: fork + child writes every page', \\
-     '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $6)) with labels offset 0,-1.2 font ',9' notitle
+     '%(dat)s' using 1:5 with linespoints lw 1 dt 3 pt 8 lc rgb '#2ca02c' title 'COW, one page per fault: fork + child writes every page', \\
+     '%(dat)s' using 1:6 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728' title 'eager: fork + child writes every page', \\
+     '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $7)) with labels offset 0,-1.2 font ',9' notitle
 """ % {"svg": svg, "dat": dat, "cpus": cow.get("cpus_label", "")}
     r = subprocess.run([gnuplot], input=script.encode(), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
@@ -500,8 +530,8 @@ def main(argv):
         trees[name] = build(name, settings, opts.mem)
         if trees[name] is None:
             return 1
-    # Both kernels are booted at once and forkbench alternates between them, round by
-    # round, so a change in how busy the host is hits both alike; the idle one waits in wfi.
+    # All kernels are booted at once and forkbench runs on each in turn, the order rotating
+    # every round, so a change in how busy the host is hits all alike; idle ones wait in wfi.
     results = [new_result(name) for name, _ in KERNELS]
     machines, logs = {}, []
     try:
@@ -516,7 +546,7 @@ def main(argv):
             else:
                 machines[name] = m
         for r in range(opts.rounds):
-            order = results if r % 2 == 0 else results[::-1]
+            order = results[r % len(results):] + results[:r % len(results)]
             for res in order:
                 if res["name"] in machines:
                     run_forkbench(res, machines[res["name"]], opts.forkbench_args)
@@ -532,22 +562,23 @@ def main(argv):
     for res in results:
         res["cpus_label"] = "CPUS=%d, MEM=%d%s" % (opts.cpus, opts.mem,
                                                   ", -icount" if opts.icount else "")
-    cow, eager = results
+    cow, one, eager = results
 
     say("")
     say("COW fork vs eager fork, MEM=%d MiB, CPUS=%d, measured in one run; time CSR = %s"
         % (opts.mem, opts.cpus, clock))
-    say("(times are medians; COW/eager < 1 means COW is faster)")
-    for line in table(cow, eager):
+    say("(times are medians; COW = the default kernel, a fault resolves a batch of pages; "
+        "one page = make COWBATCH=0; eager = make COW=0; a ratio < 1 means COW is faster)")
+    for line in table(cow, one, eager):
         say(line)
     csv_path = os.path.join(OUT, "bench.csv")
     write_csv(csv_path, results)
     svg = os.path.join(OUT, "forkbench.svg")
-    drawn = bool(cow["forkbench"] and eager["forkbench"]) and plot(cow, eager, svg)
+    drawn = all(r["forkbench"] for r in results) and plot(cow, one, eager, svg)
     say("")
     say("bench: wrote %s%s" % (os.path.relpath(csv_path, ROOT),
                               " and " + os.path.relpath(svg, ROOT) if drawn else " (no plot)"))
-    problems = cow["problems"] + eager["problems"]
+    problems = [line for r in results for line in r["problems"]]
     for line in problems:
         say("bench: could not measure: " + line)
     return 1 if problems or not drawn else 0
