@@ -245,8 +245,9 @@ around(pte_t *table, int n, int skip, struct tally *t)
 // as decide() is, with no lock: a count-1 page is ours alone and stays so while we are
 // in this fault (only we could fork); a page with count above 1 that we copy now is
 // exactly what our later fault on it would copy, and nobody writes the old page
-// meanwhile. It runs in the faulting process (vm.c resolves faults in the current
-// process's page table only). Returns how many pages it resolved; the caller flushes.
+// meanwhile. The page table is the current process's (p): COW pages exist only in
+// address spaces fork shared, and only their own process stores into them (exec's
+// copyout goes to fresh pages). Returns how many pages it resolved; the caller flushes.
 static int
 cow_batch(pte_t *pte, uint64 va, enum cow_outcome how)
 {
