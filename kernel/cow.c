@@ -226,17 +226,32 @@ ahead(pte_t *table, int from, int to, struct tally *t)
   }
 }
 
-// Reuse-around: give write permission back to every COW page among table[0..n) whose
-// count is 1; skip is the faulting page's entry, done already.
-static void
-around(pte_t *table, int n, int skip, struct tally *t)
+// One step of reuse-around, for the entry pte: give a COW page whose count is 1 its write
+// permission back. 1 to go on (reused, or not a COW page), 0 to stop (still shared).
+static int
+reuse_one(pte_t *pte, struct tally *t)
 {
-  for(int i = 0; i < n; i++){
-    if(i != skip && iscow(table[i]) && decide(PTE2PA(table[i])) == REUSE){
-      resolve(&table[i], REUSE);
-      t->reuses++;
-    }
-  }
+  if(!iscow(*pte))
+    return 1;
+  if(decide(PTE2PA(*pte)) != REUSE)
+    return 0;
+  resolve(pte, REUSE);
+  t->reuses++;
+  return 1;
+}
+
+// Reuse-around: the COW pages among table[0..n) on both sides of the faulting page's
+// entry at whose count is 1, each way up to the first COW page that is still shared.
+// Pages beyond a shared one are most likely shared too (a fork-then-exec child's stack
+// fault finds its parent still mapping every neighbour), and checking each costs more
+// than the fault it might save.
+static void
+around(pte_t *table, int n, int at, struct tally *t)
+{
+  for(int i = at - 1; i >= 0 && reuse_one(&table[i], t); i--)
+    ;
+  for(int i = at + 1; i < n && reuse_one(&table[i], t); i++)
+    ;
 }
 
 // The batch, after the fault at va (PTE pte, resolved by how). It may change only COW
@@ -262,10 +277,13 @@ cow_batch(pte_t *pte, uint64 va, enum cow_outcome how)
   ahead(table, at + 1, window(p, va, at, n), &t);
   if(how == REUSE)
     around(table, n, at, &t);
-  count(&cowstat.batched, t.reuses + t.copies);
-  count(&cowstat.reuses, t.reuses);
-  count(&cowstat.copies, t.copies);
-  return t.reuses + t.copies;
+  int done = t.reuses + t.copies;
+  if(done > 0){
+    count(&cowstat.batched, done);
+    count(&cowstat.reuses, t.reuses);
+    count(&cowstat.copies, t.copies);
+  }
+  return done;
 }
 
 // ---------------------------------------------------------------- the fault
