@@ -27,15 +27,16 @@
 //
 //  The batch. A trap costs far more than the REUSE it leads to, and about as much as a
 //  COPY, so once the faulting page is done, cow_batch() resolves some other COW pages of
-//  the same last-level table the same way, each by decide(): after a REUSE, every page of
-//  the table whose count is 1 (reuse-around); after a run of faults at ascending
+//  the same last-level table the same way, each by decide(): after a REUSE, the pages
+//  around it whose count is 1 (reuse-around); after a run of faults at ascending
 //  neighbouring pages, a window of pages above the faulting one that doubles with each
 //  such fault (copy-ahead, as read-ahead does for files). Everything it does is what a
 //  later fault on that page would do; it only does it sooner.
 //
 //  The TLB. Whenever a PTE loses a permission (fork's downgrade of the parent) the hart
 //  flushes before the address space runs again (cow_share_table, once per table); after
-//  a fault changes PTEs we flush: that address, or everything once for a batch. Other
+//  a fault changes PTEs we flush too, though they only gained PTE_W (a stale read-only
+//  entry would fault again): that address, or everything once for a batch. Other
 //  harts cannot hold stale entries for a running process: a process runs on one hart at a
 //  time, and every return to user space flushes the user translations (trampoline.S).
 
