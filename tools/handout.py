@@ -38,7 +38,8 @@ NAME = "xv6-cow-lab"
 # Macros the staff tree may test with #ifdef/#ifndef; all are undefined in the starter.
 STAFF_MACROS = ("COW_FORK",          # make COW=1: the copy-on-write fork (the solution)
                 "LOG_SYNC_COMMIT",   # make LOGCOMMIT=sync: the per-operation commit, to compare
-                "TRAP_FULL_FLUSH")   # make TRAPFLUSH=full: the flushing trap path, to compare
+                "TRAP_FULL_FLUSH",   # make TRAPFLUSH=full: the flushing trap path, to compare
+                "COW_ONE_PAGE")      # make COWBATCH=0: a COW fault resolves one page, to compare
 STAFF_WORD = re.compile(r"\b(%s)\b" % "|".join(STAFF_MACROS))
 C_SUFFIXES = (".c", ".h", ".S")
 SOLUTION_FILES = {
