@@ -96,7 +96,7 @@ void            begin_op(void);
 void            end_op(void);
 void            log_write_new(struct buf*);  // log_write for a block balloc just allocated
 void            log_freed(uint);             // bfree freed this block in the open transaction
-void            log_sync(int force);         // commit now (force) or if old; see log.c
+void            log_sync(int force);         // wait until ended operations are on disk; log.c
 
 // pipe.c
 int             pipealloc(struct file**, struct file**);
@@ -134,6 +134,7 @@ void            yield(void);
 int             either_copyout(int user_dst, uint64 dst, void *src, uint64 len);
 int             either_copyin(void *dst, int user_src, uint64 src, uint64 len);
 void            procdump(void);
+int             kthread_start(char *name, void (*fn)(void));  // a kernel thread, pid 0
 
 // swtch.S
 void            swtch(struct context*, struct context*);

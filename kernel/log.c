@@ -1,5 +1,19 @@
 // Write-ahead redo log: makes each file-system operation (begin_op .. end_op) atomic across crashes,
-// and replays a committed but uninstalled transaction at boot.
+// decides when the operations' changes reach the disk, and replays a committed but uninstalled
+// transaction at boot.
+//
+// What a program can rely on after a crash (the promises this file keeps):
+//  - every operation is all-or-nothing: a crash keeps all of its changes or none of them;
+//  - if a crash keeps an operation, it keeps every operation that ended before that one began;
+//  - a write() of more than one chunk (WRITE_CHUNK in file.c, 5 KiB) is one operation per
+//    chunk: a crash can keep a prefix of its chunks, each chunk whole, never a later chunk
+//    without the earlier ones;
+//  - a finished system call is on disk within LOG_DELAY (0.3 s) of the first change of its
+//    transaction, plus the time to finish the operations running then and to write the commit,
+//    whatever the processes do afterwards (the committer thread below);
+//  - when close() of the last reference to a file opened for writing returns (exit closes
+//    every file), or when sync() returns, every operation that ended before the call is on
+//    disk (log_sync).
 //
 // On disk: [ header | block copies ... ] at sb.logstart, sb.nlog blocks. The header records how
 // many copies are valid and where each belongs. Writing a header with n > 0 is the commit point;
@@ -7,24 +21,31 @@
 //
 // In memory, a system call modifies cached buffers and calls log_write(), which only records the
 // block number and pins the buffer. Operations running at the same time share one transaction.
-// The whole decision of *when* to commit lives in end_op() and log_sync(); *how* is commit().
+// The decision of *when* to commit lives in end_op(), log_sync() and the committer thread;
+// *how* is commit().
 //
 // Group commit (the fast path for small writes). end_op() does not commit just because the last
 // running operation ended: the transaction stays open and later operations join it, so twenty
-// 1 KiB write() calls cost one commit instead of twenty. Atomicity is unchanged: a commit only
-// ever happens when no operation is between begin_op and end_op, so a transaction holds whole
-// system calls, and a crash loses the most recent ones entirely or keeps them entirely. What is
-// given up is only *when* a finished call becomes durable. The transaction is committed:
+// 1 KiB write() calls cost one commit instead of twenty. A commit only ever happens when no
+// operation is between begin_op and end_op, so a transaction holds whole operations. The
+// transaction is committed:
 //  - when the log is nearly full: the next operation might not fit (end_op, so that begin_op
 //    never waits for a commit nobody will start);
-//  - when it is old: LOG_DELAY ticks after its first block, checked by end_op and on timer
-//    interrupts from user mode (log_sync(0) from usertrap);
-//  - when someone needs durability: log_sync(1), called when the last reference to a file
-//    opened for writing is closed (so a program's files are on disk once it has closed them or
-//    exited), and before a read from the console (the system may sit idle waiting for a person;
-//    nothing must stay uncommitted then). A future shutdown or sync call must call log_sync(1).
+//  - when it is old: LOG_DELAY ticks after its first block. end_op commits an old transaction
+//    when it ends the last running operation; the committer thread, a kernel thread, sleeps
+//    until a transaction opens, then until it is old, then commits it, so an idle system
+//    commits too;
+//  - when someone needs durability: log_sync(1), from close() (see above), sync(), halt()
+//    and before a read from the console (the system may sit idle waiting for a person).
 // Nothing else needs a synchronous commit. In particular a block freed and reallocated in the
 // same transaction is safe, because both changes commit together (but see new blocks below).
+//
+// Sequence numbers. Transactions are numbered; log.seq is the open one's (or, during a commit,
+// the committing one's), and every lower number is on disk. An operation that has ended is in
+// transaction log.seq or an earlier one, so a forced sync waits until log.seq moves past the
+// value it saw. Meanwhile log.barrier stops begin_op from admitting operations into that
+// transaction: the running ones drain, the last end_op commits, and new operations cannot
+// postpone the commit forever; they join the next transaction.
 //
 // New blocks (the second fast path). A block that is free in the committed on-disk state is
 // invisible after a crash, whatever it contains. So a block that balloc() hands out (log_write_new)
@@ -34,11 +55,11 @@
 // free on disk, so a block freed earlier in the same (uncommitted) transaction is logged
 // normally: freed[] remembers those.
 //
-// Batched writes (the third fast path). A commit used to write its blocks one request at a
-// time, and each request's fixed cost in the emulator (notify, exit, interrupt, a sleeping
-// hart) dominated. Now each step hands all its blocks to the disk at once (bwrite_batch) and
-// waits until every one of them is done; the device may finish the blocks of a step in any
-// order, so each ordering rule below is kept by putting the two sides in different steps:
+// Batched writes (the third fast path). Each step of a commit hands all its blocks to the disk
+// at once (bwrite_batch) and waits until every one of them is done, because a request's fixed
+// cost in the emulator (notify, exit, interrupt, a sleeping hart) dominates. The device may
+// finish the blocks of a step in any order, so each ordering rule below is kept by putting the
+// two sides in different steps:
 //  1. write_log: the log copies and the new blocks' home writes, one batch;
 //  2. write_head with n > 0, the commit point, only once all of step 1 is on disk: a header
 //     that reaches the disk names only filled log slots, and every new block the committed
@@ -53,6 +74,9 @@
 // The log copies go from the home block's own (pinned, locked) buffer straight to the log
 // slot, so a commit needs no second buffer per block. That leaves any cached copy of a log
 // slot stale, which is harmless: only recovery reads the slots, at boot, before any commit.
+//
+// Locks: log.lock (a spinlock) guards every field of log below except the committer's scratch;
+// it is never held across disk I/O. tickslock is never held with it.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -79,7 +103,8 @@ static struct {
   int capacity;     // blocks a transaction may hold: min(LOGBLOCKS, nlog - 1)
   int outstanding;  // operations between begin_op and end_op
   int committing;   // a commit is in progress; new operations must wait
-  int syncwanted;   // log_sync(1) came while operations ran: the last end_op commits
+  uint seq;         // number of the open (or committing) transaction; lower ones are on disk
+  int barrier;      // a sync waits for transaction seq: begin_op admits nobody into it
   uint opened;      // ticks when the open transaction got its first block
   int dev;
   // The open transaction: every block it changed, in memory. A commit writes the ones not
@@ -97,7 +122,9 @@ static struct {
 
 static void recover_from_log(void);
 static void commit(void);
+static void committer(void);
 
+// At boot, from fsinit() in the first process (recovery sleeps on disk I/O).
 void
 initlog(int dev, struct superblock *sb)
 {
@@ -112,7 +139,10 @@ initlog(int dev, struct superblock *sb)
   if(log.capacity > LOGBLOCKS)
     log.capacity = LOGBLOCKS;
   log.dev = dev;
+  log.seq = 1;
   recover_from_log();
+  if(kthread_start("logcommit", committer) < 0)
+    panic("initlog: cannot start the log committer thread (out of memory or processes)");
 }
 
 static void
@@ -162,47 +192,46 @@ recover_from_log(void)
   write_head();
 }
 
+// Whether the open transaction is at least LOG_DELAY ticks old. Caller holds log.lock.
 static int
 aged(void)
 {
   return __atomic_load_n(&ticks, __ATOMIC_RELAXED) - log.opened >= LOG_DELAY;
 }
 
-// Start a file-system operation. Waits while a commit runs, or while the log might not have
-// room for this operation on top of those already admitted (each may write MAXOPBLOCKS).
+// Start a file-system operation. Waits while a commit runs, while a sync waits for the open
+// transaction (log.barrier), or while the log might not have room for this operation on top
+// of those already admitted (each may write MAXOPBLOCKS).
 void
 begin_op(void)
 {
   acquire(&log.lock);
-  for(;;){
-    if(log.committing){
-      sleep(&log, &log.lock);
-    } else if(log.lh.n + (log.outstanding + 1) * MAXOPBLOCKS > log.capacity){
-      sleep(&log, &log.lock);
-    } else {
-      log.outstanding += 1;
-      release(&log.lock);
-      return;
-    }
-  }
+  while(log.committing || log.barrier ||
+        log.lh.n + (log.outstanding + 1) * MAXOPBLOCKS > log.capacity)
+    sleep(&log, &log.lock);
+  log.outstanding += 1;
+  release(&log.lock);
 }
 
 // Commit the open transaction (the caller set log.committing, so no operation runs and
-// none can start), then let waiting operations in.
+// none can start), then open the next one and let waiting operations and syncs go on.
 static void
 commit_and_wake(void)
 {
   // commit() sleeps on disk I/O, so it must run without the spinlock.
   commit();
   acquire(&log.lock);
+  log.lh.n = 0;
+  memset(log.freed, 0, sizeof(log.freed));
   log.committing = 0;
-  log.syncwanted = 0;
+  log.barrier = 0;
+  log.seq += 1;
   wakeup(&log);
   release(&log.lock);
 }
 
 // Finish a file-system operation. When it was the last one running, the transaction is
-// committed if it must be (full, old, or durability asked for); otherwise it stays open for
+// committed if it must be (full, old, or a sync waits for it); otherwise it stays open for
 // the next operations (group commit, see the top of this file). Invariant kept here: with no
 // operation running and no commit, one more operation of MAXOPBLOCKS always fits, so
 // begin_op() never waits for a commit that nobody would start.
@@ -222,7 +251,7 @@ end_op(void)
   // Everything else (new blocks going home directly, bclaim) is as in the default build.
   int must = 1;
 #else
-  int must = log.syncwanted || log.lh.n + MAXOPBLOCKS > log.capacity || aged();
+  int must = log.barrier || log.lh.n + MAXOPBLOCKS > log.capacity || aged();
 #endif
   if(log.outstanding == 0 && log.lh.n > 0 && must){
     do_commit = 1;
@@ -237,26 +266,60 @@ end_op(void)
     commit_and_wake();
 }
 
-// Ask for the open transaction to be committed: always if force, else only if it is older
-// than LOG_DELAY. Without operations running it commits now, in the caller (which must hold
-// no locks and may sleep); otherwise the last running operation's end_op() commits. Called
-// outside any operation of the caller's own.
+// Make every operation that ended before this call durable: returns once the transaction
+// they are in (log.seq, see "Sequence numbers") is on disk. With force 0 only an open
+// transaction older than LOG_DELAY is committed (the committer thread); otherwise this
+// returns at once. The caller must hold no locks and must not be inside an operation of
+// its own (it would wait for itself); it may sleep.
 void
 log_sync(int force)
 {
   acquire(&log.lock);
-  if(log.lh.n == 0 || log.committing || (!force && !aged())){
-    release(&log.lock);            // nothing to do, or a commit already covers it
+  if(log.lh.n == 0 || (!force && !log.committing && !aged())){
+    release(&log.lock);            // nothing ended that is not on disk, or not old yet
     return;
   }
-  if(log.outstanding > 0){
-    log.syncwanted = 1;
+  uint target = log.seq;
+  log.barrier = 1;
+  if(log.outstanding == 0 && !log.committing){
+    log.committing = 1;
     release(&log.lock);
+    commit_and_wake();
     return;
   }
-  log.committing = 1;
+  // The last running operation's end_op, or the commit already under way, ends target.
+  while(log.seq == target)
+    sleep(&log, &log.lock);
   release(&log.lock);
-  commit_and_wake();
+}
+
+// Sleep until the tick counter reaches when.
+static void
+sleep_until(uint when)
+{
+  acquire(&tickslock);
+  while((int)(when - ticks) > 0)
+    sleep(&ticks, &tickslock);
+  release(&tickslock);
+}
+
+// The committer thread (a kernel thread, started by initlog): commits each transaction
+// LOG_DELAY ticks after its first block, so that a finished operation reaches the disk in
+// bounded time even when no process calls into the file system again (every process asleep,
+// the shell waiting for input). It sleeps on &log.opened while no transaction is open;
+// add_block() wakes it when one opens.
+static void
+committer(void)
+{
+  for(;;){
+    acquire(&log.lock);
+    while(log.lh.n == 0)
+      sleep(&log.opened, &log.lock);
+    uint due = log.opened + LOG_DELAY;
+    release(&log.lock);
+    sleep_until(due);
+    log_sync(0);      // commits unless end_op did already; a newer transaction is not due
+  }
 }
 
 // Step 1 of a commit (see "Batched writes"): the transaction's blocks before the commit point,
@@ -320,8 +383,6 @@ commit(void)
     log.ondisk.n = 0;
     write_head();
   }
-  log.lh.n = 0;
-  memset(log.freed, 0, sizeof(log.freed));
 }
 
 static int
@@ -348,8 +409,10 @@ add_block(struct buf *b, int isnew)
   if(i == log.lh.n){
     if(log.lh.n >= log.capacity)
       panic("log_write: transaction too big");
-    if(log.lh.n == 0)
+    if(log.lh.n == 0){
       log.opened = __atomic_load_n(&ticks, __ATOMIC_RELAXED);
+      wakeup(&log.opened);   // the committer thread
+    }
     log.lh.block[i] = b->blockno;
     // Only a block that is free in the committed on-disk state may skip the log.
     log.isnew[i] = isnew && !was_freed(b->blockno);

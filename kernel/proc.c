@@ -661,3 +661,37 @@ procdump(void)
            mapped, shared);
   }
 }
+
+// Kernel threads: a process slot that runs a kernel function forever and never enters user
+// space (its trapframe and page table from allocproc() stay unused). It has pid 0, which
+// kill() never accepts, and no parent, so it is nobody's child: nobody waits for it and it
+// never exits. ^P lists it as pid 0 with its name.
+static void (*kthread_fn[NPROC])(void);   // what each kernel thread's slot runs
+
+// A new kernel thread's first code (its context.ra), entered from scheduler() with p->lock
+// held, as forkret is.
+static void
+kthread_entry(void)
+{
+  struct proc *p = myproc();
+  release(&p->lock);
+  kthread_fn[p - proc]();
+  panic("kthread: thread function returned");
+}
+
+// Start fn in a new kernel thread named name. fn must never return. 0, or -1 if there is no
+// free process slot or no memory.
+int
+kthread_start(char *name, void (*fn)(void))
+{
+  struct proc *p = allocproc();
+  if(p == 0)
+    return -1;
+  p->pid = 0;
+  kthread_fn[p - proc] = fn;
+  p->context.ra = (uint64)kthread_entry;
+  safestrcpy(p->name, name, sizeof(p->name));
+  p->state = RUNNABLE;
+  release(&p->lock);
+  return 0;
+}

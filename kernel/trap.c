@@ -249,7 +249,6 @@ usertrap(void)
     exit(-1);
 
   if(kind == INTR_TIMER){
-    log_sync(0);   // commit a file-system transaction left open too long (log.c)
     yield();
   }
 
