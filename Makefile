@@ -199,7 +199,9 @@ UPROGS = \
 	$U/_usertests \
 	$U/_grind \
 	$U/_vmmap \
-	$U/_cowdemo
+	$U/_cowdemo \
+	$U/_sync \
+	$U/_halt
 
 $(ULIB) $(UPROGS:$U/_%=$U/%.o): $(COWSTAMP)
 

@@ -78,7 +78,7 @@ extern uint64 sys_exit(void), sys_getpid(void), sys_fork(void), sys_wait(void),
 extern uint64 sys_read(void), sys_write(void), sys_open(void), sys_close(void),
               sys_dup(void), sys_pipe(void), sys_fstat(void), sys_link(void),
               sys_unlink(void), sys_mkdir(void), sys_mknod(void), sys_chdir(void),
-              sys_exec(void);                                           // sysfile.c
+              sys_exec(void), sys_sync(void), sys_halt(void);           // sysfile.c
 
 // A system call: fetches its own arguments, returns the value for a0.
 typedef uint64 (*sysfn)(void);
@@ -109,6 +109,8 @@ static const sysfn syscalls[] = {
   [SYS_close]   = sys_close,
   [SYS_memstat] = sys_memstat,
   [SYS_vmquery] = sys_vmquery,
+  [SYS_sync]    = sys_sync,
+  [SYS_halt]    = sys_halt,
 };
 
 // The handler for num (all 64 bits of a7: high bits make it unknown, not another call),

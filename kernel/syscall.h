@@ -26,5 +26,7 @@
 #define SYS_close  21
 #define SYS_memstat 22         // ours: physical memory and COW statistics
 #define SYS_vmquery 23         // ours: the caller's pages, see kernel/vmquery.h
+#define SYS_sync    24         // ours: commit the file system now (log.c)
+#define SYS_halt    25         // ours: sync, then power the machine off
 
 #endif

@@ -541,3 +541,19 @@ sys_exec(void)
     kfree(argv[i]);
   return r;
 }
+
+// sync(): returns 0 once every file-system call that finished before it is on disk.
+uint64
+sys_sync(void)
+{
+  log_sync(1);
+  return 0;
+}
+
+// halt(): sync, then power the machine off (SBI System Reset, sbi.c). Never returns.
+uint64
+sys_halt(void)
+{
+  log_sync(1);
+  sbi_shutdown();
+}

@@ -37,6 +37,8 @@ int sleep(int ticks);             // classic name for pause()
 int uptime(void);
 int memstat(struct memstat*);     // ours: see kernel/memstat.h
 int vmquery(uint64 va, int npages, struct vmpage*);  // ours: see kernel/vmquery.h
+int sync(void);                   // ours: returns 0 once every finished call is on disk
+int halt(void);                   // ours: sync, then power the machine off; never returns
 
 // ulib.c
 int stat(const char*, struct stat*);
