@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""fsck.py IMAGE: check an fs.img (the on-disk format of kernel/fs.h) for consistency, on the host.
+"""fsck.py [--allow-orphans] IMAGE: check an fs.img (the on-disk format of kernel/fs.h) for
+consistency, on the host. Strict: anything but a clean file system is an error.
 
 If the log header holds a committed transaction, it is replayed first, in memory, as the kernel
 would at boot (the image file is never written). Then:
   - superblock sane; every allocated inode has a known type, a size within MAXFILE, and block
     numbers inside the data area; no block belongs to two places; every block up to the size
     is present;
-  - the free bitmap marks exactly the metadata blocks and the blocks inodes use;
-  - directories: "." and ".." are right, every entry names an allocated inode, every
-    allocated inode with links is reachable from the root, and each inode's nlink equals the
-    entries naming it ("." not counted; a directory's ".." counts for its parent).
-An allocated inode with nlink 0 that no directory names is reported as a warning: xv6 frees
-such an inode at the last close, so a crash while a removed file was still open leaves one.
+  - the free bitmap marks exactly the metadata blocks and the blocks inodes use (a block in
+    use but free in the bitmap, or marked but used by nothing, is an error either way);
+  - directories: "." and ".." are right, no name appears twice in one directory, every name
+    is a valid one naming an allocated inode, every allocated inode with links is reachable
+    from the root, and each inode's nlink equals the entries naming it ("." not counted; a
+    directory's ".." counts for its parent);
+  - no orphan: an allocated inode with nlink 0 that no directory names. The kernel frees a
+    removed file's inode at its last close, so a crash while a removed file is still open
+    leaves one on the disk; the kernel reclaims such inodes when it mounts the file system.
+    Right after a crash (before any boot) they are expected: --allow-orphans (or
+    check(data, orphans_ok=True)) reports them as warnings instead of errors.
 Prints the problems and "fsck: OK" or "fsck: N errors"; exit status 0 only when OK.
 Standard library only."""
 
@@ -30,8 +36,9 @@ DIRENT = struct.Struct("<H14s")
 T_DIR, T_FILE, T_DEVICE = 1, 2, 3
 
 
-def check(data):
-    """Returns (errors, warnings) for the image bytes."""
+def check(data, orphans_ok=False):
+    """Returns (errors, warnings) for the image bytes: lists of messages. Orphan inodes are
+    errors, or warnings if orphans_ok."""
     errors, warnings = [], []
     nblk = len(data) // BSIZE
     blocks = [bytearray(data[i * BSIZE:(i + 1) * BSIZE]) for i in range(nblk)]
@@ -102,7 +109,13 @@ def check(data):
                 break
         inodes[inum] = (typ, nlink, isize, dict(fileblocks))
 
-    # Bitmap: metadata and used blocks marked, everything else free.
+    # Bitmap: metadata and used blocks marked, everything else free, no bit beyond the disk.
+    for b in range(size, nbitmap * BSIZE * 8):
+        bm = blocks[bmapstart + b // (BSIZE * 8)]
+        if bm[(b % (BSIZE * 8)) // 8] & (1 << (b % 8)):
+            errors.append("bitmap marks block %d, beyond the end of the disk (%d blocks)"
+                          % (b, size))
+            break
     for b in range(size):
         bm = blocks[bmapstart + b // (BSIZE * 8)]
         marked = bool(bm[(b % (BSIZE * 8)) // 8] & (1 << (b % 8)))
@@ -134,10 +147,16 @@ def check(data):
             if inum == 0:
                 continue
             name = nm.split(b"\0")[0].decode("latin-1")
+            if name == "" or "/" in name:
+                errors.append("directory %s has an entry with the invalid name %r (inode %d)"
+                              % (path, name, inum))
+            if name in names:
+                errors.append("directory %s has two entries named %r (inodes %d and %d)"
+                              % (path, name, names[name], inum))
             if inum not in inodes:
                 errors.append("%s%s names free inode %d" % (path, name, inum))
                 continue
-            names[name] = inum
+            names.setdefault(name, inum)
             if name == ".":
                 continue
             refs[inum] += 1
@@ -154,7 +173,13 @@ def check(data):
             errors.append("directory %s: '..' is not its parent" % path)
     for inum, (typ, nlink, isize, fb) in sorted(inodes.items()):
         if refs[inum] == 0 and nlink == 0:
-            warnings.append("inode %d allocated with nlink 0 and no name (open at crash)" % inum)
+            msg = ("inode %d is an orphan: allocated (type %d, %d bytes) with nlink 0 and no "
+                   "directory entry" % (inum, typ, isize))
+            if orphans_ok:
+                warnings.append(msg + " (a removed file open at the crash)")
+            else:
+                errors.append(msg + ": the kernel must free such an inode when it mounts "
+                              "the file system (after log recovery)")
         elif refs[inum] != nlink:
             errors.append("inode %d has nlink %d but %d directory entries name it" %
                           (inum, nlink, refs[inum]))
@@ -162,11 +187,19 @@ def check(data):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: fsck.py fs.img\n")
+    args = sys.argv[1:]
+    orphans_ok = "--allow-orphans" in args
+    args = [a for a in args if a != "--allow-orphans"]
+    if len(args) != 1 or args[0].startswith("-"):
+        sys.stderr.write("usage: fsck.py [--allow-orphans] fs.img\n")
         return 2
-    with open(sys.argv[1], "rb") as f:
-        errors, warnings = check(f.read())
+    try:
+        with open(args[0], "rb") as f:
+            data = f.read()
+    except OSError as e:
+        sys.stderr.write("fsck: cannot read %s: %s\n" % (args[0], e.strerror))
+        return 2
+    errors, warnings = check(data, orphans_ok)
     for w in warnings:
         print("fsck: warning: " + w)
     for e in errors[:50]:
