@@ -291,9 +291,13 @@ handin:
 
 tarball: handin
 
-# crashtest: kill QEMU mid-write, then fsck and whole-file checks after recovery (tools/crashtest.py).
+# crashtest: crash QEMU at random moments, right after a close() returned (several writers),
+# with a removed file still open, and with every process asleep; then fsck and check the
+# files after recovery (tools/crashtest.py). ITERS=N runs every case N times; CRASHFLAGS
+# passes options on, e.g. CRASHFLAGS='--cases closers,idle -v'.
+ITERS ?= 1
 crashtest:
-	@python3 tools/crashtest.py --cpus $(CPUS)
+	@python3 tools/crashtest.py --cpus $(CPUS) --iters $(ITERS) $(CRASHFLAGS)
 
 # >>> solution: course staff's targets
 # handout: the student starter tree, generated from this one by tools/handout.py: the
@@ -352,7 +356,7 @@ help:
 	@echo "  make check          every test (tests/run-checks.py); ends 'N passed, N failed'"
 	@echo "  make grade          run ./grade-cow.py on this tree (score out of 100)"
 	@echo "  make handin         pack this tree for handing in: $(HANDIN) (also: make tarball)"
-	@echo "  make crashtest      crash QEMU mid-write, check the file system after recovery"
+	@echo "  make crashtest      crash QEMU mid-write, after close(), while idle; check files and fsck"
 # >>> solution
 	@echo "  make handout        write the student starter tree: handout/xv6-cow-lab/ and .tar.gz"
 	@echo "  make bench          COW vs one page per fault vs eager fork (MEM=256); bench-out/"
@@ -366,6 +370,8 @@ help:
 	@echo "  CPUS=N              harts QEMU emulates (default 3)"
 	@echo "  TOOLPREFIX=P        cross compiler prefix (default: the first on PATH: '$(TOOLPREFIX)')"
 	@echo "  EXTRA_PROGS='a.c'   also build these files as user programs into fs.img"
+	@echo "  ITERS=N             make crashtest: run every crash case N times (default 1)"
+	@echo "  CRASHFLAGS='...'    make crashtest: more tools/crashtest.py options (--cases, -v)"
 # >>> solution
 	@echo "  COW=0               build the kernel with an eager (copying) fork"
 	@echo "  COWBATCH=0          a COW fault resolves its own page only (to compare)"

@@ -1,21 +1,32 @@
 #!/usr/bin/env python3
-"""crashtest.py: prove that every file-system call stays all-or-nothing across a crash.
+"""crashtest.py: crash QEMU at chosen and random moments and check what the file system promises.
 
-Builds this tree (in a private copy, with tools/crashwr.c added through EXTRA_PROGS), then
-for each round on one image:
-  1. boot QEMU, start `crashwr run` (rewrites files whose whole contents name their
-     generation, and creates and removes scratch files and directories), and kill QEMU with
-     SIGKILL after a random delay: a crash at an arbitrary moment, mid-commit included;
-  2. tools/fsck.py on the image (replaying a committed log in memory, as boot would): the
-     file system must be consistent;
-  3. boot again on the same image (the kernel recovers the log), run `crashwr check`: each
-     file must be wholly one generation, each scratch file a clean prefix of its pattern;
-  4. fsck.py again on the image as the kernel left it.
+Builds this tree once (in a private copy, with tools/crashwr.c added through EXTRA_PROGS), then
+runs each case --iters times. A case boots QEMU on an image, starts a crashwr scenario, kills
+QEMU with SIGKILL (the crash), runs tools/fsck.py on the image (replaying a committed log in
+memory, as boot would; orphans allowed, since only the next mount reclaims them), boots again
+(the kernel recovers the log), runs the scenario's check, and fsck's the image once more,
+strictly. The cases:
+  random   crashwr run rewrites files of one generation each, creates and removes scratch files
+           and directories; killed after a random 0.5..6 s, --rounds times per iteration on
+           one image: every file wholly one generation, every scratch file a clean prefix;
+  closers  several writer processes at once (crashwr close), killed right after a chosen
+           close()'s output line: every file whose close() returned is wholly there, and
+           every other one a prefix of whole write chunks;
+  orphan   a file removed while open, written, made durable, then the process sleeps; killed:
+           after the reboot fsck must find no orphan inode (the kernel reclaims them at mount);
+  idle     files written and a directory made, nothing closed, every process asleep for
+           longer than the log delay; killed: after the reboot all of it is there (and then
+           `halt` must power the machine off, leaving a clean image);
+  fsck     no QEMU: fsck.py must report each kind of damage planted in a fresh image.
 
-  tools/crashtest.py [--rounds N] [--cpus N] [--seed S] [--timeout-scale X] [-v]
+  tools/crashtest.py [--iters N] [--cases a,b] [--rounds N] [--cpus N] [--seed S]
+                     [--timeout-scale X] [-v]
 
-Ends with "crashtest: OK (N rounds)" or "crashtest: FAIL ..."; exit status 0 only when OK.
-Every QEMU it starts is killed before it returns. Standard library only."""
+Prints one line per case and iteration, then "crashtest: case NAME: OK (N)" or
+"crashtest: case NAME: FAIL (k of N) ..." per case, and last "crashtest: OK" or
+"crashtest: FAIL (...)"; exit status 0 only when every case passed. Every QEMU it starts is
+killed before it returns. Standard library only."""
 
 import argparse
 import os
@@ -58,6 +69,19 @@ class Machine:
         self.out = b""
         self.verbose = verbose
 
+    def read_some(self, timeout):
+        """Adds what the console printed within timeout seconds to self.out; False once
+        QEMU has exited and everything it printed is read."""
+        r, _, _ = select.select([self.p.stdout], [], [], max(timeout, 0))
+        if not r:
+            return self.p.poll() is None
+        b = os.read(self.p.stdout.fileno(), 65536)
+        if self.verbose:
+            sys.stdout.write(b.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        self.out += b
+        return b != b""
+
     def expect(self, pattern, timeout, start=0):
         """Waits until pattern (bytes regex) appears in the output after offset start."""
         deadline = time.monotonic() + timeout
@@ -67,16 +91,9 @@ class Machine:
             if m:
                 return m
             left = deadline - time.monotonic()
-            if left <= 0 or self.p.poll() is not None:
+            if left <= 0 or not self.read_some(min(left, 0.5)):
                 raise Fail("waiting for %r; last console output:\n%s" %
                            (pattern, self.out[-600:].decode("utf-8", "replace")))
-            r, _, _ = select.select([self.p.stdout], [], [], min(left, 0.5))
-            if r:
-                b = os.read(self.p.stdout.fileno(), 65536)
-                if self.verbose:
-                    sys.stdout.write(b.decode("utf-8", "replace"))
-                    sys.stdout.flush()
-                self.out += b
 
     def run(self, cmd, timeout):
         """Types cmd at the shell prompt; returns the output up to the next prompt."""
@@ -90,6 +107,15 @@ class Machine:
     def type(self, cmd):
         self.p.stdin.write(cmd.encode() + b"\n")
         self.p.stdin.flush()
+
+    def wait_exit(self, timeout):
+        """True if QEMU exits (e.g. after halt) within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while self.read_some(min(0.5, max(deadline - time.monotonic(), 0))):
+            if time.monotonic() > deadline:
+                return False
+        self.p.wait()
+        return True
 
     def kill(self):
         if self.p.poll() is None:
@@ -132,77 +158,332 @@ def build(tree):
         raise Fail("build failed:\n" + r.stdout.decode("utf-8", "replace")[-2000:])
 
 
-def fsck_image(img, when):
+
+def fsck_image(img, when, orphans_ok=False):
+    """Raises Fail on any fsck error; returns fsck's warnings."""
     with open(img, "rb") as f:
-        errors, warnings = fsck.check(f.read())
+        errors, warnings = fsck.check(f.read(), orphans_ok)
     if errors:
         raise Fail("fsck %s: %d errors, e.g. %s" % (when, len(errors), "; ".join(errors[:5])))
     return warnings
 
 
+class Run:
+    """What every case needs: the built tree, options, the random source, started QEMUs."""
+
+    def __init__(self, args, rng, tree):
+        self.args, self.rng, self.tree = args, rng, tree
+        self.t = 60 * args.timeout_scale          # seconds for a boot or a check to finish
+        self.machines = []
+        self.random_img = None                    # the random case's image, kept across rounds
+
+    def boot(self, img):
+        m = Machine(self.tree, img, self.args.cpus, self.args.v)
+        self.machines.append(m)
+        return m
+
+    def fresh_image(self, name):
+        img = os.path.join(self.tree, name + ".img")
+        shutil.copy(os.path.join(self.tree, "fs.img"), img)
+        return img
+
+    def start(self, img, cmd, ready):
+        """Boots img, types cmd at the shell and waits for the line matching ready."""
+        m = self.boot(img)
+        m.expect(rb"\$ $", self.t)
+        start = len(m.out)
+        m.type(cmd)
+        m.expect(ready, self.t, start)
+        return m
+
+    def check(self, img, cmd, ok):
+        """Boots img (the kernel recovers the log), runs cmd, kills QEMU; Fail unless the
+        output holds ok. Returns the output."""
+        m = self.boot(img)
+        out = m.run(cmd, self.t)
+        m.kill()
+        if ok not in out:
+            raise Fail("after the reboot, %s:\n%s" % (cmd, out.strip()))
+        return out
+
+
+def case_random(run, it):
+    """crashwr run, killed at random moments; one image across rounds and iterations."""
+    if run.random_img is None:
+        run.random_img = run.fresh_image("random")
+        m = run.boot(run.random_img)
+        out = m.run("crashwr init", run.t)
+        m.kill()
+        if "crashwr init: done" not in out:
+            raise Fail("crashwr init: " + out)
+        fsck_image(run.random_img, "after crashwr init")
+    img = run.random_img
+    notes = []
+    for rnd in range(run.args.rounds):
+        delay = run.rng.uniform(0.5, 6.0)
+        m = run.start(img, "crashwr run", rb"crashwr run\r?\n")
+        time.sleep(delay)
+        m.kill()                                   # the crash
+        warn = fsck_image(img, "after the crash", orphans_ok=True)
+        out = run.check(img, "crashwr check", "crashwr check: OK")
+        fsck_image(img, "after recovery")
+        gens = sorted(int(g) for g in re.findall(r"generation (\d+) whole", out))
+        notes.append("%.1fs%s gen %d..%d" % (delay, " (log replayed)" if warn else "",
+                                            gens[0], gens[-1]))
+    return "killed after " + ", ".join(notes) + "; every file whole"
+
+
+NWRITERS, NCLOSE = 4, 16       # crashwr close: writers, files per writer (NCLOSE in crashwr.c)
+CLOSED = re.compile(rb"crashwr: closed (k(\d)_(\d{4})) (\d+) c(\d+)\r?\n")
+
+
+def closed_lines(out):
+    """{name: size} of the close lines whose sum is right (lines of different writers may
+    interleave on the console and garble each other)."""
+    seen = {}
+    for m in CLOSED.finditer(out):
+        w, i, n, c = int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5))
+        if (w * 3 + i * 7 + n) % 97 == c and w < NWRITERS and i < NCLOSE:
+            seen[m.group(1).decode()] = n
+    return seen
+
+
+def case_closers(run, it):
+    """Writers at once; the crash right after the target-th close line."""
+    img = run.fresh_image("closers")
+    epoch = run.rng.randrange(1, 1 << 20)
+    target = run.rng.randint(1, NWRITERS * NCLOSE - NWRITERS)
+    m = run.start(img, "crashwr close %d %d" % (NWRITERS, epoch), rb"crashwr close \d+ \d+\r?\n")
+    start = len(m.out)
+    deadline = time.monotonic() + run.t
+    while True:
+        closed = closed_lines(m.out[start:])
+        if len(closed) >= target or b"crashwr close: " in m.out[start:]:
+            break
+        if time.monotonic() > deadline or not m.read_some(0.5):
+            raise Fail("crashwr close stopped or hung after %d close lines; last output:\n%s"
+                       % (len(closed), m.out[-600:].decode("utf-8", "replace")))
+    m.kill()                                       # the crash, right after a close's line
+    closed = closed_lines(m.out[start:])
+    if b"crashwr close: FAIL" in m.out or b"cannot write" in m.out:
+        raise Fail("a writer failed before the crash:\n" +
+                   m.out[start:].decode("utf-8", "replace")[-600:])
+    fsck_image(img, "after the crash", orphans_ok=True)
+    out = run.check(img, "crashwr closecheck %d %d" % (NWRITERS, epoch),
+                    "crashwr closecheck: OK")
+    fsck_image(img, "after recovery")
+    have = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+            re.finditer(r"crashwr: (k\d_\d{4}) (\d+) of (\d+)", out)}
+    lost = []
+    for name, size in sorted(closed.items()):
+        got = have.get(name)
+        if got is None or got[0] != size:
+            lost.append("%s (%s of %d bytes)" % (name, "missing" if got is None else got[0],
+                                                 size))
+    if lost:
+        raise Fail("%d files whose close() returned before the crash are not whole after "
+                   "the reboot: %s" % (len(lost), ", ".join(lost[:8])))
+    partial = sum(1 for n, (got, want) in have.items() if n not in closed and got != want)
+    return ("killed after %d close lines: all %d closed files whole; %d unreported files, "
+            "%d of them a chunk prefix" % (target, len(closed), len(have) - len(closed),
+                                           partial))
+
+
+def case_orphan(run, it):
+    """Unlink while open; after the reboot no orphan may be left."""
+    img = run.fresh_image("orphan")
+    m = run.start(img, "crashwr orphan", rb"crashwr orphan: removed while open, sleeping")
+    m.kill()
+    warn = fsck_image(img, "after the crash", orphans_ok=True)
+    orphans = [w for w in warn if "orphan" in w]
+    if not orphans:
+        raise Fail("after the crash the image holds no orphan inode, so the case proves "
+                   "nothing: the unlink and writes were not on disk although a later close() "
+                   "had returned")
+    m = run.boot(img)
+    out = m.run("crashwr orphancheck", run.t)
+    if "crashwr orphancheck: OK" not in out:
+        m.kill()
+        raise Fail("after the reboot, crashwr orphancheck:\n" + out.strip())
+    m.run("sync", run.t)
+    m.kill()
+    with open(img, "rb") as f:
+        errors, _ = fsck.check(f.read())
+    left = [e for e in errors if "orphan" in e]
+    if left:
+        raise Fail("after the reboot (a mount, then sync) fsck still finds %s" % left[0])
+    fsck_image(img, "after recovery")
+    return "an orphan after the crash (%s); none after the reboot" % orphans[0].split(":")[0]
+
+
+def case_idle(run, it):
+    """Finished calls, then every process asleep; killed well after the log delay."""
+    img = run.fresh_image("idle")
+    wait = 1.0 * run.args.timeout_scale
+    m = run.start(img, "crashwr idle", rb"crashwr idle: written, sleeping")
+    time.sleep(wait)                               # the log delay is 0.3 s
+    m.kill()
+    fsck_image(img, "after the crash", orphans_ok=True)
+    m = run.boot(img)
+    out = m.run("crashwr idlecheck", run.t)
+    if "crashwr idlecheck: OK" not in out:
+        raise Fail("calls that finished %.1f s before the crash, with every process asleep "
+                   "since, are not on disk after the reboot:\n%s" % (wait, out.strip()))
+    m.type("halt")                                 # syncs and powers off: QEMU must exit
+    if not m.wait_exit(run.t):
+        raise Fail("halt did not power the machine off; last output:\n" +
+                   m.out[-300:].decode("utf-8", "replace"))
+    fsck_image(img, "after halt")
+    return "idle %.1f s, then killed: all there after the reboot; halt powered off" % wait
+
+
+def plant(data, what):
+    """A copy of a clean image with one kind of damage; returns (bytes, expected message)."""
+    import struct
+    blocks = bytearray(data)
+    BS = fsck.BSIZE
+    magic, size, nblocks, ninodes, nlog, logstart, inodestart, bmapstart = \
+        struct.unpack_from("<8I", blocks, BS)
+
+    def ioff(inum):
+        return (inodestart + inum // fsck.IPB) * BS + (inum % fsck.IPB) * fsck.DINODE.size
+
+    def inode(inum):
+        return list(fsck.DINODE.unpack_from(blocks, ioff(inum)))
+
+    def put(inum, f):
+        fsck.DINODE.pack_into(blocks, ioff(inum), *f)
+
+    def bit(b, on):
+        off = bmapstart * BS + b // 8
+        blocks[off] = (blocks[off] | (1 << (b % 8))) if on else (blocks[off] & ~(1 << (b % 8)))
+
+    root = inode(fsck.ROOTINO)
+    rootdata = root[5] * BS                      # the root directory's first block
+    entries = [fsck.DIRENT.unpack_from(blocks, rootdata + o)
+               for o in range(0, root[4], fsck.DIRENT.size)]
+    files = [(inum, nm.split(b"\0")[0]) for inum, nm in entries
+             if inum and inode(inum)[0] == fsck.T_FILE]
+    finum, fname = files[0]
+    free_inum = next(i for i in range(2, ninodes) if inode(i)[0] == 0)
+    if what == "duplicate":                       # a second entry with an existing name
+        if root[4] + fsck.DIRENT.size > BS:
+            raise Fail("fsck case: the root directory fills its first block")
+        fsck.DIRENT.pack_into(blocks, rootdata + root[4], finum, fname)
+        root[4] += fsck.DIRENT.size
+        put(fsck.ROOTINO, root)
+        f = inode(finum)
+        f[3] += 1
+        put(finum, f)
+        return blocks, "two entries named"
+    if what == "orphan":                          # allocated, nlink 0, no name
+        put(free_inum, [fsck.T_FILE, 0, 0, 0, 0] + [0] * (fsck.NDIRECT + 1))
+        return blocks, "orphan"
+    if what == "marked":                          # bitmap says used, nothing uses it
+        bit(size - 1, True)
+        return blocks, "marked in use in the bitmap but used by nothing"
+    if what == "free":                            # a file's block free in the bitmap
+        bit(inode(finum)[5], False)
+        return blocks, "used but free in the bitmap"
+    if what == "nlink":
+        f = inode(finum)
+        f[3] += 1
+        put(finum, f)
+        return blocks, "has nlink"
+    if what == "dot":                             # root's "." names another inode
+        fsck.DIRENT.pack_into(blocks, rootdata, finum, b".")
+        return blocks, "'.' is not itself"
+    raise ValueError(what)
+
+
+def case_fsck(run, it):
+    """fsck.py finds each kind of planted damage, and nothing on the clean image."""
+    with open(os.path.join(run.tree, "fs.img"), "rb") as f:
+        clean = f.read()
+    errors, warnings = fsck.check(clean)
+    if errors:
+        raise Fail("fsck reports errors on a fresh image: " + "; ".join(errors[:3]))
+    kinds = ("duplicate", "orphan", "marked", "free", "nlink", "dot")
+    for what in kinds:
+        bad, want = plant(clean, what)
+        errors, _ = fsck.check(bytes(bad))
+        if not any(want in e for e in errors):
+            raise Fail("fsck misses planted damage '%s': expected an error with %r, got %r"
+                       % (what, want, errors[:3]))
+    bad, _ = plant(clean, "orphan")
+    errors, warnings = fsck.check(bytes(bad), orphans_ok=True)
+    if errors or not any("orphan" in w for w in warnings):
+        raise Fail("fsck with orphans allowed: expected one orphan warning and no error, "
+                   "got %r / %r" % (errors, warnings))
+    return "clean image clean; finds " + ", ".join(kinds)
+
+
+CASES = {"random": case_random, "closers": case_closers, "orphan": case_orphan,
+         "idle": case_idle, "fsck": case_fsck}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=1, help="iterations of every case")
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help="comma-separated subset of: " + ", ".join(CASES))
+    ap.add_argument("--rounds", type=int, default=2, help="random kills per iteration")
     ap.add_argument("--cpus", type=int, default=3)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--timeout-scale", type=float, default=1.0)
     ap.add_argument("-v", action="store_true", help="echo the consoles")
     args = ap.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown or not cases or args.iters < 1:
+        ap.error("--cases: choose from %s (got %s); --iters at least 1"
+                 % (", ".join(CASES), args.cases))
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    rng = random.Random(seed)
-    t = 60 * args.timeout_scale
-
     tree = tempfile.mkdtemp(prefix="crashtest-")
-    machines = []
-
-    def boot(img):
-        m = Machine(tree, img, args.cpus, args.v)
-        machines.append(m)
-        return m
-
+    run = Run(args, random.Random(seed), tree)
+    failures = {c: [] for c in cases}
     try:
-        print("crashtest: seed %d, %d rounds, CPUS=%d; building with EXTRA_PROGS=tools/crashwr.c"
-              % (seed, args.rounds, args.cpus))
+        print("crashtest: seed %d, %d iterations of %s, CPUS=%d; building with "
+              "EXTRA_PROGS=tools/crashwr.c" % (seed, args.iters, ", ".join(cases), args.cpus))
         sys.stdout.flush()
-        build(tree)
-        img = os.path.join(tree, "crash.img")
-        shutil.copy(os.path.join(tree, "fs.img"), img)
-
-        m = boot(img)
-        out = m.run("crashwr init", t)
-        if "crashwr init: done" not in out:
-            raise Fail("crashwr init: " + out)
-        m.kill()
-        fsck_image(img, "after init")
-
-        for rnd in range(1, args.rounds + 1):
-            delay = rng.uniform(0.5, 6.0)
-            m = boot(img)
-            m.expect(rb"\$ $", t)
-            m.type("crashwr run")
-            m.expect(rb"crashwr run\r?\n", t)
-            time.sleep(delay)
-            m.kill()                               # the crash
-            notes = fsck_image(img, "after the crash")
-
-            m = boot(img)                          # recovery happens at boot
-            out = m.run("crashwr check", t)
-            m.kill()
-            if "crashwr check: OK" not in out:
-                raise Fail("round %d: crashwr check:\n%s" % (rnd, out.strip()))
-            fsck_image(img, "after recovery")
-            gens = sorted(int(g) for g in re.findall(r"generation (\d+) whole", out))
-            print("crashtest: round %d: killed after %.1fs; fsck OK%s; every file whole "
-                  "(generations %d..%d)" % (rnd, delay, " (" + notes[0] + ")" if notes else "",
-                                            gens[0], gens[-1]))
-            sys.stdout.flush()
-        print("crashtest: OK (%d rounds)" % args.rounds)
-        return 0
-    except Fail as e:
-        print("crashtest: FAIL (seed %d): %s" % (seed, e))
-        return 1
+        try:
+            build(tree)
+        except Fail as e:
+            print("crashtest: FAIL: %s" % e)
+            return 1
+        for it in range(1, args.iters + 1):
+            for c in cases:
+                if c == "fsck" and it > 1:
+                    continue                      # no QEMU, nothing random: once is enough
+                t0 = time.monotonic()
+                try:
+                    note = CASES[c](run, it)
+                    verdict = "OK"
+                except Fail as e:
+                    failures[c].append((it, str(e)))
+                    note, verdict = str(e), "FAIL"
+                    if c == "random":
+                        run.random_img = None     # start the next rounds on a fresh image
+                finally:
+                    for m in run.machines:
+                        m.kill()
+                    run.machines = []
+                print("crashtest: %s %d/%d: %s (%.0fs): %s" % (c, it, args.iters, verdict,
+                                                              time.monotonic() - t0, note))
+                sys.stdout.flush()
+        bad = []
+        for c in cases:
+            n = 1 if c == "fsck" else args.iters
+            if failures[c]:
+                bad.append(c)
+                print("crashtest: case %s: FAIL (%d of %d; seed %d) first: iteration %d: %s"
+                      % (c, len(failures[c]), n, seed, failures[c][0][0], failures[c][0][1]))
+            else:
+                print("crashtest: case %s: OK (%d)" % (c, n))
+        print("crashtest: OK" if not bad else "crashtest: FAIL (%s)" % ", ".join(bad))
+        return 0 if not bad else 1
     finally:
-        for m in machines:
+        for m in run.machines:
             m.kill()
         shutil.rmtree(tree, ignore_errors=True)
 
