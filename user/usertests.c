@@ -2914,6 +2914,97 @@ fstatbasic(char *s)
   unlink("utfs");
 }
 
+// sync() returns 0, with and without changes to commit, and changes nothing a program sees.
+// That the changes are then on disk only a crash can show: tools/crashtest.py.
+static void
+syncbasic(char *s)
+{
+  struct stat st;
+  CHECK(sync() == 0, "sync() returned non-zero");
+  CHECK(sync() == 0, "sync() with nothing to commit returned non-zero");
+  mkfile("utsync", buf, 3000);
+  CHECK(sync() == 0, "sync() after a close returned non-zero");
+  int fd = open("utsync", O_RDWR);
+  CHECK(fd >= 0 && write(fd, buf, 100) == 100, "rewrite failed");
+  CHECK(sync() == 0, "sync() with a file open for writing returned non-zero");
+  close(fd);
+  CHECK(stat("utsync", &st) == 0 && st.size == 3000, "size %d after sync, expected 3000",
+        (int)st.size);
+  CHECK(unlink("utsync") == 0, "unlink failed");
+  CHECK(sync() == 0, "sync() after unlink returned non-zero");
+}
+
+#define SYNCBUSY_WRITERS 6
+#define SYNCBUSY_LIMIT 100   // ticks (10 s) sync() may take while the writers run
+
+// A child that changes the file system without end: link and unlink one name, so that its
+// operations overlap the other writers' and the log never fills (no forced commit).
+static void
+syncbusywriter(uint64 i)
+{
+  char name[16], other[16];
+  mkname(name, "utsbf", i);
+  mkname(other, "utsbl", i);
+  unlink(other);
+  mkfile(name, "x", 1);
+  for(;;){
+    link(name, other);
+    unlink(other);
+  }
+}
+
+// sync() returns while other processes keep the file system busy: operations that begin after
+// it must not postpone its commit forever. A watchdog bounds the wait, so a sync() that
+// cannot finish fails the test instead of hanging it.
+static void
+syncbusy(char *s)
+{
+  int p[2], pids[SYNCBUSY_WRITERS];
+  CHECK(pipe(p) == 0, "pipe failed");
+  for(int i = 0; i < SYNCBUSY_WRITERS; i++){
+    if((pids[i] = xfork()) == 0)
+      syncbusywriter(i);
+  }
+  pause(2);
+  int watchdog = xfork();
+  if(watchdog == 0){
+    pause(SYNCBUSY_LIMIT);
+    write(p[1], "T", 1);
+    exit(0);
+  }
+  int syncer = xfork();
+  if(syncer == 0){
+    for(int i = 0; i < 10; i++){
+      if(sync() != 0){
+        write(p[1], "E", 1);
+        exit(1);
+      }
+    }
+    write(p[1], "S", 1);
+    exit(0);
+  }
+  char c = 0;
+  read(p[0], &c, 1);
+  for(int i = 0; i < SYNCBUSY_WRITERS; i++)
+    kill(pids[i]);
+  kill(watchdog);
+  kill(syncer);
+  for(int i = 0; i < SYNCBUSY_WRITERS + 2; i++)
+    wait(0);
+  close(p[0]);
+  close(p[1]);
+  char name[16];
+  for(int i = 0; i < SYNCBUSY_WRITERS; i++){
+    mkname(name, "utsbf", i);
+    unlink(name);
+    mkname(name, "utsbl", i);
+    unlink(name);
+  }
+  CHECK(c != 'T', "10 sync() calls did not return within %d ticks while %d processes kept "
+        "changing the file system", SYNCBUSY_LIMIT, SYNCBUSY_WRITERS);
+  CHECK(c == 'S', "sync() returned non-zero while other processes wrote");
+}
+
 // dup'd and inherited descriptors share one offset.
 static void
 sharedoffset(char *s)
@@ -3789,6 +3880,8 @@ static struct test tests[] = {
   { nofile,       "nofile",       1 },
   { nfile,        "nfile",        1 },
   { fstatbasic,   "fstat",        1 },
+  { syncbasic,    "syncbasic",    1 },
+  { syncbusy,     "syncbusy",     1 },
   { sharedoffset, "sharedoffset", 1 },
   { fourfiles,    "fourfiles",    1 },
   { sharedfd,     "sharedfd",     1 },
