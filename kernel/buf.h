@@ -1,16 +1,21 @@
-// A cached copy of one disk block.
+// The buffer cache's record of one disk block (bio.c). Each field is guarded by one lock,
+// and the fields are grouped by it.
 #ifndef XV6_BUF_H
 #define XV6_BUF_H
 
 struct buf {
-  int valid;            // data has been read from disk
-  int disk;             // requests the disk driver still holds for this buffer (0: none)
+  // Which block this is and who holds it: bcache.lock. A buffer with refcnt 0 may be
+  // given to another block; the log keeps refcnt above 0 until it has installed the block.
   uint dev;
   uint blockno;
+  uint refcnt;          // bread()/bclaim() holders plus log pins
+  struct buf *next;     // the cache's recycling order: next is used more recently ...
+  struct buf *prev;     // ... prev less recently
+
+  // The contents: lock, a sleeplock, since disk I/O sleeps while holding it.
   struct sleeplock lock;
-  uint refcnt;
-  struct buf *prev;     // LRU cache list
-  struct buf *next;
+  int valid;            // data holds the block as on disk, or as a holder has changed it
+  int disk;             // requests the disk driver still owns for this buffer (0: none)
   uchar data[BSIZE];
 };
 

@@ -158,7 +158,6 @@ def build(tree):
         raise Fail("build failed:\n" + r.stdout.decode("utf-8", "replace")[-2000:])
 
 
-
 def fsck_image(img, when, orphans_ok=False):
     """Raises Fail on any fsck error; returns fsck's warnings."""
     with open(img, "rb") as f:
@@ -228,7 +227,8 @@ def case_random(run, it):
         out = run.check(img, "crashwr check", "crashwr check: OK")
         fsck_image(img, "after recovery")
         gens = sorted(int(g) for g in re.findall(r"generation (\d+) whole", out))
-        notes.append("%.1fs%s gen %d..%d" % (delay, " (log replayed)" if warn else "",
+        replayed = any("replayed" in w for w in warn)
+        notes.append("%.1fs%s gen %d..%d" % (delay, " (log replayed)" if replayed else "",
                                             gens[0], gens[-1]))
     return "killed after " + ", ".join(notes) + "; every file whole"
 
