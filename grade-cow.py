@@ -535,8 +535,9 @@ class Machine:
         with self.cond:
             while True:
                 text = self.text[max(0, mark - self.dropped):]
-                # Restart a little before the old end: a match may straddle two chunks.
-                if pattern.search(text, max(0, scanned - 64)):
+                # Restart before the old end: a match may straddle two chunks, and a
+                # pattern may span several lines (the ^P listing): 4 KiB back.
+                if pattern.search(text, max(0, scanned - 4096)):
                     return None
                 scanned = len(text)
                 now = time.monotonic()

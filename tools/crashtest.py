@@ -129,11 +129,11 @@ def source_files():
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     if r.returncode == 0:
         return r.stdout.decode().split("\n")
-    skip_dirs = {".git", "fsroot", "bench-out", "handout", "__pycache__"}
+    skip_dirs = {".git", "fsroot", "handout", "__pycache__"}
     outputs = (".o", ".d", ".asm", ".sym", ".img")
     files = []
     for d, dirs, names in os.walk(ROOT):
-        dirs[:] = [x for x in dirs if x not in skip_dirs]
+        dirs[:] = [x for x in dirs if x not in skip_dirs and not x.endswith("-out")]
         rel = os.path.relpath(d, ROOT)
         for n in names:
             f = os.path.normpath(os.path.join(rel, n))
