@@ -136,9 +136,6 @@ fileread(struct file *f, uint64 addr, int n)
     struct devsw *d = driver(f);
     if(d == 0 || d->read == 0)
       return -1;
-    // A device read may wait a long time for a person: commit what group commit still holds
-    // in memory first, so that nothing stays uncommitted while the system sits idle.
-    log_sync(1);
     return d->read(1, addr, n);
   }
 

@@ -35,8 +35,9 @@
 //    when it ends the last running operation; the committer thread, a kernel thread, sleeps
 //    until a transaction opens, then until it is old, then commits it, so an idle system
 //    commits too;
-//  - when someone needs durability: log_sync(1), from close() (see above), sync(), halt()
-//    and before a read from the console (the system may sit idle waiting for a person).
+//  - when someone needs durability: log_sync(1), from close() (see above), sync() and halt().
+//    A system waiting for a person at the console needs nothing more: the committer thread
+//    commits within LOG_DELAY.
 // Nothing else needs a synchronous commit. In particular a block freed and reallocated in the
 // same transaction is safe, because both changes commit together (but see new blocks below).
 //
