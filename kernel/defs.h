@@ -1,4 +1,7 @@
-// Every kernel function that is used outside the file that defines it, grouped by that file.
+// The kernel's internal interface: every function one kernel file calls in another,
+// arranged by layer from the hardware up (devices, library, memory, processes and traps,
+// file system, system calls). Within a layer, one block per file, named in its heading.
+//
 // Lock order (outermost first), stated once for the whole kernel:
 //   log.lock / inode sleeplocks (parent directory before child) -> buffer sleeplocks
 //   wait_lock -> p->lock -> (nothing else but the locks sleep() releases)
@@ -10,233 +13,243 @@ struct buf;
 struct context;
 struct file;
 struct inode;
+struct memstat;
 struct pipe;
 struct proc;
-struct spinlock;
 struct sleeplock;
+struct spinlock;
 struct stat;
 struct superblock;
-struct memstat;
 
-// sbi.c -- calls into the OpenSBI firmware (M-mode)
-void            sbi_console_putchar(int);
-void            sbi_set_timer(uint64);
+#define NELEM(a)  (sizeof(a) / sizeof((a)[0]))   // entries in a fixed-size array
+
+// ===== Firmware and devices =====
+
+// sbi.c: calls into the OpenSBI firmware, which runs in M-mode
+void            sbi_console_putchar(int c);
+void            sbi_set_timer(uint64 when);
 int             sbi_hart_start(uint64 hartid, uint64 start_addr, uint64 opaque);
 int             sbi_hart_get_status(uint64 hartid);
 void            sbi_shutdown(void) __attribute__((noreturn));
 
-// bio.c
-void            binit(void);
-struct buf*     bread(uint, uint);
-void            brelse(struct buf*);
-void            bwrite(struct buf*);
-void            bpin(struct buf*);
-void            bunpin(struct buf*);
-struct buf*     bclaim(uint, uint);     // like bread, but no disk read: caller overwrites it all
-void            bwrite_batch(struct buf**, uint*, int);  // write bufs to blocks, all at once
-void            bio_stats(struct memstat *);   // fills memstat's disk* fields
+// uart.c: the 16550 serial port
+void            uartinit(void);
+void            uartputc(int c);            // may sleep while the transmit buffer is full
+void            uartputc_sync(int c);       // spins; for printf and echo
+int             uartgetc(void);             // -1 when no byte is waiting
+void            uartsetrx(int on);           // receive interrupts on or off (flow control)
+void            uartintr(void);
 
-// console.c
+// console.c: line editing on top of the UART; device CONSOLE
 void            consoleinit(void);
-void            consoleintr(int);
-int             consoleroom(void);
-void            consputc(int);
+void            consputc(int c);
+int             consoleroom(void);          // 0 while the line buffer is full
+void            consoleintr(int c);
 
-// exec.c
-int             exec(char*, char**);
+// plic.c: the interrupt controller
+void            plicinit(void);
+void            plicinithart(void);
+int             plic_claim(void);           // the pending IRQ, 0 if none
+void            plic_complete(int irq);
 
-// file.c
-struct file*    filealloc(void);
-void            fileclose(struct file*);
-struct file*    filedup(struct file*);
-void            fileinit(void);
-int             fileread(struct file*, uint64, int n);
-int             filestat(struct file*, uint64 addr);
-int             filewrite(struct file*, uint64, int n);
+// virtio_disk.c: the virtio block device
+void            virtio_disk_init(void);
+void            virtio_disk_rw(struct buf *b, int write);
+void            virtio_disk_write_batch(struct buf **bufs, uint *blocks, int n);
+void            virtio_disk_intr(void);
 
-// fs.c
-void            fsinit(int);
-int             dirlink(struct inode*, char*, uint);
-uint            dirlookup(struct inode*, char*, uint*);   // inode number, 0 if absent
-int             dirremove(struct inode*, uint);
-struct inode*   ialloc(uint, short);
-struct inode*   idup(struct inode*);
-struct inode*   iget(uint, uint);                         // 0 if the inode table is full
-void            iinit(void);
-void            ilock(struct inode*);
-void            iput(struct inode*);
-int             isdirempty(struct inode*);
-void            iunlock(struct inode*);
-void            iunlockput(struct inode*);
-void            iupdate(struct inode*);
-int             namecmp(const char*, const char*);
-struct inode*   namei(char*);
-struct inode*   nameiparent(char*, char*);
-int             readi(struct inode*, int, uint64, uint, uint);
-void            stati(struct inode*, struct stat*);
-int             writei(struct inode*, int, uint64, uint, uint);
-void            itrunc(struct inode*);
+// ===== Kernel library =====
 
-// kalloc.c -- physical pages, each with a reference count
-void            kinit(void);
-void*           kalloc(void);           // an uninitialised page with count 1, or 0 if none
-void            kfree(void *);          // drop one reference; the page is freed at count 0
-void            krefinc(void *);        // one more reference to an allocated page
-int             krefcount(void *);      // current count (a snapshot)
-int             krefinc_ptes(pte_t *, int n);  // krefinc each page valid PTEs map; # pages
-void            kfree_ptes(pte_t *, int n);    // kfree each page valid PTEs map
-uint64          kfreepages(void);       // pages on the free list
-uint64          ktotalpages(void);      // pages the allocator manages
-uint64          ksharedpages(void);     // pages with count > 1
-
-// log.c
-void            initlog(int, struct superblock*);
-void            log_write(struct buf*);
-void            begin_op(void);
-void            end_op(void);
-void            log_write_new(struct buf*);  // log_write for a block balloc just allocated
-void            log_freed(uint);             // bfree freed this block in the open transaction
-void            log_sync(int force);         // wait until ended operations are on disk; log.c
-
-// pipe.c
-int             pipealloc(struct file**, struct file**);
-void            pipeclose(struct pipe*, int);
-int             piperead(struct pipe*, uint64, int);
-int             pipewrite(struct pipe*, uint64, int);
+// string.c
+void*           memset(void *dst, int c, uint n);
+void*           memmove(void *dst, const void *src, uint n);
+void*           memcpy(void *dst, const void *src, uint n);
+int             memcmp(const void *a, const void *b, uint n);
+int             strlen(const char *s);
+int             strncmp(const char *a, const char *b, uint n);
+char*           strncpy(char *dst, const char *src, int n);
+char*           safestrcpy(char *dst, const char *src, int n);   // always NUL-terminates
 
 // printf.c
-int             printf(char*, ...) __attribute__ ((format (printf, 1, 2)));
-void            panic(char*) __attribute__((noreturn));
 void            printfinit(void);
+int             printf(char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void            panic(char *why) __attribute__((noreturn));
 
-// proc.c
-int             cpuid(void);
-void            exit(int);
-int             fork(void);
-int             growproc(int);
-int             growlazy(int);
-void            proc_mapstacks(pagetable_t);
-pagetable_t     proc_pagetable(struct proc *);
-void            proc_freepagetable(pagetable_t, uint64);
-int             kill(int);
-int             killed(struct proc*);
-void            setkilled(struct proc*);
-struct cpu*     mycpu(void);
-struct proc*    myproc();
+// spinlock.c: locks held for a few instructions; interrupts stay off while one is held
+void            initlock(struct spinlock *lk, char *name);
+void            acquire(struct spinlock *lk);
+void            release(struct spinlock *lk);
+int             holding(struct spinlock *lk);
+void            push_off(void);             // interrupts off, nestable
+void            pop_off(void);
+
+// sleeplock.c: locks that may be held across disk I/O; the waiter sleeps
+void            initsleeplock(struct sleeplock *lk, char *name);
+void            acquiresleep(struct sleeplock *lk);
+void            releasesleep(struct sleeplock *lk);
+int             holdingsleep(struct sleeplock *lk);
+
+// ===== Memory =====
+
+// kalloc.c: physical pages, each with a reference count
+void            kinit(void);
+void*           kalloc(void);               // an uninitialised page with count 1, or 0 if none
+void            kfree(void *pa);            // drop one reference; the page is freed at count 0
+void            krefinc(void *pa);          // one more reference to an allocated page
+int             krefcount(void *pa);        // the current count (a snapshot)
+int             krefinc_ptes(pte_t *ptes, int n);  // krefinc each page valid PTEs map; # pages
+void            kfree_ptes(pte_t *ptes, int n);    // kfree each page valid PTEs map
+uint64          kfreepages(void);           // pages on the free list
+uint64          ktotalpages(void);          // pages the allocator manages
+uint64          ksharedpages(void);         // pages with count > 1
+
+// vm.c: page tables. The kernel's own (a direct map), then each process's.
+void            kvminit(void);
+void            kvminithart(void);
+void            kvmmap(pagetable_t kpt, uint64 va, uint64 pa, uint64 size, int perm);
+pte_t*          walk(pagetable_t pt, uint64 va, int alloc);
+uint64          walkaddr(pagetable_t pt, uint64 va);
+int             mappages(pagetable_t pt, uint64 va, uint64 size, uint64 pa, int perm);
+pagetable_t     uvmcreate(void);
+uint64          uvmalloc(pagetable_t pt, uint64 oldsz, uint64 newsz, int xperm);
+uint64          uvmdealloc(pagetable_t pt, uint64 oldsz, uint64 newsz);
+void            uvmunmap(pagetable_t pt, uint64 va, uint64 npages, int do_free);
+int             uvmcopy(pagetable_t parent, pagetable_t child, uint64 sz);
+void            uvmfree(pagetable_t pt, uint64 sz);
+void            uvmclear(pagetable_t pt, uint64 va);   // no user access: the stack guard
+int             vmfault(pagetable_t pt, uint64 va, int write);   // a FAULT_ result
+int             copyout(pagetable_t pt, uint64 dstva, char *src, uint64 len);
+int             copyin(pagetable_t pt, char *dst, uint64 srcva, uint64 len);
+int             copyinstr(pagetable_t pt, char *dst, uint64 srcva, uint64 max);
+int             copyin_probe(pagetable_t pt, uint64 srcva, uint64 len);  // readable? 0 : -1
+int             uvmquery(pagetable_t pt, uint64 va, int npages, uint64 dst);
+void            uvmcount(pagetable_t pt, uint64 sz, int *mapped, int *shared);
+
+// What vmfault() and the fault handlers it calls return.
+#define FAULT_OK      0    // the access can be retried and will succeed
+#define FAULT_BAD    -1    // not a page the process may access this way
+#define FAULT_NOMEM  -2    // a legal access, but no physical page was free
+
+#ifdef COW_FORK
+// cow.c: copy-on-write, the one place that knows the PTE_COW rules. Built only with
+// COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
+void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
+int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
+void            cow_seqreset(struct proc *p);       // fork: no sequential writes seen yet
+void            cow_stats(struct memstat *st);      // fills the cow* fields only
+#endif
+
+// ===== Processes and traps =====
+
+// proc.c: the process table, fork/exit/wait, sleep/wakeup and the scheduler
 void            procinit(void);
+void            proc_mapstacks(pagetable_t kpt);
+void            userinit(void);
+int             kthread_start(char *name, void (*fn)(void));  // a kernel thread, pid 0
+int             cpuid(void);
+struct cpu*     mycpu(void);
+struct proc*    myproc(void);
+pagetable_t     proc_pagetable(struct proc *p);
+void            proc_freepagetable(pagetable_t pt, uint64 sz);
+int             growproc(int n);
+int             growlazy(int n);
+int             fork(void);
+void            exit(int status) __attribute__((noreturn));
+int             wait(uint64 statusva);
+int             kill(int pid);
+int             killed(struct proc *p);
+void            setkilled(struct proc *p);
 void            scheduler(void) __attribute__((noreturn));
 void            sched(void);
-void            sleep(void*, struct spinlock*);
-void            userinit(void);
-int             wait(uint64);
-void            wakeup(void*);
 void            yield(void);
+void            sleep(void *chan, struct spinlock *lk);
+void            wakeup(void *chan);
 int             either_copyout(int user_dst, uint64 dst, void *src, uint64 len);
 int             either_copyin(void *dst, int user_src, uint64 src, uint64 len);
 void            procdump(void);
-int             kthread_start(char *name, void (*fn)(void));  // a kernel thread, pid 0
 
 // swtch.S
-void            swtch(struct context*, struct context*);
-
-// spinlock.c
-void            acquire(struct spinlock*);
-int             holding(struct spinlock*);
-void            initlock(struct spinlock*, char*);
-void            release(struct spinlock*);
-void            push_off(void);
-void            pop_off(void);
-
-// sleeplock.c
-void            acquiresleep(struct sleeplock*);
-void            releasesleep(struct sleeplock*);
-int             holdingsleep(struct sleeplock*);
-void            initsleeplock(struct sleeplock*, char*);
-
-// string.c
-int             memcmp(const void*, const void*, uint);
-void*           memmove(void*, const void*, uint);
-void*           memset(void*, int, uint);
-void*           memcpy(void*, const void*, uint);
-char*           safestrcpy(char*, const char*, int);
-int             strlen(const char*);
-int             strncmp(const char*, const char*, uint);
-char*           strncpy(char*, const char*, int);
-
-// syscall.c
-void            argint(int, int*);
-int             argstr(int, char*, int);
-void            argaddr(int, uint64 *);
-int             fetchstr(uint64, char*, int);
-int             fetchaddr(uint64, uint64*);
-void            syscall(void);
+void            swtch(struct context *old, struct context *new);
 
 // trap.c
 extern uint     ticks;
 extern struct spinlock tickslock;
 void            trapinit(void);
 void            trapinithart(void);
-void            timerinit(void);        // per hart: choose Sstc or SBI, arm the first tick
+void            timerinit(void);            // per hart: choose Sstc or SBI, arm the first tick
 void            usertrapret(void);
 
-// uart.c
-void            uartinit(void);
-void            uartintr(void);
-void            uartputc(int);
-void            uartputc_sync(int);
-int             uartgetc(void);
-void            uartsetrx(int);
+// ===== File system, from the disk up =====
 
-// vm.c
-void            kvminit(void);
-void            kvminithart(void);
-void            kvmmap(pagetable_t, uint64, uint64, uint64, int);
-int             mappages(pagetable_t, uint64, uint64, uint64, int);
-pagetable_t     uvmcreate(void);
-uint64          uvmalloc(pagetable_t, uint64, uint64, int);
-uint64          uvmdealloc(pagetable_t, uint64, uint64);
-int             uvmcopy(pagetable_t, pagetable_t, uint64);
-void            uvmfree(pagetable_t, uint64);
-void            uvmunmap(pagetable_t, uint64, uint64, int);
-void            uvmclear(pagetable_t, uint64);
-pte_t *         walk(pagetable_t, uint64, int);
-uint64          walkaddr(pagetable_t, uint64);
-int             copyout(pagetable_t, uint64, char *, uint64);
-int             copyin(pagetable_t, char *, uint64, uint64);
-int             copyinstr(pagetable_t, char *, uint64, uint64);
-int             copyin_probe(pagetable_t, uint64, uint64);
-int             vmfault(pagetable_t, uint64 va, int write);
-int             uvmquery(pagetable_t, uint64 va, int npages, uint64 dst);
-void            uvmcount(pagetable_t, uint64 sz, int *mapped, int *shared);
+// bio.c: the buffer cache
+void            binit(void);
+struct buf*     bread(uint dev, uint blockno);
+struct buf*     bclaim(uint dev, uint blockno);   // bread without the disk read: caller overwrites it all
+void            bwrite(struct buf *b);
+void            bwrite_batch(struct buf **bufs, uint *blocks, int n);  // many blocks, one round trip
+void            brelse(struct buf *b);
+void            bpin(struct buf *b);
+void            bunpin(struct buf *b);
+void            bio_stats(struct memstat *st);    // fills memstat's disk* fields
 
-// Results of vmfault() and of the fault handlers it calls.
-#define FAULT_OK      0    // the access can be retried and will succeed
-#define FAULT_BAD    -1    // not a page the process may access this way
-#define FAULT_NOMEM  -2    // a legal access, but no physical page was free
+// log.c: crash-safe transactions with group commit
+void            initlog(int dev, struct superblock *sb);
+void            begin_op(void);
+void            end_op(void);
+void            log_write(struct buf *b);
+void            log_write_new(struct buf *b);     // log_write for a block balloc just allocated
+void            log_freed(uint blockno);          // bfree freed this block in the open transaction
+void            log_sync(int force);              // wait until ended operations are on disk
 
-#ifdef COW_FORK
-// cow.c -- copy-on-write: the one place that knows the PTE_COW rules. Built only with
-// COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
-struct memstat;
-void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
-int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
-void            cow_seqreset(struct proc *p);  // fork: no sequential writes seen yet
-void            cow_stats(struct memstat *);   // fills the cow* fields only
-#endif
+// fs.c: inodes, directories and path names
+void            fsinit(int dev);
+void            iinit(void);
+struct inode*   ialloc(uint dev, short type);
+struct inode*   iget(uint dev, uint inum);        // 0 if the inode table is full
+struct inode*   idup(struct inode *ip);
+void            ilock(struct inode *ip);
+void            iunlock(struct inode *ip);
+void            iput(struct inode *ip);
+void            iunlockput(struct inode *ip);
+void            iupdate(struct inode *ip);
+void            itrunc(struct inode *ip);
+void            stati(struct inode *ip, struct stat *st);
+int             readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n);
+int             writei(struct inode *ip, int user_src, uint64 src, uint off, uint n);
+int             namecmp(const char *a, const char *b);
+uint            dirlookup(struct inode *dp, char *name, uint *poff);  // inode number, 0 if absent
+int             dirlink(struct inode *dp, char *name, uint inum);
+int             dirremove(struct inode *dp, uint off);
+int             isdirempty(struct inode *dp);
+struct inode*   namei(char *path);
+struct inode*   nameiparent(char *path, char *name);
 
-// plic.c
-void            plicinit(void);
-void            plicinithart(void);
-int             plic_claim(void);
-void            plic_complete(int);
+// file.c: open files, shared by descriptors
+void            fileinit(void);
+struct file*    filealloc(void);
+struct file*    filedup(struct file *f);
+void            fileclose(struct file *f);
+int             fileread(struct file *f, uint64 dst, int n);
+int             filewrite(struct file *f, uint64 src, int n);
+int             filestat(struct file *f, uint64 dst);
 
-// virtio_disk.c
-void            virtio_disk_init(void);
-void            virtio_disk_rw(struct buf *, int);
-void            virtio_disk_write_batch(struct buf **, uint *, int);
-void            virtio_disk_intr(void);
+// pipe.c
+int             pipealloc(struct file **rf, struct file **wf);
+void            pipeclose(struct pipe *pi, int writable);
+int             piperead(struct pipe *pi, uint64 dst, int n);
+int             pipewrite(struct pipe *pi, uint64 src, int n);
 
-// number of elements in fixed-size array
-#define NELEM(x) (sizeof(x)/sizeof((x)[0]))
+// exec.c
+int             exec(char *path, char **argv);
+
+// ===== System calls =====
+
+// syscall.c: fetching a system call's arguments, and the dispatch
+void            syscall(void);
+void            argint(int n, int *ip);
+void            argaddr(int n, uint64 *ap);
+int             argstr(int n, char *buf, int max);
+int             fetchaddr(uint64 va, uint64 *ip);
+int             fetchstr(uint64 va, char *buf, int max);
 
 #endif
