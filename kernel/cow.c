@@ -34,7 +34,7 @@
 //  later fault on that page would do; it only does it sooner.
 //
 //  The TLB. Whenever a PTE loses a permission (fork's downgrade of the parent) the hart
-//  flushes before the address space runs again (cow_share_table, once per table); after
+//  flushes before the address space runs again (uvmcopy, once per fork); after
 //  a fault changes PTEs we flush too, though they only gained PTE_W (a stale read-only
 //  entry would fault again): that address, or everything once for a batch. Other
 //  harts cannot hold stale entries for a running process: a process runs on one hart at a
@@ -87,9 +87,9 @@ cow_pte(pte_t pte)
 // Share the first n entries of one last-level table of the parent with the same entries
 // of the child's table (fresh: all zero). For every valid parent PTE: write the shared
 // value into the child's entry and downgrade the parent's; then add one to the count of
-// every page the child's entries now map, in one call for the table, and flush the TLB
-// (the parent's entries may have lost PTE_W). Cannot fail: uvmcopy (vm.c) allocates the
-// child's table first.
+// every page the child's entries now map, in one call for the table. The parent's
+// entries may have lost PTE_W: uvmcopy (vm.c) flushes the TLB once, after the last
+// table. Cannot fail: uvmcopy allocates the child's table first.
 void
 cow_share_table(pte_t *parent, pte_t *child, int n)
 {
@@ -99,7 +99,6 @@ cow_share_table(pte_t *parent, pte_t *child, int n)
       child[i] = parent[i] = cow_pte(pte);
   }
   count(&cowstat.shared, krefinc_ptes(child, n));
-  sfence_vma();
 }
 
 // Forget what p's COW faults so far said about where it writes: fork calls this for

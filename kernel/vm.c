@@ -339,6 +339,7 @@ int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
   uint64 top = PGROUNDUP(sz);
+  int err = 0;
 
   for(uint64 va = 0, next; va < top; va = next){
     next = spanend(va, top);
@@ -357,9 +358,14 @@ uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
       continue;
 #endif
     uvmunmap(new, 0, next / PGSIZE, 1);
-    return -1;
+    err = -1;
+    break;
   }
-  return 0;
+  // A fork may take PTE_W from the parent's PTEs (copy-on-write does): one flush for the
+  // whole address space, before the parent runs again, so no stale writable entry
+  // survives. On failure too, since the tables shared so far keep their new flags.
+  sfence_vma();
+  return err;
 }
 
 // Remove PTE_U from the page at va (the guard page under the user stack).

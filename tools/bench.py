@@ -54,6 +54,7 @@ WALL = [("cowtest", 900), ("usertests -q", 2400)]
 FORKBENCH_FIELDS = ["fork_us", "forkwrite_us", "pages", "reuse_us", "touch_us",
                     "mapped_pages", "reps", "exec_us", "random_us", "random_written",
                     "random_allocated"]
+OLDEST_FORKBENCH = 7    # fields up to "reps": every forkbench line has at least these
 COUNT_FIELDS = {"pages", "mapped_pages", "reps", "random_written", "random_allocated"}
 
 
@@ -69,12 +70,14 @@ def sync_copy(dest):
     grader().copy_sources(ROOT, dest)
 
 
-def build(name, settings, mem):
-    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME; returns the directory, or
-    None. settings: make variables, e.g. ["COW=0"]."""
-    dest = os.path.join(OUT, "build-" + name)
-    os.makedirs(dest, exist_ok=True)
-    sync_copy(dest)
+def build(name, settings, mem, tree=None):
+    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME, a copy of this tree, or in
+    tree when given (used as it is); returns the directory, or None. settings: make
+    variables, e.g. ["COW=0"]."""
+    dest = tree or os.path.join(OUT, "build-" + name)
+    if tree is None:
+        os.makedirs(dest, exist_ok=True)
+        sync_copy(dest)
     log = os.path.join(OUT, "build-%s.log" % name)
     argv = ["make", "-C", dest, "-j%d" % (os.cpu_count() or 1), "kernel/kernel", "fs.img",
             "MEM=%d" % mem] + settings
@@ -119,11 +122,12 @@ def boot(tree, mem, cpus, log, img, qemuextra=""):
 
 
 def parse_forkbench(out):
-    """{size_mib: {field: number}} from forkbench's machine-readable lines."""
+    """{size_mib: {field: number}} from forkbench's machine-readable lines. A line with fewer
+    fields (a forkbench of an older tree, for --against) gives the fields it has, in order."""
     rows = {}
     for line in out.splitlines():
         f = line.strip().split(",")
-        if f[0] != "forkbench" or len(f) != 2 + len(FORKBENCH_FIELDS):
+        if f[0] != "forkbench" or not 2 + OLDEST_FORKBENCH <= len(f) <= 2 + len(FORKBENCH_FIELDS):
             continue
         try:
             rows[int(f[1])] = dict(zip(FORKBENCH_FIELDS, (float(x) for x in f[2:])))
@@ -485,6 +489,141 @@ def paths_main(opts, qemuextra, clock):
     return 1 if problems else 0
 
 
+# ---- --against REV: this tree against an earlier commit, side by side -------------------
+# The base kernel is built from REV as git has it (git archive, its own default settings);
+# this tree gives two: one page per fault (COWBATCH=0, the base's COW algorithm if REV has
+# no batch) and the default. All three are booted at once; every round runs forkbench and
+# then sysbench on each, the order rotating, and each ratio to the base is taken within a
+# round, so a change in the host's load hits all alike.
+AGAINST_KERNELS = [("onepage", ["COW=1", "COWBATCH=0"]), ("cow", ["COW=1"])]
+AGAINST_FORKBENCH = [("fork_us", "fork+exit+wait, us"), ("forkwrite_us", "fork+child writes all, us"),
+                     ("reuse_us", "parent writes after fork, us"),
+                     ("touch_us", "parent writes, no fork, us")]
+
+
+def export_rev(rev):
+    """(bench-out/src-COMMIT, COMMIT): the tree at git revision rev, extracted once with git
+    archive; or (None, why)."""
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", rev + "^{commit}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if r.returncode != 0:
+        return None, "git knows no commit %r here" % rev
+    commit = r.stdout.strip()
+    dest = os.path.join(OUT, "src-" + commit)
+    if os.path.exists(os.path.join(dest, "Makefile")):
+        return dest, commit
+    tmp = dest + ".part"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    archive = subprocess.Popen(["git", "-C", ROOT, "archive", commit], stdout=subprocess.PIPE)
+    untar = subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout)
+    archive.stdout.close()
+    if archive.wait() != 0 or untar.returncode != 0:
+        return None, "could not extract %s with git archive | tar" % commit
+    os.rename(tmp, dest)
+    return dest, commit
+
+
+def spread(xs):
+    """'median (min..max)' of ratios, or '-'."""
+    if not xs:
+        return "-"
+    return "%.3f (%.2f..%.2f)" % (median(xs), min(xs), max(xs))
+
+
+def against_main(opts, qemuextra, clock):
+    """The --against run. Returns the exit status: 0 if every round was measured on all."""
+    rounds = opts.rounds or 3
+    src, commit = export_rev(opts.against)
+    if src is None:
+        say("bench: " + commit)
+        return 1
+    trees = {"base": build("base", [], opts.mem, tree=src)}
+    for name, settings in AGAINST_KERNELS:
+        trees[name] = build(name, settings, opts.mem)
+    if None in trees.values():
+        return 1
+    names = ["base"] + [name for name, _ in AGAINST_KERNELS]
+    runs = {name: [] for name in names}      # per kernel, per round: (forkbench rows, sysbench)
+    problems, machines, logs = [], {}, []
+    try:
+        for name in names:
+            say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
+            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+            logs.append(log)
+            m, why = boot(trees[name], opts.mem, opts.cpus, log,
+                          os.path.join(OUT, "fs-%s.img" % name), qemuextra)
+            if m is None:
+                problems.append("%s kernel did not boot: %s" % (name, why))
+            else:
+                machines[name] = m
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                if name not in machines:
+                    runs[name].append(({}, {}))
+                    continue
+                res = new_result(name)
+                run_forkbench(res, machines[name], opts.forkbench_args)
+                out, secs, why = machines[name].run("sysbench", SYSBENCH_TIMEOUT)
+                say("bench: round %d, %s: sysbench (%.1fs)%s"
+                    % (r + 1, name, secs, "; " + why if why else ""))
+                problems.extend(res["problems"])
+                if why:
+                    problems.append("%s, round %d: sysbench %s" % (name, r + 1, why))
+                    machines.pop(name).close()      # the console is in an unknown state
+                runs[name].append((res["rounds"][0] if res["rounds"] else {},
+                                   {} if why else parse_sysbench(out)))
+    finally:
+        for m in machines.values():
+            m.close()
+        for log in logs:
+            log.close()
+
+    csv_path = os.path.join(OUT, "against.csv")
+    with open(csv_path, "w") as f:
+        f.write("kernel,round,program,name,value\n")
+        for name in names:
+            for r, (fb, sb) in enumerate(runs[name]):
+                for size in sorted(fb):
+                    for key in sorted(fb[size]):
+                        f.write("%s,%d,forkbench,%s_%dMiB,%g\n" % (name, r + 1, key, size,
+                                                                  fb[size][key]))
+                for key in sorted(sb):
+                    f.write("%s,%d,sysbench,%s,%g\n" % (name, r + 1, key, sb[key]))
+
+    # Every number as (label, {kernel: [value per round]}).
+    rows = []
+    sizes = sorted(set().union(*(fb for fb, _ in runs["base"])))
+    for key, label in AGAINST_FORKBENCH:
+        for size in sizes:
+            rows.append(("%s %4d MiB" % (label, size),
+                         {n: [fb.get(size, {}).get(key) for fb, _ in runs[n]] for n in names}))
+    base_sys = [k for _, sb in runs["base"][:1] for k in sb]
+    for key in base_sys:
+        rows.append(("sysbench " + key, {n: [sb.get(key) for _, sb in runs[n]] for n in names}))
+
+    say("")
+    say("This tree against %s (base), CPUS=%d, MEM=%d, %d rounds in one run; time CSR = %s"
+        % (commit, opts.cpus, opts.mem, rounds, clock))
+    say("kernels: base = %s's default build; onepage = make COWBATCH=0; cow = the default "
+        "build. Ratios to the base, taken within each round: median (min..max)" % commit)
+    say("%-40s %10s %10s %10s  %-20s %-20s"
+        % ("", "base", "onepage", "cow", "onepage/base", "cow/base"))
+    for label, vals in rows:
+        meds = [median([v for v in vals[n] if v is not None]) for n in names]
+        ratios = []
+        for n in names[1:]:
+            ratios.append(spread([a / b for a, b in zip(vals[n], vals["base"])
+                                  if a is not None and b is not None and a >= 0 and b > 0]))
+        say("%-40s %10s %10s %10s  %-20s %-20s"
+            % (label, *("-" if v is None else "%.1f" % v for v in meds), *ratios))
+    say("")
+    say("bench: wrote %s" % os.path.relpath(csv_path, ROOT))
+    for line in problems:
+        say("bench: could not measure: " + line)
+    return 1 if problems else 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(description="COW vs eager fork benchmarks (make bench)")
     p.add_argument("--mem", type=int, default=256, help="MiB of RAM for both kernels (256)")
@@ -503,6 +642,11 @@ def main(argv):
                    "and TRAPFLUSH=full, booted at once, sysbench on each in rotating order "
                    "every round; prints medians and per-round ratios, writes "
                    "bench-out/paths.csv")
+    p.add_argument("--against", metavar="REV",
+                   help="instead of COW vs eager: this tree's kernels (the default and "
+                   "COWBATCH=0) against the one git commit REV builds, booted at once; "
+                   "forkbench and sysbench on each in rotating order every round (3); prints "
+                   "medians and per-round ratios, writes bench-out/against.csv")
     p.add_argument("--icount", action="store_true",
                    help="run QEMU with -icount shift=0,sleep=off: the time CSR then counts "
                    "guest instructions (1 us = 1000 instructions), so the numbers do not "
@@ -524,6 +668,8 @@ def main(argv):
         else "wall clock of the emulated machine"
     if opts.paths:
         return paths_main(opts, qemuextra, clock)
+    if opts.against:
+        return against_main(opts, qemuextra, clock)
     opts.rounds = opts.rounds or 3
     trees = {}
     for name, settings in KERNELS:
