@@ -121,6 +121,23 @@ def boot(tree, mem, cpus, log, img, qemuextra=""):
     return m, None
 
 
+def boot_all(names, trees, opts, qemuextra, machines, logs, problems):
+    """Boots the kernel built in trees[name] for each name, each on its own copy of its
+    fs.img with its console in bench-out/console-NAME.log, and adds it to machines (name:
+    Machine) and its log to logs, which the caller closes; a kernel that does not boot is
+    a line in problems."""
+    for name in names:
+        say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
+        log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+        logs.append(log)
+        m, why = boot(trees[name], opts.mem, opts.cpus, log,
+                      os.path.join(OUT, "fs-%s.img" % name), qemuextra)
+        if m is None:
+            problems.append("%s kernel did not boot: %s" % (name, why))
+        else:
+            machines[name] = m
+
+
 def parse_forkbench(out):
     """{size_mib: {field: number}} from forkbench's machine-readable lines. A line with fewer
     fields (a forkbench of an older tree, for --against) gives the fields it has, in order."""
@@ -409,17 +426,7 @@ def paths_main(opts, qemuextra, clock):
     problems, machines, logs = [], {}, []
     csv_path = os.path.join(OUT, "paths.csv")
     try:
-        for name, settings in PATH_KERNELS:
-            say("bench: booting the %s kernel (%s, CPUS=%d, MEM=%d)"
-                % (name, " ".join(settings), opts.cpus, opts.mem))
-            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
-            logs.append(log)
-            m, why = boot(trees[name], opts.mem, opts.cpus, log,
-                          os.path.join(OUT, "fs-%s.img" % name), qemuextra)
-            if m is None:
-                problems.append("%s kernel did not boot: %s" % (name, why))
-            else:
-                machines[name] = m
+        boot_all(names, trees, opts, qemuextra, machines, logs, problems)
         for r in range(rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
@@ -547,16 +554,7 @@ def against_main(opts, qemuextra, clock):
     runs = {name: [] for name in names}      # per kernel, per round: (forkbench rows, sysbench)
     problems, machines, logs = [], {}, []
     try:
-        for name in names:
-            say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
-            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
-            logs.append(log)
-            m, why = boot(trees[name], opts.mem, opts.cpus, log,
-                          os.path.join(OUT, "fs-%s.img" % name), qemuextra)
-            if m is None:
-                problems.append("%s kernel did not boot: %s" % (name, why))
-            else:
-                machines[name] = m
+        boot_all(names, trees, opts, qemuextra, machines, logs, problems)
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
                 if name not in machines:
@@ -681,16 +679,8 @@ def main(argv):
     results = [new_result(name) for name, _ in KERNELS]
     machines, logs = {}, []
     try:
-        for (name, settings), res in zip(KERNELS, results):
-            say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
-            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
-            logs.append(log)
-            m, why = boot(trees[name], opts.mem, opts.cpus, log,
-                          os.path.join(OUT, "fs-%s.img" % name), qemuextra)
-            if m is None:
-                res["problems"].append("%s kernel did not boot: %s" % (name, why))
-            else:
-                machines[name] = m
+        boot_all([res["name"] for res in results], trees, opts, qemuextra, machines, logs,
+                 results[0]["problems"])
         for r in range(opts.rounds):
             order = results[r % len(results):] + results[:r % len(results)]
             for res in order:
