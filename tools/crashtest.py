@@ -6,7 +6,9 @@ runs each case --iters times. A case boots QEMU on an image, starts a crashwr sc
 QEMU with SIGKILL (the crash), runs tools/fsck.py on the image (replaying a committed log in
 memory, as boot would; orphans allowed, since only the next mount reclaims them), boots again
 (the kernel recovers the log), runs the scenario's check, and fsck's the image once more,
-strictly. The cases:
+strictly. QEMU runs through grade-cow.py's driver (its command line and console, as every
+tool here), with --cpus harts and --mem MiB: CPUS and MEM from the environment (make passes
+them) unless given. The cases:
   random   crashwr run rewrites files of one generation each, creates and removes scratch files
            and directories; killed after a random 0.5..6 s, --rounds times per iteration on
            one image: every file wholly one generation, every scratch file a clean prefix;
@@ -20,8 +22,8 @@ strictly. The cases:
            `halt` must power the machine off, leaving a clean image);
   fsck     no QEMU: fsck.py must report each kind of damage planted in a fresh image.
 
-  tools/crashtest.py [--iters N] [--cases a,b] [--rounds N] [--cpus N] [--seed S]
-                     [--timeout-scale X] [-v]
+  tools/crashtest.py [--iters N] [--cases a,b] [--rounds N] [--cpus N] [--mem M]
+                     [--seed S] [--timeout-scale X] [-v]
 
 Prints one line per case and iteration, then "crashtest: case NAME: OK (N)" or
 "crashtest: case NAME: FAIL (k of N) ..." per case, and last "crashtest: OK" or
@@ -32,9 +34,7 @@ import argparse
 import os
 import random
 import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,115 +43,22 @@ import time
 TOOLS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
-from hostutil import clean_env  # noqa: E402
+from hostutil import clean_env, grader  # noqa: E402
 import fsck  # noqa: E402
 
-FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
+g = grader()            # grade-cow.py: QEMU's command line and the console driver
+EXITED = re.compile(r"(?!)")    # matches nothing: wait_for() returns only why it stopped
 
 
 class Fail(Exception):
     pass
 
 
-class Machine:
-    """One QEMU on an image, driven through its console."""
-
-    def __init__(self, tree, img, cpus, verbose):
-        argv = [os.environ.get("QEMU", "qemu-system-riscv64"), "-machine", "virt",
-                "-bios", FW if os.path.exists(FW) else "default",
-                "-kernel", os.path.join(tree, "kernel", "kernel"), "-m", "128M",
-                "-smp", str(cpus), "-nographic", "-monitor", "none", "-serial", "stdio",
-                "-global", "virtio-mmio.force-legacy=false",
-                "-drive", "file=%s,if=none,format=raw,id=x0" % img,
-                "-device", "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0"]
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-        self.out = b""
-        self.verbose = verbose
-
-    def read_some(self, timeout):
-        """Adds what the console printed within timeout seconds to self.out; False once
-        QEMU has exited and everything it printed is read."""
-        r, _, _ = select.select([self.p.stdout], [], [], max(timeout, 0))
-        if not r:
-            return self.p.poll() is None
-        b = os.read(self.p.stdout.fileno(), 65536)
-        if self.verbose:
-            sys.stdout.write(b.decode("utf-8", "replace"))
-            sys.stdout.flush()
-        self.out += b
-        return b != b""
-
-    def expect(self, pattern, timeout, start=0):
-        """Waits until pattern (bytes regex) appears in the output after offset start."""
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while True:
-            m = rx.search(self.out, start)
-            if m:
-                return m
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.read_some(min(left, 0.5)):
-                raise Fail("waiting for %r; last console output:\n%s" %
-                           (pattern, self.out[-600:].decode("utf-8", "replace")))
-
-    def run(self, cmd, timeout):
-        """Types cmd at the shell prompt; returns the output up to the next prompt."""
-        self.expect(rb"\$ $", timeout)
-        start = len(self.out)
-        self.p.stdin.write(cmd.encode() + b"\n")
-        self.p.stdin.flush()
-        m = self.expect(rb"\n\$ $", timeout, start)
-        return self.out[start:m.start()].decode("utf-8", "replace")
-
-    def type(self, cmd):
-        self.p.stdin.write(cmd.encode() + b"\n")
-        self.p.stdin.flush()
-
-    def wait_exit(self, timeout):
-        """True if QEMU exits (e.g. after halt) within timeout seconds."""
-        deadline = time.monotonic() + timeout
-        while self.read_some(min(0.5, max(deadline - time.monotonic(), 0))):
-            if time.monotonic() > deadline:
-                return False
-        self.p.wait()
-        return True
-
-    def kill(self):
-        if self.p.poll() is None:
-            os.killpg(self.p.pid, signal.SIGKILL)
-        self.p.wait()
-
-
-def source_files():
-    """The tree's source files: git's list in a checkout, else every file but build outputs."""
-    r = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    if r.returncode == 0:
-        return r.stdout.decode().split("\n")
-    skip_dirs = {".git", "fsroot", "handout", "__pycache__"}
-    outputs = (".o", ".d", ".asm", ".sym", ".img")
-    files = []
-    for d, dirs, names in os.walk(ROOT):
-        dirs[:] = [x for x in dirs if x not in skip_dirs and not x.endswith("-out")]
-        rel = os.path.relpath(d, ROOT)
-        for n in names:
-            f = os.path.normpath(os.path.join(rel, n))
-            if n.endswith(outputs) or f.startswith("user/_") or f in ("kernel/kernel", "mkfs/mkfs"):
-                continue
-            files.append(f)
-    return files
-
-
-def build(tree):
-    files = source_files()
-    for f in files:
-        src = os.path.join(ROOT, f)
-        if f and os.path.isfile(src):
-            dst = os.path.join(tree, f)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy2(src, dst)
-    r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img",
+def build(tree, mem):
+    """Copies this tree's sources into tree and builds the kernel for mem MiB and fs.img
+    with crashwr."""
+    g.copy_sources(ROOT, tree)
+    r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img", "MEM=%d" % mem,
                         "EXTRA_PROGS=tools/crashwr.c"], cwd=tree, env=clean_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
@@ -168,18 +75,30 @@ def fsck_image(img, when, orphans_ok=False):
 
 
 class Run:
-    """What every case needs: the built tree, options, the random source, started QEMUs."""
+    """What every case needs: the built tree, options, the random source."""
 
     def __init__(self, args, rng, tree):
         self.args, self.rng, self.tree = args, rng, tree
         self.t = 60 * args.timeout_scale          # seconds for a boot or a check to finish
-        self.machines = []
         self.random_img = None                    # the random case's image, kept across rounds
 
+    def echo(self, s):
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
     def boot(self, img):
-        m = Machine(self.tree, img, self.args.cpus, self.args.v)
-        self.machines.append(m)
+        """QEMU (every one is ended by main's g.kill_all()) on img, at the first prompt."""
+        m = g.Machine.start(os.path.join(self.tree, "kernel", "kernel"), img, self.args.cpus,
+                            self.args.mem, echo=self.echo if self.args.v else None)
+        m.expect(g.PROMPT, self.t)
         return m
+
+    def command(self, m, cmd):
+        """Types cmd at m's shell prompt; returns the output through the next prompt."""
+        out, _, why = m.run(cmd, self.t)
+        if why:
+            raise Fail("%s: %s; last console output:\n%s" % (cmd, why, g.tail(out)))
+        return out
 
     def fresh_image(self, name):
         img = os.path.join(self.tree, name + ".img")
@@ -191,18 +110,17 @@ class Run:
         ready, if given. (Not for the echo of cmd: the console echoes input synchronously
         and prints output through a buffer, so the two may interleave.)"""
         m = self.boot(img)
-        m.expect(rb"\$ $", self.t)
-        start = len(m.out)
-        m.type(cmd)
+        mark = m.mark()
+        m.send(cmd)
         if ready:
-            m.expect(ready, self.t, start)
+            m.expect(re.compile(ready), self.t, mark)
         return m
 
     def check(self, img, cmd, ok):
         """Boots img (the kernel recovers the log), runs cmd, kills QEMU; Fail unless the
         output holds ok. Returns the output."""
         m = self.boot(img)
-        out = m.run(cmd, self.t)
+        out = self.command(m, cmd)
         m.kill()
         if ok not in out:
             raise Fail("after the reboot, %s:\n%s" % (cmd, out.strip()))
@@ -214,7 +132,7 @@ def case_random(run, it):
     if run.random_img is None:
         run.random_img = run.fresh_image("random")
         m = run.boot(run.random_img)
-        out = m.run("crashwr init", run.t)
+        out = run.command(m, "crashwr init")
         m.kill()
         if "crashwr init: done" not in out:
             raise Fail("crashwr init: " + out)
@@ -229,7 +147,7 @@ def case_random(run, it):
         warn = fsck_image(img, "after the crash", orphans_ok=True)
         out = run.check(img, "crashwr check", "crashwr check: OK")
         fsck_image(img, "after recovery")
-        gens = sorted(int(g) for g in re.findall(r"generation (\d+) whole", out))
+        gens = sorted(int(x) for x in re.findall(r"generation (\d+) whole", out))
         replayed = any("replayed" in w for w in warn)
         notes.append("%.1fs%s gen %d..%d" % (delay, " (log replayed)" if replayed else "",
                                             gens[0], gens[-1]))
@@ -237,7 +155,8 @@ def case_random(run, it):
 
 
 NWRITERS, NCLOSE = 4, 16       # crashwr close: writers, files per writer (NCLOSE in crashwr.c)
-CLOSED = re.compile(rb"crashwr: closed (k(\d)_(\d{4})) (\d+) c(\d+)\r?\n")
+CLOSED = re.compile(r"crashwr: closed (k(\d)_(\d{4})) (\d+) c(\d+)\n")
+CLOSE_NEWS = re.compile(CLOSED.pattern + r"|crashwr close: ")    # a close line or the end
 
 
 def closed_lines(out):
@@ -247,7 +166,7 @@ def closed_lines(out):
     for m in CLOSED.finditer(out):
         w, i, n, c = int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5))
         if (w * 3 + i * 7 + n) % 97 == c and w < NWRITERS and i < NCLOSE:
-            seen[m.group(1).decode()] = n
+            seen[m.group(1)] = n
     return seen
 
 
@@ -257,22 +176,25 @@ def case_closers(run, it):
     epoch = run.rng.randrange(1, 1 << 20)
     target = run.rng.randint(1, NWRITERS * NCLOSE - NWRITERS)
     m = run.boot(img)
-    m.expect(rb"\$ $", run.t)
-    start = len(m.out)
-    m.type("crashwr close %d %d" % (NWRITERS, epoch))
+    mark = m.mark()
+    m.send("crashwr close %d %d" % (NWRITERS, epoch))
     deadline = time.monotonic() + run.t
     while True:
-        closed = closed_lines(m.out[start:])
-        if len(closed) >= target or b"crashwr close: " in m.out[start:]:
+        out = m.since(mark)
+        closed = closed_lines(out)
+        if len(closed) >= target or "crashwr close: " in out:
             break
-        if time.monotonic() > deadline or not m.read_some(0.5):
-            raise Fail("crashwr close stopped or hung after %d close lines; last output:\n%s"
-                       % (len(closed), m.out[-600:].decode("utf-8", "replace")))
+        # The next close line starts after the last whole line seen so far.
+        why = m.wait_for(CLOSE_NEWS, mark + out.rfind("\n") + 1,
+                         max(0, deadline - time.monotonic()))
+        if why:
+            raise Fail("crashwr close stopped or hung after %d close lines (%s); last "
+                       "output:\n%s" % (len(closed), why, g.tail(m.since(mark))))
     m.kill()                                       # the crash, right after a close's line
-    closed = closed_lines(m.out[start:])
-    if b"crashwr close: FAIL" in m.out or b"cannot write" in m.out:
-        raise Fail("a writer failed before the crash:\n" +
-                   m.out[start:].decode("utf-8", "replace")[-600:])
+    out = m.since(mark)
+    closed = closed_lines(out)
+    if "crashwr close: FAIL" in out or "cannot write" in out:
+        raise Fail("a writer failed before the crash:\n" + g.tail(out))
     fsck_image(img, "after the crash", orphans_ok=True)
     out = run.check(img, "crashwr closecheck %d %d" % (NWRITERS, epoch),
                     "crashwr closecheck: OK")
@@ -297,7 +219,7 @@ def case_closers(run, it):
 def case_orphan(run, it):
     """Unlink while open; after the reboot no orphan may be left."""
     img = run.fresh_image("orphan")
-    m = run.start(img, "crashwr orphan", rb"crashwr orphan: removed while open, sleeping")
+    m = run.start(img, "crashwr orphan", r"crashwr orphan: removed while open, sleeping")
     m.kill()
     warn = fsck_image(img, "after the crash", orphans_ok=True)
     orphans = [w for w in warn if "orphan" in w]
@@ -306,11 +228,11 @@ def case_orphan(run, it):
                    "nothing: the unlink and writes were not on disk although a later close() "
                    "had returned")
     m = run.boot(img)
-    out = m.run("crashwr orphancheck", run.t)
+    out = run.command(m, "crashwr orphancheck")
     if "crashwr orphancheck: OK" not in out:
         m.kill()
         raise Fail("after the reboot, crashwr orphancheck:\n" + out.strip())
-    m.run("sync", run.t)
+    run.command(m, "sync")
     m.kill()
     with open(img, "rb") as f:
         errors, _ = fsck.check(f.read())
@@ -325,19 +247,22 @@ def case_idle(run, it):
     """Finished calls, then every process asleep; killed well after the log delay."""
     img = run.fresh_image("idle")
     wait = 1.0 * run.args.timeout_scale
-    m = run.start(img, "crashwr idle", rb"crashwr idle: written, sleeping")
+    m = run.start(img, "crashwr idle", r"crashwr idle: written, sleeping")
     time.sleep(wait)                               # the log delay is 0.3 s
     m.kill()
     fsck_image(img, "after the crash", orphans_ok=True)
     m = run.boot(img)
-    out = m.run("crashwr idlecheck", run.t)
+    out = run.command(m, "crashwr idlecheck")
     if "crashwr idlecheck: OK" not in out:
         raise Fail("calls that finished %.1f s before the crash, with every process asleep "
                    "since, are not on disk after the reboot:\n%s" % (wait, out.strip()))
-    m.type("halt")                                 # syncs and powers off: QEMU must exit
-    if not m.wait_exit(run.t):
-        raise Fail("halt did not power the machine off; last output:\n" +
-                   m.out[-300:].decode("utf-8", "replace"))
+    mark = m.mark()
+    m.send("halt")                                 # syncs and powers off: QEMU must exit
+    why = m.wait_for(EXITED, mark, run.t)
+    if not why.startswith("QEMU exited"):
+        raise Fail("halt did not power the machine off (%s); last output:\n%s"
+                   % (why, g.tail(m.since(mark))))
+    m.close()
     fsck_image(img, "after halt")
     return "idle %.1f s, then killed: all there after the reboot; halt powered off" % wait
 
@@ -433,7 +358,11 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES),
                     help="comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--rounds", type=int, default=2, help="random kills per iteration")
-    ap.add_argument("--cpus", type=int, default=3)
+    ap.add_argument("--cpus", type=int, default=g.setting("CPUS"),
+                    help="harts (default: CPUS from the environment, else %d)" % g.CPUS_DEFAULT)
+    ap.add_argument("--mem", type=int, default=g.setting("MEM"),
+                    help="MiB of RAM, for the build and QEMU (default: MEM from the "
+                    "environment, else %d)" % g.MEM_DEFAULT)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--timeout-scale", type=float, default=1.0)
     ap.add_argument("-v", action="store_true", help="echo the consoles")
@@ -448,11 +377,12 @@ def main():
     run = Run(args, random.Random(seed), tree)
     failures = {c: [] for c in cases}
     try:
-        print("crashtest: seed %d, %d iterations of %s, CPUS=%d; building with "
-              "EXTRA_PROGS=tools/crashwr.c" % (seed, args.iters, ", ".join(cases), args.cpus))
+        print("crashtest: seed %d, %d iterations of %s, CPUS=%d, MEM=%d; building with "
+              "EXTRA_PROGS=tools/crashwr.c" % (seed, args.iters, ", ".join(cases), args.cpus,
+                                               args.mem))
         sys.stdout.flush()
         try:
-            build(tree)
+            build(tree, args.mem)
         except Fail as e:
             print("crashtest: FAIL: %s" % e)
             return 1
@@ -464,15 +394,13 @@ def main():
                 try:
                     note = CASES[c](run, it)
                     verdict = "OK"
-                except Fail as e:
+                except (Fail, g.MachineError) as e:
                     failures[c].append((it, str(e)))
                     note, verdict = str(e), "FAIL"
                     if c == "random":
                         run.random_img = None     # start the next rounds on a fresh image
                 finally:
-                    for m in run.machines:
-                        m.kill()
-                    run.machines = []
+                    g.kill_all()
                 print("crashtest: %s %d/%d: %s (%.0fs): %s" % (c, it, args.iters, verdict,
                                                               time.monotonic() - t0, note))
                 sys.stdout.flush()
@@ -488,8 +416,7 @@ def main():
         print("crashtest: OK" if not bad else "crashtest: FAIL (%s)" % ", ".join(bad))
         return 0 if not bad else 1
     finally:
-        for m in run.machines:
-            m.kill()
+        g.kill_all()
         shutil.rmtree(tree, ignore_errors=True)
 
 
