@@ -297,7 +297,7 @@ tarball: handin
 # passes options on, e.g. CRASHFLAGS='--cases closers,idle -v'.
 ITERS ?= 1
 crashtest:
-	@python3 tools/crashtest.py --cpus $(CPUS) --iters $(ITERS) $(CRASHFLAGS)
+	@python3 tools/crashtest.py --cpus $(CPUS) --mem $(MEM) --iters $(ITERS) $(CRASHFLAGS)
 
 # >>> solution: course staff's targets
 # handout: the student starter tree, generated from this one by tools/handout.py: the
