@@ -759,13 +759,7 @@ def toolchain_check():
             continue
         d = tempfile.mkdtemp(prefix="check-toolchain-")
         try:
-            files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                                   stdout=subprocess.PIPE).stdout.decode().split("\n")
-            for f in filter(None, files):
-                src = os.path.join(ROOT, f)
-                if os.path.isfile(src):
-                    os.makedirs(os.path.dirname(os.path.join(d, f)), exist_ok=True)
-                    shutil.copy2(src, os.path.join(d, f))
+            hostutil.grader().copy_sources(ROOT, d)
             r = subprocess.run(["make", "TOOLPREFIX=" + prefix, "kernel/kernel", "fs.img"],
                                cwd=d, env=clean_env(), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
