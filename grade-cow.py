@@ -565,7 +565,7 @@ class Machine:
                                % (pattern.pattern, why, tail(self.since(mark))))
 
     def type(self, keys):
-        """Sends keys to the console as they are. False if QEMU no longer reads them."""
+        """Sends keys to the console as they are. False if QEMU has stopped reading them."""
         try:
             self.proc.stdin.write(keys.encode())
             self.proc.stdin.flush()

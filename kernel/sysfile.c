@@ -390,7 +390,7 @@ dropname(struct inode *dp, char *name)
   int ok = ip->nlink > 0 && (ip->type != T_DIR || isdirempty(ip)) && dirremove(dp, off) == 0;
   if(ok){
     if(ip->type == T_DIR){
-      dp->nlink--;            // ip's ".." no longer counts
+      dp->nlink--;            // ip's ".." stops counting as a link
       iupdate(dp);
     }
     ip->nlink--;
