@@ -1,5 +1,6 @@
 // Kernel initialisation order: the boot hart sets up every subsystem, then wakes the
-// other harts through SBI HSM; every hart finally enters its scheduler.
+// other harts through SBI HSM and waits until they have said so; only then does it make
+// the first user process, and every hart enters its scheduler.
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/memlayout.h"
@@ -13,22 +14,49 @@
 
 extern char _entry_secondary[];   // entry.S
 
+// How long the boot hart waits for the harts it started: 10 s of the time CSR, which
+// counts at 10 MHz on QEMU virt. A hart normally arrives within milliseconds; on a
+// heavily loaded host its emulator thread may take seconds to run at all.
+#define HART_WAIT (10 * 10000000UL)
+
 // Set by the boot hart once all shared state is initialised; secondary harts
 // spin on it and must see every earlier store, hence the fences around it.
 static volatile int started = 0;
 
-static void
+// Secondary harts that have announced themselves (atomic adds).
+static int arrived = 0;
+
+// Ask SBI HSM to start every other hart; returns how many it accepted.
+static int
 start_other_harts(void)
 {
-  int me = cpuid();
+  int me = cpuid(), n = 0;
   for(int id = 0; id < NCPU; id++){
     if(id == me)
       continue;
     if(sbi_hart_get_status(id) != SBI_HSM_STATE_STOPPED)
       continue;   // absent (error) or already running
-    if(sbi_hart_start(id, (uint64)_entry_secondary, 0) != 0)
+    if(sbi_hart_start(id, (uint64)_entry_secondary, 0) == 0)
+      n++;
+    else
       printf("main: could not start hart %d\n", id);
   }
+  return n;
+}
+
+// Wait (at most HART_WAIT) until n secondary harts have announced themselves, so that
+// their "hart N starting" lines come before anything init and the shell print, never
+// in the middle of a prompt.
+static void
+wait_for_harts(int n)
+{
+  uint64 deadline = r_time() + HART_WAIT;
+  while(__atomic_load_n(&arrived, __ATOMIC_SEQ_CST) < n && r_time() < deadline)
+    ;
+  int missing = n - __atomic_load_n(&arrived, __ATOMIC_SEQ_CST);
+  if(missing > 0)
+    printf("main: %d hart(s) started by SBI have not arrived; going on without waiting\n",
+           missing);
 }
 
 static void
@@ -51,12 +79,10 @@ boot_hart_init(void)
   iinit();             // inode table
   fileinit();          // file table
   virtio_disk_init();  // disk
-  userinit();          // first user process
   timerinit();         // this hart's clock
 
   __sync_synchronize();
   started = 1;
-  start_other_harts();
 }
 
 static void
@@ -76,11 +102,15 @@ secondary_hart_init(void)
 void
 main(int boot)
 {
-  if(boot)
+  if(boot){
     boot_hart_init();
-  else
+    printf("hart %d starting\n", cpuid());
+    wait_for_harts(start_other_harts());
+    userinit();        // first user process
+  } else {
     secondary_hart_init();
-
-  printf("hart %d starting\n", cpuid());
+    printf("hart %d starting\n", cpuid());
+    __atomic_fetch_add(&arrived, 1, __ATOMIC_SEQ_CST);
+  }
   scheduler();
 }
