@@ -512,25 +512,32 @@ copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
   return usercopy(pagetable, srcva, dst, max, 0, stringfromuser) == 1 ? 0 : -1;
 }
 
-// Make sure that copyin of user [srcva, srcva+len) will succeed: afterwards every page of it
-// is mapped and readable (untouched lazy pages are allocated now). For callers that must not
-// act on part of a buffer, such as a pipe or console write, which cannot take bytes back
-// once the reader has them. A process has one thread and nobody else unmaps its pages, so
-// this stays true until the process itself changes its memory. 0, or -1 if some page is not
-// readable user memory or memory ran out.
-int
-copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
+// Make every page of user [va, va+len) usable, for a store if write: afterwards a copy of
+// that range cannot fail (untouched lazy pages are allocated, COW pages made private for a
+// store). A process has one thread and nobody else unmaps its pages, so this stays true
+// until the process itself changes its memory. 0, or -1 if some page may not be accessed
+// so, or memory ran out.
+static int
+userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
 {
-  char c;
+  pte_t *pte;
 
   if(len == 0)
     return 0;
-  if(srcva >= MAXVA || len > MAXVA - srcva)
+  if(va >= MAXVA || len > MAXVA - va)
     return -1;
-  for(uint64 va = srcva; va < srcva + len; va = PGROUNDDOWN(va) + PGSIZE)
-    if(copyin(pagetable, &c, va, 1) < 0)
+  for(uint64 a = PGROUNDDOWN(va); a < va + len; a += PGSIZE)
+    if(useraccess(pagetable, a, write, &pte) != FAULT_OK)
       return -1;
   return 0;
+}
+
+// userrange() for a copyin: for callers that must not act on part of a buffer, such as a
+// pipe or console write, which cannot take bytes back once the reader has them.
+int
+copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
+{
+  return userrange(pagetable, srcva, len, 0);
 }
 
 // ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
@@ -608,8 +615,8 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
 
 // vmquery(): describe npages pages of pagetable from va into the user array dst (struct
 // vmpage, kernel/vmquery.h). 0, or -1 for a bad range or buffer, and then dst is
-// untouched: every page of dst is made writable (vmfault) before anything is written,
-// and only this process changes its page table, so the copies below cannot fail.
+// untouched: every page of dst is made writable (userrange) before anything is written,
+// so the copies below cannot fail.
 int
 uvmquery(pagetable_t pagetable, uint64 va, int npages, uint64 dst)
 {
@@ -617,12 +624,8 @@ uvmquery(pagetable_t pagetable, uint64 va, int npages, uint64 dst)
     return -1;
   if(va >= MAXVA || (uint64)npages > (MAXVA - va) / PGSIZE)
     return -1;
-  uint64 len = (uint64)npages * sizeof(struct vmpage);
-  if(dst + len < dst || dst + len > MAXVA)
+  if(userrange(pagetable, dst, (uint64)npages * sizeof(struct vmpage), 1) < 0)
     return -1;
-  for(uint64 a = PGROUNDDOWN(dst); a < dst + len; a += PGSIZE)
-    if(vmfault(pagetable, a, 1) != FAULT_OK)
-      return -1;
 
   uint64 end = va + (uint64)npages * PGSIZE, at = va;
   pte_t *pte = nextleaf(pagetable, &at, end);
