@@ -509,8 +509,10 @@ test_reuse(void)
   fill(&r, 5);
 
   int pid = fork();
-  if(pid < 0)
+  if(pid < 0){
+    release(&r);
     return failed("reuse", "fork to succeed", pid);
+  }
   if(pid == 0)
     exit(0);
   int st;
