@@ -81,6 +81,12 @@ def check_boot(out, ctx):
         return "harts %s never said they started" % missing
     if "init: starting sh" not in out:
         return "init did not start sh"
+    # The boot hart makes init only once every hart has said it started, so no hart's
+    # line can land inside the shell's prompt.
+    late = [h for h in range(ctx["cpus"])
+            if out.index("hart %d starting" % h) > out.index("init: starting sh")]
+    if late:
+        return "harts %s said they started after init ran" % late
 
 
 def check_ls(out, ctx):
