@@ -46,6 +46,7 @@ SOLUTION_FILES = {
     "kernel/cow.c",         # copy-on-write sharing and faults: what the students write
     "tools/handout.py",     # this program
     "tools/bench.py",       # COW against eager fork: needs both kernels, i.e. the solution
+    "tests/test_bench.py",  # ... and its host-side tests
     "tools/autograder.py",  # the Gradescope bundle: staff only
     "docs/cow-design.md",   # the design of the solution and of this program
     "docs/performance.md",  # the benchmarks (make bench) and their numbers
