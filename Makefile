@@ -304,9 +304,11 @@ crashtest:
 # staff-only conditionals in the C sources resolved (the starter is the COW=0 kernel),
 # "# >>> solution" ... "# <<< solution" blocks like this one removed, kernel/cow.c and
 # the staff tools left out. Writes $(HANDOUT)/xv6-cow-lab/ and $(HANDOUT)/xv6-cow-lab.tar.gz.
+# LEVEL=guided: the guided starter, which also has the reference counts (docs/lab-cow.md).
 HANDOUT ?= handout
+LEVEL ?= standard
 handout:
-	@python3 tools/handout.py --out $(HANDOUT)
+	@python3 tools/handout.py --out $(HANDOUT) --level $(LEVEL)
 
 # bench: COW, COW with one page per fault (COWBATCH=0) and eager (COW=0) kernels side by
 # side, each built in its own copy under bench-out/; results in bench-out/bench.csv and
@@ -378,6 +380,7 @@ help:
 	@echo "  LOGCOMMIT=sync      the log commits every operation on its own (to compare)"
 	@echo "  TRAPFLUSH=full      the trap path flushes the whole TLB both ways (to compare)"
 	@echo "  HANDOUT=dir         where make handout writes (default handout)"
+	@echo "  LEVEL=guided        make handout: the guided starter (default standard)"
 	@echo "  AUTOGRADER_ZIP=f    the file make autograder writes (default autograder.zip)"
 	@echo "  AUTOGRADER_BUDGET=S seconds one submission may take on Gradescope (default 540)"
 	@echo "  AUTOGRADER_FLAGS=.. grade-cow.py options for the bundle, e.g. '--visibility hidden'"

@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
 """`make handout`: writes the student starter tree of the COW lab from this (the solution) tree.
 
-  tools/handout.py [--out DIR]        default DIR: handout/ next to the Makefile
-  -> DIR/xv6-cow-lab/ and DIR/xv6-cow-lab.tar.gz (the tree, top directory xv6-cow-lab/)
+  tools/handout.py [--out DIR] [--level standard|guided]
+  -> DIR/xv6-cow-lab/ and DIR/xv6-cow-lab.tar.gz (the tree, top directory xv6-cow-lab/);
+     DIR defaults to handout/ next to the Makefile, the level to standard
+
+The two levels (docs/cow-design.md, "The handout"): the standard starter has no reference
+counts and an eager fork, and the lab text alone leads the student to the fault and copyout
+paths; the guided starter also has what LEVELS below defines for it (the counts and their
+helpers), and the text blocks marked for it.
 
 How the solution is marked (docs/cow-design.md, "The handout", says the same for staff):
   - C, headers, assembly: the solution is the code under `#ifdef COW_FORK` (or in the
@@ -11,10 +17,12 @@ How the solution is marked (docs/cow-design.md, "The handout", says the same for
     resolved, as `unifdef -UCOW_FORK` would do; `make COW=0` builds that same kernel.
     The staff's measuring switches (STAFF_MACROS below) are resolved the same way, so
     their code and comments never reach the starter.
+    A macro in LEVELS[level] is resolved as defined instead: its code is the level's.
   - Every other text file (Makefile, README, Python, shell): the lines from a line
     starting with `# >>> solution` through a line starting with `# <<< solution` go.
-    Markdown pages put the same two lines inside HTML comments, `<!-- # >>> solution -->`,
-    so that they do not show when the page is rendered.
+    Blocks marked `# >>> guided` ... `# <<< guided` (or `standard`) stay, without their
+    marker lines, only in that level's starter. Markdown pages put the marker lines inside
+    HTML comments, `<!-- # >>> solution -->`, so that they do not show when rendered.
   - Files in SOLUTION_FILES are left out: the solution, the staff tools and the staff pages.
 Where a removal joins two runs of blank lines, only the longer run stays. The result is
 checked as it is made: no staff macro and no marker may survive, or nothing is written and
@@ -40,6 +48,8 @@ STAFF_MACROS = ("COW_FORK",          # make COW=1: the copy-on-write fork (the s
                 "LOG_SYNC_COMMIT",   # make LOGCOMMIT=sync: the per-operation commit, to compare
                 "TRAP_FULL_FLUSH",   # make TRAPFLUSH=full: the flushing trap path, to compare
                 "COW_ONE_PAGE")      # make COWBATCH=0: a COW fault resolves one page, to compare
+# What each level's starter has beyond the eager kernel: the staff macros resolved as defined.
+LEVELS = {"standard": frozenset(), "guided": frozenset()}
 STAFF_WORD = re.compile(r"\b(%s)\b" % "|".join(STAFF_MACROS))
 C_SUFFIXES = (".c", ".h", ".S")
 SOLUTION_FILES = {
@@ -55,8 +65,9 @@ SOLUTION_FILES = {
 }
 # Marker lines; built from parts so that this file's own lines are not markers. In Markdown
 # they may sit inside an HTML comment: the line starts with COMMENT, then the marker.
-BEGIN = "# " + ">>> solution"
-END = "# " + "<<< solution"
+BEGIN = "# " + ">>> "
+END = "# " + "<<< "
+BLOCK_NAMES = ("solution",) + tuple(LEVELS)
 COMMENT = "<!--"
 DIRECTIVE = re.compile(r"^\s*#\s*(ifdef|ifndef|if|elif|else|endif)\b(.*)$")
 # Build outputs, skipped when the tree is not a git checkout.
@@ -106,9 +117,10 @@ class Lines:
         return "".join(res)
 
 
-def resolve_c(path, text):
-    """The source with every conditional on a staff macro resolved as if it were undefined.
-    Other conditionals are kept as they are (and tracked, to find the matching #else/#endif)."""
+def resolve_c(path, text, defined=frozenset()):
+    """The source with every conditional on a staff macro resolved: as defined for the
+    macros in defined, as undefined for the others. Other conditionals are kept as they are
+    (and tracked, to find the matching #else/#endif)."""
     out = Lines()
     stack = []      # per open conditional: [ours, this branch kept]
     for n, line in enumerate(text.splitlines(True), 1):
@@ -123,7 +135,8 @@ def resolve_c(path, text):
             continue
         word, rest = m.group(1), m.group(2)
         if word in ("ifdef", "ifndef") and rest.split()[:1] and rest.split()[0] in STAFF_MACROS:
-            stack.append([True, word == "ifndef"])
+            on = rest.split()[0] in defined
+            stack.append([True, on if word == "ifdef" else not on])
             out.drop()
             continue
         if STAFF_WORD.search(rest) and not rest.lstrip().startswith(("//", "/*")):
@@ -150,31 +163,46 @@ def resolve_c(path, text):
     return out.text()
 
 
-def strip_markers(path, text):
-    """The file without its `# >>> solution` ... `# <<< solution` blocks."""
+def marker(line, prefix):
+    """The block name of a marker line starting with prefix (BEGIN or END), else None."""
+    s = line.lstrip()
+    if s.startswith(COMMENT):
+        s = s[len(COMMENT):].lstrip()
+    if not s.startswith(prefix):
+        return None
+    name = re.match(r"\w*", s[len(prefix):]).group(0)
+    if name not in BLOCK_NAMES:
+        raise HandoutError("unknown block %r (known: %s)" % (name, " ".join(BLOCK_NAMES)))
+    return name
+
+
+def strip_markers(path, text, level):
+    """The file without its marker lines, without its solution blocks and without the
+    blocks of the other level."""
     out = Lines()
-    start = None
+    block, start = None, 0
     for n, line in enumerate(text.splitlines(True), 1):
-        s = line.lstrip()
-        if s.startswith(COMMENT):
-            s = s[len(COMMENT):].lstrip()
-        if s.startswith(BEGIN):
-            if start:
-                raise HandoutError("%s:%d: solution block inside the one from line %d"
-                                   % (path, n, start))
-            start = n
+        try:
+            begin, end = marker(line, BEGIN), marker(line, END)
+        except HandoutError as e:
+            raise HandoutError("%s:%d: %s" % (path, n, e))
+        if begin:
+            if block:
+                raise HandoutError("%s:%d: %s block inside the %s block from line %d"
+                                   % (path, n, begin, block, start))
+            block, start = begin, n
             out.drop()
-        elif s.startswith(END):
-            if not start:
-                raise HandoutError("%s:%d: end of a solution block that never began" % (path, n))
-            start = None
+        elif end:
+            if end != block:
+                raise HandoutError("%s:%d: end of a %s block that never began" % (path, n, end))
+            block = None
             out.drop()
-        elif start:
+        elif block and block != level:
             out.drop()
         else:
             out.keep(line)
-    if start:
-        raise HandoutError("%s:%d: solution block never ends" % (path, start))
+    if block:
+        raise HandoutError("%s:%d: %s block never ends" % (path, start, block))
     return out.text()
 
 
@@ -199,13 +227,13 @@ def source_files(root):
     return sorted(p for p in set(names) if os.path.isfile(os.path.join(root, p)))
 
 
-def starter_text(rel, text):
+def starter_text(rel, text, level):
     if rel.endswith(C_SUFFIXES):
         if BEGIN in text or END in text:
             raise HandoutError("%s: C sources mark the solution with #ifdef COW_FORK, not %s"
                                % (rel, BEGIN))
-        return resolve_c(rel, text)
-    text = strip_markers(rel, text)
+        return resolve_c(rel, text, LEVELS[level])
+    text = strip_markers(rel, text, level)
     m = STAFF_WORD.search(text)
     if m:
         line = text[:m.start()].count("\n") + 1
@@ -213,8 +241,9 @@ def starter_text(rel, text):
     return text
 
 
-def make_tree(root, dest):
-    """Writes the starter into dest (a new directory). Returns the relative paths written."""
+def make_tree(root, dest, level):
+    """Writes the level's starter into dest (a new directory). Returns the relative paths
+    written."""
     written = []
     for rel in source_files(root):
         if rel in SOLUTION_FILES:
@@ -227,7 +256,7 @@ def make_tree(root, dest):
         except UnicodeDecodeError:
             text = None         # binary: copied as it is
         if text is not None:
-            data = starter_text(rel, text).encode("utf-8")
+            data = starter_text(rel, text, level).encode("utf-8")
         out = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(out), exist_ok=True)
         with open(out, "wb") as f:
@@ -268,6 +297,8 @@ def main(argv):
     ap = argparse.ArgumentParser(description="Write the COW lab's student starter tree.")
     ap.add_argument("--out", default=os.path.join(ROOT, "handout"),
                     help="output directory (default: handout/ in this tree)")
+    ap.add_argument("--level", choices=sorted(LEVELS), default="standard",
+                    help="standard (no reference counts; the default) or guided")
     opts = ap.parse_args(argv)
     out = os.path.abspath(opts.out)
     if out == ROOT or ROOT.startswith(out + os.sep):
@@ -281,7 +312,7 @@ def main(argv):
         tree = os.path.join(work, NAME)
         os.mkdir(tree)
         try:
-            files = make_tree(ROOT, tree)
+            files = make_tree(ROOT, tree, opts.level)
         except HandoutError as e:
             print("handout: %s; nothing written" % e, file=sys.stderr)
             return 1
@@ -297,8 +328,8 @@ def main(argv):
     shown = os.path.relpath(final_tree)
     if shown.startswith(os.pardir):
         shown = final_tree
-    print("handout: %s/ (%d files; left out: %s) and %s.tar.gz"
-          % (shown, len(files), " ".join(left_out) or "nothing", shown))
+    print("handout: %s/ (%s level, %d files; left out: %s) and %s.tar.gz"
+          % (shown, opts.level, len(files), " ".join(left_out) or "nothing", shown))
     return 0
 
 
