@@ -111,14 +111,15 @@ CFLAGS += -DCOW_FORK
 OBJS += $K/cow.o
 endif
 SETTINGS += COW=$(COW)
-# COWBATCH=0: a COW fault resolves its own page only, no batch (kernel/cow.c only), the
-# one-page-per-fault kernel make bench measures the batching against.
+# COWBATCH=0: a COW fault resolves its own page only: no fault-around (kernel/cowaround.c),
+# the one-page-per-fault kernel make bench measures fault-around against.
 COWBATCH ?= 1
 ifneq ($(filter-out 0 1,$(COWBATCH))$(words $(COWBATCH)),1)
-$(error COWBATCH=$(COWBATCH): give 1 (batches, the default) or 0 (one page per fault))
+$(error COWBATCH=$(COWBATCH): give 1 (fault-around, the default) or 0 (one page per fault))
 endif
-ifeq ($(COWBATCH),0)
-$K/cow.o: CFLAGS += -DCOW_ONE_PAGE
+ifeq ($(COW)$(COWBATCH),11)
+$K/cow.o: CFLAGS += -DCOW_AROUND
+OBJS += $K/cowaround.o
 endif
 SETTINGS += COWBATCH=$(COWBATCH)
 # LOGCOMMIT=sync: end_op() commits every operation on its own (kernel/log.c only), and

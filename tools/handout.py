@@ -36,14 +36,18 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 NAME = "xv6-cow-lab"
 # Macros the staff tree may test with #ifdef/#ifndef; all are undefined in the starter.
+# NO_PAGE_REFS is never defined in the staff tree: kernel/kalloc.c without its reference
+# counts (a plain free list), the lab's standard level; undefined, the starter keeps them.
 STAFF_MACROS = ("COW_FORK",          # make COW=1: the copy-on-write fork (the solution)
                 "LOG_SYNC_COMMIT",   # make LOGCOMMIT=sync: the per-operation commit, to compare
                 "TRAP_FULL_FLUSH",   # make TRAPFLUSH=full: the flushing trap path, to compare
-                "COW_ONE_PAGE")      # make COWBATCH=0: a COW fault resolves one page, to compare
+                "COW_AROUND",        # make COWBATCH=1: COW fault-around (kernel/cowaround.c)
+                "NO_PAGE_REFS")      # kalloc.c without reference counts (see above)
 STAFF_WORD = re.compile(r"\b(%s)\b" % "|".join(STAFF_MACROS))
 C_SUFFIXES = (".c", ".h", ".S")
 SOLUTION_FILES = {
     "kernel/cow.c",         # copy-on-write sharing and faults: what the students write
+    "kernel/cowaround.c",   # COW fault-around, the staff kernel's speed-up
     "tools/handout.py",     # this program
     "tools/bench.py",       # COW against eager fork: needs both kernels, i.e. the solution
     "tests/test_bench.py",  # ... and its host-side tests
