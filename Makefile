@@ -124,7 +124,7 @@ ifneq ($(filter-out 0 1,$(COWBATCH))$(words $(COWBATCH)),1)
 $(error COWBATCH=$(COWBATCH): give 1 (fault-around, the default) or 0 (one page per fault))
 endif
 ifeq ($(COW)$(COWBATCH),11)
-$K/cow.o: CFLAGS += -DCOW_AROUND
+CFLAGS += -DCOW_AROUND
 OBJS += $K/cowaround.o
 endif
 SETTINGS += COWBATCH=$(COWBATCH)

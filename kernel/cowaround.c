@@ -1,6 +1,6 @@
 // COW fault-around: after a copy-on-write fault (cow.c), resolve more COW pages of the same
 // last-level table at once, since a trap costs far more than a REUSE and about as much as
-// a COPY. Built with make COWBATCH=1 (the default); cow_fault() is its one caller.
+// a COPY. Built with make COWBATCH=1 (the default): cow_fault() calls it, fork resets it.
 //
 // Two ways, each page by cow_decide() as its own fault would:
 //  - copy-ahead: after faults at ascending neighbouring pages, a window of pages above the
@@ -62,17 +62,27 @@ inuse(struct proc *p, uint64 va, int at)
 
 // Copy-ahead's window: the entries from at up to (not including) the returned index, at
 // most n. A fault at the page just above the last window doubles it; any other starts
-// again at 1, the faulting page alone. The state is p's (proc.h), changed only here.
+// again at 1, the faulting page alone. The state is p's (proc.h), changed only here and
+// by cow_seqreset().
 static int
 window(struct proc *p, uint64 va, int at, int n)
 {
   int w = 1;
-  if(va == p->cownext && p->cowwindow > 0)
+  if(va == p->cownext)
     w = p->cowwindow < NPTE ? 2 * p->cowwindow : NPTE;
   int end = at + w < n ? at + w : n;
   p->cowwindow = w;
   p->cownext = va + (uint64)(end - at) * PGSIZE;
   return end;
+}
+
+// fork, for parent and child: what they share has just changed, so no fault so far says
+// where they write next. A fork-then-exec child's one stack write copies one page.
+void
+cow_seqreset(struct proc *p)
+{
+  p->cownext = MAXVA;   // never a user page: the next fault is not sequential
+  p->cowwindow = 1;
 }
 
 // Copy-ahead over table[from..to): stops at a COPY when memory is not plentiful or

@@ -142,6 +142,7 @@ void            cow_tally(int reuses, int copies);  // count pages resolved
 void            cow_stats(struct memstat *st);      // fills the cow* fields only
 // cowaround.c (make COWBATCH=1): resolve more COW pages of the faulting page's table
 void            cow_around(pte_t *pte, uint64 va, enum cow_outcome how);
+void            cow_seqreset(struct proc *p);       // fork: no sequential writes seen yet
 #endif
 
 // ===== Processes and traps =====

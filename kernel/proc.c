@@ -291,6 +291,10 @@ fork(void)
     release(&child->lock);
     return -1;
   }
+#ifdef COW_AROUND
+  cow_seqreset(p);
+  cow_seqreset(child);
+#endif
   *child->trapframe = *p->trapframe;
   child->trapframe->a0 = 0;
   inheritfiles(child, p);
