@@ -10,7 +10,7 @@
 # directions flush the whole TLB, since user and kernel entries would mix.
 # Either way every return to user space drops all user translations this hart
 # holds, and the kernel reaches user memory through its own direct map, so the
-# kernel never flushes after changing a user PTE (vm.c, cow.c): the change is in
+# kernel needs no flush of its own after changing a user PTE: the change is in
 # force when the process next runs user code, on whichever hart.
 #include "kernel/riscv.h"
 #include "kernel/memlayout.h"
