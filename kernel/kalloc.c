@@ -5,14 +5,14 @@
 // with C's default, sequentially consistent ordering, and whoever takes a count from 1 to
 // 0 frees the page.
 //  - kalloc() hands out a page at count 1; krefinc() adds a reference (a new mapping of
-//    the page); kfree() drops one. krefinc_ptes() and kfree_ptes() do the same for every
-//    page a run of leaf PTEs maps, so fork and exit make one call per last-level table.
-//  - No lock protects the counts: racing harts lose no update, exactly one of them sees the
-//    drop to 0, and what a hart did with a page before its change is visible to any hart
-//    that reads the changed count after it.
-//  - kmem.lock protects the free list and nfree only; it is a leaf lock. A free page has
-//    count 0. A count change that is a kernel bug panics: from 0 (a double free, or a page
-//    never handed out), to REF_MAX, or for an address outside the pages kalloc manages.
+//    the page); kfree() drops one. krefinc_ptes() and kfree_ptes() do so for every page a
+//    run of leaf PTEs maps, so fork and exit make one call per last-level table.
+//  - So no lock protects the counts: racing harts lose no update, exactly one of them sees
+//    the drop to 0, and what a hart did with a page before its change is visible to any
+//    hart that reads the changed count after it. A free page has count 0.
+//  - kmem.lock protects the free list and nfree only; it is a leaf lock.
+//  - Kernel bugs panic: a count change from 0 (a double free, or a page never handed out)
+//    or to REF_MAX, and an address outside the pages kalloc manages.
 // The counts sit in one conditional block; the rest of the file is a plain free list.
 
 #include "kernel/types.h"

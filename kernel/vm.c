@@ -55,10 +55,10 @@ spanend(uint64 va, uint64 stop)
 
 // ---------------------------------------------------------------- the kernel page table
 
-// The kernel page table: RAM and the devices mapped at their physical addresses (the
+// Make the kernel page table: RAM and the devices mapped at their physical addresses (the
 // direct map), the trampoline at the top, and the per-process kernel stacks below it.
-static pagetable_t
-kvmmake(void)
+void
+kvminit(void)
 {
   struct { uint64 start, size; int perm; } direct[] = {
     { UART0,           DEVPAGE,                   PTE_R | PTE_W },
@@ -69,19 +69,13 @@ kvmmake(void)
   };
   pagetable_t kpgtbl = newtable();
   if(kpgtbl == 0)
-    panic("kvmmake: out of memory");
+    panic("kvminit: out of memory");
 
   for(int i = 0; i < NELEM(direct); i++)
     kvmmap(kpgtbl, direct[i].start, direct[i].start, direct[i].size, direct[i].perm);
   kvmmap(kpgtbl, TRAMPOLINE, (uint64)trampoline, PGSIZE, PTE_R | PTE_X);
   proc_mapstacks(kpgtbl);
-  return kpgtbl;
-}
-
-void
-kvminit(void)
-{
-  kernel_pagetable = kvmmake();
+  kernel_pagetable = kpgtbl;
 }
 
 // Switch this hart to the kernel page table. The fences order earlier page-table
