@@ -72,16 +72,11 @@ OBJDUMP = $(TOOLPREFIX)objdump
 # Built for gdb as well as for speed: -O2, but every call keeps its stack frame (no tail
 # calls), and a breakpoint on a function stops in its own source line (no statement
 # frontiers, which put the first line of an inlined riscv.h helper there instead).
-# vm.c, the page-fault path (vmfault, useraccess) and the user copies, is built at -O0, so
-# that gdb's bt in a fault shows every argument of those frames, for a few more instructions
-# per fault or copied page. OPT=-O0 (e.g. make qemu-gdb OPT=-O0) keeps every argument of every
-# frame visible; OPT=-O2 builds vm.c at -O2 too. Changing OPT rebuilds everything (the
-# CFLAGS are part of the build stamp below).
+# OPT=-O0 (e.g. make qemu-gdb OPT=-O0) keeps every argument of every frame visible too;
+# changing OPT rebuilds everything (the CFLAGS are part of the build stamp below).
 OPT ?= -O2
-VMOPT = $(if $(filter command line,$(origin OPT)),$(OPT),-O0)
 CFLAGS = -Wall -Werror=implicit-function-declaration $(OPT) -fno-omit-frame-pointer -ggdb
 CFLAGS += -fno-optimize-sibling-calls -gno-statement-frontiers
-$K/vm.o: CFLAGS += $(VMOPT)
 CFLAGS += -MD
 CFLAGS += -mcmodel=medany
 CFLAGS += -ffreestanding -fno-common -nostdlib -mno-relax
@@ -149,7 +144,7 @@ SETTINGS += LOGCOMMIT=$(LOGCOMMIT) TRAPFLUSH=$(TRAPFLUSH)
 # <<< solution
 # The settings are recorded in a stamp that every object depends on, so changing one
 # rebuilds instead of linking objects compiled for other settings. CFLAGS count as one.
-SETTINGS += CFLAGS=$(CFLAGS) VMOPT=$(VMOPT)
+SETTINGS += CFLAGS=$(CFLAGS)
 COWSTAMP = .build-cow
 $(shell echo '$(SETTINGS)' | cmp -s - $(COWSTAMP) 2>/dev/null || \
 	echo '$(SETTINGS)' > $(COWSTAMP))

@@ -16,7 +16,7 @@
 //  The fault. A store to a page without PTE_W traps, and copyout() checks PTE_W before it
 //  writes through the kernel's own mapping: both reach useraccess() (vm.c), which walks
 //  the page table once and hands the PTE to cow_fault(). A COW page has two outcomes,
-//  chosen by cow_decide():
+//  chosen by decide():
 //    REUSE  the count is 1: this mapping is the page's only user, so PTE_W is restored
 //           and PTE_COW cleared in place. No copy, no allocation.
 //    COPY   the count is above 1: allocate a page, copy the old one into it, map the new
@@ -90,6 +90,9 @@ cow_share_table(pte_t *parent, pte_t *child, int n)
   count(&cowstat.shared, krefinc_ptes(child, n));
 }
 
+// What a store to a COW page does.
+enum cow_outcome { REUSE, COPY };
+
 // The outcome for a COW page at pa. Acting on a count read without a lock is safe with
 // sharers faulting at once on several harts:
 //  - A count rises only through fork, by a process that maps the page. If we read 1, the
@@ -100,16 +103,16 @@ cow_share_table(pte_t *parent, pte_t *child, int n)
 //    frees the old page.
 //  - Nobody writes the old page while we copy it: a writer would have to read count 1,
 //    which happens only after our kfree(), and that comes after the copy.
-enum cow_outcome
-cow_decide(uint64 pa)
+static enum cow_outcome
+decide(uint64 pa)
 {
   return krefcount((void *)pa) == 1 ? REUSE : COPY;
 }
 
 // Carry out outcome how for the COW page whose PTE is pte. 0, or -1 if COPY found no free
-// page (then nothing changed). The caller counts it (cow_tally).
-int
-cow_resolve(pte_t *pte, enum cow_outcome how)
+// page (then nothing changed).
+static int
+resolve(pte_t *pte, enum cow_outcome how)
 {
   uint64 old = PTE2PA(*pte);
   uint64 flags = (PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW;
@@ -123,13 +126,13 @@ cow_resolve(pte_t *pte, enum cow_outcome how)
     return -1;
   memmove(mem, (void *)old, PGSIZE);
   *pte = PA2PTE(mem) | flags;
-  kfree((void *)old);   // only after the copy: see cow_decide()
+  kfree((void *)old);   // only after the copy: see decide()
   return 0;
 }
 
-// Count pages resolved, by outcome.
-void
-cow_tally(int reuses, int copies)
+// Count pages resolved, by outcome: before their fault is counted (see cowstat).
+static void
+tally(int reuses, int copies)
 {
   count(&cowstat.reuses, reuses);
   count(&cowstat.copies, copies);
@@ -144,16 +147,42 @@ cow_fault(pte_t *pte, uint64 va)
   if((*pte & PTE_COW) == 0)
     return FAULT_BAD;
 
-  enum cow_outcome how = cow_decide(PTE2PA(*pte));
-  if(cow_resolve(pte, how) < 0)
+  enum cow_outcome how = decide(PTE2PA(*pte));
+  if(resolve(pte, how) < 0)
     return FAULT_NOMEM;
-  cow_tally(how == REUSE, how == COPY);
+  tally(how == REUSE, how == COPY);
   count(&cowstat.faults, 1);
 #ifdef COW_AROUND
-  cow_around(pte, va, how);
+  cow_around(pte, va, how == REUSE);
 #endif
   return FAULT_OK;
 }
+
+#ifdef COW_AROUND
+// For fault-around (cowaround.c), which picks the pages: resolve the COW pages among
+// table[from], table[from + step], ... before table[to] (step 1 or -1) as their own faults
+// would, passing over pages that are not COW. It stops at the first page that needs a
+// COPY if copies is 0, and when kalloc() fails: these pages were not asked for.
+void
+cow_resolve_run(pte_t *table, int from, int to, int step, int copies)
+{
+  int reuses = 0, copied = 0;
+
+  for(int i = from; i != to; i += step){
+    pte_t pte = table[i];
+    if((pte & (PTE_V | PTE_U | PTE_W | PTE_COW)) != (PTE_V | PTE_U | PTE_COW))
+      continue;   // not COW, or the guard page (no PTE_U), which no store may reach
+    enum cow_outcome how = decide(PTE2PA(pte));
+    if((how == COPY && !copies) || resolve(&table[i], how) < 0)
+      break;
+    if(how == REUSE)
+      reuses++;
+    else
+      copied++;
+  }
+  tally(reuses, copied);
+}
+#endif
 
 // Fill in memstat()'s copy-on-write counters; sys_memstat() fills the allocator's.
 void

@@ -2,17 +2,18 @@
 // last-level table at once, since a trap costs far more than a REUSE and about as much as
 // a COPY. Built with make COWBATCH=1 (the default): cow_fault() calls it, fork resets it.
 //
-// Two ways, each page by cow_decide() as its own fault would:
+// This file picks the pages; cow_resolve_run() (cow.c) resolves each as its own fault
+// would, REUSE or COPY. Two ways:
 //  - copy-ahead: after faults at ascending neighbouring pages, a window of pages above the
 //    faulting one, doubling with each such fault (1, 2, 4, ... a table), as read-ahead
 //    does for files. It copies only while memory is plentiful.
 //  - reuse-around: after a REUSE, the pages on both sides whose count is 1, each way up to
 //    the first one still shared (beyond it, most likely all are: a fork-then-exec child
 //    leaves its parent mapping every neighbour).
-// Safe without a lock for cow_decide()'s reasons: a count-1 page is ours alone while we are
-// in this fault, and a page copied now is what our later fault would copy. Only the
+// Safe without a lock for decide()'s reasons (cow.c): a count-1 page is ours alone while we
+// are in this fault, and a page copied now is what our later fault would copy. Only the
 // faulting process's own table changes (only a process stores into its COW pages; exec's
-// copyout goes to fresh pages), and the return to user space flushes the TLB (cow.c).
+// copyout goes to fresh pages), and the return to user space flushes the TLB.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -25,31 +26,6 @@
 // Copy-ahead copies only while more than this fraction of all pages is free (1/8: 16 MiB
 // of 128), so pages nobody asked for yet never take the last memory from a process.
 #define AHEAD_MIN_FREE_DIVISOR 8
-
-// Pages resolved here, by outcome.
-struct tally {
-  int reuses, copies;
-};
-
-// Is pte a COW page the process may write (the guard page has no PTE_U: never touched)?
-static int
-iscow(pte_t pte)
-{
-  return (pte & (PTE_V | PTE_U | PTE_W | PTE_COW)) == (PTE_V | PTE_U | PTE_COW);
-}
-
-// Resolve the COW page at pte by outcome how and count it. 0, or -1 if no page was free.
-static int
-resolve(pte_t *pte, enum cow_outcome how, struct tally *t)
-{
-  if(cow_resolve(pte, how) < 0)
-    return -1;
-  if(how == REUSE)
-    t->reuses++;
-  else
-    t->copies++;
-  return 0;
-}
 
 // How many entries of the table whose entry at maps va lie in p's memory [0, p->sz):
 // there are no valid ones above.
@@ -85,46 +61,18 @@ cow_seqreset(struct proc *p)
   p->cowwindow = 1;
 }
 
-// Copy-ahead over table[from..to): stops at a COPY when memory is not plentiful or
-// kalloc() fails, since these pages were not asked for; the fault itself has succeeded.
-static void
-ahead(pte_t *table, int from, int to, struct tally *t)
-{
-  for(int i = from; i < to; i++){
-    if(!iscow(table[i]))
-      continue;
-    enum cow_outcome how = cow_decide(PTE2PA(table[i]));
-    if(how == COPY && kfreepages() <= ktotalpages() / AHEAD_MIN_FREE_DIVISOR)
-      return;
-    if(resolve(&table[i], how, t) < 0)
-      return;
-  }
-}
-
-// One step of reuse-around: 1 to go on (reused, or not a COW page), 0 to stop (shared).
-static int
-reuse_one(pte_t *pte, struct tally *t)
-{
-  if(!iscow(*pte))
-    return 1;
-  return cow_decide(PTE2PA(*pte)) == REUSE && resolve(pte, REUSE, t) == 0;
-}
-
-// The fault at va has just resolved its page (PTE pte) by how: resolve more of its table.
+// The fault at va has just resolved its page, whose PTE is pte (reused: by REUSE).
 void
-cow_around(pte_t *pte, uint64 va, enum cow_outcome how)
+cow_around(pte_t *pte, uint64 va, int reused)
 {
   struct proc *p = myproc();
   pte_t *table = (pte_t *)PGROUNDDOWN((uint64)pte);
   int at = pte - table, n = inuse(p, va, at);
-  struct tally t = { 0, 0 };
+  int plentiful = kfreepages() > ktotalpages() / AHEAD_MIN_FREE_DIVISOR;
 
-  ahead(table, at + 1, window(p, va, at, n), &t);
-  if(how == REUSE){
-    for(int i = at - 1; i >= 0 && reuse_one(&table[i], &t); i--)
-      ;
-    for(int i = at + 1; i < n && reuse_one(&table[i], &t); i++)
-      ;
+  cow_resolve_run(table, at + 1, window(p, va, at, n), 1, plentiful);
+  if(reused){
+    cow_resolve_run(table, at - 1, -1, -1, 0);
+    cow_resolve_run(table, at + 1, n, 1, 0);
   }
-  cow_tally(t.reuses, t.copies);
 }

@@ -133,15 +133,12 @@ void            uvmcount(pagetable_t pt, uint64 sz, int *mapped, int *shared);
 #ifdef COW_FORK
 // cow.c: copy-on-write, the one place that knows the PTE_COW rules. Built only with
 // COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
-enum cow_outcome { REUSE, COPY };   // what a store to a COW page does (cow.c's header)
 void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
-enum cow_outcome cow_decide(uint64 pa);             // REUSE if the count is 1, else COPY
-int             cow_resolve(pte_t *pte, enum cow_outcome how);  // 0, or -1: no page free
-void            cow_tally(int reuses, int copies);  // count pages resolved
 void            cow_stats(struct memstat *st);      // fills the cow* fields only
+void            cow_resolve_run(pte_t *table, int from, int to, int step, int copies);
 // cowaround.c (make COWBATCH=1): resolve more COW pages of the faulting page's table
-void            cow_around(pte_t *pte, uint64 va, enum cow_outcome how);
+void            cow_around(pte_t *pte, uint64 va, int reused);
 void            cow_seqreset(struct proc *p);       // fork: no sequential writes seen yet
 #endif
 

@@ -162,13 +162,11 @@ kalloc(void)
   return (void *)r;
 }
 
-// Drop one reference to pa; with the last one the page goes back on the free list, filled
-// with junk first (outside the lock: nobody else can reach it any more).
-void
-kfree(void *pa)
+// Put pa, whose last reference is gone, back on the free list, filled with junk first
+// (outside the lock: nobody else can reach it any more).
+static void
+freepage(void *pa)
 {
-  if(!lastref(pageindex(pa, "kfree: bad address")))
-    return;
   memset(pa, JUNK_BYTE, PGSIZE);
   struct run *r = (struct run *)pa;
   acquire(&kmem.lock);
@@ -178,14 +176,24 @@ kfree(void *pa)
   release(&kmem.lock);
 }
 
+// Drop one reference to pa; the page is freed with the last one.
+void
+kfree(void *pa)
+{
+  if(lastref(pageindex(pa, "kfree: bad address")))
+    freepage(pa);
+}
+
 // kfree() for the page of every valid entry among ptes[0..n) (leaf PTEs: a last-level
 // table being torn down); the entries themselves are left as they are.
 void
 kfree_ptes(pte_t *ptes, int n)
 {
-  for(int i = 0; i < n; i++)
-    if(ptes[i] & PTE_V)
-      kfree((void *)PTE2PA(ptes[i]));
+  for(int i = 0; i < n; i++){
+    void *pa = (void *)PTE2PA(ptes[i]);
+    if((ptes[i] & PTE_V) && lastref(pageindex(pa, "kfree_ptes: bad PTE")))
+      freepage(pa);
+  }
 }
 
 // Statistics: snapshots of single aligned words, read without the lock.

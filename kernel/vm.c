@@ -409,7 +409,11 @@ int
 vmfault(pagetable_t pagetable, uint64 va, int write)
 {
   pte_t *pte;
-  return useraccess(pagetable, PGROUNDDOWN(va), write, &pte);
+  int r = useraccess(pagetable, PGROUNDDOWN(va), write, &pte);
+  // For gdb only: keep the arguments in registers until here, so that bt during the fault
+  // shows them in this frame (and useraccess's) rather than <optimized out>.
+  asm volatile("" : : "r" (pagetable), "r" (write));
+  return r;
 }
 
 // ---------------------------------------------------------------- kernel <-> user copies
