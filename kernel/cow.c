@@ -109,24 +109,30 @@ decide(uint64 pa)
   return krefcount((void *)pa) == 1 ? REUSE : COPY;
 }
 
+// COPY for the COW page whose PTE is pte: the PTE maps a writable copy of the page, and
+// this mapping's reference to the old one is dropped. -1 if no page is free (then nothing
+// changed).
+static int
+copy(pte_t *pte)
+{
+  uint64 old = PTE2PA(*pte);
+  char *mem = kalloc();
+  if(mem == 0)
+    return -1;
+  memmove(mem, (void *)old, PGSIZE);
+  *pte = PA2PTE(mem) | ((PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW);
+  kfree((void *)old);   // only after the copy: see decide()
+  return 0;
+}
+
 // Carry out outcome how for the COW page whose PTE is pte. 0, or -1 if COPY found no free
 // page (then nothing changed).
 static int
 resolve(pte_t *pte, enum cow_outcome how)
 {
-  uint64 old = PTE2PA(*pte);
-  uint64 flags = (PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW;
-
-  if(how == REUSE){
-    *pte = PA2PTE(old) | flags;
-    return 0;
-  }
-  char *mem = kalloc();
-  if(mem == 0)
-    return -1;
-  memmove(mem, (void *)old, PGSIZE);
-  *pte = PA2PTE(mem) | flags;
-  kfree((void *)old);   // only after the copy: see decide()
+  if(how == COPY)
+    return copy(pte);
+  *pte = (*pte | PTE_W) & ~PTE_COW;   // REUSE: the page is ours alone, so write in place
   return 0;
 }
 
