@@ -503,8 +503,8 @@ copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 }
 
 // Make every page of user [va, va+len) usable, for a store if write: afterwards a copy of
-// that range cannot fail (untouched lazy pages are allocated, COW pages made private for a
-// store). A process has one thread and nobody else unmaps its pages, so this stays true
+// that range cannot fail (useraccess() has resolved every page it would fault on). A
+// process has one thread and nobody else unmaps its pages, so this stays true
 // until the process itself changes its memory. 0, or -1 if some page may not be accessed
 // so, or memory ran out.
 static int
