@@ -136,6 +136,7 @@ void            uvmcount(pagetable_t pt, uint64 sz, int *mapped, int *shared);
 void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
 void            cow_stats(struct memstat *st);      // fills the cow* fields only
+// ... and, for fault-around, a run of one table's COW pages, each as its own fault would
 void            cow_resolve_run(pte_t *table, int from, int to, int step, int copies);
 // cowaround.c (make COWBATCH=1): resolve more COW pages of the faulting page's table
 void            cow_around(pte_t *pte, uint64 va, int reused);
