@@ -86,7 +86,8 @@ CFLAGS += -fno-builtin-strchr -fno-builtin-exit -fno-builtin-malloc -fno-builtin
 CFLAGS += -fno-builtin-free -fno-builtin-memcpy -Wno-main
 CFLAGS += -fno-builtin-printf -fno-builtin-fprintf -fno-builtin-vprintf
 CFLAGS += -I.
-CFLAGS += $(shell $(CC) -fno-stack-protector -E -x c /dev/null >/dev/null 2>&1 && echo -fno-stack-protector)
+CFLAGS += $(shell $(CC) -fno-stack-protector -E -x c /dev/null >/dev/null 2>&1 \
+	&& echo -fno-stack-protector)
 CFLAGS += -fno-pie -no-pie
 ASFLAGS = -I. -mno-relax
 
@@ -111,14 +112,15 @@ CFLAGS += -DCOW_FORK
 OBJS += $K/cow.o
 endif
 SETTINGS += COW=$(COW)
-# COWBATCH=0: a COW fault resolves its own page only, no batch (kernel/cow.c only), the
-# one-page-per-fault kernel make bench measures the batching against.
+# COWBATCH=0: a COW fault resolves its own page only: no fault-around (kernel/cowaround.c),
+# the one-page-per-fault kernel make bench measures fault-around against.
 COWBATCH ?= 1
 ifneq ($(filter-out 0 1,$(COWBATCH))$(words $(COWBATCH)),1)
-$(error COWBATCH=$(COWBATCH): give 1 (batches, the default) or 0 (one page per fault))
+$(error COWBATCH=$(COWBATCH): give 1 (fault-around, the default) or 0 (one page per fault))
 endif
-ifeq ($(COWBATCH),0)
-$K/cow.o: CFLAGS += -DCOW_ONE_PAGE
+ifeq ($(COW)$(COWBATCH),11)
+CFLAGS += -DCOW_AROUND
+OBJS += $K/cowaround.o
 endif
 SETTINGS += COWBATCH=$(COWBATCH)
 # LOGCOMMIT=sync: end_op() commits every operation on its own (kernel/log.c only), and

@@ -1,44 +1,39 @@
-// Copy-on-write fork: sharing a parent's pages with its child (cow_share_table), resolving
-// the first write to a shared page (cow_fault) and its neighbours with it (the batch), and
-// the COW statistics (cow_stats).
+// Copy-on-write fork: fork shares the parent's pages with the child (cow_share_table), the
+// first store to a shared page gets the writer a page of its own (cow_fault), and the
+// counters memstat() reports (cow_stats).
 //
 // The rules, stated once:
 //
-//  The mark. PTE_COW is RSW bit 8 of a PTE, a bit the hardware ignores. A page is COW
-//  when it was writable and is now shared read-only: its PTE has PTE_COW set and PTE_W
-//  clear. PTE_COW and PTE_W are never set together. A page that was never writable
-//  (text, rodata) is shared as it is, without the mark, and a write to it is an error
-//  forever. cow_pte() below is the one place that decides a shared PTE's value.
+//  The mark. PTE_COW is the software bit RSW0 of a PTE (riscv.h), which the hardware
+//  ignores. A page is COW when it was writable and is now shared read-only: PTE_COW set,
+//  PTE_W clear; the two are never set together. A page that was never writable (text,
+//  rodata) is shared as it is, without the mark, and a store to it is refused forever.
 //
-//  The counts. kalloc.c keeps one reference count per physical page: one reference per
-//  mapping. kalloc() makes a page with count 1; fork adds one for every page the child
-//  now maps too (krefinc_ptes, a leaf table at a time); every unmapping drops one
-//  (kfree, or kfree_ptes at exit), and whoever drops it to 0 frees the page. Every change
-//  is one atomic read-modify-write with the default (sequentially consistent) ordering;
-//  no lock protects the counts, and this file holds no lock.
+//  The counts. kalloc.c keeps one count per physical page, one reference per mapping, and
+//  says how a count changes (atomically, no lock). Fork adds one for every page the child
+//  maps too; every unmapping drops one; the drop to 0 frees the page. No lock here either.
 //
-//  The fault. A store to a page without PTE_W traps (or copyout() finds PTE_W clear);
-//  vm.c walks the page table once and hands the PTE it found to cow_fault(). If the page
-//  is COW, the fault has one of two outcomes, chosen by decide():
+//  The fault. A store to a page without PTE_W traps, and copyout() checks PTE_W before it
+//  writes through the kernel's own mapping: both reach useraccess() (vm.c), which walks
+//  the page table once and hands the PTE to cow_fault(). A COW page has two outcomes,
+//  chosen by decide():
 //    REUSE  the count is 1: this mapping is the page's only user, so PTE_W is restored
 //           and PTE_COW cleared in place. No copy, no allocation.
 //    COPY   the count is above 1: allocate a page, copy the old one into it, map the new
-//           page writable (PTE_COW cleared), then drop this mapping's reference to the old.
+//           page writable without PTE_COW, then drop this mapping's reference to the old.
+//  With fault-around built in (cowaround.c) the fault then resolves neighbouring COW pages
+//  of the same table the same way, as their own faults later would.
 //
-//  The batch. A trap costs far more than the REUSE it leads to, and about as much as a
-//  COPY, so once the faulting page is done, cow_batch() resolves some other COW pages of
-//  the same last-level table the same way, each by decide(): after a REUSE, the pages
-//  around it whose count is 1 (reuse-around); after a run of faults at ascending
-//  neighbouring pages, a window of pages above the faulting one that doubles with each
-//  such fault (copy-ahead, as read-ahead does for files). Everything it does is what a
-//  later fault on that page would do; it only does it sooner.
+//  The TLB. Nothing here flushes. The kernel reaches user memory through its direct map,
+//  never through a user page table, and every return to user space flushes this hart's
+//  user translations (userret, trampoline.S); a process runs on one hart at a time. So
+//  fork's downgrade of the parent's PTEs, and a fault's upgrade, are in force before the
+//  process runs user code again.
 //
-//  The TLB. Whenever a PTE loses a permission (fork's downgrade of the parent) the hart
-//  flushes before the address space runs again (uvmcopy, once per fork); after
-//  a fault changes PTEs we flush too, though they only gained PTE_W (a stale read-only
-//  entry would fault again): that address, or everything once for a batch. Other
-//  harts cannot hold stale entries for a running process: a process runs on one hart at a
-//  time, and every return to user space flushes the user translations (trampoline.S).
+//  The counters. Since boot, atomic adds: faults counts COW faults, copies and reuses count
+//  pages by outcome (fault-around's too, so copies + reuses >= faults), shared counts the
+//  mappings fork shared. Outcomes are added before their fault and cow_stats() reads the
+//  faults first, so no snapshot shows a fault without its outcome.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -49,19 +44,8 @@
 #include "kernel/memstat.h"
 #include "kernel/defs.h"
 
-// Copy-ahead allocates only while more than this fraction of all pages is free (1/8:
-// 16 MiB of the default 128), so that pages copied before they are written never take
-// the last free memory from a process that needs it now.
-#define AHEAD_MIN_FREE_DIVISOR 8
-
-// Since boot; atomic adds, because faults on many harts bump them at once. A page the
-// batch resolves counts as a copy or a reuse, and as batched instead of as a fault, so
-// copies + reuses = faults + batched. The adds come in that order (faults and batched
-// first) and cow_stats() reads in the opposite order, so no snapshot shows a page
-// without its fault or batch.
 static struct {
   uint64 faults;   // COW faults resolved
-  uint64 batched;  // pages resolved with another page's fault (cow_batch)
   uint64 copies;   // pages resolved by COPY
   uint64 reuses;   // pages resolved by REUSE
   uint64 shared;   // page mappings shared by fork
@@ -70,12 +54,19 @@ static struct {
 static void
 count(uint64 *counter, uint64 n)
 {
-  __atomic_fetch_add(counter, n, __ATOMIC_SEQ_CST);
+  if(n > 0)
+    __atomic_fetch_add(counter, n, __ATOMIC_SEQ_CST);
 }
 
-// The value both parent and child get for a page the parent maps with PTE pte: a
-// writable page becomes read-only + PTE_COW; a read-only one (COW already, or never
-// writable) keeps its flags.
+static uint64
+counted(uint64 *counter)
+{
+  return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
+}
+
+// The value both parent and child get for a page the parent maps with PTE pte: a writable
+// page becomes read-only + PTE_COW; a read-only one (COW already, or never writable) keeps
+// its flags.
 static pte_t
 cow_pte(pte_t pte)
 {
@@ -84,12 +75,10 @@ cow_pte(pte_t pte)
   return pte;
 }
 
-// Share the first n entries of one last-level table of the parent with the same entries
-// of the child's table (fresh: all zero). For every valid parent PTE: write the shared
-// value into the child's entry and downgrade the parent's; then add one to the count of
-// every page the child's entries now map, in one call for the table. The parent's
-// entries may have lost PTE_W: uvmcopy (vm.c) flushes the TLB once, after the last
-// table. Cannot fail: uvmcopy allocates the child's table first.
+// Share the first n entries of one last-level table of the parent with the same entries of
+// the child's (fresh, all-zero) table: both get cow_pte()'s value, then every page the
+// child now maps gains a reference, in one call for the table. Cannot fail: uvmcopy (vm.c)
+// allocated the child's table already.
 void
 cow_share_table(pte_t *parent, pte_t *child, int n)
 {
@@ -101,197 +90,63 @@ cow_share_table(pte_t *parent, pte_t *child, int n)
   count(&cowstat.shared, krefinc_ptes(child, n));
 }
 
-// Forget what p's COW faults so far said about where it writes: fork calls this for
-// parent and child, since what they share has just changed. (exec needs no call: its
-// fresh pages are not COW, and only a fork can make them so.)
-void
-cow_seqreset(struct proc *p)
-{
-  p->cownext = MAXVA;   // never a user page: the next fault is not sequential
-  p->cowwindow = 1;
-}
-
-// The decision a COW fault makes for the page at pa.
+// What a store to a COW page does.
 enum cow_outcome { REUSE, COPY };
 
-// Why acting on a count read with no lock held is safe, with sharers faulting at once
-// on several harts:
-//  - A count can only rise through fork, i.e. through a process that maps the page. If we
-//    read 1, the only mapping is ours, and our process is busy in this fault, so it can't
-//    fork: the count stays 1 and REUSE cannot race with anyone.
-//  - If we read more than 1, other sharers may drop theirs meanwhile; then we copy when
-//    REUSE would have done. That wastes one copy but is correct, and the last kfree()
+// The outcome for a COW page at pa. Acting on a count read without a lock is safe with
+// sharers faulting at once on several harts:
+//  - A count rises only through fork, by a process that maps the page. If we read 1, the
+//    only mapping is ours and our process is busy in this fault, so it cannot fork: the
+//    count stays 1 and REUSE races with nobody.
+//  - If we read more than 1, the other sharers may drop theirs meanwhile; then we copy
+//    where REUSE would have done: one wasted copy, still correct, and the last kfree()
 //    frees the old page.
-//  - Nobody writes the old page while we copy it: a writer would need to read count 1,
-//    which it can only do after our kfree(), and that comes after the copy. The counts'
-//    sequentially consistent atomics make our reads happen before its writes.
+//  - Nobody writes the old page while we copy it: a writer would have to read count 1,
+//    which happens only after our kfree(), and that comes after the copy.
 static enum cow_outcome
 decide(uint64 pa)
 {
   return krefcount((void *)pa) == 1 ? REUSE : COPY;
 }
 
-// Carry out outcome how for the COW page whose PTE is pte: the one step a fault and the
-// batch both take for a page. 0, or -1 if COPY found no free page (then nothing changed).
-// The caller counts the page and flushes the TLB.
+// COPY for the COW page whose PTE is pte: the PTE maps a writable copy of the page, and
+// this mapping's reference to the old one is dropped. -1 if no page is free (then nothing
+// changed).
 static int
-resolve(pte_t *pte, enum cow_outcome how)
+copy(pte_t *pte)
 {
   uint64 old = PTE2PA(*pte);
-  uint64 flags = (PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW;
-
-  switch(how){
-  case REUSE:
-    *pte = PA2PTE(old) | flags;
-    break;
-  case COPY: {
-    char *mem = kalloc();
-    if(mem == 0)
-      return -1;
-    memmove(mem, (void *)old, PGSIZE);
-    *pte = PA2PTE(mem) | flags;
-    kfree((void *)old);   // only after the copy: see decide()
-    break;
-  }
-  }
+  char *mem = kalloc();
+  if(mem == 0)
+    return -1;
+  memmove(mem, (void *)old, PGSIZE);
+  *pte = PA2PTE(mem) | ((PTE_FLAGS(*pte) | PTE_W) & ~PTE_COW);
+  kfree((void *)old);   // only after the copy: see decide()
   return 0;
 }
 
-// ---------------------------------------------------------------- the batch
-
-// Is pte a COW page the process may write (the guard page has no PTE_U: never touched)?
+// Carry out outcome how for the COW page whose PTE is pte. 0, or -1 if COPY found no free
+// page (then nothing changed).
 static int
-iscow(pte_t pte)
+resolve(pte_t *pte, enum cow_outcome how)
 {
-  return (pte & (PTE_V | PTE_U | PTE_W | PTE_COW)) == (PTE_V | PTE_U | PTE_COW);
+  if(how == COPY)
+    return copy(pte);
+  *pte = (*pte | PTE_W) & ~PTE_COW;   // REUSE: the page is ours alone, so write in place
+  return 0;
 }
 
-// Pages resolved by the batch, by outcome.
-struct tally {
-  int reuses, copies;
-};
-
-// How many entries of the last-level table whose entry at maps va lie in p's user memory
-// [0, p->sz): the batch looks at no others (there are none valid above p->sz).
-static int
-inuse(struct proc *p, uint64 va, int at)
-{
-  uint64 n = (PGROUNDUP(p->sz) - (va - (uint64)at * PGSIZE)) / PGSIZE;
-  return n < NPTE ? n : NPTE;
-}
-
-// Copy-ahead: the entries of the faulting page's table it resolves along with it, from
-// its index at up to (not including) the returned index, at most n. A fault at the page
-// just above the last window continues the sequence and doubles the window (1, 2, 4, ...
-// up to a whole table); any other fault starts again at 1, the faulting page alone.
-// Ascending only: descending writes are rare (the user stack is one page). The state
-// lives in p (proc.h), which only p's own faults change, here.
-static int
-window(struct proc *p, uint64 va, int at, int n)
-{
-  int w = 1;
-  if(va == p->cownext)
-    w = p->cowwindow < NPTE ? 2 * p->cowwindow : NPTE;
-  int end = at + w < n ? at + w : n;
-  p->cowwindow = w;
-  p->cownext = va + (uint64)(end - at) * PGSIZE;
-  return end;
-}
-
-// Is memory plentiful enough to copy a page no fault has asked for yet?
-static int
-plentiful(void)
-{
-  return kfreepages() > ktotalpages() / AHEAD_MIN_FREE_DIVISOR;
-}
-
-// Resolve the COW pages among table[from..to) by decide(), in order. A COPY stops the
-// run when memory is not plentiful, or when kalloc() fails: these pages were not asked
-// for, so running out only ends the batch, never fails the fault.
+// Count pages resolved, by outcome: before their fault is counted (see cowstat).
 static void
-ahead(pte_t *table, int from, int to, struct tally *t)
+tally(int reuses, int copies)
 {
-  for(int i = from; i < to; i++){
-    if(!iscow(table[i]))
-      continue;
-    enum cow_outcome how = decide(PTE2PA(table[i]));
-    if(how == COPY && !plentiful())
-      return;
-    if(resolve(&table[i], how) < 0)
-      return;
-    if(how == REUSE)
-      t->reuses++;
-    else
-      t->copies++;
-  }
+  count(&cowstat.reuses, reuses);
+  count(&cowstat.copies, copies);
 }
 
-// One step of reuse-around, for the entry pte: give a COW page whose count is 1 its write
-// permission back. 1 to go on (reused, or not a COW page), 0 to stop (still shared).
-static int
-reuse_one(pte_t *pte, struct tally *t)
-{
-  if(!iscow(*pte))
-    return 1;
-  if(decide(PTE2PA(*pte)) != REUSE)
-    return 0;
-  resolve(pte, REUSE);
-  t->reuses++;
-  return 1;
-}
-
-// Reuse-around: the COW pages among table[0..n) on both sides of the faulting page's
-// entry at whose count is 1, each way up to the first COW page that is still shared.
-// Pages beyond a shared one are most likely shared too (a fork-then-exec child's stack
-// fault finds its parent still mapping every neighbour), and checking each costs more
-// than the fault it might save.
-static void
-around(pte_t *table, int n, int at, struct tally *t)
-{
-  for(int i = at - 1; i >= 0 && reuse_one(&table[i], t); i--)
-    ;
-  for(int i = at + 1; i < n && reuse_one(&table[i], t); i++)
-    ;
-}
-
-// The batch, after the fault at va (PTE pte, resolved by how). It may change only COW
-// PTEs of the process's own last-level table that holds pte, and only as a fault on that
-// page would: REUSE for a count of 1, COPY otherwise. That is safe for the same reasons
-// as decide() is, with no lock: a count-1 page is ours alone and stays so while we are
-// in this fault (only we could fork); a page with count above 1 that we copy now is
-// exactly what our later fault on it would copy, and nobody writes the old page
-// meanwhile. The page table is the current process's (p): COW pages exist only in
-// address spaces fork shared, and only their own process stores into them (exec's
-// copyout goes to fresh pages). Returns how many pages it resolved; the caller flushes.
-static int
-cow_batch(pte_t *pte, uint64 va, enum cow_outcome how)
-{
-#ifdef COW_ONE_PAGE
-  return 0;   // make COWBATCH=0: one page per fault, to measure the batch against
-#endif
-  struct proc *p = myproc();
-  pte_t *table = (pte_t *)PGROUNDDOWN((uint64)pte);
-  int at = pte - table, n = inuse(p, va, at);
-  struct tally t = { 0, 0 };
-
-  ahead(table, at + 1, window(p, va, at, n), &t);
-  if(how == REUSE)
-    around(table, n, at, &t);
-  int done = t.reuses + t.copies;
-  if(done > 0){
-    count(&cowstat.batched, done);
-    count(&cowstat.reuses, t.reuses);
-    count(&cowstat.copies, t.copies);
-  }
-  return done;
-}
-
-// ---------------------------------------------------------------- the fault
-
-// Resolve a store to the user page at va, whose PTE (valid, PTE_U, PTE_W clear) vm.c
-// found at pte. FAULT_OK: the store will now succeed. FAULT_NOMEM: no page for the
-// copy; nothing was changed and nothing leaked. FAULT_BAD: not a COW page, so the
-// page is not writable at all.
+// Resolve a store to the user page at va, whose PTE (valid, PTE_U, PTE_W clear) vm.c found
+// at pte. FAULT_OK: the store will now succeed. FAULT_NOMEM: no page for the copy; nothing
+// changed and nothing leaked. FAULT_BAD: not a COW page, so not writable at all.
 int
 cow_fault(pte_t *pte, uint64 va)
 {
@@ -301,24 +156,46 @@ cow_fault(pte_t *pte, uint64 va)
   enum cow_outcome how = decide(PTE2PA(*pte));
   if(resolve(pte, how) < 0)
     return FAULT_NOMEM;
+  tally(how == REUSE, how == COPY);
   count(&cowstat.faults, 1);
-  count(how == REUSE ? &cowstat.reuses : &cowstat.copies, 1);
-
-  if(cow_batch(pte, va, how) > 0)
-    sfence_vma();         // one flush for the whole batch
-  else
-    sfence_vma_va(va);
+#ifdef COW_AROUND
+  cow_around(pte, va, how == REUSE);
+#endif
   return FAULT_OK;
 }
 
+#ifdef COW_AROUND
+// For fault-around (cowaround.c), which picks the pages: resolve the COW pages among
+// table[from], table[from + step], ... before table[to] (step 1 or -1) as their own faults
+// would, passing over pages that are not COW. It stops at the first page that needs a
+// COPY if copies is 0, and when kalloc() fails: these pages were not asked for.
+void
+cow_resolve_run(pte_t *table, int from, int to, int step, int copies)
+{
+  int reuses = 0, copied = 0;
+
+  for(int i = from; i != to; i += step){
+    pte_t pte = table[i];
+    if((pte & (PTE_V | PTE_U | PTE_W | PTE_COW)) != (PTE_V | PTE_U | PTE_COW))
+      continue;   // not COW, or the guard page (no PTE_U), which no store may reach
+    enum cow_outcome how = decide(PTE2PA(pte));
+    if((how == COPY && !copies) || resolve(&table[i], how) < 0)
+      break;
+    if(how == REUSE)
+      reuses++;
+    else
+      copied++;
+  }
+  tally(reuses, copied);
+}
+#endif
+
 // Fill in memstat()'s copy-on-write counters; sys_memstat() fills the allocator's.
-// Read in the opposite order of the adds: see cowstat.
 void
 cow_stats(struct memstat *st)
 {
-  st->cowcopies = __atomic_load_n(&cowstat.copies, __ATOMIC_SEQ_CST);
-  st->cowreuses = __atomic_load_n(&cowstat.reuses, __ATOMIC_SEQ_CST);
-  st->cowbatched = __atomic_load_n(&cowstat.batched, __ATOMIC_SEQ_CST);
-  st->cowfaults = __atomic_load_n(&cowstat.faults, __ATOMIC_SEQ_CST);
-  st->cowshared = __atomic_load_n(&cowstat.shared, __ATOMIC_SEQ_CST);
+  st->cowfaults = counted(&cowstat.faults);
+  st->cowcopies = counted(&cowstat.copies);
+  st->cowreuses = counted(&cowstat.reuses);
+  st->cowshared = counted(&cowstat.shared);
 }

@@ -91,7 +91,7 @@ int             holdingsleep(struct sleeplock *lk);
 
 // ===== Memory =====
 
-// kalloc.c: physical pages, each with a reference count
+// kalloc.c: physical pages, each with a reference count (rules: kalloc.c's header)
 void            kinit(void);
 void*           kalloc(void);               // an uninitialised page with count 1, or 0 if none
 void            kfree(void *pa);            // drop one reference; the page is freed at count 0
@@ -101,7 +101,7 @@ int             krefinc_ptes(pte_t *ptes, int n);  // krefinc each page valid PT
 void            kfree_ptes(pte_t *ptes, int n);    // kfree each page valid PTEs map
 uint64          kfreepages(void);           // pages on the free list
 uint64          ktotalpages(void);          // pages the allocator manages
-uint64          ksharedpages(void);         // pages with count > 1
+uint64          ksharedpages(void);         // pages with count > 1, counted when asked
 
 // vm.c: page tables. The kernel's own (a direct map), then each process's.
 void            kvminit(void);
@@ -135,8 +135,12 @@ void            uvmcount(pagetable_t pt, uint64 sz, int *mapped, int *shared);
 // COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
 void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
-void            cow_seqreset(struct proc *p);       // fork: no sequential writes seen yet
 void            cow_stats(struct memstat *st);      // fills the cow* fields only
+// ... and, for fault-around, a run of one table's COW pages, each as its own fault would
+void            cow_resolve_run(pte_t *table, int from, int to, int step, int copies);
+// cowaround.c (make COWBATCH=1): resolve more COW pages of the faulting page's table
+void            cow_around(pte_t *pte, uint64 va, int reused);
+void            cow_seqreset(struct proc *p);       // fork: no sequential writes seen yet
 #endif
 
 // ===== Processes and traps =====

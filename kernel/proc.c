@@ -291,7 +291,7 @@ fork(void)
     release(&child->lock);
     return -1;
   }
-#ifdef COW_FORK
+#ifdef COW_AROUND
   cow_seqreset(p);
   cow_seqreset(child);
 #endif

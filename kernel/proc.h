@@ -68,7 +68,7 @@ struct proc {
   struct inode *cwd;           // current directory
   char name[16];               // for procdump and kernel messages
 #ifdef COW_FORK
-  uint64 cownext;              // copy-ahead (cow.c): where a sequential COW fault would be
+  uint64 cownext;              // copy-ahead (cowaround.c): where a sequential fault would be
   int cowwindow;               // ... and how many pages the last one resolved
 #endif
 

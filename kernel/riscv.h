@@ -46,35 +46,38 @@ static inline uint64 r_sp(void)   { uint64 x; asm volatile("mv %0, sp" : "=r" (x
 static inline uint64 r_ra(void)   { uint64 x; asm volatile("mv %0, ra" : "=r" (x)); return x; }
 static inline uint64 r_fp(void)   { uint64 x; asm volatile("mv %0, s0" : "=r" (x)); return x; }
 
-static inline uint64 r_sstatus(void) { uint64 x; asm volatile("csrr %0, sstatus" : "=r" (x)); return x; }
-static inline void   w_sstatus(uint64 x) { asm volatile("csrw sstatus, %0" : : "r" (x)); }
-static inline uint64 r_sip(void)     { uint64 x; asm volatile("csrr %0, sip" : "=r" (x)); return x; }
-static inline void   w_sip(uint64 x) { asm volatile("csrw sip, %0" : : "r" (x)); }
-static inline uint64 r_sie(void)     { uint64 x; asm volatile("csrr %0, sie" : "=r" (x)); return x; }
-static inline void   w_sie(uint64 x) { asm volatile("csrw sie, %0" : : "r" (x)); }
-static inline uint64 r_sepc(void)    { uint64 x; asm volatile("csrr %0, sepc" : "=r" (x)); return x; }
-static inline void   w_sepc(uint64 x) { asm volatile("csrw sepc, %0" : : "r" (x)); }
-static inline uint64 r_stvec(void)   { uint64 x; asm volatile("csrr %0, stvec" : "=r" (x)); return x; }
-static inline void   w_stvec(uint64 x) { asm volatile("csrw stvec, %0" : : "r" (x)); }
-static inline uint64 r_satp(void)    { uint64 x; asm volatile("csrr %0, satp" : "=r" (x)); return x; }
-static inline void   w_satp(uint64 x) { asm volatile("csrw satp, %0" : : "r" (x)); }
-static inline uint64 r_scause(void)  { uint64 x; asm volatile("csrr %0, scause" : "=r" (x)); return x; }
-static inline uint64 r_stval(void)   { uint64 x; asm volatile("csrr %0, stval" : "=r" (x)); return x; }
-static inline uint64 r_sscratch(void) { uint64 x; asm volatile("csrr %0, sscratch" : "=r" (x)); return x; }
-static inline void   w_sscratch(uint64 x) { asm volatile("csrw sscratch, %0" : : "r" (x)); }
-static inline void   w_scounteren(uint64 x) { asm volatile("csrw scounteren, %0" : : "r" (x)); }
-static inline uint64 r_scounteren(void) { uint64 x; asm volatile("csrr %0, scounteren" : "=r" (x)); return x; }
+// Read or write a CSR by its name in the privileged specification.
+#define CSRR(csr)    ({ uint64 x_; asm volatile("csrr %0, " #csr : "=r" (x_)); x_; })
+#define CSRW(csr, x) asm volatile("csrw " #csr ", %0" : : "r" (x))
+
+static inline uint64 r_sstatus(void)     { return CSRR(sstatus); }
+static inline void   w_sstatus(uint64 x) { CSRW(sstatus, x); }
+static inline uint64 r_sip(void)         { return CSRR(sip); }
+static inline void   w_sip(uint64 x)     { CSRW(sip, x); }
+static inline uint64 r_sie(void)         { return CSRR(sie); }
+static inline void   w_sie(uint64 x)     { CSRW(sie, x); }
+static inline uint64 r_sepc(void)        { return CSRR(sepc); }
+static inline void   w_sepc(uint64 x)    { CSRW(sepc, x); }
+static inline uint64 r_stvec(void)       { return CSRR(stvec); }
+static inline void   w_stvec(uint64 x)   { CSRW(stvec, x); }
+static inline uint64 r_satp(void)        { return CSRR(satp); }
+static inline void   w_satp(uint64 x)    { CSRW(satp, x); }
+static inline uint64 r_scause(void)      { return CSRR(scause); }
+static inline uint64 r_stval(void)       { return CSRR(stval); }
+static inline uint64 r_sscratch(void)    { return CSRR(sscratch); }
+static inline void   w_sscratch(uint64 x) { CSRW(sscratch, x); }
+static inline void   w_scounteren(uint64 x) { CSRW(scounteren, x); }
+static inline uint64 r_scounteren(void)  { return CSRR(scounteren); }
 
 // The time CSR (readable from user mode when scounteren.TM is set).
-static inline uint64 r_time(void)    { uint64 x; asm volatile("csrr %0, time" : "=r" (x)); return x; }
+static inline uint64 r_time(void)        { return CSRR(time); }
 
 static inline void intr_on(void)  { w_sstatus(r_sstatus() | SSTATUS_SIE); }
 static inline void intr_off(void) { w_sstatus(r_sstatus() & ~SSTATUS_SIE); }
 static inline int  intr_get(void) { return (r_sstatus() & SSTATUS_SIE) != 0; }
 
-// Flush this hart's TLB: every entry, or the entries for one virtual address.
+// Flush this hart's TLB, every entry.
 static inline void sfence_vma(void) { asm volatile("sfence.vma zero, zero" ::: "memory"); }
-static inline void sfence_vma_va(uint64 va) { asm volatile("sfence.vma %0, zero" : : "r" (va) : "memory"); }
 
 typedef uint64 pte_t;
 typedef uint64 *pagetable_t; // 512 PTEs

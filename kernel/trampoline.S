@@ -8,6 +8,10 @@
 # the kernel (ASID 0, its page table never changes after boot) needs no flush on
 # entry, and the return flushes only the user ASID. With ASID 0 everywhere both
 # directions flush the whole TLB, since user and kernel entries would mix.
+# Either way every return to user space drops all user translations this hart
+# holds, and the kernel reaches user memory through its own direct map, so the
+# kernel needs no flush of its own after changing a user PTE: the change is in
+# force when the process next runs user code, on whichever hart.
 #include "kernel/riscv.h"
 #include "kernel/memlayout.h"
 

@@ -9,8 +9,12 @@
 //    mapping, so unmapping always means kfree() (drop one reference).
 //  - Addresses that come from user space are checked here (MAXVA, mapped, PTE_U, PTE_W)
 //    and fail with -1; only kernel bugs panic.
-//  - Loops over a range of user pages go one last-level table at a time (spanend): the
-//    entries of one table are neighbours in memory, so the root is walked once per table.
+//  - The range loops that map, unmap, fork and free (mappages, uvmunmap, uvmcopy, uvmfree)
+//    go one last-level table at a time (spanend): a table's entries are neighbours in
+//    memory, so the root is walked once per table. The others go page by page.
+//  - No function here flushes the TLB for a user page table: the kernel reaches user memory
+//    through its direct map, and every return to user space flushes this hart's user
+//    translations (userret, trampoline.S), so a changed PTE is in force by then.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -51,10 +55,10 @@ spanend(uint64 va, uint64 stop)
 
 // ---------------------------------------------------------------- the kernel page table
 
-// The kernel page table: RAM and the devices mapped at their physical addresses (the
+// Make the kernel page table: RAM and the devices mapped at their physical addresses (the
 // direct map), the trampoline at the top, and the per-process kernel stacks below it.
-static pagetable_t
-kvmmake(void)
+void
+kvminit(void)
 {
   struct { uint64 start, size; int perm; } direct[] = {
     { UART0,           DEVPAGE,                   PTE_R | PTE_W },
@@ -65,19 +69,13 @@ kvmmake(void)
   };
   pagetable_t kpgtbl = newtable();
   if(kpgtbl == 0)
-    panic("kvmmake: out of memory");
+    panic("kvminit: out of memory");
 
   for(int i = 0; i < NELEM(direct); i++)
     kvmmap(kpgtbl, direct[i].start, direct[i].start, direct[i].size, direct[i].perm);
   kvmmap(kpgtbl, TRAMPOLINE, (uint64)trampoline, PGSIZE, PTE_R | PTE_X);
   proc_mapstacks(kpgtbl);
-  return kpgtbl;
-}
-
-void
-kvminit(void)
-{
-  kernel_pagetable = kvmmake();
+  kernel_pagetable = kpgtbl;
 }
 
 // Switch this hart to the kernel page table. The fences order earlier page-table
@@ -251,20 +249,15 @@ uvmalloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz, int xperm)
   return newsz;
 }
 
-// Shrink user memory from oldsz to newsz, freeing whole pages above newsz.
-// oldsz may exceed the mapped size (lazy holes are skipped). Returns newsz.
+// Shrink user memory to newsz: unmap the pages wholly above it, up to oldsz, and drop
+// their references (lazy holes are skipped). Returns the size now, the smaller of the two.
 uint64
 uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
 {
-  if(newsz >= oldsz)
-    return oldsz;
-
-  uint64 keep = PGROUNDUP(newsz), had = PGROUNDUP(oldsz);
-  if(keep < had){
-    uvmunmap(pagetable, keep, (had - keep) / PGSIZE, 1);
-    sfence_vma();   // mappings were removed; no stale translation may survive
-  }
-  return newsz;
+  uint64 from = PGROUNDUP(newsz), to = PGROUNDUP(oldsz);
+  if(from < to)
+    uvmunmap(pagetable, from, (to - from) / PGSIZE, 1);
+  return newsz < oldsz ? newsz : oldsz;
 }
 
 // Drop a reference to every page mapped by the last-level table pt, which covers the
@@ -332,14 +325,13 @@ copy_table(pte_t *src, pte_t *dst, int n)
 
 // Give the child page table the parent's user memory [0, sz), one last-level table at a
 // time: allocate the child's table, then fill it from the parent's. Holes are skipped.
-// 0 on success; -1 if out of memory, after removing every child mapping made so far
-// (dropping their references, so all counts are back where they were and nothing leaks;
-// the child's page-table pages go with the child, uvmfree).
+// 0 on success; -1 if out of memory, after unmapping every child page mapped so far and
+// dropping its reference, so nothing leaks (the child's page-table pages go with the
+// child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
   uint64 top = PGROUNDUP(sz);
-  int err = 0;
 
   for(uint64 va = 0, next; va < top; va = next){
     next = spanend(va, top);
@@ -358,14 +350,9 @@ uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
       continue;
 #endif
     uvmunmap(new, 0, next / PGSIZE, 1);
-    err = -1;
-    break;
+    return -1;
   }
-  // A fork may take PTE_W from the parent's PTEs (copy-on-write does): one flush for the
-  // whole address space, before the parent runs again, so no stale writable entry
-  // survives. On failure too, since the tables shared so far keep their new flags.
-  sfence_vma();
-  return err;
+  return 0;
 }
 
 // Remove PTE_U from the page at va (the guard page under the user stack).
@@ -376,7 +363,6 @@ uvmclear(pagetable_t pagetable, uint64 va)
   if(pte == 0 || (*pte & PTE_V) == 0)
     panic("uvmclear: page not mapped");
   *pte &= ~PTE_U;
-  sfence_vma_va(va);
 }
 
 // ---------------------------------------------------------------- page faults
@@ -423,7 +409,11 @@ int
 vmfault(pagetable_t pagetable, uint64 va, int write)
 {
   pte_t *pte;
-  return useraccess(pagetable, PGROUNDDOWN(va), write, &pte);
+  int r = useraccess(pagetable, PGROUNDDOWN(va), write, &pte);
+  // For gdb only: keep the arguments in registers until here, so that bt during the fault
+  // shows them in this frame (and useraccess's) rather than <optimized out>.
+  asm volatile("" : : "r" (pagetable), "r" (write));
+  return r;
 }
 
 // ---------------------------------------------------------------- kernel <-> user copies
@@ -513,8 +503,8 @@ copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 }
 
 // Make every page of user [va, va+len) usable, for a store if write: afterwards a copy of
-// that range cannot fail (untouched lazy pages are allocated, COW pages made private for a
-// store). A process has one thread and nobody else unmaps its pages, so this stays true
+// that range cannot fail (useraccess() has resolved every page it would fault on). A
+// process has one thread and nobody else unmaps its pages, so this stays true
 // until the process itself changes its memory. 0, or -1 if some page may not be accessed
 // so, or memory ran out.
 static int

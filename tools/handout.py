@@ -43,17 +43,21 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 NAME = "xv6-cow-lab"
-# Macros the staff tree may test with #ifdef/#ifndef; all are undefined in the starter.
+# Macros the staff tree may test with #ifdef/#ifndef; the starter resolves them as undefined,
+# except the ones its level defines (LEVELS). The staff tree never defines NO_PAGE_REFS.
 STAFF_MACROS = ("COW_FORK",          # make COW=1: the copy-on-write fork (the solution)
                 "LOG_SYNC_COMMIT",   # make LOGCOMMIT=sync: the per-operation commit, to compare
                 "TRAP_FULL_FLUSH",   # make TRAPFLUSH=full: the flushing trap path, to compare
-                "COW_ONE_PAGE")      # make COWBATCH=0: a COW fault resolves one page, to compare
-# What each level's starter has beyond the eager kernel: the staff macros resolved as defined.
-LEVELS = {"standard": frozenset(), "guided": frozenset()}
+                "COW_AROUND",        # make COWBATCH=1: COW fault-around (kernel/cowaround.c)
+                "NO_PAGE_REFS")      # kalloc.c without reference counts: a plain free list
+# What each level's starter resolves as defined: the standard starter has no reference
+# counts; the guided one keeps them (and the helpers that use them).
+LEVELS = {"standard": frozenset({"NO_PAGE_REFS"}), "guided": frozenset()}
 STAFF_WORD = re.compile(r"\b(%s)\b" % "|".join(STAFF_MACROS))
 C_SUFFIXES = (".c", ".h", ".S")
 SOLUTION_FILES = {
     "kernel/cow.c",         # copy-on-write sharing and faults: what the students write
+    "kernel/cowaround.c",   # COW fault-around, the staff kernel's speed-up
     "tools/handout.py",     # this program
     "tools/bench.py",       # COW against eager fork: needs both kernels, i.e. the solution
     "tests/test_bench.py",  # ... and its host-side tests
