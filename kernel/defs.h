@@ -91,17 +91,19 @@ int             holdingsleep(struct sleeplock *lk);
 
 // ===== Memory =====
 
-// kalloc.c: physical pages, each with a reference count (rules: kalloc.c's header)
+// kalloc.c: physical pages (the rules: kalloc.c's header)
 void            kinit(void);
-void*           kalloc(void);               // an uninitialised page with count 1, or 0 if none
-void            kfree(void *pa);            // drop one reference; the page is freed at count 0
-void            krefinc(void *pa);          // one more reference to an allocated page
-int             krefcount(void *pa);        // the current count (a snapshot)
-int             krefinc_ptes(pte_t *ptes, int n);  // krefinc each page valid PTEs map; # pages
+void*           kalloc(void);               // an uninitialised page, or 0 if none is free
+void            kfree(void *pa);            // give the page up
 void            kfree_ptes(pte_t *ptes, int n);    // kfree each page valid PTEs map
+int             krefcount(void *pa);        // the page's reference count (a snapshot)
+#ifndef NO_PAGE_REFS
+void            krefinc(void *pa);          // one more reference to an allocated page
+int             krefinc_ptes(pte_t *ptes, int n);  // krefinc each page valid PTEs map; # pages
+#endif
 uint64          kfreepages(void);           // pages on the free list
 uint64          ktotalpages(void);          // pages the allocator manages
-uint64          ksharedpages(void);         // pages with count > 1, counted when asked
+uint64          ksharedpages(void);         // pages with more than one reference
 
 // vm.c: page tables. The kernel's own (a direct map), then each process's.
 void            kvminit(void);

@@ -1,19 +1,20 @@
-// Physical page allocator: a free list of 4096-byte pages over [end, PHYSTOP), one reference
-// count per page (what lets copy-on-write fork share pages), and the page statistics.
+// Physical page allocator: a free list of the 4096-byte pages over [end, PHYSTOP), and the
+// page statistics. kmem.lock protects the free list and nfree; it is a leaf lock.
+#ifndef NO_PAGE_REFS
 //
-// The counts, in one sentence: every change to a count is one atomic read-modify-write
-// with C's default, sequentially consistent ordering, and whoever takes a count from 1 to
-// 0 frees the page.
+// Every page also has a reference count, one per mapping of it: what lets copy-on-write
+// fork share pages. The rule, in one sentence: every change to a count is one atomic
+// read-modify-write with C's default, sequentially consistent ordering, and whoever takes
+// a count from 1 to 0 frees the page.
 //  - kalloc() hands out a page at count 1; krefinc() adds a reference (a new mapping of
 //    the page); kfree() drops one. krefinc_ptes() and kfree_ptes() do so for every page a
 //    run of leaf PTEs maps, so fork and exit make one call per last-level table.
 //  - So no lock protects the counts: racing harts lose no update, exactly one of them sees
 //    the drop to 0, and what a hart did with a page before its change is visible to any
 //    hart that reads the changed count after it. A free page has count 0.
-//  - kmem.lock protects the free list and nfree only; it is a leaf lock.
 //  - Kernel bugs panic: a count change from 0 (a double free, or a page never handed out)
 //    or to REF_MAX, and an address outside the pages kalloc manages.
-// The counts sit in one conditional block; the rest of the file is a plain free list.
+#endif
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -39,7 +40,7 @@ static struct {
 } kmem;
 
 // Index of the page at pa among [KERNBASE, PHYSTOP); panics with msg if pa is misaligned
-// or outside. The kernel image's pages pass, but their count stays 0.
+// or outside.
 static uint64
 pageindex(void *pa, char *msg)
 {
@@ -55,9 +56,9 @@ pageindex(void *pa, char *msg)
 #define REF_MAX (1U << 30)   // a page has at most one reference per process (NPROC)
 _Static_assert(NPROC < REF_MAX, "page reference count type too small for NPROC sharers");
 
-static uint ref[NPHYSPAGES];   // indexed by pageindex(); changed only by addref()
+static uint ref[NPHYSPAGES];   // indexed by pageindex(); the kernel image's pages stay 0
 
-// Add d (+1 or -1) to the count of page i; returns the count before.
+// Add d (+1 or -1) to the count of page i, which must not be 0; returns the count before.
 static uint
 addref(uint64 i, int d, char *msg)
 {
@@ -67,21 +68,6 @@ addref(uint64 i, int d, char *msg)
     panic(msg);
   }
   return old;
-}
-
-// Whether the kfree() of page i drops its last reference.
-static int
-lastref(uint64 i)
-{
-  return addref(i, -1, "kfree: page not allocated") == 1;
-}
-
-// kalloc() hands page i out: its count goes from 0 to 1.
-static void
-firstref(uint64 i)
-{
-  if(__atomic_fetch_add(&ref[i], 1, __ATOMIC_SEQ_CST) != 0)
-    panic("kalloc: free page has references");
 }
 
 // One more reference to an allocated page (a new mapping of it).
@@ -99,8 +85,7 @@ krefinc_ptes(pte_t *ptes, int n)
   int pages = 0;
   for(int i = 0; i < n; i++){
     if(ptes[i] & PTE_V){
-      addref(pageindex((void *)PTE2PA(ptes[i]), "krefinc_ptes: bad PTE"), 1,
-             "krefinc_ptes: page not allocated");
+      krefinc((void *)PTE2PA(ptes[i]));
       pages++;
     }
   }
@@ -115,7 +100,7 @@ krefcount(void *pa)
   return __atomic_load_n(&ref[pageindex(pa, "krefcount: bad address")], __ATOMIC_SEQ_CST);
 }
 
-// Pages with more than one reference, counted now (memstat() and cowstat ask seldom).
+// Pages with more than one reference, counted now (memstat() asks seldom).
 uint64
 ksharedpages(void)
 {
@@ -125,14 +110,22 @@ ksharedpages(void)
   return n;
 }
 #else
-// NO_PAGE_REFS, the standard lab level (tools/handout.py): no counts, kfree() frees.
-static int  lastref(uint64 i)  { return 1; }
-static void firstref(uint64 i) { }
-uint64      ksharedpages(void) { return 0; }
+// Pages are never shared here: an allocated page has one user, and kfree() frees it.
+int
+krefcount(void *pa)
+{
+  pageindex(pa, "krefcount: bad address");
+  return 1;
+}
+
+uint64
+ksharedpages(void)
+{
+  return 0;
+}
 #endif
 
-// Put every page above the kernel image on the free list. Their counts are 0 already
-// (the bss, which entry.S clears).
+// Put every page above the kernel image on the free list.
 void
 kinit(void)
 {
@@ -146,7 +139,7 @@ kinit(void)
   }
 }
 
-// A page with count 1, or 0 if none is free. Contents are whatever was there.
+// A page, or 0 if none is free. Its contents are whatever was there.
 void *
 kalloc(void)
 {
@@ -157,16 +150,27 @@ kalloc(void)
     kmem.nfree--;
   }
   release(&kmem.lock);
-  if(r)
-    firstref(pageindex(r, "kalloc: bad free list"));
+#ifndef NO_PAGE_REFS
+  if(r && __atomic_fetch_add(&ref[pageindex(r, "kalloc: bad page")], 1, __ATOMIC_SEQ_CST))
+    panic("kalloc: free page has references");
+#endif
   return (void *)r;
 }
 
-// Put pa, whose last reference is gone, back on the free list, filled with junk first
-// (outside the lock: nobody else can reach it any more).
-static void
-freepage(void *pa)
+// Free the page at pa: back on the free list, filled with junk first (outside the lock:
+// nobody else can reach it any more).
+#ifndef NO_PAGE_REFS
+// That drops one reference; only the last one frees the page.
+#endif
+void
+kfree(void *pa)
 {
+#ifndef NO_PAGE_REFS
+  if(addref(pageindex(pa, "kfree: bad address"), -1, "kfree: page not allocated") > 1)
+    return;   // other mappings remain
+#else
+  pageindex(pa, "kfree: bad address");
+#endif
   memset(pa, JUNK_BYTE, PGSIZE);
   struct run *r = (struct run *)pa;
   acquire(&kmem.lock);
@@ -176,24 +180,14 @@ freepage(void *pa)
   release(&kmem.lock);
 }
 
-// Drop one reference to pa; the page is freed with the last one.
-void
-kfree(void *pa)
-{
-  if(lastref(pageindex(pa, "kfree: bad address")))
-    freepage(pa);
-}
-
 // kfree() for the page of every valid entry among ptes[0..n) (leaf PTEs: a last-level
 // table being torn down); the entries themselves are left as they are.
 void
 kfree_ptes(pte_t *ptes, int n)
 {
-  for(int i = 0; i < n; i++){
-    void *pa = (void *)PTE2PA(ptes[i]);
-    if((ptes[i] & PTE_V) && lastref(pageindex(pa, "kfree_ptes: bad PTE")))
-      freepage(pa);
-  }
+  for(int i = 0; i < n; i++)
+    if(ptes[i] & PTE_V)
+      kfree((void *)PTE2PA(ptes[i]));
 }
 
 // Statistics: snapshots of single aligned words, read without the lock.

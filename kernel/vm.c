@@ -5,8 +5,8 @@
 //  - User memory is [0, p->sz). Within it a page may be absent (lazy sbrk, never touched);
 //    every function here that walks user memory skips such holes.
 //  - Every user leaf PTE has PTE_U, except the stack guard page (uvmclear).
-//  - Every user page's physical page is counted in kalloc.c's reference counts once per
-//    mapping, so unmapping always means kfree() (drop one reference).
+//  - Unmapping a user page always means kfree() of its physical page (kalloc.c decides
+//    when the page is free).
 //  - Addresses that come from user space are checked here (MAXVA, mapped, PTE_U, PTE_W)
 //    and fail with -1; only kernel bugs panic.
 //  - The range loops that map, unmap, fork and free (mappages, uvmunmap, uvmcopy, uvmfree)
@@ -178,7 +178,7 @@ mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
   return 0;
 }
 
-// Remove npages mappings from va, dropping a reference to each page if do_free.
+// Remove npages mappings from va, and kfree() each page if do_free.
 // Pages that were never mapped (lazy sbrk holes) are skipped.
 void
 uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
@@ -249,8 +249,8 @@ uvmalloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz, int xperm)
   return newsz;
 }
 
-// Shrink user memory to newsz: unmap the pages wholly above it, up to oldsz, and drop
-// their references (lazy holes are skipped). Returns the size now, the smaller of the two.
+// Shrink user memory to newsz: unmap the pages wholly above it, up to oldsz, and
+// kfree() them (lazy holes are skipped). Returns the size now, the smaller of the two.
 uint64
 uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
 {
@@ -260,7 +260,7 @@ uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
   return newsz < oldsz ? newsz : oldsz;
 }
 
-// Drop a reference to every page mapped by the last-level table pt, which covers the
+// kfree() every page mapped by the last-level table pt, which covers the
 // L0SPAN from va, in one call for the table, then free pt itself. Every leaf must lie
 // below sz (sz page-aligned).
 static void
@@ -275,7 +275,7 @@ freeleaves(pagetable_t pt, uint64 va, uint64 sz)
 }
 
 // Free the page-table tree below the table pt at level (2: the root), which covers the
-// addresses from va: every table page once, and the leaves' references on the way.
+// addresses from va: every table page once, and the leaves' pages on the way.
 static void
 freetables(pagetable_t pt, int level, uint64 va, uint64 sz)
 {
@@ -326,7 +326,7 @@ copy_table(pte_t *src, pte_t *dst, int n)
 // Give the child page table the parent's user memory [0, sz), one last-level table at a
 // time: allocate the child's table, then fill it from the parent's. Holes are skipped.
 // 0 on success; -1 if out of memory, after unmapping every child page mapped so far and
-// dropping its reference, so nothing leaks (the child's page-table pages go with the
+// kfree()ing its page, so nothing leaks (the child's page-table pages go with the
 // child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
