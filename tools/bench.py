@@ -6,7 +6,7 @@ Builds the kernel three times (KERNELS): COW (COW=1, a fault resolves a batch of
 with one page per fault (COWBATCH=0) and eager (COW=0), each in its own copy of the tree under
 bench-out/build-NAME/ (so objects of different settings never mix), all with MEM MiB of RAM
 (256 by default, so the eager fork of a 64 MiB process fits). Boots all three headless at once
-(with the QEMU command line of `make qemu`, from grade-cow.py, each on a copy of its fs.img)
+(with the QEMU command line of `make qemu`, from tools/xv6kit.py, each on a copy of its fs.img)
 and runs `forkbench` on them in turn, the order rotating every round, several rounds, so that
 a change in host load hits all alike; then, on each, `sysbench` when the image has it, and
 times `cowtest` and `usertests -q` from typing the command to the next shell prompt. Then
@@ -46,7 +46,6 @@ OUT = os.path.join(ROOT, "bench-out")
 # name, make settings. The table and the plot take them in this order.
 KERNELS = [("cow", ["COW=1"]), ("onepage", ["COW=1", "COWBATCH=0"]), ("eager", ["COW=0"])]
 BOOT_TIMEOUT = 120
-BUILD_TIMEOUT = 900
 # Commands and their timeouts in seconds (generous: the eager kernel and a busy host are slow).
 FORKBENCH_TIMEOUT = 900
 SYSBENCH_TIMEOUT = 900
@@ -59,38 +58,24 @@ COUNT_FIELDS = {"pages", "mapped_pages", "reps", "random_written", "random_alloc
 
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from hostutil import say, clean_env, grader  # noqa: E402
+import xv6kit as kit  # noqa: E402
+from xv6kit import say  # noqa: E402
 
 
-# ---- Build copies ----------------------------------------------------------------------------
-def sync_copy(dest):
-    """Brings dest up to date with the tree's sources (grade-cow.py's list: every file but build
-    outputs). Unchanged files keep their times, so make in dest rebuilds only what changed
-    since the last `make bench`."""
-    grader().copy_sources(ROOT, dest)
-
-
+# ---- Build copies and booted kernels --------------------------------------------------------
 def build(name, settings, mem, tree=None):
-    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME, a copy of this tree, or in
-    tree when given (used as it is); returns the directory, or None. settings: make
-    variables, e.g. ["COW=0"]."""
+    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME, a copy of this tree's
+    sources (unchanged files keep their times, so make rebuilds only what changed since the
+    last `make bench`), or in tree when given (used as it is); returns the directory, or
+    None. settings: make variables, e.g. ["COW=0"]."""
     dest = tree or os.path.join(OUT, "build-" + name)
     if tree is None:
-        os.makedirs(dest, exist_ok=True)
-        sync_copy(dest)
+        kit.copy_sources(ROOT, dest)
     log = os.path.join(OUT, "build-%s.log" % name)
-    argv = ["make", "-C", dest, "-j%d" % (os.cpu_count() or 1), "kernel/kernel", "fs.img",
-            "MEM=%d" % mem] + settings
     start = time.monotonic()
-    with open(log, "wb") as f:
-        try:
-            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                               env=clean_env(TOOLS_CHECKED="1"), timeout=BUILD_TIMEOUT)
-            ok = r.returncode == 0
-        except subprocess.TimeoutExpired:
-            ok = False
-    if not ok:
-        say("bench: building the %s kernel failed; the end of %s:" % (name, log))
+    why, _ = kit.build(dest, ["MEM=%d" % mem] + settings, log=log)
+    if why:
+        say("bench: building the %s kernel: %s; the end of %s:" % (name, why, log))
         with open(log, errors="replace") as f:
             for line in f.read().splitlines()[-15:]:
                 say("    " + line)
@@ -98,27 +83,6 @@ def build(name, settings, mem, tree=None):
     say("bench: built the %s kernel (%s MEM=%d) in %s (%.0fs)"
         % (name, " ".join(settings), mem, os.path.relpath(dest, ROOT), time.monotonic() - start))
     return dest
-
-
-# ---- One booted kernel -----------------------------------------------------------------------
-def boot(tree, mem, cpus, log, img, qemuextra=""):
-    """The kernel built in tree, booted on img (a fresh copy of the tree's fs.img) with the
-    QEMU command line every tool uses, at its first shell prompt: (Machine, None), or
-    (None, why). The console goes to the file log. A Machine's run(command, timeout) returns
-    (output, seconds until the next prompt, None or why it did not come)."""
-    g = grader()
-    shutil.copyfile(os.path.join(tree, "fs.img"), img)
-
-    def echo(s):
-        log.write(s)
-        log.flush()
-    m = g.Machine.start(os.path.join(tree, "kernel", "kernel"), img, cpus, mem,
-                        extra=qemuextra.split(), echo=echo)
-    why = m.wait_for(g.PROMPT, 0, BOOT_TIMEOUT)
-    if why:
-        m.close()
-        return None, why
-    return m, None
 
 
 def boot_all(names, trees, opts, qemuextra, machines, logs, problems):
@@ -130,9 +94,12 @@ def boot_all(names, trees, opts, qemuextra, machines, logs, problems):
         say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
         log = open(os.path.join(OUT, "console-%s.log" % name), "w")
         logs.append(log)
-        m, why = boot(trees[name], opts.mem, opts.cpus, log,
-                      os.path.join(OUT, "fs-%s.img" % name), qemuextra)
-        if m is None:
+        m, why = kit.Machine.boot(trees[name], os.path.join(OUT, "fs-%s.img" % name),
+                                  BOOT_TIMEOUT, cpus=opts.cpus, mem=opts.mem,
+                                  extra=qemuextra.split(),
+                                  echo=lambda s, f=log: (f.write(s), f.flush()))
+        if why:
+            m.close()
             problems.append("%s kernel did not boot: %s" % (name, why))
         else:
             machines[name] = m
@@ -309,7 +276,7 @@ def ensure_gnuplot():
         return None
     say("bench: installing gnuplot-nox with apt-get")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = clean_env(DEBIAN_FRONTEND="noninteractive")
+    env = kit.clean_env(DEBIAN_FRONTEND="noninteractive")
     for argv in (sudo + ["apt-get", "install", "-y", "-q", "gnuplot-nox"],
                  sudo + ["apt-get", "update", "-q"],
                  sudo + ["apt-get", "install", "-y", "-q", "gnuplot-nox"]):
