@@ -2,8 +2,9 @@
 """`make check`: everything that can be tested on this machine, each check counted as one
 result: the host-side tests (tests/test_*.py), a shell session at 3 and at 1 harts, the
 grader at 3 and 1 harts, the scripted gdb checks, sysbench -q and the crash test, cowdemo,
-and in the course staff's tree their own parts. CHECK_FULL=1 (CI) adds the whole usertests suite, grind, the grader at 8 harts and a
-build with each toolchain prefix. docs/build-and-debug.md lists the parts in order.
+and in the course staff's tree their own parts. CHECK_FULL=1 (CI) adds the whole usertests
+suite, grind, the grader at 8 harts and a build with each toolchain prefix.
+docs/build-and-debug.md lists the parts in order.
 Ends with exactly one line "N passed, N failed" (totals over everything run); exit 1 on any
 failure. Every QEMU started here, directly or by the grader, is gone when it returns.
 
@@ -511,7 +512,8 @@ def cowdemo_check():
         say("building the eager kernel (make COW=0): %s:" % why)
         for line in out.splitlines()[-10:]:
             say("    " + line)
-    runs.append(("the eager kernel (make COW=0)", scratch, "cowdemo: OK: this kernel's fork is eager"))
+    runs.append(("the eager kernel (make COW=0)", scratch,
+                 "cowdemo: OK: this kernel's fork is eager"))
     # <<< solution
     passed = failed = 0
     try:

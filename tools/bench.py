@@ -288,6 +288,18 @@ def ensure_gnuplot():
     return None
 
 
+# The plot's lines: gnuplot's "using ..." and the title of each (columns as forkbench.dat).
+PLOT_LINES = [
+    ("1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4'", "COW: fork + exit + wait"),
+    ("1:3 with linespoints lw 2 pt 5 lc rgb '#d62728'", "eager: fork + exit + wait"),
+    ("1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4'",
+     "COW: fork + child writes every page"),
+    ("1:5 with linespoints lw 1 dt 3 pt 8 lc rgb '#2ca02c'",
+     "COW, one page per fault: fork + child writes every page"),
+    ("1:6 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728'",
+     "eager: fork + child writes every page")]
+
+
 def plot(cow, one, eager, svg):
     """Fork latency against process size, COW (batched and one page per fault) vs eager,
     log-log, as an SVG. True if drawn."""
@@ -316,13 +328,10 @@ set ylabel 'time, microseconds (log)'
 set format y '10^{%%L}'
 set grid xtics ytics mxtics mytics lc rgb '#dddddd'
 set key top left box opaque
-plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'COW: fork + exit + wait', \\
-     '%(dat)s' using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'eager: fork + exit + wait', \\
-     '%(dat)s' using 1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4' title 'COW: fork + child writes every page', \\
-     '%(dat)s' using 1:5 with linespoints lw 1 dt 3 pt 8 lc rgb '#2ca02c' title 'COW, one page per fault: fork + child writes every page', \\
-     '%(dat)s' using 1:6 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728' title 'eager: fork + child writes every page', \\
-     '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $7)) with labels offset 0,-1.2 font ',9' notitle
-""" % {"svg": svg, "dat": dat, "cpus": cow.get("cpus_label", "")}
+plot %(plot)s, \\
+  '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $7)) with labels offset 0,-1.2 font ',9' notitle
+""" % {"svg": svg, "dat": dat, "cpus": cow.get("cpus_label", ""), "plot": ", \\\n  ".join(
+        "'%s' using %s title '%s'" % (dat, how, title) for how, title in PLOT_LINES)}
     r = subprocess.run([gnuplot], input=script.encode(), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
     if r.returncode != 0 or not os.path.exists(svg):
@@ -470,7 +479,8 @@ def paths_main(opts, qemuextra, clock):
 # then sysbench on each, the order rotating, and each ratio to the base is taken within a
 # round, so a change in the host's load hits all alike.
 AGAINST_KERNELS = [("onepage", ["COW=1", "COWBATCH=0"]), ("cow", ["COW=1"])]
-AGAINST_FORKBENCH = [("fork_us", "fork+exit+wait, us"), ("forkwrite_us", "fork+child writes all, us"),
+AGAINST_FORKBENCH = [("fork_us", "fork+exit+wait, us"),
+                     ("forkwrite_us", "fork+child writes all, us"),
                      ("reuse_us", "parent writes after fork, us"),
                      ("touch_us", "parent writes, no fork, us")]
 
