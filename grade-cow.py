@@ -158,7 +158,9 @@ def kernel_lines(text):
     """The console's lines from the kernel's first on: OpenSBI's banner says nothing about
     the kernel and would be the same in every boot."""
     lines = text.rstrip("\n").splitlines()
-    first = next((i for i, l in enumerate(lines) if "kernel is booting" in l), 0)
+    first = next((i for i, l in enumerate(lines) if "kernel is booting" in l), None)
+    if first is None:       # a kernel that stopped before its first line: after the banner
+        first = 1 + max([i for i, l in enumerate(lines) if l.startswith("Boot HART ")] or [-1])
     return [l for l in lines[first:] if l.strip() not in ("", "$")]
 
 
@@ -203,9 +205,16 @@ class Console:
             why = self.run.error or "it ended without it"
         return capped(self.lines[self.last + 1:], 15), why
 
-    def missing(self, what):
-        lines, why = self.stopped()
-        return Fail("%s did not report %s (%s)" % (self.command.split()[0], what, why), lines)
+    def require(self, name, says):
+        """Fail unless test name printed its verdict, and that verdict is ok: the test's own
+        lines, or where the run stopped if the verdict never came."""
+        said = self.said(name)
+        if said is None:
+            lines, why = self.stopped()
+            raise Fail("%s did not report %s (%s)" % (self.command.split()[0], name, why), lines)
+        if said.upper() != "OK":    # the verdict line alone would only repeat the reason
+            own = self.own(name)
+            raise Fail(says + said, own if len(own) > 1 else [])
 
 
 def cowtest(runs):
@@ -218,25 +227,11 @@ def usertests(runs):
 
 # ---- The checks --------------------------------------------------------------------------
 def check_cowtest(name):
-    def check(runs):
-        con = cowtest(runs)
-        said = con.said(name)
-        if said is None:
-            raise con.missing("'%s'" % name)
-        if said != "ok":
-            raise Fail("cowtest says: %s: %s" % (name, said), con.own(name))
-    return check
+    return lambda runs: cowtest(runs).require(name, "cowtest says: %s: " % name)
 
 
 def check_usertest(name):
-    def check(runs):
-        con = usertests(runs)
-        said = con.said(name)
-        if said is None:
-            raise con.missing("test %s" % name)
-        if said != "OK":
-            raise Fail("usertests: test %s: %s" % (name, said), con.own(name))
-    return check
+    return lambda runs: usertests(runs).require(name, "usertests: test %s: " % name)
 
 
 def check_usertests_rest(runs):
@@ -259,24 +254,21 @@ def check_usertests_rest(runs):
 
 def check_no_leak(runs):
     """cowtest's leak check and usertests' freepages: every page back after the run."""
-    for con, name in ((cowtest(runs), "leak"), (usertests(runs), "freepages")):
-        said = con.said(name)
-        if said is None:
-            raise Fail("%s did not get to its %s check (%s)"
-                       % (con.command.split()[0], name, con.stopped()[1]))
-        if said.upper() != "OK":
-            raise Fail("%s says: %s: %s" % (con.command.split()[0], name, said), con.own(name))
+    cowtest(runs).require("leak", "cowtest says: leak: ")
+    usertests(runs).require("freepages", "usertests: test freepages: ")
 
 
 def check_no_panic(runs):
-    problems = []
+    panics, problems = {}, []       # panic line -> the boots that printed it
     for group in GROUP_ORDER:
         run = runs[group]
         m = re.search(r"panic:[^\n]*", run.console)
         if m:
-            problems.append("kernel panicked during %s: %s" % (group, m.group(0).strip()))
+            panics.setdefault(m.group(0).strip(), []).append(group)
         elif not run.booted:
             problems.append("%s: never reached the shell (%s)" % (group, run.error))
+    problems += ["kernel panicked during %s: %s" % (", ".join(groups), line)
+                 for line, groups in panics.items()]
     if problems:
         raise Fail("; ".join(problems))
 
