@@ -182,7 +182,7 @@ class GraderTest(GraderTestBase):
         code, out = self.grade(self.tree("leaky", "leak"))
         self.assertIn("Score: %d/100" % (100 - POINTS["no-leak"]), out)
         self.assertIn("no-leak: FAIL", out)
-        self.assertIn("| leak: FAILED (expected free pages unchanged, saw 3)", out)
+        self.assertIn("cowtest says: leak: FAILED (expected free pages unchanged, saw 3)", out)
         self.assertIn("usertests: OK", out)
 
     def test_failing_usertest_shows_its_own_lines(self):
