@@ -9,9 +9,9 @@ runs the tests, scores them out of 100 and says why each failing test failed.
   options: --cpus N  --mem MIB  --timeout-scale X  --time-budget S  --only NAME  -v
            --json FILE  --qemu PATH  --name NAME
 
-Grading many submissions, each in a copy with the grader's protected files, and the CSV and
-Gradescope outputs are tools/autograder.py's (course staff). The build and the QEMU driver
-are tools/xv6kit.py's: copy it along with this file. Python 3 standard library only.
+Course staff grade a submission with this script too, in a copy that has their copies of the
+protected files. The build and the QEMU driver are tools/xv6kit.py's: copy it along with this
+file. Python 3 standard library only.
 """
 
 import argparse
@@ -95,9 +95,9 @@ COWCHECK_MB = int(re.search(r"#define GROW_MB\s+(\d+)", COWCHECK_C).group(1))
 COWCHECK_LIMIT = 256
 
 # ---- Protected files -------------------------------------------------------------------------
-# Everything that decides a grade besides the kernel. When course staff grade a submission
-# (tools/autograder.py), their copies of these replace the submission's before it is built,
-# and the ones the submission had changed are reported. (path, why it is protected)
+# Everything that decides a grade besides the kernel. When course staff grade a submission,
+# their copies of these replace the submission's before it is built, and the ones the
+# submission had changed are reported. (path, why it is protected)
 PROTECTED = [
     ("user/cowtest.c", "the COW tests the grade counts"),
     ("user/usertests.c", "the system tests the grade counts"),
@@ -331,7 +331,7 @@ def check_cowstat(runs):
                    capped(lines))
 
 
-# The point table (docs/lab-cow.md has it too): each mistake a solution typically makes
+# The point table (docs/lab-cow.md has it too): each mistake a kernel typically makes
 # costs once. A leak fails no-leak only; usertests counts the tests not graded on their own.
 TESTS = [Test("cowtest-" + n, 3, ["cowtest"], check_cowtest(n)) for n in COWTEST_NAMES] + [
     Test("fork-is-cow", 14, ["cowcheck"], check_cowcheck),
@@ -632,7 +632,7 @@ def parse_args(argv):
 
 def main(argv):
     opts = parse_args(argv)
-    if opts.list and opts.json:         # for tools/autograder.py
+    if opts.list and opts.json:         # the same, for other programs
         write_json(opts.json, {"tests": [{"name": t.name, "points": t.points} for t in TESTS],
                                "protected": [rel for rel, _ in PROTECTED]})
     if opts.list:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Host-side tests of grade-cow.py, tools/autograder.py, tools/xv6kit.py and
-tools/ensure-tools.sh, with a fake QEMU (fake_qemu.py) and fake trees whose Makefile only
-pretends to build. Standard library only."""
+"""Host-side tests of grade-cow.py, tools/xv6kit.py and tools/ensure-tools.sh (and in the
+staff tree of the staff's grading tools), with a fake QEMU (fake_qemu.py) and fake trees
+whose Makefile only pretends to build. Standard library only."""
 
 import csv
 import json
@@ -80,7 +80,7 @@ class GraderTestBase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="grade-test-")
         self.piddir = os.path.join(self.tmp, "pids")
         os.mkdir(self.piddir)
-        # The grader's copies of the protected files (the autograder's --pristine).
+        # The grader's copies of the protected files, as course staff have them.
         self.pristine = os.path.join(self.tmp, "pristine")
         for rel in PROTECTED:
             self.write(os.path.join(self.pristine, rel), "the grader's %s\n" % rel)

@@ -1,8 +1,8 @@
 """The host side's one toolkit: building a tree and driving its kernel in QEMU. grade-cow.py,
-make check and its shell session, tools/crashtest.py, tools/bench.py and tools/autograder.py
-all import it; copy it (tools/xv6kit.py) along with grade-cow.py.
+make check and its shell session, tools/crashtest.py and every other host tool import it;
+copy it (tools/xv6kit.py) along with grade-cow.py.
 
-  build(tree, ["COW=0"])            make kernel/kernel fs.img there: None or why it failed
+  build(tree, ["MEM=256"])          make kernel/kernel fs.img there: None or why it failed
   m, why = Machine.boot(tree, img)  boot tree's kernel on a fresh copy of its fs.img
   out, secs, why = m.run("ls", 10)  type a command, wait for the next prompt
   m.close()                         end QEMU (kill_all() ends every one this module started)
