@@ -83,7 +83,7 @@ def main(argv):
         open(os.path.join(piddir, str(os.getpid())), "w").close()
     with open(kernel) as f:
         mode = f.read().strip()
-    with open(drive) as f:
+    with open(drive, errors="replace") as f:
         tampered = "TAMPERED" in f.read().split("\n")
     with open(drive, "a") as f:
         f.write("written by the guest\n")

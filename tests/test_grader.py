@@ -84,6 +84,7 @@ class GraderTestBase(unittest.TestCase):
         self.pristine = os.path.join(self.tmp, "pristine")
         for rel in PROTECTED:
             self.write(os.path.join(self.pristine, rel), "the grader's %s\n" % rel)
+        self.write(os.path.join(self.pristine, "Makefile"), FAKE_MAKEFILE)
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -487,6 +488,19 @@ class AutograderTest(GraderTestBase):
         self.assertEqual(row["protected_changed"], listed)
         self.assertEqual(row["score"], "3")
 
+    def test_only_the_kernel_comes_from_the_submission(self):
+        # This Makefile would put a cowtest that prints "ok" into fs.img.
+        cheat = self.tree("cheat", "badcow", changes={"user/extra.c": "int x;\n"},
+                          makefile=FAKE_MAKEFILE.replace("cat user/cowtest.c", "echo TAMPERED"))
+        out_csv = os.path.join(self.tmp, "r.csv")
+        code, out = self.batch(["--only", "cowtest-three", "--csv", out_csv, cheat])
+        self.assertIn("Score: 0/3", out)
+        self.assertIn("built from the submission (its kernel): Makefile\n", out)
+        self.assertIn("ignored (the user programs, mkfs and fs.img are the course's): mode "
+                      "user/extra.c\n", out)
+        with open(out_csv) as f:
+            self.assertEqual(next(csv.DictReader(f))["ignored_files"], "mode user/extra.c")
+
     def test_kernel_that_needs_its_own_test_files_scores_zero(self):
         d = self.tree("ownapi", "good", makefile=NEEDS_OWN_USER_H,
                       changes={"user/user.h": "STUDENT-API\n"})
@@ -507,8 +521,8 @@ class AutograderTest(GraderTestBase):
         os.mkdir(empty)
         code, out = self.run_tool([AUTOGRADER, "--qemu", FAKE_QEMU, "--pristine", empty, d])
         self.assertEqual(code, 2)
-        self.assertIn("the grader's copies of the protected files are missing in %s: %s"
-                      % (empty, " ".join(PROTECTED)), out)
+        self.assertIn("the pristine tree %s lacks %s" % (empty, " ".join(["Makefile"] + PROTECTED)),
+                      out)
         self.assertFalse(os.listdir(self.piddir), "graded without the pristine copies")
 
     def test_a_hung_submission_has_a_budget_by_default(self):
@@ -589,9 +603,10 @@ class AutograderBundleTest(GraderTestBase):
             z.extractall(source)
             for info in z.infolist():
                 os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
-        self.assertEqual(set(names), {"setup.sh", "run_autograder", "grade-cow.py",
-                                      "tools/xv6kit.py", "tools/autograder.py"}
-                         | set(PROTECTED))
+        self.assertLessEqual({"setup.sh", "run_autograder", "grade-cow.py", "Makefile",
+                              "tools/xv6kit.py", "tools/autograder.py"} | set(PROTECTED),
+                             set(names))
+        self.assertNotIn("kernel/cow.c", names)
         for rel in PROTECTED:
             with open(os.path.join(source, rel), "rb") as a, \
                     open(os.path.join(ROOT, rel), "rb") as b:

@@ -5,17 +5,21 @@
       git URLs, .tar.gz files; a report each, a summary table, --csv and --json
   tools/autograder.py --make ZIP [--flags='OPTIONS']      (make autograder) the Gradescope
       bundle: setup.sh and run_autograder at the top, as Gradescope's specification asks,
-      and next to them grade-cow.py, tools/xv6kit.py and the protected files from a fresh
-      `make handout` (exactly what students got), plus this program
+      and next to them the starter tree of a fresh `make handout` (exactly what students
+      got: grade-cow.py, tools/xv6kit.py, the protected files, the user programs), plus this
+      program
   tools/autograder.py --run [OPTIONS]                     (what run_autograder runs) grades
       $AUTOGRADER_ROOT/submission (default root /autograder): the tree in it at any depth,
       or the one tar archive in it; writes results/results.json in every case
 
 Each submission is copied (or unpacked, or cloned) into its own temporary directory without
 build outputs, gets the grader's copies of the protected files (grade-cow.py's PROTECTED,
-from --pristine DIR), and is graded there by grade-cow.py --tree, in its own process, with a
-time budget: a submission that hangs fails what did not finish, and one whose grading
-outlives its budget by GRACE seconds is ended and failed. Python 3 standard library only.
+from --pristine DIR, the tree the students started from), and is graded there by
+grade-cow.py --tree, in its own process, with a time budget: a submission that hangs fails
+what did not finish, and one whose grading outlives its budget by GRACE seconds is ended and
+failed. Only the submission's kernel is built from it (with its Makefile): the user
+programs, mkfs and fs.img come from a copy of the pristine tree, built once (--fs-from).
+Python 3 standard library only.
 """
 
 import argparse
@@ -103,7 +107,8 @@ def failed_result(opts, name, reason):
 
 
 def grader_argv(opts, tree, name, out):
-    argv = [sys.executable, GRADER, "--tree", tree, "--json", out, "--name", name,
+    argv = [sys.executable, GRADER, "--tree", tree, "--fs-from", opts.fs_from,
+            "--json", out, "--name", name,
             "--jobs", str(opts.jobs), "--cpus", str(opts.cpus), "--mem", str(opts.mem),
             "--timeout-scale", str(opts.timeout_scale), "--time-budget", str(opts.time_budget)]
     argv += ["--qemu", opts.qemu] if opts.qemu else []
@@ -204,12 +209,11 @@ def fetch(spec, dest, timeout_scale=1.0):
 
 def pristine_problem(pristine):
     """Why the grader's copies of the protected files cannot be used, or None."""
-    missing = [rel for rel in listing()["protected"]
+    missing = [rel for rel in ["Makefile"] + listing()["protected"]
                if not os.path.isfile(os.path.join(pristine, rel))]
     if missing:
-        return ("the grader's copies of the protected files are missing in %s: %s; give "
-                "--pristine DIR, a tree from the handout the submissions started from"
-                % (pristine, " ".join(missing)))
+        return ("the pristine tree %s lacks %s; give --pristine DIR, the tree from the "
+                "handout the submissions started from" % (pristine, " ".join(missing)))
     return None
 
 
@@ -238,6 +242,25 @@ def protect(tree, pristine):
     return changed
 
 
+def used_and_ignored(tree, pristine):
+    """The submission's files that differ from the pristine tree's (or are new to it): those
+    the grade uses (its Makefile and kernel/, to build the kernel) and those it ignores."""
+    def differs(rel):
+        other = os.path.join(pristine, rel)
+        if not os.path.isfile(other):
+            return True
+        with open(os.path.join(tree, rel), "rb") as a, open(other, "rb") as b:
+            return a.read() != b.read()
+    diff = [rel for rel in kit.source_files(tree) if differs(rel)]
+    used = [rel for rel in diff if rel == "Makefile" or rel.startswith("kernel/")]
+    return used, [rel for rel in diff if rel not in used]
+
+
+def listed(files, most=12):
+    return " ".join(files[:most]) + (" and %d more" % (len(files) - most)
+                                     if len(files) > most else "") or "-"
+
+
 def changed_line(changed):
     return ("protected files this submission changed (graded with the grader's copies "
             "instead): " + " ".join(changed))
@@ -259,12 +282,17 @@ def grade_submission(opts, spec, name, live):
         except (Fail, OSError, subprocess.SubprocessError) as e:
             res, report = failed_result(opts, name, str(e)), str(e) + "\n"
         else:
+            used, ignored = used_and_ignored(tree, opts.pristine)
+            head += ("built from the submission (its kernel): %s\nignored (the user "
+                     "programs, mkfs and fs.img are the course's): %s\n"
+                     % (listed(used), listed(ignored)))
             if changed:
                 head += changed_line(changed) + "\n"
-                if live:
-                    kit.say(head.rstrip())
-                    head = ""
+            if live:
+                kit.say(head.rstrip())
+                head = ""
             res, report = run_grader(opts, tree, name, dest, live)
+            res.update(used=used, ignored=ignored)
         if changed and all(t["output"].startswith("build") for t in res["tests"]):
             res["note"] += " with the grader's copies of the protected files (this " \
                 "submission changed %s)" % " ".join(changed)
@@ -302,7 +330,8 @@ def gradescope(res, visibility="visible"):
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "extra_data": {"submission": res["tree"], "max_score": res["max_score"],
-                       "protected_changed": res["changed"]},
+                       "protected_changed": res["changed"], "kernel_files": res.get("used"),
+                       "ignored_files": res.get("ignored")},
         "tests": [{"name": t["name"], "score": t["score"], "max_score": t["points"],
                    "status": t["status"], "output": t["output"], "visibility": visibility}
                   for t in res["tests"]],
@@ -322,12 +351,13 @@ def write_csv(path, results, tests):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["submission", "score", "max_score"] + [t["name"] for t in tests]
-                   + ["protected_changed", "note"])
+                   + ["protected_changed", "ignored_files", "note"])
         for res in results:
             scores = {t["name"]: t["score"] for t in res["tests"]}
             w.writerow([res["tree"], res["score"], res["max_score"]]
                        + [scores.get(t["name"], 0) for t in tests]
-                       + [" ".join(res["changed"]), res["note"]])
+                       + [" ".join(res["changed"]), " ".join(res.get("ignored", [])),
+                          res["note"]])
 
 
 def summary_table(results):
@@ -409,8 +439,7 @@ def make_bundle(out, flags):
             print("autograder: make handout failed, so nothing was written:\n"
                   + r.stdout.decode("utf-8", "replace"))
             return 1
-        files = [(rel, os.path.join(starter, rel)) for rel in
-                 ["grade-cow.py", "tools/xv6kit.py"] + listing()["protected"]]
+        files = [(rel, os.path.join(starter, rel)) for rel in kit.source_files(starter)]
         files.append(("tools/autograder.py", os.path.realpath(__file__)))
         with zipfile.ZipFile(out + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
             def add(name, data, mode):
@@ -427,10 +456,9 @@ def make_bundle(out, flags):
         os.replace(out + ".tmp", out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("autograder: wrote %s (setup.sh, run_autograder, grade-cow.py, tools/xv6kit.py and "
-          "%d protected files from make handout; run_autograder gives: %s): upload it as the "
-          "assignment's autograder" % (kit.shown(out), len(listing()["protected"]),
-                                       " ".join(flags) or "-"))
+    print("autograder: wrote %s (setup.sh, run_autograder and the starter tree from make "
+          "handout, %d files, with this program; run_autograder gives: %s): upload it as the "
+          "assignment's autograder" % (kit.shown(out), len(files), " ".join(flags) or "-"))
     return 0
 
 
@@ -537,7 +565,10 @@ def main(argv):
     if opts.make:
         return make_bundle(os.path.abspath(opts.make), shlex.split(opts.flags))
     kit.exit_on_signals()
+    work = tempfile.mkdtemp(prefix="grade-cow-pristine-")
+    opts.fs_from = os.path.join(work, "tree")   # where fs.img is built, once for all
     try:
+        kit.copy_sources(opts.pristine, opts.fs_from)
         if opts.run:
             return run_gradescope(opts)
         if opts.only:
@@ -556,6 +587,7 @@ def main(argv):
         return 130
     finally:
         kit.kill_all()
+        shutil.rmtree(work, ignore_errors=True)
     if opts.json:
         write_json(opts.json, results, opts.visibility)
     if opts.csv:

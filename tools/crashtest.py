@@ -83,7 +83,7 @@ class Run:
 
     def boot(self, img):
         """QEMU (every one is ended by main's kit.kill_all()) on img, at the first prompt."""
-        m, why = kit.Machine.boot(self.tree, img, self.t, fresh=False, cpus=self.args.cpus,
+        m, why = kit.Machine.boot(self.tree, img, self.t, None, cpus=self.args.cpus,
                                   mem=self.args.mem, echo=self.echo if self.args.v else None)
         if why:
             m.kill()

@@ -317,13 +317,13 @@ class Machine:
                    echo)
 
     @classmethod
-    def boot(cls, tree, img, timeout=BOOT_TIMEOUT, fresh=True, **qemu):
-        """Boots the kernel built in tree on the disk image img, a fresh copy of tree's fs.img
-        unless fresh is False, and waits for the first shell prompt. Returns (the Machine,
-        None or why no prompt came); the caller closes the Machine either way. qemu: start()'s
-        keyword arguments."""
-        if fresh:
-            shutil.copyfile(os.path.join(tree, "fs.img"), img)
+    def boot(cls, tree, img, timeout=BOOT_TIMEOUT, copy_of="fs.img", **qemu):
+        """Boots the kernel built in tree on the disk image img, made a fresh copy of the
+        image copy_of (a path in tree, or an absolute one) unless that is None, and waits for
+        the first shell prompt. Returns (the Machine, None or why no prompt came); the caller
+        closes the Machine either way. qemu: start()'s keyword arguments."""
+        if copy_of:
+            shutil.copyfile(os.path.join(tree, copy_of), img)
         m = cls.start(os.path.join(tree, "kernel", "kernel"), img, **qemu)
         return m, m.wait_for(PROMPT, 0, timeout)
 
