@@ -200,7 +200,8 @@ class Console:
         return capped(self.lines[prev + 1:i + 1])
 
     def stopped(self):
-        """Fail: the test's verdict never came; the lines after the last verdict show why."""
+        """(the lines after the last verdict, why the run stopped there): for a test whose
+        verdict never came."""
         if self.out is None:
             why = self.run.error or "'%s' never ran" % self.command
         else:

@@ -85,24 +85,51 @@ def build(name, settings, mem, tree=None):
     return dest
 
 
-def boot_all(names, trees, opts, qemuextra, machines, logs, problems):
-    """Boots the kernel built in trees[name] for each name, each on its own copy of its
-    fs.img with its console in bench-out/console-NAME.log, and adds it to machines (name:
-    Machine) and its log to logs, which the caller closes; a kernel that does not boot is
-    a line in problems."""
-    for name in names:
-        say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
-        log = open(os.path.join(OUT, "console-%s.log" % name), "w")
-        logs.append(log)
-        m, why = kit.Machine.boot(trees[name], os.path.join(OUT, "fs-%s.img" % name),
-                                  BOOT_TIMEOUT, cpus=opts.cpus, mem=opts.mem,
-                                  extra=qemuextra.split(),
-                                  echo=lambda s, f=log: (f.write(s), f.flush()))
-        if why:
+def build_all(kernels, mem, trees=None):
+    """build() for each (name, settings) in kernels, added to trees; None if one failed."""
+    trees = dict(trees or {})
+    for name, settings in kernels:
+        trees[name] = build(name, settings, mem)
+        if trees[name] is None:
+            return None
+    return trees
+
+
+def in_rounds(names, trees, opts, qemuextra, rounds, problems, step, after=None):
+    """Boots the kernel built in trees[name] for each name at once, each on its own copy of
+    its fs.img with its console in bench-out/console-NAME.log (one that does not boot is a
+    line in problems). Every round calls step(name, machine, round) on each in turn, the
+    order rotating, so that a change in how busy the host is hits all alike (idle ones wait
+    in wfi); machine is None for a kernel that is not up, and step returns False when it
+    left the console in an unknown state (the machine is then closed). Last, after(name,
+    machine) on each still up. Every machine and log is closed on return."""
+    machines, logs = {}, []
+    try:
+        for name in names:
+            say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
+            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+            logs.append(log)
+            m, why = kit.Machine.boot(trees[name], os.path.join(OUT, "fs-%s.img" % name),
+                                      BOOT_TIMEOUT, cpus=opts.cpus, mem=opts.mem,
+                                      extra=qemuextra.split(),
+                                      echo=lambda s, f=log: (f.write(s), f.flush()))
+            if why:
+                m.close()
+                problems.append("%s kernel did not boot: %s" % (name, why))
+            else:
+                machines[name] = m
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                if step(name, machines.get(name), r) is False and name in machines:
+                    machines.pop(name).close()
+        for name in names:
+            if after and name in machines:
+                after(name, machines[name])
+    finally:
+        for m in machines.values():
             m.close()
-            problems.append("%s kernel did not boot: %s" % (name, why))
-        else:
-            machines[name] = m
+        for log in logs:
+            log.close()
 
 
 def parse_forkbench(out):
@@ -392,38 +419,29 @@ def median(xs):
 def paths_main(opts, qemuextra, clock):
     """The --paths run. Returns the exit status: 0 if every round was measured on all three."""
     rounds = opts.rounds or 5
-    trees = {}
-    for name, settings in PATH_KERNELS:
-        trees[name] = build(name, settings, opts.mem)
-        if trees[name] is None:
-            return 1
+    trees = build_all(PATH_KERNELS, opts.mem)
+    if trees is None:
+        return 1
     names = [name for name, _ in PATH_KERNELS]
     runs = {name: [] for name in names}         # per kernel, one {name: value} per round
-    problems, machines, logs = [], {}, []
+    problems = []
     csv_path = os.path.join(OUT, "paths.csv")
-    try:
-        boot_all(names, trees, opts, qemuextra, machines, logs, problems)
-        for r in range(rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for name in order:
-                if name not in machines:
-                    runs[name].append({})
-                    continue
-                out, secs, why = machines[name].run("sysbench", SYSBENCH_TIMEOUT)
-                vals = parse_sysbench(out)
-                say("bench: round %d, %s: sysbench (%.1fs)%s" % (r + 1, name, secs,
-                                                                "; " + why if why else ""))
-                if why or "sysbench: FAIL" in out or "filewrite_us" not in vals:
-                    problems.append("%s, round %d: sysbench %s" % (name, r + 1, why or "failed"))
-                    vals = {}
-                    if why:
-                        machines.pop(name).close()      # the console is in an unknown state
-                runs[name].append(vals)
-    finally:
-        for m in machines.values():
-            m.close()
-        for log in logs:
-            log.close()
+
+    def step(name, m, r):
+        if m is None:
+            runs[name].append({})
+            return None
+        out, secs, why = m.run("sysbench", SYSBENCH_TIMEOUT)
+        vals = parse_sysbench(out)
+        say("bench: round %d, %s: sysbench (%.1fs)%s" % (r + 1, name, secs,
+                                                        "; " + why if why else ""))
+        if why or "sysbench: FAIL" in out or "filewrite_us" not in vals:
+            problems.append("%s, round %d: sysbench %s" % (name, r + 1, why or "failed"))
+            vals = {}
+        runs[name].append(vals)
+        return not why
+
+    in_rounds(names, trees, opts, qemuextra, rounds, problems, step)
 
     with open(csv_path, "w") as f:
         f.write("kernel,round,name,value\n")
@@ -522,37 +540,31 @@ def against_main(opts, qemuextra, clock):
     if src is None:
         say("bench: " + commit)
         return 1
-    trees = {"base": build("base", [], opts.mem, tree=src)}
-    for name, settings in AGAINST_KERNELS:
-        trees[name] = build(name, settings, opts.mem)
-    if None in trees.values():
+    base = build("base", [], opts.mem, tree=src)
+    trees = base and build_all(AGAINST_KERNELS, opts.mem, {"base": base})
+    if not trees:
         return 1
     names = ["base"] + [name for name, _ in AGAINST_KERNELS]
     runs = {name: [] for name in names}      # per kernel, per round: (forkbench rows, sysbench)
-    problems, machines, logs = [], {}, []
-    try:
-        boot_all(names, trees, opts, qemuextra, machines, logs, problems)
-        for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                if name not in machines:
-                    runs[name].append(({}, {}))
-                    continue
-                res = new_result(name)
-                run_forkbench(res, machines[name], opts.forkbench_args)
-                out, secs, why = machines[name].run("sysbench", SYSBENCH_TIMEOUT)
-                say("bench: round %d, %s: sysbench (%.1fs)%s"
-                    % (r + 1, name, secs, "; " + why if why else ""))
-                problems.extend(res["problems"])
-                if why:
-                    problems.append("%s, round %d: sysbench %s" % (name, r + 1, why))
-                    machines.pop(name).close()      # the console is in an unknown state
-                runs[name].append((res["rounds"][0] if res["rounds"] else {},
-                                   {} if why else parse_sysbench(out)))
-    finally:
-        for m in machines.values():
-            m.close()
-        for log in logs:
-            log.close()
+    problems = []
+
+    def step(name, m, r):
+        if m is None:
+            runs[name].append(({}, {}))
+            return None
+        res = new_result(name)
+        run_forkbench(res, m, opts.forkbench_args)
+        out, secs, why = m.run("sysbench", SYSBENCH_TIMEOUT)
+        say("bench: round %d, %s: sysbench (%.1fs)%s"
+            % (r + 1, name, secs, "; " + why if why else ""))
+        problems.extend(res["problems"])
+        if why:
+            problems.append("%s, round %d: sysbench %s" % (name, r + 1, why))
+        runs[name].append((res["rounds"][0] if res["rounds"] else {},
+                           {} if why else parse_sysbench(out)))
+        return not why
+
+    in_rounds(names, trees, opts, qemuextra, rounds, problems, step)
 
     csv_path = os.path.join(OUT, "against.csv")
     with open(csv_path, "w") as f:
@@ -652,32 +664,23 @@ def main(argv):
     if opts.against:
         return against_main(opts, qemuextra, clock)
     opts.rounds = opts.rounds or 3
-    trees = {}
-    for name, settings in KERNELS:
-        trees[name] = build(name, settings, opts.mem)
-        if trees[name] is None:
-            return 1
-    # All kernels are booted at once and forkbench runs on each in turn, the order rotating
-    # every round, so a change in how busy the host is hits all alike; idle ones wait in wfi.
+    trees = build_all(KERNELS, opts.mem)
+    if trees is None:
+        return 1
     results = [new_result(name) for name, _ in KERNELS]
-    machines, logs = {}, []
-    try:
-        boot_all([res["name"] for res in results], trees, opts, qemuextra, machines, logs,
-                 results[0]["problems"])
-        for r in range(opts.rounds):
-            order = results[r % len(results):] + results[:r % len(results)]
-            for res in order:
-                if res["name"] in machines:
-                    run_forkbench(res, machines[res["name"]], opts.forkbench_args)
-        for res in results:
-            combine_rounds(res)
-            if res["name"] in machines:
-                run_rest(res, machines[res["name"]], trees[res["name"]], not opts.only_forkbench)
-    finally:
-        for m in machines.values():
-            m.close()
-        for log in logs:
-            log.close()
+    byname = {res["name"]: res for res in results}
+
+    def step(name, m, r):
+        if m:
+            run_forkbench(byname[name], m, opts.forkbench_args)
+
+    def after(name, m):
+        run_rest(byname[name], m, trees[name], not opts.only_forkbench)
+
+    in_rounds(list(byname), trees, opts, qemuextra, opts.rounds, results[0]["problems"], step,
+              after)
+    for res in results:
+        combine_rounds(res)
     for res in results:
         res["cpus_label"] = "CPUS=%d, MEM=%d%s" % (opts.cpus, opts.mem,
                                                   ", -icount" if opts.icount else "")
