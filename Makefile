@@ -285,8 +285,9 @@ check:
 grade:
 	@./grade-cow.py --cpus $(CPUS) --mem $(MEM) $(GRADEFLAGS)
 
-# handin: this tree as $(HANDIN), without build outputs (and with a warning if git has
-# uncommitted changes): the file to hand in, as grade-cow.py accepts it.
+# grade: this tree graded in place, with the test files it has (course staff grade a
+# submission with their own copies of those). handin: this tree as $(HANDIN), without build
+# outputs (and with a warning if git has uncommitted changes): the file to hand in.
 HANDIN ?= handin.tar.gz
 handin:
 	@python3 grade-cow.py --handin $(HANDIN)
@@ -329,10 +330,10 @@ bench-paths:
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
 # autograder: $(AUTOGRADER_ZIP) for Gradescope (tools/autograder.py, docs/grading.md):
-# setup.sh and run_autograder at the top, grade-cow.py and the protected files as make
-# handout ships them. Gradescope's
-# run of one submission stops after AUTOGRADER_BUDGET seconds (results.json is written even
-# then); AUTOGRADER_FLAGS='...' adds grade-cow.py options, e.g. --visibility after_due_date.
+# setup.sh and run_autograder at the top, grade-cow.py, tools/xv6kit.py and the protected
+# files as make handout ships them. Gradescope's run of one submission stops after
+# AUTOGRADER_BUDGET seconds (results.json is written even then); AUTOGRADER_FLAGS='...'
+# adds tools/autograder.py options, e.g. --visibility after_due_date.
 AUTOGRADER_ZIP ?= autograder.zip
 AUTOGRADER_BUDGET ?= 540
 AUTOGRADER_FLAGS ?=
@@ -385,7 +386,7 @@ help:
 	@echo "  LEVEL=guided        make handout: the guided starter (default standard)"
 	@echo "  AUTOGRADER_ZIP=f    the file make autograder writes (default autograder.zip)"
 	@echo "  AUTOGRADER_BUDGET=S seconds one submission may take on Gradescope (default 540)"
-	@echo "  AUTOGRADER_FLAGS=.. grade-cow.py options for the bundle, e.g. '--visibility hidden'"
+	@echo "  AUTOGRADER_FLAGS=.. grading options for the bundle, e.g. '--visibility hidden'"
 # <<< solution
 	@echo "  MEM=N               MiB of RAM for QEMU and the kernel (default 128)"
 	@echo "  GDBPORT=N           gdb port for qemu-gdb (default 25000 + uid % 5000)"

@@ -9,7 +9,8 @@ import sys
 import time
 
 COWTEST = ["simple", "three", "file", "forkfork", "isolation", "textwrite",
-           "manyshare", "oom", "reuse", "nocopy", "leak"]
+           "manyshare", "oom", "reuse", "onewrite", "nocopy", "race"]
+BANNER = "OpenSBI v1.1 (fake)\n" + "".join("Platform line %d\n" % i for i in range(30))
 
 
 def out(s):
@@ -28,9 +29,16 @@ def respond(mode, cmd, tampered):
             time.sleep(0.5)
         if tampered:
             mode = "good"
+        out("cowtest: starting\n")
         for n in COWTEST:
-            out("%s: %s\n" % (n, "FAILED (count 3)" if mode == "badcow" and n == "three" else "ok"))
-        out("ALL COW TESTS PASSED\n" if mode != "badcow" else "SOME COW TESTS FAILED\n")
+            if mode == "badcow" and n == "three":
+                out("three: child saw 2\nthree: FAILED (count 3)\n")
+            else:
+                out("%s: ok\n" % n)
+        out("leak: %s\n" % ("FAILED (expected free pages unchanged, saw 3)"
+                            if mode == "leak" else "ok"))
+        out("ALL COW TESTS PASSED\n" if mode not in ("badcow", "leak")
+            else "SOME COW TESTS FAILED\n")
     elif cmd == "cowcheck":
         if mode == "noexec":
             out("exec cowcheck failed\n")
@@ -49,7 +57,17 @@ def respond(mode, cmd, tampered):
             out("test copyout: ")
             out("panic: kerneltrap\n")
             hang()
-        out("test copyout: OK\ntest freepages: OK\nALL TESTS PASSED\n")
+        if mode == "copyfail":
+            out("copyout: expected -1 from read into text, saw 512\ntest copyout: FAILED\n"
+                "usertrap: pid 9 (usertests) killed: load page fault at va 0x0, pc 0x10\n"
+                "test pipebadread: OK\nSOME TESTS FAILED\n")
+            return
+        out("test copyout: OK\n")
+        if mode == "leak":
+            out("freepages: 100 free before the run, 97 after\ntest freepages: FAILED\n"
+                "SOME TESTS FAILED\n")
+            return
+        out("test freepages: OK\nALL TESTS PASSED\n")
     else:
         out("exec %s failed\n" % cmd.split()[0])
 
@@ -65,13 +83,16 @@ def main(argv):
         open(os.path.join(piddir, str(os.getpid())), "w").close()
     with open(kernel) as f:
         mode = f.read().strip()
-    with open(drive) as f:
+    with open(drive, errors="replace") as f:
         tampered = "TAMPERED" in f.read().split("\n")
     with open(drive, "a") as f:
         f.write("written by the guest\n")
     if mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    out("OpenSBI (fake)\n\nxv6 kernel is booting\n\n")
+    out(BANNER + "\nxv6-cow kernel is booting on hart 0\n\n")
+    if mode == "bootpanic":
+        out("hart 1 starting\npanic: main: no disk\n")
+        hang()
     if mode == "garbage":
         junk = bytes(range(256)) * 256
         while True:

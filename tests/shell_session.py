@@ -9,7 +9,6 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,9 +16,7 @@ import time
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from hostutil import clean_env, grader  # noqa: E402
-
-BUILD_TIMEOUT = 900
+import xv6kit as kit  # noqa: E402
 
 
 def extra_progs():
@@ -162,22 +159,13 @@ def steps(ctx):
     ]
 
 
-def build(say, mem):
+def build(mem):
     """make kernel/kernel fs.img with the test programs. Returns None or why it failed."""
-    env = clean_env()
-    argv = ["make", "-C", ROOT, "kernel/kernel", "fs.img", "MEM=%d" % mem,
-            "EXTRA_PROGS=" + " ".join(extra_progs())]
-    try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=env, timeout=BUILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return "build timed out"
-    log = r.stdout.decode("utf-8", "replace")
-    if r.returncode != 0:
-        return "build failed:\n" + "\n".join(log.splitlines()[-15:])
-    warnings = [l for l in log.splitlines() if "warning:" in l]
-    if warnings:
-        return "build has warnings:\n" + "\n".join(warnings[:10])
+    why, log = kit.build(ROOT, ["MEM=%d" % mem, "EXTRA_PROGS=" + " ".join(extra_progs())])
+    if why:
+        return why + ":\n" + kit.tail(log, 15)
+    if kit.warnings(log):
+        return "build has warnings:\n" + "\n".join(kit.warnings(log)[:10])
     return None
 
 
@@ -199,8 +187,7 @@ def run(cpus, scale, say, old_platform=False):
     """Boots at cpus harts and runs every step. Returns (passed, failed).
     old_platform: boot as an older QEMU would (a CPU without Sstc, so the timer must come
     through the SBI TIME extension, and QEMU's bundled firmware instead of the package's)."""
-    g = grader()
-    mem = g.setting("MEM")
+    mem = kit.setting("MEM")
     ctx = {"cpus": cpus}
     names = ["boot"] + [s[0] for s in steps(ctx)] + ["no-panic"]
     results = {}
@@ -214,7 +201,7 @@ def run(cpus, scale, say, old_platform=False):
 
     say("==== shell session at CPUS=%d: build with %s, boot, type ====" % (
         cpus, " ".join(os.path.relpath(p, ROOT) for p in extra_progs())))
-    why = build(say, mem)
+    why = build(mem)
     if why:
         for n in names:
             report(n, why if n == "boot" else "not run: the build failed")
@@ -224,14 +211,10 @@ def run(cpus, scale, say, old_platform=False):
     readme = ctx["readme"].decode("utf-8", "replace")
 
     work = tempfile.mkdtemp(prefix="check-shell-")
-    fsimg = os.path.join(work, "fs.img")
-    shutil.copyfile(os.path.join(ROOT, "fs.img"), fsimg)
-
-    con = g.Machine.start(os.path.join(ROOT, "kernel", "kernel"), fsimg, cpus, mem,
-                          bios="default" if old_platform else None,
-                          extra=["-cpu", "rv64,sstc=off"] if old_platform else [])
+    con, why = kit.Machine.boot(ROOT, os.path.join(work, "fs.img"), 60 * scale, cpus=cpus,
+                                mem=mem, bios="default" if old_platform else None,
+                                extra=["-cpu", "rv64,sstc=off"] if old_platform else [])
     try:
-        why = con.wait_for(g.PROMPT, 0, 60 * scale)
         report("boot", ("no shell prompt: " + why) if why else check_boot(con.since(0), ctx))
         for name, keys, timeout, check in steps(ctx):
             if con.eof:

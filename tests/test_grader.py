@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Host-side tests of grade-cow.py and tools/ensure-tools.sh, with a fake QEMU (fake_qemu.py)
-and fake submission trees whose Makefile only pretends to build. Standard library only."""
+"""Host-side tests of grade-cow.py, tools/xv6kit.py and tools/ensure-tools.sh (and in the
+staff tree of the staff's grading tools), with a fake QEMU (fake_qemu.py) and fake trees
+whose Makefile only pretends to build. Standard library only."""
 
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,12 +18,24 @@ import unittest
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
 GRADER = os.path.join(ROOT, "grade-cow.py")
+KIT = os.path.join(ROOT, "tools", "xv6kit.py")
 FAKE_QEMU = os.path.join(TESTS, "fake_qemu.py")
 SCALE = "0.05"      # boot timeout 3s, cowcheck 4.5s: plenty for the fake
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from hostutil import grader  # noqa: E402
+import xv6kit as kit  # noqa: E402
 
-PROTECTED = [rel for rel, _ in grader().PROTECTED]
+
+
+def listing():
+    """grade-cow.py --list: {test: points} and the protected files, read from its tables."""
+    out = subprocess.run([sys.executable, GRADER, "--list"], stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    tests, files = out.split("\n\n")
+    return (dict((n, int(p)) for n, p, *_ in (l.split() for l in tests.splitlines()[1:])),
+            [l.split()[0] for l in files.splitlines()[2:-1]])
+
+
+POINTS, PROTECTED = listing()
 
 # The fake build: the kernel is the file naming the fake QEMU's behaviour; the disk image
 # carries user/cowtest.c, so a tampered cowtest reaches the fake QEMU as it would the kernel.
@@ -66,10 +80,11 @@ class GraderTestBase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="grade-test-")
         self.piddir = os.path.join(self.tmp, "pids")
         os.mkdir(self.piddir)
-        # The grader's copies of the protected files (--pristine).
+        # The grader's copies of the protected files, as course staff have them.
         self.pristine = os.path.join(self.tmp, "pristine")
         for rel in PROTECTED:
             self.write(os.path.join(self.pristine, rel), "the grader's %s\n" % rel)
+        self.write(os.path.join(self.pristine, "Makefile"), FAKE_MAKEFILE)
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -82,8 +97,8 @@ class GraderTestBase(unittest.TestCase):
 
     def tree(self, name, mode, makefile=FAKE_MAKEFILE, with_grader=False, changes=None,
              pristine=None):
-        """A fake submission: the protected files as the grader has them (from pristine,
-        default the fake ones), changes applied ({path: text, or None to delete})."""
+        """A fake tree: the protected files as the grader has them (from pristine, default
+        the fake ones), changes applied ({path: text, or None to delete})."""
         d = os.path.join(self.tmp, name)
         for rel in PROTECTED:
             os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
@@ -97,19 +112,25 @@ class GraderTestBase(unittest.TestCase):
         self.write(os.path.join(d, "mode"), mode + "\n")
         if with_grader:
             shutil.copy(GRADER, d)
+            os.makedirs(os.path.join(d, "tools"), exist_ok=True)
+            shutil.copy(KIT, os.path.join(d, "tools"))
         return d
 
-    def grade(self, args, grader=GRADER, env_extra=None, scale=SCALE):
+    def run_tool(self, argv, env_extra=None):
         env = dict(os.environ, FAKE_QEMU_PIDDIR=self.piddir)
         env.pop("MAKEFLAGS", None)
         env.update(env_extra or {})
         start = time.monotonic()
-        r = subprocess.run([sys.executable, grader, "--qemu", FAKE_QEMU, "--pristine",
-                            self.pristine, "--timeout-scale", scale] + args,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, env=env, timeout=300)
+        r = subprocess.run([sys.executable] + argv, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                           timeout=300)
         self.elapsed = time.monotonic() - start
         return r.returncode, r.stdout.decode()
+
+    def grade(self, tree, args=(), grader=GRADER, env_extra=None, scale=SCALE):
+        """grade-cow.py on tree, in place, with the fake QEMU."""
+        return self.run_tool([grader, "--tree", tree, "--qemu", FAKE_QEMU, "--timeout-scale",
+                              scale] + list(args), env_extra)
 
     def assertNoQemuLeft(self):
         pids = [int(p) for p in os.listdir(self.piddir)]
@@ -138,18 +159,16 @@ class GraderTest(GraderTestBase):
     def test_full_score_in_place(self):
         d = self.tree("good", "good", with_grader=True)
         out_json = os.path.join(self.tmp, "r.json")
-        code, out = self.grade(["--json", out_json], grader=os.path.join(d, "grade-cow.py"))
+        code, out = self.run_tool([os.path.join(d, "grade-cow.py"), "--qemu", FAKE_QEMU,
+                                   "--timeout-scale", SCALE, "--json", out_json])
         self.assertEqual(code, 0, out)
         self.assertIn("Score: 100/100", out)
         self.assertIn("== Test cowtest-simple == cowtest-simple: OK (", out)
         with open(out_json) as f:
             data = json.load(f)
-        self.assertGradescopeFormat(data)
-        self.assertEqual(data["score"], 100)
-        self.assertEqual(len(data["tests"]), 18)
-        for t in data["tests"]:
-            self.assertEqual(t["status"], "passed")
-        self.assertEqual(data["extra_data"]["protected_changed"], [])
+        self.assertEqual((data["score"], data["max_score"]), (100, 100))
+        self.assertEqual([t["name"] for t in data["tests"]], list(POINTS))
+        self.assertEqual({t["status"] for t in data["tests"]}, {"passed"})
         with open(os.path.join(d, "extra.txt")) as f:
             self.assertTrue(f.read().strip().endswith("/cowcheck.c"))
         with open(os.path.join(d, "fs.img")) as f:
@@ -157,161 +176,97 @@ class GraderTest(GraderTestBase):
                              "the grader booted the tree's own fs.img")
         self.assertNoQemuLeft()
 
-    def test_batch(self):
-        good = self.tree("alice", "good")
-        panic = self.tree("bob", "panic")
-        tgz = os.path.join(self.tmp, "bob.tar.gz")
-        with tarfile.open(tgz, "w:gz") as tar:
-            tar.add(panic, arcname="bob-handin")
-        shutil.rmtree(panic)
-        broken = self.tree("carol", "good", makefile=BROKEN_MAKEFILE)
-        garbage = self.tree("dave", "garbage")
-        missing = os.path.join(self.tmp, "erin")
-        out_csv = os.path.join(self.tmp, "grades.csv")
-        out_json = os.path.join(self.tmp, "all.json")
-        # A longer boot timeout (12s): on a loaded machine the garbage submission must
-        # reach the flood limit before the prompt timeout, not after.
-        code, out = self.grade(["--jobs", "3", "--csv", out_csv, "--json", out_json,
-                                good, tgz, broken, garbage, missing], scale="0.2")
-        self.assertEqual(code, 1, out)
-        with open(out_csv) as f:
-            rows = {r["submission"]: r for r in csv.DictReader(f)}
-        self.assertEqual(set(rows), {"alice", "bob", "carol", "dave", "erin"})
-        self.assertEqual(rows["alice"]["score"], "100")
-        self.assertEqual(rows["bob"]["usertests-copyin"], "4")
-        self.assertEqual(rows["bob"]["usertests"], "0")
-        self.assertEqual(rows["bob"]["no-panic"], "0")
-        self.assertEqual(rows["bob"]["cowtest-leak"], "4")
-        self.assertIn("build failed", rows["carol"]["note"])
-        self.assertEqual(rows["carol"]["score"], "0")
-        self.assertEqual(rows["dave"]["score"], "0")
-        self.assertIn("flooded", rows["dave"]["note"])
-        self.assertIn("no such submission", rows["erin"]["note"])
-        self.assertEqual({r["protected_changed"] for r in rows.values()}, {""})
-        self.assertIn("kernel panicked during usertests: panic: kerneltrap", out)
-        self.assertIn("error: expected ; before }", out)
-        self.assertRegex(out, r"alice\s+100/100\s+-\s+full score")
-        with open(out_json) as f:
-            self.assertEqual(json.load(f)["submissions"]["bob"]["score"], 64)
+    def test_points_add_up_to_100(self):
+        self.assertEqual(sum(POINTS.values()), 100)
+
+    def test_a_leak_costs_once(self):
+        code, out = self.grade(self.tree("leaky", "leak"))
+        self.assertIn("Score: %d/100" % (100 - POINTS["no-leak"]), out)
+        self.assertIn("no-leak: FAIL", out)
+        self.assertIn("cowtest says: leak: FAILED (expected free pages unchanged, saw 3)", out)
+        self.assertIn("usertests: OK", out)
+
+    def test_failing_usertest_shows_its_own_lines(self):
+        code, out = self.grade(self.tree("copy", "copyfail"), ["--only", "usertests-copyout",
+                                                               "--only", "usertests"])
+        self.assertIn("usertests: test copyout: FAILED", out)
+        self.assertIn("| copyout: expected -1 from read into text, saw 512", out)
+        self.assertIn("usertests: OK", out)     # copyout is not charged twice
+        self.assertNotIn("pipebadread", out)
+
+    def test_panic_at_every_boot_is_short(self):
+        code, out = self.grade(self.tree("broken", "bootpanic"))
+        self.assertEqual(code, 1)
+        self.assertIn("Score: 0/100", out)
+        self.assertLess(len(out.splitlines()), 100, out)
+        self.assertEqual(out.count("| panic: main: no disk"), 1, out)
+        self.assertNotIn("Platform line", out)
+        self.assertIn("kernel panicked during cowtest, cowcheck, usertests: panic: main: no "
+                      "disk", out)
         self.assertNoQemuLeft()
 
-    def test_same_names_keep_a_row_each(self):
-        a = self.tree(os.path.join("a", "handin"), "good")
-        b = self.tree(os.path.join("b", "handin"), "badcow")
-        out_csv = os.path.join(self.tmp, "grades.csv")
-        code, out = self.grade(["--jobs", "2", "--csv", out_csv, "--only", "cowtest-three",
-                                a, b])
-        with open(out_csv) as f:
-            rows = {r["submission"]: r["score"] for r in csv.DictReader(f)}
-        self.assertEqual(rows, {"a/handin": "4", "b/handin": "0"}, out)
+    def test_failed_cowtest_shows_its_own_lines(self):
+        code, out = self.grade(self.tree("badcow", "badcow"), ["--only", "cowtest-three",
+                                                               "--only", "cowtest-oom"])
+        self.assertIn("cowtest says: three: FAILED (count 3)", out)
+        self.assertIn("    | three: child saw 2\n    | three: FAILED (count 3)\n", out)
+        self.assertNotIn("simple: ok", out)
+        self.assertIn("cowtest-oom: OK", out)
+        self.assertIn("Score: 3/6", out)
 
     def test_hang_is_killed_even_if_qemu_ignores_sigterm(self):
-        d = self.tree("hanger", "stubborn")
-        code, out = self.grade(["--only", "fork-is-cow", "--only", "cowstat", d])
+        code, out = self.grade(self.tree("hanger", "stubborn"),
+                               ["--only", "fork-is-cow", "--only", "cowstat"])
         self.assertEqual(code, 1)
         self.assertIn("fork-is-cow: FAIL", out)
         self.assertIn("'cowcheck': timeout after", out)
-        self.assertIn("cowcheck: touched 8192 pages", out)   # the console tail
+        self.assertEqual(out.count("| cowcheck: touched 8192 pages"), 1, out)
+        self.assertIn("'cowstat' never ran ('cowcheck': timeout after", out)
         self.assertNotIn("cowtest", out.replace("grade-cow", ""))
         self.assertNoQemuLeft()
 
     def test_eager_fork_detected(self):
-        d = self.tree("eager", "eager")
-        code, out = self.grade(["--only", "fork-is-cow", d])
+        code, out = self.grade(self.tree("eager", "eager"), ["--only", "fork-is-cow"])
         self.assertEqual(code, 1)
         self.assertIn("allocated 8231 pages (limit 256): fork copies memory", out)
 
-    def test_missing_checker_and_failed_subtest(self):
-        d = self.tree("noexec", "noexec")
-        code, out = self.grade(["--only", "fork-is-cow", d])
+    def test_missing_checker(self):
+        code, out = self.grade(self.tree("noexec", "noexec"), ["--only", "fork-is-cow"])
         self.assertIn("cowcheck is not in fs.img", out)
-        d = self.tree("badcow", "badcow")
-        code, out = self.grade(["--only", "cowtest-three", "--only", "cowtest-oom", d])
-        self.assertIn("cowtest-three: FAIL", out)
-        self.assertIn("cowtest says: three: FAILED (count 3)", out)
-        self.assertIn("cowtest-oom: OK", out)
-        self.assertIn("Score: 4/8", out)
 
     def test_no_boot(self):
-        d = self.tree("silent", "noprompt")
-        code, out = self.grade(["--only", "no-panic", d])
+        code, out = self.grade(self.tree("silent", "noprompt"), ["--only", "no-panic"])
         self.assertEqual(code, 1)
         self.assertIn("never reached the shell (no shell prompt: timeout", out)
         self.assertNoQemuLeft()
 
+    def test_build_log_shown_once(self):
+        code, out = self.grade(self.tree("carol", "good", makefile=BROKEN_MAKEFILE))
+        self.assertEqual(code, 1)
+        self.assertIn("| kernel/trap.c:12:3: error: expected ; before }", out)
+        self.assertEqual(out.count("| make: Entering directory"), 1, out)
+        self.assertIn("build: build failed (make exit 2)", out)
+        self.assertLess(len(out.splitlines()), 70, out)
+
     def test_old_qemu_refused(self):
-        d = self.tree("good", "good")
-        code, out = self.grade([d], env_extra={"FAKE_QEMU_VERSION": "4.2.1"})
+        code, out = self.grade(self.tree("good", "good"),
+                               env_extra={"FAKE_QEMU_VERSION": "4.2.1"})
         self.assertEqual(code, 2)
         self.assertEqual(out.strip(), "fake_qemu.py 4.2 is too old: need >= 5.0 "
                                       "(apt-get install qemu-system-misc)")
 
     def test_unknown_test_name(self):
-        code, out = self.grade(["--only", "nosuchtest", self.tmp])
+        code, out = self.grade(self.tmp, ["--only", "nosuchtest"])
         self.assertNotEqual(code, 0)
         self.assertIn("unknown test nosuchtest", out)
 
-
-class ProtectedFilesTest(GraderTestBase):
-    def test_tampered_cowtest_is_replaced_and_reported(self):
-        # The kernel fails cowtest's "three"; the edited cowtest would print "three: ok".
-        changes = {"user/cowtest.c": "TAMPERED\n", "kernel/stat.h": None}
-        cheat = self.tree("cheat", "badcow", changes=changes, with_grader=True)
-        only = ["--only", "cowtest-three", "--only", "cowtest-oom"]
-        # Graded in place (no protection) the edit works: the test can tell.
-        code, out = self.grade(only, grader=os.path.join(cheat, "grade-cow.py"))
-        self.assertIn("Score: 8/8", out)
-        out_json, out_csv = os.path.join(self.tmp, "r.json"), os.path.join(self.tmp, "r.csv")
-        code, out = self.grade(only + ["--json", out_json, "--csv", out_csv, cheat])
-        self.assertIn("cowtest says: three: FAILED (count 3)", out)
-        self.assertIn("Score: 4/8", out)
-        listed = "user/cowtest.c kernel/stat.h (missing)"
-        self.assertIn("protected files this submission changed (graded with the grader's "
-                      "copies instead): " + listed, out)
-        self.assertRegex(out, r"cheat\s+4/8\s+user/cowtest.c kernel/stat.h \(missing\)")
-        with open(out_json) as f:
-            data = json.load(f)
-        self.assertEqual(data["extra_data"]["protected_changed"],
-                         ["user/cowtest.c", "kernel/stat.h (missing)"])
-        self.assertIn(listed, data["output"])
-        with open(out_csv) as f:
-            row = next(csv.DictReader(f))
-        self.assertEqual(row["protected_changed"], listed)
-        self.assertEqual(row["score"], "4")
-
-    def test_kernel_that_needs_its_own_test_files_scores_zero(self):
-        d = self.tree("ownapi", "good", makefile=NEEDS_OWN_USER_H,
-                      changes={"user/user.h": "STUDENT-API\n"})
-        out_csv = os.path.join(self.tmp, "r.csv")
-        code, out = self.grade(["--csv", out_csv, d])
-        self.assertEqual(code, 1)
-        self.assertIn("Score: 0/100", out)
-        self.assertIn("build failed (make exit 2) with the grader's copies of the protected "
-                      "files (this submission changed user/user.h)", out)
-        self.assertIn("user/cowtest.c:9: error: unknown type", out)
-        with open(out_csv) as f:
-            row = next(csv.DictReader(f))
-        self.assertEqual((row["score"], row["protected_changed"]), ("0", "user/user.h"))
-
-    def test_missing_pristine_copies_stop_before_grading(self):
-        d = self.tree("good", "good")
-        empty = os.path.join(self.tmp, "empty")
-        os.mkdir(empty)
-        r = subprocess.run([sys.executable, GRADER, "--qemu", FAKE_QEMU, "--pristine", empty, d],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("the grader's copies of the protected files are missing in %s: %s"
-                      % (empty, " ".join(PROTECTED)), r.stdout.decode())
-        self.assertFalse(os.listdir(self.piddir), "graded without the pristine copies")
-
     def test_list_shows_tests_and_protected_files(self):
-        code, out = self.grade(["--list"])
+        code, out = self.run_tool([GRADER, "--list"])
         self.assertEqual(code, 0)
-        for t in grader().TESTS:
-            self.assertRegex(out, r"\n%s +%d " % (t.name, t.points))
-        for rel, why in grader().PROTECTED:
-            self.assertIn("%-22s %s\n" % (rel, why), out)
-        self.assertIn("(from %s)" % self.pristine, out)
+        for name, points in POINTS.items():
+            self.assertRegex(out, r"\n%s +%d " % (name, points))
+        for rel in PROTECTED:
+            self.assertRegex(out, r"\n%s +\w" % re.escape(rel))
 
 
 class HandinTest(GraderTestBase):
@@ -348,7 +303,10 @@ class HandinTest(GraderTestBase):
         self.assertEqual([o for o in self.OUTPUTS if o in packed], [])
         self.assertEqual([n for n in packed if n.startswith(".git/") or n.endswith(".tar.gz")],
                          [])
-        code, out = self.grade([tgz])
+        unpacked = os.path.join(self.tmp, "unpacked")
+        with tarfile.open(tgz) as tar:
+            tar.extractall(unpacked)
+        code, out = self.grade(os.path.join(unpacked, "student"))
         self.assertIn("Score: 100/100", out)
 
     def test_no_warning_when_committed_or_outside_git(self):
@@ -364,10 +322,10 @@ class BuildOutputsTest(unittest.TestCase):
     def test_gitignore_lists_the_build_outputs(self):
         with open(os.path.join(ROOT, ".gitignore")) as f:
             lines = {l.strip() for l in f if l.strip() and not l.startswith("#")}
-        self.assertEqual(lines, set(grader().BUILD_OUTPUTS))
+        self.assertEqual(lines, set(kit.BUILD_OUTPUTS))
 
     def test_matching(self):
-        g = grader()
+        g = kit
         for rel in ("kernel/trap.o", "user/_cat", "fs.img", "mkfs/mkfs", "kernel/kernel",
                     "a/b/c.pyc", "handin.tar.gz"):
             self.assertTrue(g.is_build_output(rel), rel)
@@ -405,8 +363,8 @@ class QemuCommandLineTest(unittest.TestCase):
             old = os.environ.get("OPENSBI_FW")
             os.environ["OPENSBI_FW"] = firmware
             try:
-                ours = grader().qemu_argv("kernel/kernel", "fs.img", cpus=2, mem=256,
-                                          qemu="fake-qemu")
+                ours = kit.qemu_argv("kernel/kernel", "fs.img", cpus=2, mem=256,
+                                     qemu="fake-qemu")
             finally:
                 if old is None:
                     del os.environ["OPENSBI_FW"]
@@ -419,7 +377,7 @@ class QemuCommandLineTest(unittest.TestCase):
     def test_defaults_are_the_makefiles(self):
         with open(os.path.join(ROOT, "Makefile")) as f:
             text = f.read()
-        g = grader()
+        g = kit
         for var, value in (("MEM", g.MEM_DEFAULT), ("CPUS", g.CPUS_DEFAULT),
                            ("QEMU", g.QEMU_DEFAULT), ("OPENSBI_FW", g.OPENSBI_FW_DEFAULT)):
             self.assertIn("\n%s ?= %s\n" % (var, value), text)
@@ -447,19 +405,145 @@ class EnsureToolsTest(unittest.TestCase):
 AUTOGRADER = os.path.join(ROOT, "tools", "autograder.py")
 
 
+class AutograderTest(GraderTestBase):
+    """tools/autograder.py grading submissions, each in a copy with the protected files."""
+
+    def batch(self, args, scale=SCALE, env_extra=None):
+        return self.run_tool([AUTOGRADER, "--qemu", FAKE_QEMU, "--pristine", self.pristine,
+                              "--timeout-scale", scale] + args, env_extra)
+
+    def test_batch(self):
+        good = self.tree("alice", "good")
+        panic = self.tree("bob", "panic")
+        tgz = os.path.join(self.tmp, "bob.tar.gz")
+        with tarfile.open(tgz, "w:gz") as tar:
+            tar.add(panic, arcname="bob-handin")
+        shutil.rmtree(panic)
+        broken = self.tree("carol", "good", makefile=BROKEN_MAKEFILE)
+        garbage = self.tree("dave", "garbage")
+        missing = os.path.join(self.tmp, "erin")
+        out_csv = os.path.join(self.tmp, "grades.csv")
+        out_json = os.path.join(self.tmp, "all.json")
+        # A longer boot timeout (12s): on a loaded machine the garbage submission must
+        # reach the flood limit before the prompt timeout, not after.
+        code, out = self.batch(["--jobs", "3", "--csv", out_csv, "--json", out_json,
+                                good, tgz, broken, garbage, missing], scale="0.2")
+        self.assertEqual(code, 1, out)
+        with open(out_csv) as f:
+            rows = {r["submission"]: r for r in csv.DictReader(f)}
+        self.assertEqual(set(rows), {"alice", "bob", "carol", "dave", "erin"})
+        self.assertEqual(rows["alice"]["score"], "100")
+        self.assertEqual(rows["bob"]["usertests-copyin"], str(POINTS["usertests-copyin"]))
+        self.assertEqual(rows["bob"]["usertests"], "0")
+        self.assertEqual(rows["bob"]["no-panic"], "0")
+        self.assertEqual(rows["bob"]["cowtest-race"], str(POINTS["cowtest-race"]))
+        self.assertIn("build failed", rows["carol"]["note"])
+        self.assertEqual(rows["carol"]["score"], "0")
+        self.assertEqual(rows["dave"]["score"], "0")
+        self.assertIn("flooded", rows["dave"]["note"])
+        self.assertIn("no such submission", rows["erin"]["note"])
+        self.assertEqual({r["protected_changed"] for r in rows.values()}, {""})
+        self.assertIn("kernel panicked during usertests: panic: kerneltrap", out)
+        self.assertIn("error: expected ; before }", out)
+        self.assertRegex(out, r"alice\s+100/100\s+-\s+full score")
+        bob = 100 - sum(POINTS[t] for t in ("usertests-copyout", "usertests", "no-leak",
+                                             "no-panic"))
+        with open(out_json) as f:
+            self.assertEqual(json.load(f)["submissions"]["bob"]["score"], bob)
+        self.assertNoQemuLeft()
+
+    def test_same_names_keep_a_row_each(self):
+        a = self.tree(os.path.join("a", "handin"), "good")
+        b = self.tree(os.path.join("b", "handin"), "badcow")
+        out_csv = os.path.join(self.tmp, "grades.csv")
+        code, out = self.batch(["--jobs", "2", "--csv", out_csv, "--only", "cowtest-three",
+                                a, b])
+        with open(out_csv) as f:
+            rows = {r["submission"]: r["score"] for r in csv.DictReader(f)}
+        self.assertEqual(rows, {"a/handin": "3", "b/handin": "0"}, out)
+
+    def test_tampered_cowtest_is_replaced_and_reported(self):
+        # The kernel fails cowtest's "three"; the edited cowtest would print "three: ok".
+        changes = {"user/cowtest.c": "TAMPERED\n", "kernel/stat.h": None}
+        cheat = self.tree("cheat", "badcow", changes=changes)
+        only = ["--only", "cowtest-three", "--only", "cowtest-oom"]
+        # Graded in place (no protection) the edit works: the test can tell.
+        code, out = self.grade(cheat, only)
+        self.assertIn("Score: 6/6", out)
+        out_json, out_csv = os.path.join(self.tmp, "r.json"), os.path.join(self.tmp, "r.csv")
+        code, out = self.batch(only + ["--json", out_json, "--csv", out_csv, cheat])
+        self.assertIn("cowtest says: three: FAILED (count 3)", out)
+        self.assertIn("Score: 3/6", out)
+        listed = "user/cowtest.c kernel/stat.h (missing)"
+        self.assertIn("protected files this submission changed (graded with the grader's "
+                      "copies instead): " + listed, out)
+        self.assertRegex(out, r"cheat\s+3/6\s+user/cowtest.c kernel/stat.h \(missing\)")
+        with open(out_json) as f:
+            data = json.load(f)
+        self.assertEqual(data["extra_data"]["protected_changed"],
+                         ["user/cowtest.c", "kernel/stat.h (missing)"])
+        self.assertIn(listed, data["output"])
+        with open(out_csv) as f:
+            row = next(csv.DictReader(f))
+        self.assertEqual(row["protected_changed"], listed)
+        self.assertEqual(row["score"], "3")
+
+    def test_only_the_kernel_comes_from_the_submission(self):
+        # This Makefile would put a cowtest that prints "ok" into fs.img.
+        cheat = self.tree("cheat", "badcow", changes={"user/extra.c": "int x;\n"},
+                          makefile=FAKE_MAKEFILE.replace("cat user/cowtest.c", "echo TAMPERED"))
+        out_csv = os.path.join(self.tmp, "r.csv")
+        code, out = self.batch(["--only", "cowtest-three", "--csv", out_csv, cheat])
+        self.assertIn("Score: 0/3", out)
+        self.assertIn("built from the submission (its kernel): Makefile\n", out)
+        self.assertIn("ignored (the user programs, mkfs and fs.img are the course's): mode "
+                      "user/extra.c\n", out)
+        with open(out_csv) as f:
+            self.assertEqual(next(csv.DictReader(f))["ignored_files"], "mode user/extra.c")
+
+    def test_kernel_that_needs_its_own_test_files_scores_zero(self):
+        d = self.tree("ownapi", "good", makefile=NEEDS_OWN_USER_H,
+                      changes={"user/user.h": "STUDENT-API\n"})
+        out_csv = os.path.join(self.tmp, "r.csv")
+        code, out = self.batch(["--csv", out_csv, d])
+        self.assertEqual(code, 1)
+        self.assertIn("Score: 0/100", out)
+        self.assertIn("build failed (make exit 2) with the grader's copies of the protected "
+                      "files (this submission changed user/user.h)", out)
+        self.assertIn("user/cowtest.c:9: error: unknown type", out)
+        with open(out_csv) as f:
+            row = next(csv.DictReader(f))
+        self.assertEqual((row["score"], row["protected_changed"]), ("0", "user/user.h"))
+
+    def test_missing_pristine_copies_stop_before_grading(self):
+        d = self.tree("good", "good")
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        code, out = self.run_tool([AUTOGRADER, "--qemu", FAKE_QEMU, "--pristine", empty, d])
+        self.assertEqual(code, 2)
+        self.assertIn("the pristine tree %s lacks %s" % (empty, " ".join(["Makefile"] + PROTECTED)),
+                      out)
+        self.assertFalse(os.listdir(self.piddir), "graded without the pristine copies")
+
+    def test_a_hung_submission_has_a_budget_by_default(self):
+        code, out = self.run_tool([AUTOGRADER, "--help"])
+        self.assertIn("default: %d" % __import__("autograder").BATCH_BUDGET, out)
+        tgz = os.path.join(self.tmp, "big.tar.gz")
+        with tarfile.open(tgz, "w:gz") as tar, open("/dev/zero", "rb") as zeros:
+            info = tarfile.TarInfo("big/zeros")
+            info.size = __import__("autograder").UNPACKED_MAX + 1
+            tar.addfile(info, zeros)
+        code, out = self.batch(["--only", "cowstat", tgz])
+        self.assertIn("more than the 64 MiB a submission may hold", out)
+
+
 class GradescopeTest(GraderTestBase):
     """tools/autograder.py --run, as the bundle's run_autograder runs it, on a stand-in root."""
 
     def run_autograder(self, args, root, scale=SCALE, env_extra=None):
-        env = dict(os.environ, FAKE_QEMU_PIDDIR=self.piddir, AUTOGRADER_ROOT=root)
-        env.update(env_extra or {})
-        start = time.monotonic()
-        r = subprocess.run([sys.executable, AUTOGRADER, "--run", "--qemu", FAKE_QEMU,
-                            "--pristine", self.pristine, "--timeout-scale", scale] + args,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, env=env, timeout=300)
-        self.elapsed = time.monotonic() - start
-        return r.returncode, r.stdout.decode()
+        return self.run_tool([AUTOGRADER, "--run", "--qemu", FAKE_QEMU, "--pristine",
+                              self.pristine, "--timeout-scale", scale] + args,
+                             dict(env_extra or {}, AUTOGRADER_ROOT=root))
 
     def fake_root(self, submission):
         import autograder
@@ -473,7 +557,7 @@ class GradescopeTest(GraderTestBase):
         self.assertLess(self.elapsed, 6 + 15, out)
         data = self.results(root)
         tests = {t["name"]: t for t in data["tests"]}
-        self.assertEqual(data["score"], 4, out)
+        self.assertEqual(data["score"], POINTS["cowtest-simple"], out)
         self.assertEqual(tests["cowtest-simple"]["status"], "passed")
         self.assertIn("'cowcheck': the time budget of 6s ran out", tests["fork-is-cow"]["output"])
         self.assertEqual(data["visibility"], "visible")
@@ -519,9 +603,10 @@ class AutograderBundleTest(GraderTestBase):
             z.extractall(source)
             for info in z.infolist():
                 os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
-        self.assertEqual(set(names), {"setup.sh", "run_autograder", "grade-cow.py",
-                                      "tools/hostutil.py", "tools/autograder.py"}
-                         | set(PROTECTED))
+        self.assertLessEqual({"setup.sh", "run_autograder", "grade-cow.py", "Makefile",
+                              "tools/xv6kit.py", "tools/autograder.py"} | set(PROTECTED),
+                             set(names))
+        self.assertNotIn("kernel/cow.c", names)
         for rel in PROTECTED:
             with open(os.path.join(source, rel), "rb") as a, \
                     open(os.path.join(ROOT, rel), "rb") as b:

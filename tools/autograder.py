@@ -1,28 +1,35 @@
 #!/usr/bin/env python3
-"""The COW lab on Gradescope (course staff only: make handout leaves this file out).
+"""Grading submissions of the COW lab (course staff only: make handout leaves this file out).
 
-  tools/autograder.py --make ZIP [--flags='GRADER OPTIONS']     (make autograder)
-      writes the bundle: setup.sh and run_autograder at the top, as Gradescope's autograder
-      specification asks, and next to them grade-cow.py, tools/hostutil.py and the protected
-      files from a fresh `make handout` (exactly what students got), plus this program.
-      Gradescope unpacks it into /autograder/source.
-  tools/autograder.py --run [GRADER OPTIONS]                    (what run_autograder runs)
-      grades $AUTOGRADER_ROOT/submission (default root /autograder): the tree in it at any
-      depth, or the one tar archive in it (what make handin writes), with grade-cow.py and
-      the protected files next to this program; writes results/results.json in every case.
+  tools/autograder.py [OPTIONS] SUB [SUB...]              grade submissions: directories,
+      git URLs, .tar.gz files; a report each, a summary table, --csv and --json
+  tools/autograder.py --make ZIP [--flags='OPTIONS']      (make autograder) the Gradescope
+      bundle: setup.sh and run_autograder at the top, as Gradescope's specification asks,
+      and next to them the starter tree of a fresh `make handout` (exactly what students
+      got: grade-cow.py, tools/xv6kit.py, the protected files, the user programs), plus this
+      program
+  tools/autograder.py --run [OPTIONS]                     (what run_autograder runs) grades
+      $AUTOGRADER_ROOT/submission (default root /autograder): the tree in it at any depth,
+      or the one tar archive in it; writes results/results.json in every case
 
-GRADER OPTIONS are grade-cow.py's (--only, --timeout-scale, --time-budget, --visibility,
-...); --run defaults --time-budget to BUDGET. Every wait of the grader is cut to what is
-left of the budget, so a hanging submission fails what did not finish and still gets its
-results.json; should grading itself still run GRACE seconds after the budget, a watchdog
-writes a failing results.json, ends every QEMU and exits. Python 3 standard library only.
+Each submission is copied (or unpacked, or cloned) into its own temporary directory without
+build outputs, gets the grader's copies of the protected files (grade-cow.py's PROTECTED,
+from --pristine DIR, the tree the students started from), and is graded there by
+grade-cow.py --tree, in its own process, with a time budget: a submission that hangs fails
+what did not finish, and one whose grading outlives its budget by GRACE seconds is ended and
+failed. Only the submission's kernel is built from it (with its Makefile): the user
+programs, mkfs and fs.img come from a copy of the pristine tree, built once (--fs-from).
+Python 3 standard library only.
 """
 
 import argparse
+import concurrent.futures
+import csv
+import json
 import os
+import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -32,11 +39,16 @@ import time
 import zipfile
 
 TOOLS = os.path.dirname(os.path.realpath(__file__))
+ROOT = os.path.dirname(TOOLS)
+GRADER = os.path.join(ROOT, "grade-cow.py")
 sys.path.insert(0, TOOLS)
-from hostutil import grader  # noqa: E402
+import xv6kit as kit  # noqa: E402
 
-BUDGET = 540        # seconds per submission: Gradescope's default limit is 10 minutes
-GRACE = 30          # seconds after the budget before the watchdog takes over
+BUDGET = 540        # seconds per submission on Gradescope: its default limit is 10 minutes
+BATCH_BUDGET = 900  # seconds per submission in a batch, times --timeout-scale
+GRACE = 30          # seconds after the budget before a submission's grading is ended
+CLONE_TIMEOUT = 300
+UNPACKED_MAX = 64 << 20     # bytes an unpacked submission may hold
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu): the
@@ -53,32 +65,383 @@ riscv64-unknown-elf-gcc --version
 RUN_AUTOGRADER = """#!/bin/sh
 # Gradescope runs this for every submission, from /autograder (AUTOGRADER_ROOT: a stand-in
 # root, as make check uses). It grades /autograder/submission and writes
-# /autograder/results/results.json in every case; arguments go on to grade-cow.py.
+# /autograder/results/results.json in every case; arguments go on to tools/autograder.py.
 root=${AUTOGRADER_ROOT:-/autograder}
 exec python3 "$root/source/tools/autograder.py" --run %s "$@"
 """
 
 
-# ---- --make --------------------------------------------------------------------------------
+class Fail(Exception):
+    """A submission that cannot be graded, and why."""
+
+
+# ---- The grader: its tests and protected files, and one run of it --------------------------
+_listing = {}
+
+
+def listing():
+    """grade-cow.py's tests ({"name", "points"} each) and protected files, from --list."""
+    if not _listing:
+        fd, path = tempfile.mkstemp(suffix=".json")
+        os.close(fd)
+        try:
+            subprocess.run([sys.executable, GRADER, "--list", "--json", path],
+                           stdout=subprocess.DEVNULL, check=True)
+            with open(path) as f:
+                _listing.update(json.load(f))
+        finally:
+            os.unlink(path)
+    return _listing
+
+
+def selected(only):
+    return [t for t in listing()["tests"] if not only or t["name"] in only]
+
+
+def failed_result(opts, name, reason):
+    """The results of a submission no test could run on."""
+    tests = [{"name": t["name"], "points": t["points"], "score": 0, "status": "failed",
+              "output": reason} for t in selected(opts.only)]
+    return {"tree": name, "score": 0, "max_score": sum(t["points"] for t in tests),
+            "note": reason, "tests": tests}
+
+
+def grader_argv(opts, tree, name, out):
+    argv = [sys.executable, GRADER, "--tree", tree, "--fs-from", opts.fs_from,
+            "--json", out, "--name", name,
+            "--jobs", str(opts.jobs), "--cpus", str(opts.cpus), "--mem", str(opts.mem),
+            "--timeout-scale", str(opts.timeout_scale), "--time-budget", str(opts.time_budget)]
+    argv += ["--qemu", opts.qemu] if opts.qemu else []
+    argv += ["-v"] if opts.verbose else []
+    return argv + [a for n in opts.only or [] for a in ("--only", n)]
+
+
+def run_grader(opts, tree, name, workdir, live):
+    """grade-cow.py --tree tree in its own process, ended GRACE seconds after the budget.
+    Returns (its results, its report: "" when live, i.e. printed as it came)."""
+    out = os.path.join(workdir, "results.json")
+    proc = kit.spawn(grader_argv(opts, tree, name, out), stdin=subprocess.DEVNULL,
+                     stdout=None if live else subprocess.PIPE, stderr=None)
+    try:
+        text = proc.communicate(timeout=opts.time_budget + GRACE)[0] or b""
+        why = None
+    except subprocess.TimeoutExpired:
+        text, why = b"", "grading did not finish within its time budget (%.0fs)" \
+            % opts.time_budget
+    finally:
+        kit.end_group(proc)
+    report = text.decode("utf-8", "replace")
+    try:
+        with open(out) as f:
+            return json.load(f), report
+    except (OSError, ValueError):
+        reason = why or "grader error: grade-cow.py exited %s without results" % proc.returncode
+        return failed_result(opts, name, reason), report + reason + "\n"
+
+
+# ---- Fetching a submission ----------------------------------------------------------------
+def find_root(top):
+    """The directory of an unpacked submission that holds its Makefile."""
+    best = None
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        if "Makefile" in filenames and os.path.isdir(os.path.join(dirpath, "kernel")):
+            depth = dirpath.count(os.sep)
+            if best is None or depth < best[0]:
+                best = (depth, dirpath)
+    return best[1] if best else None
+
+
+def safe_extract(tar, dest):
+    """Extracts only regular files and directories that stay inside dest, at most
+    UNPACKED_MAX bytes in all."""
+    dest = os.path.realpath(dest)
+    members, size = [], 0
+    for m in tar.getmembers():
+        target = os.path.realpath(os.path.join(dest, m.name))
+        if not (target == dest or target.startswith(dest + os.sep)):
+            continue
+        if m.isfile() or m.isdir():
+            size += m.size
+            m.mode = (m.mode | 0o600) & 0o755
+            members.append(m)
+    if size > UNPACKED_MAX:
+        raise Fail("the archive unpacks to %d MiB, more than the %d MiB a submission may hold"
+                   % (size >> 20, UNPACKED_MAX >> 20))
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, members=members, filter="data")
+    else:
+        tar.extractall(dest, members=members)
+
+
+def fetch(spec, dest, timeout_scale=1.0):
+    """Puts a copy of submission spec under dest, without build outputs; returns the tree to
+    build, or raises Fail."""
+    top = os.path.join(dest, "src")
+    if re.match(r"^[\w+.-]+://|^git@", spec) or (spec.endswith(".git") and not os.path.isdir(spec)):
+        try:
+            r = subprocess.run(["git", "clone", "--quiet", "--depth", "1", spec, top],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=CLONE_TIMEOUT * timeout_scale)
+        except subprocess.TimeoutExpired:
+            raise Fail("git clone timed out")
+        if r.returncode:
+            raise Fail("git clone failed: " + kit.tail(r.stdout.decode("utf-8", "replace"), 3))
+    elif os.path.isdir(spec):
+        kit.copy_sources(spec, top)
+    elif os.path.isfile(spec) and tarfile.is_tarfile(spec):
+        os.mkdir(top)
+        try:
+            with tarfile.open(spec) as tar:
+                safe_extract(tar, top)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise Fail("cannot unpack %s: %s" % (spec, e))
+    elif os.path.exists(spec):
+        raise Fail("not a directory, git repository or tar archive: %s" % spec)
+    else:
+        raise Fail("no such submission: %s" % spec)
+    root = find_root(top)
+    if root is None:
+        raise Fail("no Makefile next to a kernel/ directory in the submission")
+    kit.remove_build_outputs(root)
+    return root
+
+
+def pristine_problem(pristine):
+    """Why the grader's copies of the protected files cannot be used, or None."""
+    missing = [rel for rel in ["Makefile"] + listing()["protected"]
+               if not os.path.isfile(os.path.join(pristine, rel))]
+    if missing:
+        return ("the pristine tree %s lacks %s; give --pristine DIR, the tree from the "
+                "handout the submissions started from" % (pristine, " ".join(missing)))
+    return None
+
+
+def protect(tree, pristine):
+    """Puts the grader's copies of the protected files over the submission's. Returns the
+    ones the submission had changed, "(missing)" after those it did not have."""
+    changed = []
+    for rel in listing()["protected"]:
+        with open(os.path.join(pristine, rel), "rb") as f:
+            want = f.read()
+        dst = os.path.join(tree, rel)
+        have = None
+        if os.path.isfile(dst) and not os.path.islink(dst):
+            with open(dst, "rb") as f:
+                have = f.read()
+        if have == want:
+            continue
+        changed.append(rel if os.path.lexists(dst) else rel + " (missing)")
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            shutil.rmtree(dst)
+        elif os.path.lexists(dst):
+            os.unlink(dst)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(dst, "wb") as f:
+            f.write(want)
+    return changed
+
+
+def used_and_ignored(tree, pristine):
+    """The submission's files that differ from the pristine tree's (or are new to it): those
+    the grade uses (its Makefile and kernel/, to build the kernel) and those it ignores."""
+    def differs(rel):
+        other = os.path.join(pristine, rel)
+        if not os.path.isfile(other):
+            return True
+        with open(os.path.join(tree, rel), "rb") as a, open(other, "rb") as b:
+            return a.read() != b.read()
+    diff = [rel for rel in kit.source_files(tree) if differs(rel)]
+    used = [rel for rel in diff if rel == "Makefile" or rel.startswith("kernel/")]
+    return used, [rel for rel in diff if rel not in used]
+
+
+def listed(files, most=12):
+    return " ".join(files[:most]) + (" and %d more" % (len(files) - most)
+                                     if len(files) > most else "") or "-"
+
+
+def changed_line(changed):
+    return ("protected files this submission changed (graded with the grader's copies "
+            "instead): " + " ".join(changed))
+
+
+def grade_submission(opts, spec, name, live):
+    """Fetches, protects and grades one submission. Returns (results, its text report);
+    results as grade-cow.py's --json, with "changed" and "elapsed" added."""
+    started = time.monotonic()
+    dest = tempfile.mkdtemp(prefix="grade-cow-sub-")
+    head, report, changed = "==== %s ====\n" % name, "", []
+    if live:
+        kit.say(head.rstrip())
+        head = ""
+    try:
+        try:
+            tree = fetch(spec, dest, opts.timeout_scale)
+            changed = protect(tree, opts.pristine)
+        except (Fail, OSError, subprocess.SubprocessError) as e:
+            res, report = failed_result(opts, name, str(e)), str(e) + "\n"
+        else:
+            used, ignored = used_and_ignored(tree, opts.pristine)
+            head += ("built from the submission (its kernel): %s\nignored (the user "
+                     "programs, mkfs and fs.img are the course's): %s\n"
+                     % (listed(used), listed(ignored)))
+            if changed:
+                head += changed_line(changed) + "\n"
+            if live:
+                kit.say(head.rstrip())
+                head = ""
+            res, report = run_grader(opts, tree, name, dest, live)
+            res.update(used=used, ignored=ignored)
+        if changed and all(t["output"].startswith("build") for t in res["tests"]):
+            res["note"] += " with the grader's copies of the protected files (this " \
+                "submission changed %s)" % " ".join(changed)
+            report += res["note"] + "\n"
+            if live:
+                kit.say(res["note"])
+    finally:
+        if opts.keep:
+            report += "kept %s\n" % dest
+        else:
+            shutil.rmtree(dest, ignore_errors=True)
+    res.update(changed=changed, elapsed=time.monotonic() - started)
+    return res, head + report
+
+
+# ---- Output formats --------------------------------------------------------------------------
+def summary(res):
+    """What the whole submission got, in a few lines (Gradescope's "output")."""
+    lines = ["Score: %d/%d" % (res["score"], res["max_score"])]
+    if res["changed"]:
+        lines.append(changed_line(res["changed"]))
+    if res["note"]:
+        lines.append(res["note"])
+    return "\n".join(lines)
+
+
+def gradescope(res, visibility="visible"):
+    """res in Gradescope's results.json format (as its specification says): the score, one
+    entry per test, a summary for the student, and for staff in extra_data the protected
+    files the submission changed."""
+    return {
+        "score": res["score"],
+        "execution_time": round(res["elapsed"]),
+        "output": summary(res),
+        "visibility": visibility,
+        "stdout_visibility": "hidden",
+        "extra_data": {"submission": res["tree"], "max_score": res["max_score"],
+                       "protected_changed": res["changed"], "kernel_files": res.get("used"),
+                       "ignored_files": res.get("ignored")},
+        "tests": [{"name": t["name"], "score": t["score"], "max_score": t["points"],
+                   "status": t["status"], "output": t["output"], "visibility": visibility}
+                  for t in res["tests"]],
+    }
+
+
+def write_json(path, results, visibility="visible"):
+    data = gradescope(results[0], visibility) if len(results) == 1 else \
+        {"submissions": {r["tree"]: gradescope(r, visibility) for r in results}}
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def write_csv(path, results, tests):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["submission", "score", "max_score"] + [t["name"] for t in tests]
+                   + ["protected_changed", "ignored_files", "note"])
+        for res in results:
+            scores = {t["name"]: t["score"] for t in res["tests"]}
+            w.writerow([res["tree"], res["score"], res["max_score"]]
+                       + [scores.get(t["name"], 0) for t in tests]
+                       + [" ".join(res["changed"]), " ".join(res.get("ignored", [])),
+                          res["note"]])
+
+
+def summary_table(results):
+    def changed(r):
+        text = " ".join(r["changed"]) or "-"
+        return text if len(text) <= 48 else "%d files (see the CSV)" % len(r["changed"])
+    width = max([len("submission")] + [len(r["tree"]) for r in results])
+    cwidth = max([len("protected files changed")] + [len(changed(r)) for r in results])
+    lines = ["%-*s  %7s  %-*s  %s" % (width, "submission", "score", cwidth,
+                                      "protected files changed", "note"),
+             "%s  %s  %s  %s" % ("-" * width, "-" * 7, "-" * cwidth, "-" * 30)]
+    for r in results:
+        lines.append("%-*s  %3d/%-3d  %-*s  %s" % (
+            width, r["tree"], r["score"], r["max_score"], cwidth, changed(r),
+            r["note"][:100] if r["note"] else "full score"))
+    return "\n".join(lines) + "\n"
+
+
+def submission_name(spec):
+    name = os.path.basename(spec.rstrip("/")) or spec
+    for ext in (".tar.gz", ".tgz", ".tar", ".git"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def unique_names(specs):
+    """A name per submission for reports, CSV rows and JSON keys: the file or directory name,
+    with as many parent directories as it takes to tell equal names apart."""
+    names = [submission_name(s) for s in specs]
+    parents = [os.path.dirname(os.path.abspath(s.rstrip("/"))) for s in specs]
+    for _ in range(8):
+        dup = {n for n in names if names.count(n) > 1}
+        if not dup:
+            break
+        for i, n in enumerate(names):
+            if n in dup and parents[i] not in ("/", ""):
+                names[i] = os.path.basename(parents[i]) + "/" + n
+                parents[i] = os.path.dirname(parents[i])
+    seen = {}
+    for i, n in enumerate(names):           # still equal (the same path twice): number them
+        seen[n] = seen.get(n, 0) + 1
+        if names.count(n) > 1:
+            names[i] = "%s#%d" % (n, seen[n])
+    return names
+
+
+def grade_batch(opts):
+    """Grades opts.submissions, opts.jobs at a time; returns their results in order."""
+    live = opts.jobs == 1
+    lock = threading.Lock()
+
+    def one(spec, name):
+        res, report = grade_submission(opts, spec, name, live)
+        if not live:
+            with lock:
+                sys.stdout.write(report)
+                sys.stdout.flush()
+        return res
+
+    names = unique_names(opts.submissions)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
+        results = list(pool.map(one, opts.submissions, names))
+    sys.stdout.write("\n" + summary_table(results))
+    return results
+
+
+# ---- --make: the Gradescope bundle ------------------------------------------------------------
 def make_bundle(out, flags):
-    """Writes the bundle to out; flags: grade-cow.py options run_autograder always gives.
-    Returns the exit status."""
-    g = grader()
+    """Writes the bundle to out; flags: options run_autograder always gives. Returns the exit
+    status."""
     work = tempfile.mkdtemp(prefix="autograder-")
     try:
         r = subprocess.run([sys.executable, os.path.join(TOOLS, "handout.py"), "--out", work],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
-        starter = g.find_root(work)
+        starter = find_root(work)
         if r.returncode or starter is None:
             print("autograder: make handout failed, so nothing was written:\n"
                   + r.stdout.decode("utf-8", "replace"))
             return 1
-        files = [(rel, os.path.join(starter, rel)) for rel in
-                 ["grade-cow.py", "tools/hostutil.py"] + [rel for rel, _ in g.PROTECTED]]
+        files = [(rel, os.path.join(starter, rel)) for rel in kit.source_files(starter)]
         files.append(("tools/autograder.py", os.path.realpath(__file__)))
-        tmp = out + ".tmp"
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        with zipfile.ZipFile(out + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
             def add(name, data, mode):
                 info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                 info.external_attr = (0o100000 | mode) << 16
@@ -90,12 +453,12 @@ def make_bundle(out, flags):
             for rel, path in files:
                 with open(path, "rb") as f:
                     add(rel, f.read(), 0o755 if rel.endswith(".py") else 0o644)
-        os.replace(tmp, out)
+        os.replace(out + ".tmp", out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("autograder: wrote %s (setup.sh, run_autograder, grade-cow.py and %d protected files "
-          "from make handout; run_autograder gives grade-cow.py: %s): upload it as the "
-          "assignment's autograder" % (g.shown(out), len(g.PROTECTED), " ".join(flags) or "-"))
+    print("autograder: wrote %s (setup.sh, run_autograder and the starter tree from make "
+          "handout, %d files, with this program; run_autograder gives: %s): upload it as the "
+          "assignment's autograder" % (kit.shown(out), len(files), " ".join(flags) or "-"))
     return 0
 
 
@@ -116,85 +479,120 @@ def stand_in_root(root, submission, source=None):
     return root
 
 
-# ---- --run ---------------------------------------------------------------------------------
+# ---- --run: one submission on Gradescope --------------------------------------------------------
 def find_submission(directory):
     """What to grade in Gradescope's submission directory: the tree in it (at any depth),
-    else the one tar archive in it. Raises grade_cow.Fail."""
-    g = grader()
+    else the one tar archive in it. Raises Fail."""
     if not os.path.isdir(directory):
-        raise g.Fail("no submission directory %s" % directory)
-    if g.find_root(directory):
+        raise Fail("no submission directory %s" % directory)
+    if find_root(directory):
         return directory
     archives = sorted(os.path.join(d, n) for d, _, names in os.walk(directory) for n in names
                       if tarfile.is_tarfile(os.path.join(d, n)))
     if len(archives) == 1:
         return archives[0]
-    raise g.Fail("the submission has %s: upload the .tar.gz that `make handin` writes, or "
-                 "the tree itself" % ("no tree (a Makefile next to kernel/) and no .tar.gz"
-                                      if not archives else "%d archives" % len(archives)))
+    raise Fail("the submission has %s: upload the .tar.gz that `make handin` writes, or "
+               "the tree itself" % ("no tree (a Makefile next to kernel/) and no .tar.gz"
+                                    if not archives else "%d archives" % len(archives)))
 
 
-def run(argv):
+def run_gradescope(opts):
     """Grades the one submission and writes results.json, whatever happens."""
-    g = grader()
-    opts = g.parse_args(argv)
-    if opts.time_budget is None:
-        opts.time_budget = BUDGET
     root = os.environ.get("AUTOGRADER_ROOT", "/autograder")
     results = os.path.join(root, "results", "results.json")
     os.makedirs(os.path.dirname(results), exist_ok=True)
-    written = threading.Lock()          # held by whoever writes results.json: once only
     started = time.monotonic()
-
-    def finish(report):
-        report.elapsed = time.monotonic() - started
-        g.write_json(results, [report], opts.visibility)
-        print("autograder: wrote %s (score %d/%d)" % (results, report.score, report.max_score))
-
-    def failed(reason):
-        report = g.Report("submission", live=True)
-        report.fail_all(g.selected_tests(opts.only), reason)
-        return report
-
-    def watchdog():
-        if written.acquire(blocking=False):
-            finish(failed("grading did not finish within its time budget (%ds); ask course "
-                          "staff to look at it" % opts.time_budget))
-            g.kill_all()
-            os._exit(1)
-
-    signal.signal(signal.SIGTERM, g.on_signal)
-    timer = threading.Timer(opts.time_budget + GRACE, watchdog)
-    timer.daemon = True
-    timer.start()
-    try:
-        problem = g.qemu_version_problem(opts.qemu) or g.pristine_problem(opts.pristine)
-        if problem:
-            report = failed("the autograder cannot grade here: " + problem)
-        else:
-            try:
-                spec = find_submission(os.path.join(root, "submission"))
-                report = g.grade_submission(opts, spec, "submission", live=True)
-            except g.Fail as e:
-                report = failed(str(e))
-        if written.acquire(blocking=False):
-            finish(report)
-    finally:
-        timer.cancel()
-        g.kill_all()
+    problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU")) or \
+        pristine_problem(opts.pristine)
+    if problem:
+        res = failed_result(opts, "submission", "the autograder cannot grade here: " + problem)
+    else:
+        try:
+            spec = find_submission(os.path.join(root, "submission"))
+            res, _ = grade_submission(opts, spec, "submission", live=True)
+        except Fail as e:
+            res = failed_result(opts, "submission", str(e))
+    res.setdefault("changed", [])
+    res["elapsed"] = time.monotonic() - started
+    write_json(results, [res], opts.visibility)
+    print("autograder: wrote %s (score %d/%d)" % (results, res["score"], res["max_score"]))
     return 0
 
 
-def main(argv):
-    if argv[:1] == ["--run"]:
-        return run(argv[1:])
-    p = argparse.ArgumentParser(description="Write the COW lab's Gradescope autograder.zip "
-                                "(--run, in the bundle: grade one submission).")
-    p.add_argument("--make", metavar="ZIP", required=True, help="write the bundle to ZIP")
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Grade submissions of the COW lab; write the "
+                                "Gradescope bundle (--make) or run it (--run).")
+    p.add_argument("submissions", nargs="*", metavar="SUBMISSION",
+                   help="directory, git URL or .tar.gz to grade")
+    p.add_argument("--make", metavar="ZIP", help="write the Gradescope bundle to ZIP")
     p.add_argument("--flags", default="", metavar="'OPTIONS'",
-                   help="grade-cow.py options run_autograder gives it (write --flags='...')")
+                   help="with --make: options run_autograder gives (write --flags='...')")
+    p.add_argument("--run", action="store_true", help="grade $AUTOGRADER_ROOT/submission")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="grade N submissions at once")
+    p.add_argument("--cpus", type=int, default=kit.setting("CPUS"), help="harts QEMU emulates")
+    p.add_argument("--mem", type=int, default=kit.setting("MEM"), help="MiB of RAM")
+    p.add_argument("--timeout-scale", type=float, default=1.0,
+                   help="multiply every timeout by X (slow machines)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="S",
+                   help="at most S seconds per submission, never scaled (default: %d, with "
+                   "--run %d)" % (BATCH_BUDGET, BUDGET))
+    p.add_argument("--only", action="append", metavar="NAME", help="run only this test")
+    p.add_argument("-v", "--verbose", action="store_true", help="echo the consoles")
+    p.add_argument("--json", metavar="FILE", help="write Gradescope results JSON")
+    p.add_argument("--csv", metavar="FILE", help="write one row per submission")
+    p.add_argument("--qemu", default=None, help="QEMU binary (default: QEMU, else %s)"
+                   % kit.QEMU_DEFAULT)
+    p.add_argument("--pristine", default=ROOT, metavar="DIR",
+                   help="where the grader's copies of the protected files are (default: the "
+                   "tree this program is in)")
+    p.add_argument("--keep", action="store_true", help="keep submissions' build directories")
+    p.add_argument("--visibility", default="visible",
+                   choices=["visible", "hidden", "after_due_date", "after_published"],
+                   help="Gradescope visibility of the --json results (default visible)")
     opts = p.parse_args(argv)
-    return make_bundle(os.path.abspath(opts.make), shlex.split(opts.flags))
+    if opts.jobs < 1 or opts.timeout_scale <= 0 or (opts.time_budget or 1) <= 0:
+        p.error("--jobs, --timeout-scale and --time-budget must be positive")
+    if not (opts.make or opts.run or opts.submissions):
+        p.error("name submissions to grade, or give --make ZIP or --run")
+    if opts.time_budget is None:
+        opts.time_budget = BUDGET if opts.run else BATCH_BUDGET * opts.timeout_scale
+    opts.pristine = os.path.abspath(opts.pristine)
+    return opts
+
+
+def main(argv):
+    opts = parse_args(argv)
+    if opts.make:
+        return make_bundle(os.path.abspath(opts.make), shlex.split(opts.flags))
+    kit.exit_on_signals()
+    work = tempfile.mkdtemp(prefix="grade-cow-pristine-")
+    opts.fs_from = os.path.join(work, "tree")   # where fs.img is built, once for all
+    try:
+        kit.copy_sources(opts.pristine, opts.fs_from)
+        if opts.run:
+            return run_gradescope(opts)
+        if opts.only:
+            names = {t["name"] for t in listing()["tests"]}
+            unknown = [n for n in opts.only if n not in names]
+            if unknown:
+                sys.exit("autograder: unknown test %s; tests are: %s"
+                         % (", ".join(unknown), " ".join(sorted(names))))
+        problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU")) or \
+            pristine_problem(opts.pristine)
+        if problem:
+            print(problem)
+            return 2
+        results = grade_batch(opts)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        kit.kill_all()
+        shutil.rmtree(work, ignore_errors=True)
+    if opts.json:
+        write_json(opts.json, results, opts.visibility)
+    if opts.csv:
+        write_csv(opts.csv, results, selected(opts.only))
+    return 0 if all(r["score"] == r["max_score"] for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Builds the kernel three times (KERNELS): COW (COW=1, a fault resolves a batch of
 with one page per fault (COWBATCH=0) and eager (COW=0), each in its own copy of the tree under
 bench-out/build-NAME/ (so objects of different settings never mix), all with MEM MiB of RAM
 (256 by default, so the eager fork of a 64 MiB process fits). Boots all three headless at once
-(with the QEMU command line of `make qemu`, from grade-cow.py, each on a copy of its fs.img)
+(with the QEMU command line of `make qemu`, from tools/xv6kit.py, each on a copy of its fs.img)
 and runs `forkbench` on them in turn, the order rotating every round, several rounds, so that
 a change in host load hits all alike; then, on each, `sysbench` when the image has it, and
 times `cowtest` and `usertests -q` from typing the command to the next shell prompt. Then
@@ -46,7 +46,6 @@ OUT = os.path.join(ROOT, "bench-out")
 # name, make settings. The table and the plot take them in this order.
 KERNELS = [("cow", ["COW=1"]), ("onepage", ["COW=1", "COWBATCH=0"]), ("eager", ["COW=0"])]
 BOOT_TIMEOUT = 120
-BUILD_TIMEOUT = 900
 # Commands and their timeouts in seconds (generous: the eager kernel and a busy host are slow).
 FORKBENCH_TIMEOUT = 900
 SYSBENCH_TIMEOUT = 900
@@ -59,38 +58,24 @@ COUNT_FIELDS = {"pages", "mapped_pages", "reps", "random_written", "random_alloc
 
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from hostutil import say, clean_env, grader  # noqa: E402
+import xv6kit as kit  # noqa: E402
+from xv6kit import say  # noqa: E402
 
 
-# ---- Build copies ----------------------------------------------------------------------------
-def sync_copy(dest):
-    """Brings dest up to date with the tree's sources (grade-cow.py's list: every file but build
-    outputs). Unchanged files keep their times, so make in dest rebuilds only what changed
-    since the last `make bench`."""
-    grader().copy_sources(ROOT, dest)
-
-
+# ---- Build copies and booted kernels --------------------------------------------------------
 def build(name, settings, mem, tree=None):
-    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME, a copy of this tree, or in
-    tree when given (used as it is); returns the directory, or None. settings: make
-    variables, e.g. ["COW=0"]."""
+    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME, a copy of this tree's
+    sources (unchanged files keep their times, so make rebuilds only what changed since the
+    last `make bench`), or in tree when given (used as it is); returns the directory, or
+    None. settings: make variables, e.g. ["COW=0"]."""
     dest = tree or os.path.join(OUT, "build-" + name)
     if tree is None:
-        os.makedirs(dest, exist_ok=True)
-        sync_copy(dest)
+        kit.copy_sources(ROOT, dest)
     log = os.path.join(OUT, "build-%s.log" % name)
-    argv = ["make", "-C", dest, "-j%d" % (os.cpu_count() or 1), "kernel/kernel", "fs.img",
-            "MEM=%d" % mem] + settings
     start = time.monotonic()
-    with open(log, "wb") as f:
-        try:
-            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                               env=clean_env(TOOLS_CHECKED="1"), timeout=BUILD_TIMEOUT)
-            ok = r.returncode == 0
-        except subprocess.TimeoutExpired:
-            ok = False
-    if not ok:
-        say("bench: building the %s kernel failed; the end of %s:" % (name, log))
+    why, _ = kit.build(dest, ["MEM=%d" % mem] + settings, log=log)
+    if why:
+        say("bench: building the %s kernel: %s; the end of %s:" % (name, why, log))
         with open(log, errors="replace") as f:
             for line in f.read().splitlines()[-15:]:
                 say("    " + line)
@@ -100,42 +85,51 @@ def build(name, settings, mem, tree=None):
     return dest
 
 
-# ---- One booted kernel -----------------------------------------------------------------------
-def boot(tree, mem, cpus, log, img, qemuextra=""):
-    """The kernel built in tree, booted on img (a fresh copy of the tree's fs.img) with the
-    QEMU command line every tool uses, at its first shell prompt: (Machine, None), or
-    (None, why). The console goes to the file log. A Machine's run(command, timeout) returns
-    (output, seconds until the next prompt, None or why it did not come)."""
-    g = grader()
-    shutil.copyfile(os.path.join(tree, "fs.img"), img)
-
-    def echo(s):
-        log.write(s)
-        log.flush()
-    m = g.Machine.start(os.path.join(tree, "kernel", "kernel"), img, cpus, mem,
-                        extra=qemuextra.split(), echo=echo)
-    why = m.wait_for(g.PROMPT, 0, BOOT_TIMEOUT)
-    if why:
-        m.close()
-        return None, why
-    return m, None
+def build_all(kernels, mem, trees=None):
+    """build() for each (name, settings) in kernels, added to trees; None if one failed."""
+    trees = dict(trees or {})
+    for name, settings in kernels:
+        trees[name] = build(name, settings, mem)
+        if trees[name] is None:
+            return None
+    return trees
 
 
-def boot_all(names, trees, opts, qemuextra, machines, logs, problems):
-    """Boots the kernel built in trees[name] for each name, each on its own copy of its
-    fs.img with its console in bench-out/console-NAME.log, and adds it to machines (name:
-    Machine) and its log to logs, which the caller closes; a kernel that does not boot is
-    a line in problems."""
-    for name in names:
-        say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
-        log = open(os.path.join(OUT, "console-%s.log" % name), "w")
-        logs.append(log)
-        m, why = boot(trees[name], opts.mem, opts.cpus, log,
-                      os.path.join(OUT, "fs-%s.img" % name), qemuextra)
-        if m is None:
-            problems.append("%s kernel did not boot: %s" % (name, why))
-        else:
-            machines[name] = m
+def in_rounds(names, trees, opts, qemuextra, rounds, problems, step, after=None):
+    """Boots the kernel built in trees[name] for each name at once, each on its own copy of
+    its fs.img with its console in bench-out/console-NAME.log (one that does not boot is a
+    line in problems). Every round calls step(name, machine, round) on each in turn, the
+    order rotating, so that a change in how busy the host is hits all alike (idle ones wait
+    in wfi); machine is None for a kernel that is not up, and step returns False when it
+    left the console in an unknown state (the machine is then closed). Last, after(name,
+    machine) on each still up. Every machine and log is closed on return."""
+    machines, logs = {}, []
+    try:
+        for name in names:
+            say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
+            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+            logs.append(log)
+            m, why = kit.Machine.boot(trees[name], os.path.join(OUT, "fs-%s.img" % name),
+                                      BOOT_TIMEOUT, cpus=opts.cpus, mem=opts.mem,
+                                      extra=qemuextra.split(),
+                                      echo=lambda s, f=log: (f.write(s), f.flush()))
+            if why:
+                m.close()
+                problems.append("%s kernel did not boot: %s" % (name, why))
+            else:
+                machines[name] = m
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                if step(name, machines.get(name), r) is False and name in machines:
+                    machines.pop(name).close()
+        for name in names:
+            if after and name in machines:
+                after(name, machines[name])
+    finally:
+        for m in machines.values():
+            m.close()
+        for log in logs:
+            log.close()
 
 
 def parse_forkbench(out):
@@ -309,7 +303,7 @@ def ensure_gnuplot():
         return None
     say("bench: installing gnuplot-nox with apt-get")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = clean_env(DEBIAN_FRONTEND="noninteractive")
+    env = kit.clean_env(DEBIAN_FRONTEND="noninteractive")
     for argv in (sudo + ["apt-get", "install", "-y", "-q", "gnuplot-nox"],
                  sudo + ["apt-get", "update", "-q"],
                  sudo + ["apt-get", "install", "-y", "-q", "gnuplot-nox"]):
@@ -319,6 +313,18 @@ def ensure_gnuplot():
             return shutil.which("gnuplot")
     say("bench: could not install gnuplot-nox; no plot")
     return None
+
+
+# The plot's lines: gnuplot's "using ..." and the title of each (columns as forkbench.dat).
+PLOT_LINES = [
+    ("1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4'", "COW: fork + exit + wait"),
+    ("1:3 with linespoints lw 2 pt 5 lc rgb '#d62728'", "eager: fork + exit + wait"),
+    ("1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4'",
+     "COW: fork + child writes every page"),
+    ("1:5 with linespoints lw 1 dt 3 pt 8 lc rgb '#2ca02c'",
+     "COW, one page per fault: fork + child writes every page"),
+    ("1:6 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728'",
+     "eager: fork + child writes every page")]
 
 
 def plot(cow, one, eager, svg):
@@ -349,13 +355,10 @@ set ylabel 'time, microseconds (log)'
 set format y '10^{%%L}'
 set grid xtics ytics mxtics mytics lc rgb '#dddddd'
 set key top left box opaque
-plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'COW: fork + exit + wait', \\
-     '%(dat)s' using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'eager: fork + exit + wait', \\
-     '%(dat)s' using 1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4' title 'COW: fork + child writes every page', \\
-     '%(dat)s' using 1:5 with linespoints lw 1 dt 3 pt 8 lc rgb '#2ca02c' title 'COW, one page per fault: fork + child writes every page', \\
-     '%(dat)s' using 1:6 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728' title 'eager: fork + child writes every page', \\
-     '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $7)) with labels offset 0,-1.2 font ',9' notitle
-""" % {"svg": svg, "dat": dat, "cpus": cow.get("cpus_label", "")}
+plot %(plot)s, \\
+  '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $7)) with labels offset 0,-1.2 font ',9' notitle
+""" % {"svg": svg, "dat": dat, "cpus": cow.get("cpus_label", ""), "plot": ", \\\n  ".join(
+        "'%s' using %s title '%s'" % (dat, how, title) for how, title in PLOT_LINES)}
     r = subprocess.run([gnuplot], input=script.encode(), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
     if r.returncode != 0 or not os.path.exists(svg):
@@ -416,38 +419,29 @@ def median(xs):
 def paths_main(opts, qemuextra, clock):
     """The --paths run. Returns the exit status: 0 if every round was measured on all three."""
     rounds = opts.rounds or 5
-    trees = {}
-    for name, settings in PATH_KERNELS:
-        trees[name] = build(name, settings, opts.mem)
-        if trees[name] is None:
-            return 1
+    trees = build_all(PATH_KERNELS, opts.mem)
+    if trees is None:
+        return 1
     names = [name for name, _ in PATH_KERNELS]
     runs = {name: [] for name in names}         # per kernel, one {name: value} per round
-    problems, machines, logs = [], {}, []
+    problems = []
     csv_path = os.path.join(OUT, "paths.csv")
-    try:
-        boot_all(names, trees, opts, qemuextra, machines, logs, problems)
-        for r in range(rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for name in order:
-                if name not in machines:
-                    runs[name].append({})
-                    continue
-                out, secs, why = machines[name].run("sysbench", SYSBENCH_TIMEOUT)
-                vals = parse_sysbench(out)
-                say("bench: round %d, %s: sysbench (%.1fs)%s" % (r + 1, name, secs,
-                                                                "; " + why if why else ""))
-                if why or "sysbench: FAIL" in out or "filewrite_us" not in vals:
-                    problems.append("%s, round %d: sysbench %s" % (name, r + 1, why or "failed"))
-                    vals = {}
-                    if why:
-                        machines.pop(name).close()      # the console is in an unknown state
-                runs[name].append(vals)
-    finally:
-        for m in machines.values():
-            m.close()
-        for log in logs:
-            log.close()
+
+    def step(name, m, r):
+        if m is None:
+            runs[name].append({})
+            return None
+        out, secs, why = m.run("sysbench", SYSBENCH_TIMEOUT)
+        vals = parse_sysbench(out)
+        say("bench: round %d, %s: sysbench (%.1fs)%s" % (r + 1, name, secs,
+                                                        "; " + why if why else ""))
+        if why or "sysbench: FAIL" in out or "filewrite_us" not in vals:
+            problems.append("%s, round %d: sysbench %s" % (name, r + 1, why or "failed"))
+            vals = {}
+        runs[name].append(vals)
+        return not why
+
+    in_rounds(names, trees, opts, qemuextra, rounds, problems, step)
 
     with open(csv_path, "w") as f:
         f.write("kernel,round,name,value\n")
@@ -503,7 +497,8 @@ def paths_main(opts, qemuextra, clock):
 # then sysbench on each, the order rotating, and each ratio to the base is taken within a
 # round, so a change in the host's load hits all alike.
 AGAINST_KERNELS = [("onepage", ["COW=1", "COWBATCH=0"]), ("cow", ["COW=1"])]
-AGAINST_FORKBENCH = [("fork_us", "fork+exit+wait, us"), ("forkwrite_us", "fork+child writes all, us"),
+AGAINST_FORKBENCH = [("fork_us", "fork+exit+wait, us"),
+                     ("forkwrite_us", "fork+child writes all, us"),
                      ("reuse_us", "parent writes after fork, us"),
                      ("touch_us", "parent writes, no fork, us")]
 
@@ -545,37 +540,31 @@ def against_main(opts, qemuextra, clock):
     if src is None:
         say("bench: " + commit)
         return 1
-    trees = {"base": build("base", [], opts.mem, tree=src)}
-    for name, settings in AGAINST_KERNELS:
-        trees[name] = build(name, settings, opts.mem)
-    if None in trees.values():
+    base = build("base", [], opts.mem, tree=src)
+    trees = base and build_all(AGAINST_KERNELS, opts.mem, {"base": base})
+    if not trees:
         return 1
     names = ["base"] + [name for name, _ in AGAINST_KERNELS]
     runs = {name: [] for name in names}      # per kernel, per round: (forkbench rows, sysbench)
-    problems, machines, logs = [], {}, []
-    try:
-        boot_all(names, trees, opts, qemuextra, machines, logs, problems)
-        for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                if name not in machines:
-                    runs[name].append(({}, {}))
-                    continue
-                res = new_result(name)
-                run_forkbench(res, machines[name], opts.forkbench_args)
-                out, secs, why = machines[name].run("sysbench", SYSBENCH_TIMEOUT)
-                say("bench: round %d, %s: sysbench (%.1fs)%s"
-                    % (r + 1, name, secs, "; " + why if why else ""))
-                problems.extend(res["problems"])
-                if why:
-                    problems.append("%s, round %d: sysbench %s" % (name, r + 1, why))
-                    machines.pop(name).close()      # the console is in an unknown state
-                runs[name].append((res["rounds"][0] if res["rounds"] else {},
-                                   {} if why else parse_sysbench(out)))
-    finally:
-        for m in machines.values():
-            m.close()
-        for log in logs:
-            log.close()
+    problems = []
+
+    def step(name, m, r):
+        if m is None:
+            runs[name].append(({}, {}))
+            return None
+        res = new_result(name)
+        run_forkbench(res, m, opts.forkbench_args)
+        out, secs, why = m.run("sysbench", SYSBENCH_TIMEOUT)
+        say("bench: round %d, %s: sysbench (%.1fs)%s"
+            % (r + 1, name, secs, "; " + why if why else ""))
+        problems.extend(res["problems"])
+        if why:
+            problems.append("%s, round %d: sysbench %s" % (name, r + 1, why))
+        runs[name].append((res["rounds"][0] if res["rounds"] else {},
+                           {} if why else parse_sysbench(out)))
+        return not why
+
+    in_rounds(names, trees, opts, qemuextra, rounds, problems, step)
 
     csv_path = os.path.join(OUT, "against.csv")
     with open(csv_path, "w") as f:
@@ -675,32 +664,23 @@ def main(argv):
     if opts.against:
         return against_main(opts, qemuextra, clock)
     opts.rounds = opts.rounds or 3
-    trees = {}
-    for name, settings in KERNELS:
-        trees[name] = build(name, settings, opts.mem)
-        if trees[name] is None:
-            return 1
-    # All kernels are booted at once and forkbench runs on each in turn, the order rotating
-    # every round, so a change in how busy the host is hits all alike; idle ones wait in wfi.
+    trees = build_all(KERNELS, opts.mem)
+    if trees is None:
+        return 1
     results = [new_result(name) for name, _ in KERNELS]
-    machines, logs = {}, []
-    try:
-        boot_all([res["name"] for res in results], trees, opts, qemuextra, machines, logs,
-                 results[0]["problems"])
-        for r in range(opts.rounds):
-            order = results[r % len(results):] + results[:r % len(results)]
-            for res in order:
-                if res["name"] in machines:
-                    run_forkbench(res, machines[res["name"]], opts.forkbench_args)
-        for res in results:
-            combine_rounds(res)
-            if res["name"] in machines:
-                run_rest(res, machines[res["name"]], trees[res["name"]], not opts.only_forkbench)
-    finally:
-        for m in machines.values():
-            m.close()
-        for log in logs:
-            log.close()
+    byname = {res["name"]: res for res in results}
+
+    def step(name, m, r):
+        if m:
+            run_forkbench(byname[name], m, opts.forkbench_args)
+
+    def after(name, m):
+        run_rest(byname[name], m, trees[name], not opts.only_forkbench)
+
+    in_rounds(list(byname), trees, opts, qemuextra, opts.rounds, results[0]["problems"], step,
+              after)
+    for res in results:
+        combine_rounds(res)
     for res in results:
         res["cpus_label"] = "CPUS=%d, MEM=%d%s" % (opts.cpus, opts.mem,
                                                   ", -icount" if opts.icount else "")

@@ -6,9 +6,8 @@ runs each case --iters times. A case boots QEMU on an image, starts a crashwr sc
 QEMU with SIGKILL (the crash), runs tools/fsck.py on the image (replaying a committed log in
 memory, as boot would; orphans allowed, since only the next mount reclaims them), boots again
 (the kernel recovers the log), runs the scenario's check, and fsck's the image once more,
-strictly. QEMU runs through grade-cow.py's driver (its command line and console, as every
-tool here), with --cpus harts and --mem MiB: CPUS and MEM from the environment (make passes
-them) unless given. The cases:
+strictly. QEMU runs through tools/xv6kit.py's driver, as in every tool here, with --cpus
+harts and --mem MiB: CPUS and MEM from the environment (make passes them) unless given. The cases:
   random   crashwr run rewrites files of one generation each, creates and removes scratch files
            and directories; killed after a random 0.5..6 s, --rounds times per iteration on
            one image: every file wholly one generation, every scratch file a clean prefix;
@@ -35,7 +34,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,10 +41,9 @@ import time
 TOOLS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
-from hostutil import clean_env, grader  # noqa: E402
 import fsck  # noqa: E402
+import xv6kit as kit  # noqa: E402
 
-g = grader()            # grade-cow.py: QEMU's command line and the console driver
 EXITED = re.compile(r"(?!)")    # matches nothing: wait_for() returns only why it stopped
 
 
@@ -57,12 +54,10 @@ class Fail(Exception):
 def build(tree, mem):
     """Copies this tree's sources into tree and builds the kernel for mem MiB and fs.img
     with crashwr."""
-    g.copy_sources(ROOT, tree)
-    r = subprocess.run(["make", "-s", "kernel/kernel", "fs.img", "MEM=%d" % mem,
-                        "EXTRA_PROGS=tools/crashwr.c"], cwd=tree, env=clean_env(),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        raise Fail("build failed:\n" + r.stdout.decode("utf-8", "replace")[-2000:])
+    kit.copy_sources(ROOT, tree)
+    why, out = kit.build(tree, ["MEM=%d" % mem, "EXTRA_PROGS=tools/crashwr.c"])
+    if why:
+        raise Fail(why + ":\n" + kit.tail(out))
 
 
 def fsck_image(img, when, orphans_ok=False):
@@ -87,17 +82,20 @@ class Run:
         sys.stdout.flush()
 
     def boot(self, img):
-        """QEMU (every one is ended by main's g.kill_all()) on img, at the first prompt."""
-        m = g.Machine.start(os.path.join(self.tree, "kernel", "kernel"), img, self.args.cpus,
-                            self.args.mem, echo=self.echo if self.args.v else None)
-        m.expect(g.PROMPT, self.t)
+        """QEMU (every one is ended by main's kit.kill_all()) on img, at the first prompt."""
+        m, why = kit.Machine.boot(self.tree, img, self.t, None, cpus=self.args.cpus,
+                                  mem=self.args.mem, echo=self.echo if self.args.v else None)
+        if why:
+            m.kill()
+            raise Fail("no shell prompt: %s; last console output:\n%s"
+                       % (why, kit.tail(m.since(0))))
         return m
 
     def command(self, m, cmd):
         """Types cmd at m's shell prompt; returns the output through the next prompt."""
         out, _, why = m.run(cmd, self.t)
         if why:
-            raise Fail("%s: %s; last console output:\n%s" % (cmd, why, g.tail(out)))
+            raise Fail("%s: %s; last console output:\n%s" % (cmd, why, kit.tail(out)))
         return out
 
     def fresh_image(self, name):
@@ -189,12 +187,12 @@ def case_closers(run, it):
                          max(0, deadline - time.monotonic()))
         if why:
             raise Fail("crashwr close stopped or hung after %d close lines (%s); last "
-                       "output:\n%s" % (len(closed), why, g.tail(m.since(mark))))
+                       "output:\n%s" % (len(closed), why, kit.tail(m.since(mark))))
     m.kill()                                       # the crash, right after a close's line
     out = m.since(mark)
     closed = closed_lines(out)
     if "crashwr close: FAIL" in out or "cannot write" in out:
-        raise Fail("a writer failed before the crash:\n" + g.tail(out))
+        raise Fail("a writer failed before the crash:\n" + kit.tail(out))
     fsck_image(img, "after the crash", orphans_ok=True)
     out = run.check(img, "crashwr closecheck %d %d" % (NWRITERS, epoch),
                     "crashwr closecheck: OK")
@@ -261,7 +259,7 @@ def case_idle(run, it):
     why = m.wait_for(EXITED, mark, run.t)
     if not why.startswith("QEMU exited"):
         raise Fail("halt did not power the machine off (%s); last output:\n%s"
-                   % (why, g.tail(m.since(mark))))
+                   % (why, kit.tail(m.since(mark))))
     m.close()
     fsck_image(img, "after halt")
     return "idle %.1f s, then killed: all there after the reboot; halt powered off" % wait
@@ -358,11 +356,11 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES),
                     help="comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--rounds", type=int, default=2, help="random kills per iteration")
-    ap.add_argument("--cpus", type=int, default=g.setting("CPUS"),
-                    help="harts (default: CPUS from the environment, else %d)" % g.CPUS_DEFAULT)
-    ap.add_argument("--mem", type=int, default=g.setting("MEM"),
+    ap.add_argument("--cpus", type=int, default=kit.setting("CPUS"),
+                    help="harts (default: CPUS from the environment, else %d)" % kit.CPUS_DEFAULT)
+    ap.add_argument("--mem", type=int, default=kit.setting("MEM"),
                     help="MiB of RAM, for the build and QEMU (default: MEM from the "
-                    "environment, else %d)" % g.MEM_DEFAULT)
+                    "environment, else %d)" % kit.MEM_DEFAULT)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--timeout-scale", type=float, default=1.0)
     ap.add_argument("-v", action="store_true", help="echo the consoles")
@@ -394,13 +392,13 @@ def main():
                 try:
                     note = CASES[c](run, it)
                     verdict = "OK"
-                except (Fail, g.MachineError) as e:
+                except (Fail, kit.MachineError) as e:
                     failures[c].append((it, str(e)))
                     note, verdict = str(e), "FAIL"
                     if c == "random":
                         run.random_img = None     # start the next rounds on a fresh image
                 finally:
-                    g.kill_all()
+                    kit.kill_all()
                 print("crashtest: %s %d/%d: %s (%.0fs): %s" % (c, it, args.iters, verdict,
                                                               time.monotonic() - t0, note))
                 sys.stdout.flush()
@@ -416,7 +414,7 @@ def main():
         print("crashtest: OK" if not bad else "crashtest: FAIL (%s)" % ", ".join(bad))
         return 0 if not bad else 1
     finally:
-        g.kill_all()
+        kit.kill_all()
         shutil.rmtree(tree, ignore_errors=True)
 
 
