@@ -133,8 +133,8 @@ void            uvmcount(pagetable_t pt, uint64 sz, int *mapped, int *shared);
 #define FAULT_NOMEM  -2    // a legal access, but no physical page was free
 
 #ifdef COW_FORK
-// cow.c: copy-on-write, the one place that knows the PTE_COW rules. Built only with
-// COW_FORK (make COW=1, the default); the student starter tree has neither (tools/handout.py).
+// cow.c: copy-on-write, the one place that knows the PTE_COW rules (make COW=1, the
+// default). The student starter has neither the file nor these lines (tools/handout.py).
 void            cow_share_table(pte_t *parent, pte_t *child, int n);  // one leaf table
 int             cow_fault(pte_t *pte, uint64 va);   // pte: the one vmfault() found
 void            cow_stats(struct memstat *st);      // fills the cow* fields only

@@ -231,12 +231,12 @@ def source_files(root):
     return sorted(p for p in set(names) if os.path.isfile(os.path.join(root, p)))
 
 
-def starter_text(rel, text, level):
+def starter_text(rel, text, level, defined):
     if rel.endswith(C_SUFFIXES):
         if BEGIN in text or END in text:
             raise HandoutError("%s: C sources mark the solution with #ifdef COW_FORK, not %s"
                                % (rel, BEGIN))
-        return resolve_c(rel, text, LEVELS[level])
+        return resolve_c(rel, text, defined)
     text = strip_markers(rel, text, level)
     m = STAFF_WORD.search(text)
     if m:
@@ -245,12 +245,15 @@ def starter_text(rel, text, level):
     return text
 
 
-def make_tree(root, dest, level):
-    """Writes the level's starter into dest (a new directory). Returns the relative paths
-    written."""
+def make_tree(root, dest, level, solution=False):
+    """Writes the level's starter into dest (a new directory). With solution, the starter
+    with the staff's own copy-on-write kernel instead: COW_FORK resolved as defined (and
+    nothing else), kernel/cow.c in the tree and in the Makefile's OBJS; make check grades
+    that as a finished lab. Returns the relative paths written."""
+    defined = frozenset({"COW_FORK"}) if solution else LEVELS[level]
     written = []
     for rel in source_files(root):
-        if rel in SOLUTION_FILES:
+        if rel in SOLUTION_FILES and not (solution and rel == "kernel/cow.c"):
             continue
         src = os.path.join(root, rel)
         with open(src, "rb") as f:
@@ -260,7 +263,11 @@ def make_tree(root, dest, level):
         except UnicodeDecodeError:
             text = None         # binary: copied as it is
         if text is not None:
-            data = starter_text(rel, text, level).encode("utf-8")
+            text = starter_text(rel, text, level, defined)
+            if solution and rel == "Makefile":
+                text = re.sub(r"(?m)^(OBJS = \\\n(?:.*\\\n)*.*\n)", r"\1OBJS += $K/cow.o\n",
+                              text, count=1)
+            data = text.encode("utf-8")
         out = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(out), exist_ok=True)
         with open(out, "wb") as f:

@@ -1,0 +1,126 @@
+"""make check's proof that the lab can be done from the handout and that its grading catches
+the usual mistakes (staff only: not in the handout).
+
+For each level, the starter with the staff's own copy-on-write kernel in it
+(tools/handout.py's make_tree with solution=True) must score 100. Each file in
+tests/mistakes/ is a patch to that solution with one typical mistake; its first lines say
+what the mistake is ("Mistake:") and which tests must fail ("Fails:"). A mistake must score
+below 100, each of those tests must fail, and the grader's output for each must hold the
+test's own verdict line, so a student sees why."""
+
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+TESTS = os.path.dirname(os.path.realpath(__file__))
+ROOT = os.path.dirname(TESTS)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import handout  # noqa: E402
+import xv6kit as kit  # noqa: E402
+
+LEVELS = ["standard", "guided"]
+MISTAKES = os.path.join(TESTS, "mistakes")
+
+
+def verdict_line(test):
+    """The line a failing test's own output must hold: the test program's verdict."""
+    if test.startswith("cowtest-"):
+        return "%s: FAILED" % test[len("cowtest-"):]
+    if test.startswith("usertests-"):
+        return "test %s: FAILED" % test[len("usertests-"):]
+    return "FAILED"
+
+
+def grade(tree):
+    """Builds and grades tree with its own grader: (score or None, {test: (ok, output)},
+    the grader's last lines)."""
+    result = os.path.join(tree, "labproof.json")
+    argv = [sys.executable, os.path.join(tree, "grade-cow.py"), "--cpus", "3",
+            "--json", result] + shlex.split(os.environ.get("GRADEFLAGS", ""))
+    r = subprocess.run(argv, cwd=tree, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=kit.clean_env())
+    said = r.stdout.decode("utf-8", "replace").splitlines()
+    try:
+        with open(result) as f:
+            report = json.load(f)
+    except (OSError, ValueError):
+        return None, {}, said[-10:]
+    tests = {t["name"]: (t["status"] == "passed", t["output"]) for t in report["tests"]}
+    return report["score"], tests, said[-10:]
+
+
+def mistake_problems(score, tests, fails):
+    problems = []
+    if score is None or score >= 100:
+        problems.append("scored %s, expected less than 100" % score)
+    for name in fails:
+        ok, output = tests.get(name, (True, ""))
+        if ok:
+            problems.append("%s passed, expected it to fail" % name)
+        elif verdict_line(name) not in output:
+            problems.append("%s failed without %r in its output" % (name, verdict_line(name)))
+    return problems
+
+
+def parse_mistake(path):
+    with open(path) as f:
+        text = f.read()
+    what = re.search(r"^Mistake: (.*)$", text, re.M)
+    fails = re.search(r"^Fails: (.*)$", text, re.M)
+    return (what.group(1) if what else "?"), (fails.group(1).split() if fails else [])
+
+
+def lab_proof_check():
+    """(passed, failed): one check per level's solution and one per mistake."""
+    kit.say("==== lab proof: the starter plus our kernel scores 100; each mistake less ====")
+    passed = failed = 0
+
+    def verdict(name, problems, lines=()):
+        nonlocal passed, failed
+        kit.say("lab proof %s: %s" % (name, "FAIL" if problems else "OK"))
+        for p in list(problems) + (list(lines) if problems else []):
+            kit.say("    " + p)
+        passed, failed = passed + (not problems), failed + bool(problems)
+
+    work = tempfile.mkdtemp(prefix="check-labproof-")
+    try:
+        for level in LEVELS:
+            tree = os.path.join(work, level)
+            os.mkdir(tree)
+            handout.make_tree(ROOT, tree, level, solution=True)
+            score, tests, lines = grade(tree)
+            bad = sorted(n for n, (ok, _) in tests.items() if not ok)
+            verdict("%s solution" % level,
+                    [] if score == 100 else ["scored %s, expected 100; failed: %s"
+                                             % (score, " ".join(bad))], lines)
+        for path in sorted(glob.glob(os.path.join(MISTAKES, "*.patch"))):
+            name = os.path.basename(path)[:-len(".patch")]
+            what, fails = parse_mistake(path)
+            tree = os.path.join(work, name)
+            os.mkdir(tree)
+            handout.make_tree(ROOT, tree, "standard", solution=True)
+            with open(path, "rb") as f:
+                r = subprocess.run(["patch", "-s", "-p1"], cwd=tree, stdin=f,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if r.returncode:
+                verdict(name, ["the patch does not apply to the solution"],
+                        r.stdout.decode("utf-8", "replace").splitlines()[-5:])
+                continue
+            score, tests, lines = grade(tree)
+            kit.say("lab proof %s (%s): %s/100" % (name, what, score))
+            verdict(name, mistake_problems(score, tests, fails), lines)
+            subprocess.call(["rm", "-rf", tree])
+    finally:
+        subprocess.call(["rm", "-rf", work])
+    return passed, failed
+
+
+if __name__ == "__main__":
+    p, f = lab_proof_check()
+    kit.say("%d passed, %d failed" % (p, f))
+    sys.exit(1 if f else 0)
