@@ -318,7 +318,6 @@ cow_stats(struct memstat *st)
 {
   st->cowcopies = __atomic_load_n(&cowstat.copies, __ATOMIC_SEQ_CST);
   st->cowreuses = __atomic_load_n(&cowstat.reuses, __ATOMIC_SEQ_CST);
-  st->cowbatched = __atomic_load_n(&cowstat.batched, __ATOMIC_SEQ_CST);
   st->cowfaults = __atomic_load_n(&cowstat.faults, __ATOMIC_SEQ_CST);
   st->cowshared = __atomic_load_n(&cowstat.shared, __ATOMIC_SEQ_CST);
 }

@@ -1941,9 +1941,8 @@ memstatfill(char *s)
   CHECK(m.totalpages > 0 && m.totalpages <= maxpages, "totalpages %p", (void *)m.totalpages);
   CHECK(m.freepages <= m.totalpages, "freepages %p > totalpages", (void *)m.freepages);
   CHECK(m.sharedpages <= m.totalpages, "sharedpages %p > totalpages", (void *)m.sharedpages);
-  CHECK(m.cowcopies + m.cowreuses <= m.cowfaults + m.cowbatched,
-        "cowcopies + cowreuses > cowfaults + cowbatched");
-  uint64 counts[] = { m.cowfaults, m.cowbatched, m.cowshared, m.diskreads, m.diskwrites };
+  uint64 counts[] = { m.cowfaults, m.cowcopies, m.cowreuses, m.cowshared, m.diskreads,
+                      m.diskwrites };
   for(int i = 0; i < NELEM(counts); i++)
     CHECK(counts[i] < 0x80000000UL, "counter %d is %p: not a count (stale kernel data?)",
           i, (void *)counts[i]);
