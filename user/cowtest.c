@@ -715,6 +715,122 @@ test_nocopy(void)
   return ok("nocopy");
 }
 
+// Many harts change the reference counts of the same pages at once. Workers share one
+// big region with this process and fork children over and over: each fork adds a
+// reference to every page of the region, each child's exit drops them all again, and
+// right after each fork worker and child both write the worker's own page of the
+// region, so two harts fault on one shared page at the same moment. One lost update to a
+// count shows as a page that never comes back (a count too high) or one freed while
+// still mapped (too low: its data turns to junk, or the kernel panics when the count
+// goes below 0). Forks and exits of a big region keep every hart busy changing counts,
+// so that a kernel whose count updates are not atomic fails this test almost surely.
+#define RACE_WORKERS 8      // more than harts, so every hart keeps forking
+#define RACE_ROUNDS  100    // forks per worker
+#define RACE_MAXPAGES 8192  // the region: 32 MiB, at most a quarter of free memory
+
+// What worker id's page holds after round k (k = 0: before the first fork); round k's
+// child writes one more.
+static uint64
+race_value(int id, int k)
+{
+  return ((uint64)id << 32) + 2 * (uint64)k;
+}
+
+// Stores v into p; 1 if it does not read back.
+static int
+race_store(uint64 *p, uint64 v)
+{
+  *(volatile uint64 *)p = v;
+  return *(volatile uint64 *)p != v;
+}
+
+// One worker: RACE_ROUNDS children. Returns how many times a child or the worker itself
+// saw data in its page that was not its own.
+static int
+race_work(struct region *r, int id)
+{
+  uint64 *mine = word(r, id);
+  int bad = race_store(mine, race_value(id, 0));
+  for(int k = 0; k < RACE_ROUNDS; k++){
+    int pid = fork();
+    if(pid < 0)
+      return bad + RACE_ROUNDS - k;
+    if(pid == 0){
+      int wrong = *mine != race_value(id, k);
+      exit(race_store(mine, race_value(id, k) + 1) + wrong);
+    }
+    bad += race_store(mine, race_value(id, k + 1));
+    int st;
+    if(wait(&st) != pid || st != 0)
+      bad++;
+  }
+  return bad;
+}
+
+// How many of r's pages have a reference count other than 1, or -1 if vmquery fails.
+static int
+notsole(struct region *r)
+{
+  static struct vmpage v[VMQ_MAXPAGES];   // 24 KiB: too big for the one-page stack
+  int n = 0;
+  for(int i = 0; i < r->npages; i += VMQ_MAXPAGES){
+    int k = r->npages - i < VMQ_MAXPAGES ? r->npages - i : VMQ_MAXPAGES;
+    if(vmquery((uint64)word(r, i), k, v) < 0)
+      return -1;
+    for(int j = 0; j < k; j++)
+      n += v[j].refs != 1;
+  }
+  return n;
+}
+
+static int
+test_race(void)
+{
+  struct region r;
+  int npages = stats().freepages / 4;
+
+  if(grab(&r, npages < RACE_MAXPAGES ? npages : RACE_MAXPAGES) < 0)
+    return failed("race", "sbrk to work", -1);
+  fill(&r, 13);
+  int notone = notsole(&r);       // also makes notsole's buffer private before free0
+  if(notone != 0){
+    release(&r);
+    return failed("race", "count 1 for every page of a fresh region", notone);
+  }
+  uint64 free0 = stats().freepages;
+
+  int n, pid = 0;
+  for(n = 0; n < RACE_WORKERS; n++){
+    if((pid = fork()) < 0)
+      break;
+    if(pid == 0)
+      exit(race_work(&r, n));
+  }
+  struct reaped workers = reap(n);
+  uint64 free1 = stats().freepages;
+  notone = notsole(&r);
+  int bad = firstbad(&r, 13);
+  release(&r);
+
+  if(n != RACE_WORKERS)
+    return failed("race", "8 forks of a process holding a quarter of free memory (only "
+                  "sharing makes room), forks", n);
+  if(workers.killed + workers.missing)
+    return failedkids("race", "every worker to exit 0", &workers);
+  if(workers.other)
+    return failed("race", "each worker's page to hold only its own data (exit 0), bad rounds",
+                  workers.status);
+  if(notone)
+    return failed("race", "count 1 for every page once the workers are gone, "
+                  "pages not 1 (a lost count update?)", notone);
+  if(bad >= 0)
+    return failed("race", "this process's data intact, bad page", bad);
+  if(free1 != free0)
+    return failed("race", "free pages back once the workers are gone, pages lost",
+                  (long)free0 - (long)free1);
+  return ok("race");
+}
+
 // ---------------------------------------------------------------- driver
 
 static struct test {
@@ -732,6 +848,7 @@ static struct test {
   { test_reuse,     "reuse" },
   { test_onewrite,  "onewrite" },
   { test_nocopy,    "nocopy" },
+  { test_race,      "race" },
 };
 
 // Runs the tests named in argv (all of them if none); returns how many failed.
