@@ -38,12 +38,12 @@ struct vmpage {
 #define VMP_RSW0    0x020   // the PTE's two software bits, as they are (riscv.h's PTE_RSW0
 #define VMP_RSW1    0x040   //   and PTE_RSW1): where a kernel keeps its own marks
 
-// A copy-on-write page shows as a user page that is mapped and not writable, with the
-// kernel's mark in one of the two software bits (which one is the kernel's choice). A
-// page that was never writable (text) carries no mark, and once a write has made a page
-// writable again it is no longer copy-on-write, whatever its software bits say.
+// A copy-on-write page shows as a mapped page that is not writable, with the kernel's
+// mark in one of the two software bits (which one is the kernel's choice). Text, never
+// writable, carries no mark; once a write has made a page writable again it is no longer
+// copy-on-write, whatever its software bits say. (The stack's guard page, writable but
+// not VMP_U, is shared like any other page, so it may show as copy-on-write too.)
 #define VMP_ISCOW(flags) \
-  (((flags) & (VMP_MAPPED | VMP_U | VMP_W)) == (VMP_MAPPED | VMP_U) && \
-   ((flags) & (VMP_RSW0 | VMP_RSW1)) != 0)
+  (((flags) & (VMP_MAPPED | VMP_W)) == VMP_MAPPED && ((flags) & (VMP_RSW0 | VMP_RSW1)) != 0)
 
 #endif
