@@ -1728,6 +1728,7 @@ killpipe(char *s)
   int pid = xfork();
   if(pid == 0){
     char c;
+    close(p[1]);                       // EOF, not a hang, if the parent fails and exits
     read(p[0], &c, 1);                 // nobody ever writes
     exit(0);
   }
@@ -1742,6 +1743,7 @@ killpipe(char *s)
       read(q[0], &c, 1);
       exit(0);
     }
+    close(q[1]);                       // only the parent's end keeps the grandchild waiting
     wait(0);
     exit(0);
   }
@@ -1977,19 +1979,29 @@ preempt(char *s)
     }
   }
   close(p[1]);
-  for(int done = 0; done < NSPIN * REPORTS; done++){
+  int done, bad = -1;
+  for(done = 0; done < NSPIN * REPORTS; done++){
     char id;
-    CHECK(read(p[0], &id, 1) == 1, "pipe read failed");
-    CHECK((uchar)id < NSPIN, "bad report %d", id);
+    if(read(p[0], &id, 1) != 1)
+      break;                           // every spinner is gone
+    if((uchar)id >= NSPIN){
+      bad = (uchar)id;
+      break;
+    }
     count[(uchar)id]++;
   }
-  for(int i = 0; i < NSPIN; i++){
-    CHECK(count[i] == REPORTS, "spinner %d reported %d times", i, count[i]);
+  for(int i = 0; i < NSPIN; i++)       // spinners never stop by themselves: kill them first
     kill(pids[i]);
-  }
-  for(int i = 0; i < NSPIN; i++)
-    CHECK(wait(0) > 0, "wait for a spinner failed");
+  int reaped = 0;
+  while(wait(0) > 0)
+    reaped++;
   close(p[0]);
+  CHECK(bad < 0, "bad report %d", bad);
+  CHECK(done == NSPIN * REPORTS, "the spinners died after %d of %d reports", done,
+        NSPIN * REPORTS);
+  for(int i = 0; i < NSPIN; i++)
+    CHECK(count[i] == REPORTS, "spinner %d reported %d times", i, count[i]);
+  CHECK(reaped == NSPIN, "reaped %d spinners, expected %d", reaped, NSPIN);
 }
 
 // Several processes fork and reap concurrently.
