@@ -9,9 +9,6 @@ struct memstat {
   uint64 cowfaults;    // COW write faults resolved (trap or kernel copyout)
   uint64 cowcopies;    // COW pages made private by copying them (count was above 1)
   uint64 cowreuses;    // COW pages made writable in place (count was 1, no copy)
-  uint64 cowbatched;   // ... of those copies and reuses, pages a kernel resolved along
-                       // with another page's fault (0 if it does one page per fault);
-                       // so cowcopies + cowreuses = cowfaults + cowbatched
   uint64 cowshared;    // page mappings shared by fork since boot
   uint64 diskreads;    // disk blocks read by the buffer cache since boot (bio.c)
   uint64 diskwrites;   // disk blocks written since boot (bio.c)

@@ -582,7 +582,9 @@ nextleaf(pagetable_t pagetable, uint64 *va, uint64 end)
 _Static_assert(sizeof(struct vmpage) == 2*sizeof(uint64) + 2*sizeof(uint),
                "struct vmpage has padding");
 
-// What the PTE pte (0: none) says about the page at va, as vmquery() reports it.
+// What the PTE pte (0: none) says about the page at va, as vmquery() reports it. The
+// software bits are copied as they are, whatever a kernel keeps in them: that is how a
+// copy-on-write mark shows, in any kernel and in either bit (VMP_ISCOW, vmquery.h).
 static void
 describe(uint64 va, pte_t pte, struct vmpage *vp)
 {
@@ -594,10 +596,6 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
   vp->flags = VMP_MAPPED | (pte & PTE_R ? VMP_R : 0) | (pte & PTE_W ? VMP_W : 0) |
               (pte & PTE_X ? VMP_X : 0) | (pte & PTE_U ? VMP_U : 0) |
               (pte & PTE_RSW0 ? VMP_RSW0 : 0) | (pte & PTE_RSW1 ? VMP_RSW1 : 0);
-#ifdef COW_FORK
-  if(pte & PTE_COW)
-    vp->flags |= VMP_COW;
-#endif
   // The trampoline (kernel text) lies below the pages kalloc manages: its count reads 0.
   if(isram(vp->pa))
     vp->refs = krefcount((void *)vp->pa);

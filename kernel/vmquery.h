@@ -35,8 +35,15 @@ struct vmpage {
 #define VMP_W       0x004   // writable
 #define VMP_X       0x008   // executable
 #define VMP_U       0x010   // user mode may touch it
-#define VMP_COW     0x020   // shared copy-on-write: read-only until the first write copies it
-#define VMP_RSW0    0x040   // the PTE's software bits as they are (riscv.h's PTE_RSW0,
-#define VMP_RSW1    0x080   //   PTE_RSW1); a kernel may keep its own marks there
+#define VMP_RSW0    0x020   // the PTE's two software bits, as they are (riscv.h's PTE_RSW0
+#define VMP_RSW1    0x040   //   and PTE_RSW1): where a kernel keeps its own marks
+
+// A copy-on-write page shows as a mapped page that is not writable, with the kernel's
+// mark in one of the two software bits (which one is the kernel's choice). Text, never
+// writable, carries no mark; once a write has made a page writable again it is no longer
+// copy-on-write, whatever its software bits say. (The stack's guard page, writable but
+// not VMP_U, is shared like any other page, so it may show as copy-on-write too.)
+#define VMP_ISCOW(flags) \
+  (((flags) & (VMP_MAPPED | VMP_W)) == VMP_MAPPED && ((flags) & (VMP_RSW0 | VMP_RSW1)) != 0)
 
 #endif

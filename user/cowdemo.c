@@ -19,7 +19,6 @@
 #include "user/user.h"
 
 #define TABLESPAN (1L << PXSHIFT(1))   // bytes one last-level page table maps: 2 MiB
-#define MARKS (VMP_COW | VMP_RSW0 | VMP_RSW1)   // a kernel's copy-on-write mark
 #define RWU (VMP_MAPPED | VMP_R | VMP_W | VMP_U)
 #define RU  (VMP_MAPPED | VMP_R | VMP_U)
 #define RXU (VMP_MAPPED | VMP_R | VMP_X | VMP_U)
@@ -55,10 +54,11 @@ query1(uint64 va)
   return v;
 }
 
+// Read-only with the kernel's mark in a software bit: copy-on-write (vmquery.h).
 static int
 marked(struct vmpage *v)
 {
-  return (v->flags & MARKS) != 0;
+  return VMP_ISCOW(v->flags);
 }
 
 // One page as a line: who, which page, where it lives, how, and how many map it.

@@ -18,7 +18,6 @@ main(void)
   printf("cow faults:       %lu\n", st.cowfaults);
   printf("cow copies:       %lu\n", st.cowcopies);
   printf("cow reuses:       %lu\n", st.cowreuses);
-  printf("cow batched:      %lu\n", st.cowbatched);
   printf("fork shares:      %lu\n", st.cowshared);
   exit(0);
 }

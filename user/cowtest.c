@@ -1,6 +1,9 @@
 // cowtest: tests of copy-on-write fork, checked through memory contents, wait status and
 // the kernel's memstat() counters. Prints "NAME: ok" or "NAME: FAILED (...)" per test.
 //
+//   cowtest              every test
+//   cowtest NAME ...     only those tests (the leak test always runs)
+//
 // The tests run in a child ("runner") so that the final leak test can compare free pages
 // before and after with the runner's whole address space, page tables included, gone.
 #include "kernel/types.h"
@@ -89,20 +92,65 @@ firstbad(struct region *r, uint64 seed)
   return -1;
 }
 
-// Reap n children; returns how many exited with a status other than want.
-static int
-reap(int n, int want)
+// How n children ended, as wait() told it: with status 0, killed by the kernel (status
+// -1), with another status, or not waited for at all (wait failed: a child is missing).
+struct reaped {
+  int fine, killed, other, missing;
+  int status;    // the first status other than 0 and -1
+};
+
+static struct reaped
+reap(int n)
 {
-  int bad = 0;
+  struct reaped r = { 0, 0, 0, 0, 0 };
   for(int i = 0; i < n; i++){
     int st;
-    if(wait(&st) < 0 || st != want)
-      bad++;
+    if(wait(&st) < 0)
+      r.missing++;
+    else if(st == 0)
+      r.fine++;
+    else if(st == -1)
+      r.killed++;
+    else if(r.other++ == 0)
+      r.status = st;
   }
-  return bad;
+  return r;
+}
+
+static int
+allfine(struct reaped *r)
+{
+  return r->killed + r->other + r->missing == 0;
+}
+
+// The FAILED line for children that did not all exit 0: what was expected of them, and
+// how they ended, the kernel's kills first since those say the most.
+static int
+failedkids(const char *name, const char *expected, struct reaped *r)
+{
+  printf("%s: FAILED (expected %s, saw ", name, expected);
+  if(r->killed)
+    printf("%d killed by the kernel)\n", r->killed);
+  else if(r->other)
+    printf("%d exit with status %d%s)\n", r->other, r->status, r->other > 1 ? " or other" : "");
+  else
+    printf("wait() fail for %d)\n", r->missing);
+  return 1;
+}
+
+// Reaps the one child a test forked, which should exit 0; 0 if it did, else prints why not.
+static int
+failedkid(const char *name, const char *expected)
+{
+  struct reaped r = reap(1);
+  return allfine(&r) ? 0 : failedkids(name, expected, &r);
 }
 
 // ---------------------------------------------------------------- tests
+//
+// A child that waits on a pipe closes the pipe's write end first, so that if its parent
+// dies the read ends (EOF) instead of blocking forever: a failed test must not leave
+// processes behind that hold pages and fail the leak test too.
 
 // A process holding more than half of free memory can fork (twice): only COW makes room.
 static int
@@ -122,10 +170,9 @@ test_simple(void)
     }
     if(pid == 0)
       exit(0);
-    int st;
-    if(wait(&st) != pid || st != 0){
+    if(failedkid("simple", "the child to exit 0")){
       release(&r);
-      return failed("simple", "child exit status 0", st);
+      return 1;
     }
   }
   int bad = firstbad(&r, 11);
@@ -162,7 +209,7 @@ test_three(void)
   for(int id = 1; id <= 2; id++){
     int pid = fork();
     if(pid < 0){
-      reap(id - 1, 0);
+      reap(id - 1);
       release(&r);
       return failed("three", "fork to succeed", pid);
     }
@@ -170,12 +217,12 @@ test_three(void)
       exit(three_work(&r, id));
   }
   int mine = three_work(&r, 0);
-  int bad = reap(2, 0);
+  struct reaped kids = reap(2);
   release(&r);
   if(mine)
     return failed("three", "parent's contents intact after each round", mine);
-  if(bad)
-    return failed("three", "both children to see their own contents (exit 0); bad children", bad);
+  if(!allfine(&kids))
+    return failedkids("three", "both children to see their own contents (exit 0)", &kids);
   return ok("three");
 }
 
@@ -200,6 +247,13 @@ filecheck(char *buf, int off, char c)
          allsame(buf + off + FILE_N, 2 * PAGE - off - FILE_N, 'A');
 }
 
+static void
+closeall(int *fds, int n)
+{
+  for(int i = 0; i < n; i++)
+    close(fds[i]);
+}
+
 static int
 test_file(void)
 {
@@ -213,15 +267,21 @@ test_file(void)
   memset(r.base, 'A', 2 * PAGE);
   if(pipe(tochild) < 0 || pipe(toparent) < 0 || pipe(readdone) < 0 || pipe(checkdone) < 0)
     return failed("file", "pipe to work", -1);
+  int fds[] = { tochild[0], tochild[1], toparent[0], toparent[1],
+                readdone[0], readdone[1], checkdone[0], checkdone[1] };
   memset(data, 'C', FILE_N);
   write(tochild[1], data, FILE_N);
   memset(data, 'P', FILE_N);
   write(toparent[1], data, FILE_N);
 
   int pid = fork();
-  if(pid < 0)
+  if(pid < 0){
+    closeall(fds, NELEM(fds));
+    release(&r);
     return failed("file", "fork to succeed", pid);
+  }
   if(pid == 0){
+    close(checkdone[1]);
     int n = read(tochild[0], r.base + off, FILE_N);
     write(readdone[1], "x", 1);
     read(checkdone[0], &c, 1);
@@ -230,23 +290,20 @@ test_file(void)
   struct memstat before = stats();
   int n = read(toparent[0], r.base + off, FILE_N);
   struct memstat after = stats();
+  close(readdone[1]);              // EOF, not a hang, if the child dies before its read
   read(readdone[0], &c, 1);
   int mine = filecheck(r.base, off, 'P');
   write(checkdone[1], "x", 1);
-  int st;
-  wait(&st);
-  int fds[] = { tochild[0], tochild[1], toparent[0], toparent[1],
-                readdone[0], readdone[1], checkdone[0], checkdone[1] };
-  for(int i = 0; i < NELEM(fds); i++)
-    close(fds[i]);
+  struct reaped kid = reap(1);
+  closeall(fds, NELEM(fds));
   release(&r);
 
   if(n != FILE_N)
     return failed("file", "parent's read to return 256", n);
   if(!mine)
     return failed("file", "parent's buffer to hold only its own read (status)", 1);
-  if(st != 0)
-    return failed("file", "child's buffer to hold only its own read (exit 0)", st);
+  if(!allfine(&kid))
+    return failedkids("file", "the child's buffer to hold only its own read (exit 0)", &kid);
   // A kernel may resolve both pages in one fault (a batch), so count pages, not faults.
   long faults = after.cowfaults - before.cowfaults;
   long pages = (after.cowcopies + after.cowreuses) - (before.cowcopies + before.cowreuses);
@@ -267,26 +324,29 @@ test_forkfork(void)
   for(int i = 0; i < FF_CHILDREN; i++){
     int pid = fork();
     if(pid < 0){
-      reap(i, 0);
+      reap(i);
       return failed("forkfork", "fork to succeed", pid);
     }
     if(pid == 0){
       for(int j = 0; j < FF_ROUNDS; j++){
         int g = fork();
         if(g < 0)
-          exit(1);
+          exit(2);
         if(g == 0)
           exit(0);
         int st;
-        if(wait(&st) != g || st != 0)
-          exit(2);
+        if(wait(&st) != g)
+          exit(3);
+        if(st != 0)
+          exit(st == -1 ? 4 : 5);
       }
       exit(0);
     }
   }
-  int bad = reap(FF_CHILDREN, 0);
-  if(bad)
-    return failed("forkfork", "every child to exit 0; bad children", bad);
+  struct reaped kids = reap(FF_CHILDREN);
+  if(!allfine(&kids))
+    return failedkids("forkfork", "every child to fork and reap 10 grandchildren (exit 0; "
+                      "2: a fork failed, 4: a grandchild was killed)", &kids);
   return ok("forkfork");
 }
 
@@ -305,31 +365,36 @@ test_isolation(void)
   v[1] = 1;
   if(pipe(ptoc) < 0 || pipe(ctop) < 0)
     return failed("isolation", "pipe to work", -1);
+  int fds[] = { ptoc[0], ptoc[1], ctop[0], ctop[1] };
 
   int pid = fork();
-  if(pid < 0)
+  if(pid < 0){
+    closeall(fds, NELEM(fds));
+    release(&r);
     return failed("isolation", "fork to succeed", pid);
+  }
   if(pid == 0){
+    close(ptoc[1]);
     v[1] = 3;                  // the child's slot
     write(ctop[1], "x", 1);
     read(ptoc[0], &c, 1);
     exit(v[0] == 1 && v[1] == 3 ? 0 : 1);
   }
+  close(ctop[1]);              // EOF, not a hang, if the child dies first
   v[0] = 2;                    // the parent's slot
   write(ptoc[1], "x", 1);
   read(ctop[0], &c, 1);
   uint64 saw0 = v[0], saw1 = v[1];
-  int st;
-  wait(&st);
-  close(ptoc[0]); close(ptoc[1]); close(ctop[0]); close(ctop[1]);
+  struct reaped kid = reap(1);
+  closeall(fds, NELEM(fds));
   release(&r);
 
   if(saw1 != 1)
     return failed("isolation", "child's write invisible to parent (1)", saw1);
   if(saw0 != 2)
     return failed("isolation", "parent's own write (2)", saw0);
-  if(st != 0)
-    return failed("isolation", "parent's write invisible to child (exit 0)", st);
+  if(!allfine(&kid))
+    return failedkids("isolation", "the parent's write invisible to the child (exit 0)", &kid);
   return ok("isolation");
 }
 
@@ -353,10 +418,15 @@ test_textwrite(void)
     *text = 0;
     exit(0);                   // must not get here
   }
-  int st = 0;
-  wait(&st);
-  if(st != -1)
-    return failed("textwrite", "child killed (status -1)", st);
+  struct reaped kid = reap(1);
+  if(kid.killed != 1){
+    if(kid.fine)
+      printf("textwrite: FAILED (expected the child killed for its store into text, "
+             "saw it exit 0)\n");
+    else
+      failedkids("textwrite", "the child killed for its store into text", &kid);
+    return 1;
+  }
   if(*text != orig || victim(5) != 16)
     return failed("textwrite", "parent's text unchanged", *text);
   return ok("textwrite");
@@ -386,29 +456,32 @@ test_manyshare(void)
     if(pid < 0)
       break;
     if(pid == 0){
+      close(go[1]);
+      close(quit[1]);
       read(go[0], &c, 1);
       int good = firstbad(&r, 1000) < 0;
       fill(&r, (n + 1) * 100000);
       good = good && firstbad(&r, (n + 1) * 100000) < 0;
       write(done[1], good ? "y" : "n", 1);
+      close(done[1]);          // the parent's reads end once every child wrote or died
       read(quit[0], &c, 1);
       exit(0);
     }
   }
   struct memstat m1 = stats();
+  close(done[1]);
   for(int i = 0; i < n; i++)
     write(go[1], "g", 1);
   int goodkids = 0;
-  for(int i = 0; i < n; i++)
-    if(read(done[0], &c, 1) == 1 && c == 'y')
-      goodkids++;
+  while(read(done[0], &c, 1) == 1)
+    goodkids += c == 'y';
   struct memstat m2 = stats();
   int parentbad = firstbad(&r, 1000);
   for(int i = 0; i < n; i++)
     write(quit[1], "q", 1);
-  int bad = reap(n, 0);
+  struct reaped kids = reap(n);
   struct memstat m3 = stats();
-  close(go[0]); close(go[1]); close(done[0]); close(done[1]);
+  close(go[0]); close(go[1]); close(done[0]);
   close(quit[0]); close(quit[1]);
   release(&r);
 
@@ -417,7 +490,9 @@ test_manyshare(void)
   if(m1.sharedpages < m0.sharedpages + MS_PAGES)
     return failed("manyshare", "sharedpages to grow by >= 8 after the forks",
                   m1.sharedpages - m0.sharedpages);
-  if(goodkids != n || bad)
+  if(!allfine(&kids))
+    return failedkids("manyshare", "every child to exit 0", &kids);
+  if(goodkids != n)
     return failed("manyshare", "every child to see the parent's data, then its own (40)",
                   goodkids);
   if(m2.cowcopies - m1.cowcopies < MS_CHILDREN * MS_PAGES)
@@ -457,43 +532,40 @@ test_oom(void)
     if(pid < 0)
       break;
     if(pid == 0){
-      read(go[0], &c, 1);
+      close(go[1]);
+      if(read(go[0], &c, 1) != 1)
+        exit(2);
       fill(&r, 100);
       exit(0);
     }
   }
   // Make this stack page private now, while memory is plentiful.
-  volatile int finished = 0, killed = 0, other = 0;
+  volatile struct reaped kids = { 0, 0, 0, 0, 0 };
   for(int i = 0; i < n; i++)
     write(go[1], "g", 1);
-  for(int i = 0; i < n; i++){
-    int st;
-    if(wait(&st) < 0)
-      break;
-    if(st == 0)
-      finished++;
-    else if(st == -1)
-      killed++;
-    else
-      other++;
-  }
+  kids = reap(n);
   close(go[0]);
   close(go[1]);
   int bad = firstbad(&r, 7);
   release(&r);
 
+  struct reaped k = kids;
   if(n != OOM_CHILDREN)
     return failed("oom", "3 forks", n);
-  if(killed == 0 || other != 0)
-    return failed("oom", "some children killed (-1), none with another status; killed",
-                  killed);
+  if(k.other + k.missing)
+    return failedkids("oom", "each child killed by the kernel or exiting 0", &k);
+  if(k.killed == 0)
+    return failed("oom", "at least one child killed by the kernel when memory ran out, "
+                  "killed", 0);
   if(bad >= 0)
     return failed("oom", "parent's memory intact, bad page", bad);
   int pid = fork();
+  if(pid < 0)
+    return failed("oom", "a fork afterwards to succeed", pid);
   if(pid == 0)
     exit(0);
-  if(pid < 0 || reap(1, 0))
-    return failed("oom", "a fork afterwards to work", pid);
+  if(failedkid("oom", "the child of a fork afterwards to exit 0"))
+    return 1;
   return ok("oom");
 }
 
@@ -515,8 +587,10 @@ test_reuse(void)
   }
   if(pid == 0)
     exit(0);
-  int st;
-  wait(&st);
+  if(failedkid("reuse", "the child to exit 0")){
+    release(&r);
+    return 1;
+  }
   struct memstat m0 = stats();
   fill(&r, 6);
   struct memstat m1 = stats();
@@ -529,41 +603,70 @@ test_reuse(void)
   return ok("reuse");
 }
 
-// One store in a child makes exactly one of the pages it shares private: a kernel may
-// resolve several pages per fault for a run of writes, but a lone write (the stack page a
-// fork-then-exec child writes) copies its own page only. Checked in the child, through
-// the reference counts vmquery() reports: the parent still maps every page meanwhile, so
-// a shared page has count 2 and a private one count 1.
+// One store in a child makes exactly the page it wrote private, as the lab says: a page
+// is copied only when one of the processes writes to it. (A kernel may resolve several
+// pages per fault for a run of writes, but a lone write, such as the stack page a
+// fork-then-exec child writes, copies its own page only.) Checked in the child, through
+// what vmquery() reports: the parent still maps every page meanwhile, so a shared page
+// has count 2 and a private one count 1.
 #define ONE_PAGES 64
+#define ONE_AT    (ONE_PAGES / 2)   // the page the child writes
+
+struct onereport {
+  int query;      // vmquery's result
+  uint flags;     // the written page's flags and count
+  uint refs;
+  int private;    // pages other than the written one with count 1
+};
 
 static int
 test_onewrite(void)
 {
   struct region r;
+  struct onereport rep;
+  int p[2];
+
   if(grab(&r, ONE_PAGES) < 0)
     return failed("onewrite", "sbrk to work", -1);
   fill(&r, 3);
+  if(pipe(p) < 0){
+    release(&r);
+    return failed("onewrite", "pipe to work", -1);
+  }
 
   int pid = fork();
   if(pid < 0){
+    close(p[0]); close(p[1]);
     release(&r);
     return failed("onewrite", "fork to succeed", pid);
   }
   if(pid == 0){
     struct vmpage v[ONE_PAGES];   // on the stack, which the child has written already
-    *word(&r, ONE_PAGES / 2) = 4;
-    if(vmquery((uint64)r.base, ONE_PAGES, v) < 0)
-      exit(-2);
-    int private = 0;
+    *word(&r, ONE_AT) = 4;
+    memset(&rep, 0, sizeof rep);
+    rep.query = vmquery((uint64)r.base, ONE_PAGES, v);
+    rep.flags = v[ONE_AT].flags;
+    rep.refs = v[ONE_AT].refs;
     for(int i = 0; i < ONE_PAGES; i++)
-      private += v[i].refs == 1;
-    exit(private);
+      rep.private += i != ONE_AT && v[i].refs == 1;
+    write(p[1], &rep, sizeof rep);
+    exit(0);
   }
-  int st = -1;
-  wait(&st);
+  close(p[1]);
+  int got = read(p[0], &rep, sizeof rep);
+  close(p[0]);
+  struct reaped kid = reap(1);
   release(&r);
-  if(st != 1)
-    return failed("onewrite", "1 of the 64 shared pages private after one write", st);
+
+  if(got != sizeof rep || !allfine(&kid))
+    return failedkids("onewrite", "the child to report its pages (exit 0)", &kid);
+  if(rep.query < 0)
+    return failed("onewrite", "vmquery to work in the child", rep.query);
+  if(!(rep.flags & VMP_W) || rep.refs != 1)
+    return failed("onewrite", "the written page private (writable, count 1), saw count",
+                  rep.refs);
+  if(rep.private)
+    return failed("onewrite", "0 of the 63 pages not written private (count 1)", rep.private);
   return ok("onewrite");
 }
 
@@ -586,16 +689,19 @@ test_nocopy(void)
 
   struct memstat m0 = stats();
   int pid = fork();
-  if(pid < 0)
+  if(pid < 0){
+    close(p[0]); close(p[1]);
+    release(&r);
     return failed("nocopy", "fork to succeed", pid);
+  }
   if(pid == 0){
+    close(p[1]);
     read(p[0], &c, 1);
     exit(0);
   }
   struct memstat m1 = stats();
   write(p[1], "x", 1);
-  int st;
-  wait(&st);
+  struct reaped kid = reap(1);
   close(p[0]);
   close(p[1]);
   release(&r);
@@ -603,32 +709,179 @@ test_nocopy(void)
   long used = (long)m0.freepages - (long)m1.freepages;
   if(used >= NOCOPY_PAGES / 8)
     return failed("nocopy", "fork of 8 MiB to use < 256 pages", used);
+  if(!allfine(&kid))
+    return failedkids("nocopy", "the child to exit 0", &kid);
   return ok("nocopy");
+}
+
+// Many harts change the reference counts of the same pages at once. Workers share one
+// big region with this process and fork children over and over: each fork adds a
+// reference to every page of the region, each child's exit drops them all again, and
+// right after each fork worker and child both write the worker's own page of the
+// region, so two harts fault on one shared page at the same moment. One lost update to a
+// count shows as a page that never comes back (a count too high) or one freed while
+// still mapped (too low: its data turns to junk, or the kernel panics when the count
+// goes below 0). Forks and exits of a big region keep every hart busy changing counts,
+// so that a kernel whose count updates are not atomic fails this test almost surely.
+#define RACE_WORKERS 8      // more than harts, so every hart keeps forking
+#define RACE_ROUNDS  100    // forks per worker
+#define RACE_MAXPAGES 8192  // the region: 32 MiB, at most a quarter of free memory
+
+// What worker id's page holds after round k (k = 0: before the first fork); round k's
+// child writes one more.
+static uint64
+race_value(int id, int k)
+{
+  return ((uint64)id << 32) + 2 * (uint64)k;
+}
+
+// Stores v into p; 1 if it does not read back.
+static int
+race_store(uint64 *p, uint64 v)
+{
+  *(volatile uint64 *)p = v;
+  return *(volatile uint64 *)p != v;
+}
+
+// One worker: RACE_ROUNDS children. Returns how many times a child or the worker itself
+// saw data in its page that was not its own.
+static int
+race_work(struct region *r, int id)
+{
+  uint64 *mine = word(r, id);
+  int bad = race_store(mine, race_value(id, 0));
+  for(int k = 0; k < RACE_ROUNDS; k++){
+    int pid = fork();
+    if(pid < 0)
+      return bad + RACE_ROUNDS - k;
+    if(pid == 0){
+      int wrong = *mine != race_value(id, k);
+      exit(race_store(mine, race_value(id, k) + 1) + wrong);
+    }
+    bad += race_store(mine, race_value(id, k + 1));
+    int st;
+    if(wait(&st) != pid || st != 0)
+      bad++;
+  }
+  return bad;
+}
+
+// How many of r's pages have a reference count other than 1, or -1 if vmquery fails.
+static int
+notsole(struct region *r)
+{
+  static struct vmpage v[VMQ_MAXPAGES];   // 24 KiB: too big for the one-page stack
+  int n = 0;
+  for(int i = 0; i < r->npages; i += VMQ_MAXPAGES){
+    int k = r->npages - i < VMQ_MAXPAGES ? r->npages - i : VMQ_MAXPAGES;
+    if(vmquery((uint64)word(r, i), k, v) < 0)
+      return -1;
+    for(int j = 0; j < k; j++)
+      n += v[j].refs != 1;
+  }
+  return n;
+}
+
+static int
+test_race(void)
+{
+  struct region r;
+  int npages = stats().freepages / 4;
+
+  if(grab(&r, npages < RACE_MAXPAGES ? npages : RACE_MAXPAGES) < 0)
+    return failed("race", "sbrk to work", -1);
+  fill(&r, 13);
+  int notone = notsole(&r);       // also makes notsole's buffer private before free0
+  if(notone != 0){
+    release(&r);
+    return failed("race", "count 1 for every page of a fresh region", notone);
+  }
+  uint64 free0 = stats().freepages;
+
+  int n, pid = 0;
+  for(n = 0; n < RACE_WORKERS; n++){
+    if((pid = fork()) < 0)
+      break;
+    if(pid == 0)
+      exit(race_work(&r, n));
+  }
+  struct reaped workers = reap(n);
+  uint64 free1 = stats().freepages;
+  notone = notsole(&r);
+  int bad = firstbad(&r, 13);
+  release(&r);
+
+  if(n != RACE_WORKERS){
+    printf("race: FAILED (expected 8 forks of a process holding a quarter of free memory, "
+           "saw %d succeed)\n", n);
+    return 1;
+  }
+  if(workers.killed + workers.missing)
+    return failedkids("race", "every worker to exit 0", &workers);
+  if(workers.other)
+    return failed("race", "each worker's page to hold only its own data (exit 0), bad rounds",
+                  workers.status);
+  if(notone)
+    return failed("race", "count 1 for every page once the workers are gone, "
+                  "pages not 1 (a lost count update?)", notone);
+  if(bad >= 0)
+    return failed("race", "this process's data intact, bad page", bad);
+  if(free1 != free0)
+    return failed("race", "free pages back once the workers are gone, pages lost",
+                  (long)free0 - (long)free1);
+  return ok("race");
 }
 
 // ---------------------------------------------------------------- driver
 
+static struct test {
+  int (*fn)(void);
+  char *name;
+} tests[] = {
+  { test_simple,    "simple" },
+  { test_three,     "three" },
+  { test_file,      "file" },
+  { test_forkfork,  "forkfork" },
+  { test_isolation, "isolation" },
+  { test_textwrite, "textwrite" },
+  { test_manyshare, "manyshare" },
+  { test_oom,       "oom" },
+  { test_reuse,     "reuse" },
+  { test_onewrite,  "onewrite" },
+  { test_nocopy,    "nocopy" },
+  { test_race,      "race" },
+};
+
+// Runs the tests named in argv (all of them if none); returns how many failed.
 static int
-runall(void)
+runall(int argc, char *argv[])
 {
   int fails = 0;
-  fails += test_simple();
-  fails += test_three();
-  fails += test_file();
-  fails += test_forkfork();
-  fails += test_isolation();
-  fails += test_textwrite();
-  fails += test_manyshare();
-  fails += test_oom();
-  fails += test_reuse();
-  fails += test_onewrite();
-  fails += test_nocopy();
+  for(int i = 0; i < NELEM(tests); i++){
+    int chosen = argc <= 1;
+    for(int a = 1; a < argc; a++)
+      chosen |= strcmp(argv[a], tests[i].name) == 0;
+    if(chosen)
+      fails += tests[i].fn();
+  }
   return fails;
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
+  for(int a = 1; a < argc; a++){
+    int known = 0;
+    for(int i = 0; i < NELEM(tests); i++)
+      known |= strcmp(argv[a], tests[i].name) == 0;
+    if(!known){
+      fprintf(2, "usage: cowtest [test ...]; tests:");
+      for(int i = 0; i < NELEM(tests); i++)
+        fprintf(2, " %s", tests[i].name);
+      fprintf(2, " (leak always runs)\n");
+      exit(1);
+    }
+  }
   printf("cowtest: starting\n");
   uint64 before = stats().freepages;
 
@@ -638,7 +891,7 @@ main(void)
     exit(1);
   }
   if(pid == 0)
-    exit(runall() == 0 ? 0 : 1);
+    exit(runall(argc, argv) == 0 ? 0 : 1);
 
   int st;
   wait(&st);
@@ -652,6 +905,8 @@ main(void)
   int leak = after == before ? ok("leak")
                              : failed("leak", "free pages unchanged, pages lost",
                                       (long)before - (long)after);
+  if(st == -1)
+    printf("cowtest: the kernel killed the process running the tests\n");
   if(st != 0 || leak){
     printf("cowtest: SOME TESTS FAILED\n");
     exit(1);

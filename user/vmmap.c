@@ -18,8 +18,7 @@
 #include "kernel/vmquery.h"
 #include "user/user.h"
 
-#define ATTRS (VMP_MAPPED | VMP_R | VMP_W | VMP_X | VMP_U | VMP_COW | VMP_RSW0 | VMP_RSW1)
-#define MARKS (VMP_COW | VMP_RSW0 | VMP_RSW1)   // a kernel's copy-on-write mark
+#define ATTRS (VMP_MAPPED | VMP_R | VMP_W | VMP_X | VMP_U | VMP_RSW0 | VMP_RSW1)
 
 // Output columns: the range, the page count ending at PAGESEND, then per view its
 // permissions, mark and shared count from SIDE + SIDEW*view, "same" ending at SAMEEND.
@@ -186,7 +185,7 @@ addside(uint flags, int shared, int col)
 {
   tab(col);
   addperm(flags);
-  if(flags & MARKS){
+  if(VMP_ISCOW(flags)){
     tab(col + 5);
     add("cow");
   }
