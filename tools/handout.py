@@ -66,7 +66,9 @@ SOLUTION_FILES = {
     "docs/performance.md",  # the benchmarks (make bench) and their numbers
     "docs/forkbench.svg",   # ... and their plot
     "docs/grading.md",      # grading many submissions
+    "tests/labproof.py",    # make check's proof that the lab can be done and graded
 }
+SOLUTION_DIRS = ("tests/mistakes/",)   # patches with typical mistakes, for labproof.py
 # Marker lines; built from parts so that this file's own lines are not markers. In Markdown
 # they may sit inside an HTML comment: the line starts with COMMENT, then the marker.
 BEGIN = "# " + ">>> "
@@ -253,7 +255,8 @@ def make_tree(root, dest, level, solution=False):
     defined = frozenset({"COW_FORK"}) if solution else LEVELS[level]
     written = []
     for rel in source_files(root):
-        if rel in SOLUTION_FILES and not (solution and rel == "kernel/cow.c"):
+        if (rel in SOLUTION_FILES or rel.startswith(SOLUTION_DIRS)) and \
+                not (solution and rel == "kernel/cow.c"):
             continue
         src = os.path.join(root, rel)
         with open(src, "rb") as f:
@@ -335,7 +338,7 @@ def main(argv):
         os.replace(tarball, os.path.join(out, NAME + ".tar.gz"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    left_out = sorted(SOLUTION_FILES & set(source_files(ROOT)))
+    left_out = sorted(SOLUTION_FILES & set(source_files(ROOT))) + list(SOLUTION_DIRS)
     shown = os.path.relpath(final_tree)
     if shown.startswith(os.pardir):
         shown = final_tree
