@@ -1,5 +1,6 @@
 // The console device (major CONSOLE): line-buffered, echoed keyboard input with simple
-// editing, and output to the UART. Input arrives from uartintr() via consoleintr().
+// editing, ^C for the foreground job, and output to the UART. Input arrives from uartintr()
+// via consoleintr().
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/spinlock.h"
@@ -14,12 +15,13 @@
 #define CTRL(x) ((x) - '@')   // the code the terminal sends for Control-x
 #define BACKSPACE 0x100       // consputc(): erase the previous character
 #define DEL 0x7f
+#define ESC 0x1b              // starts ESC [ A (up arrow) and ESC [ B (down), passed to readers
 
 #define INPUT_BUF_SIZE 128
 
 // Invariant: r <= w <= e <= r + INPUT_BUF_SIZE (indices only grow; slot = i % size).
 // [r, w) is committed input readers may take: whole lines, a ^D, or a full buffer.
-// [w, e) is the line being edited, which never contains '\n' or ^D.
+// [w, e) is the line being edited, which never contains '\n', ^D or ESC.
 // Only the reader holding `reading` advances r, so r cannot move while that
 // reader copies data out without cons.lock.
 //
@@ -31,8 +33,8 @@
 // interrupt that fires on re-enabling drains them. Both decisions are made
 // under cons.lock, so a reader cannot make room unseen between the interrupt
 // side's "full" and its turning the interrupt off. A full buffer is always
-// committed (w == e), so editing keys have nothing to erase then; the one
-// key that waits with the rest is ^P.
+// committed (w == e), so editing keys have nothing to erase then; ^P and ^C
+// wait with the rest.
 static struct {
   struct spinlock lock;
   char buf[INPUT_BUF_SIZE];
@@ -41,6 +43,9 @@ static struct {
   uint e;         // end of the line being edited
   int reading;    // a reader is between choosing bytes and consuming them
   int rx_stopped; // the UART's receive interrupt is off because buf is full
+  int esc;        // 1 after ESC, 2 after ESC [: the next key ends an escape sequence
+  int fg;         // process group of the foreground job (setfg), 0 for none
+  struct sleeplock writing;   // held for a whole write(), so lines of processes stay whole
 } cons;
 
 // Print one character synchronously. Used for echo and by printf, so it
@@ -57,30 +62,32 @@ consputc(int c)
   }
 }
 
-// write() to the console: user or kernel bytes, queued through the UART's output ring.
-// Output cannot be taken back, so a user source is checked whole before the first byte
-// goes out: a source that is not all readable returns -1 with nothing printed. A writer
-// that is killed stops at the next chunk (it would otherwise finish a huge write first).
-// Returns n or -1.
+// write() to the console: user or kernel bytes, queued whole (cons.writing) through the
+// UART's output ring. Output cannot be taken back, so a user source is checked whole first:
+// one not all readable returns -1 with nothing printed. A writer that is killed stops at the
+// next chunk (it would otherwise finish a huge write first). Returns n or -1.
 static int
 consolewrite(int user_src, uint64 src, int n)
 {
   char chunk[64];
   struct proc *p = myproc();
+  int done = 0;
 
   if(n <= 0)
     return n == 0 ? 0 : -1;
   if(user_src && copyin_probe(p->pagetable, src, n) < 0)
     return -1;
-  for(int done = 0; done < n; ){
+  acquiresleep(&cons.writing);
+  while(done < n){
     int m = n - done < (int)sizeof(chunk) ? n - done : (int)sizeof(chunk);
     if(killed(p) || either_copyin(chunk, user_src, src + done, m) < 0)
-      return -1;
+      break;
     for(int i = 0; i < m; i++)
       uartputc(chunk[i]);
     done += m;
   }
-  return n;
+  releasesleep(&cons.writing);
+  return done == n ? n : -1;
 }
 
 // Wait, holding cons.lock, until this process is the only reader and input
@@ -182,15 +189,57 @@ consoleroom(void)
   return room;
 }
 
+// Append c to the edited line, unechoed. Caller holds cons.lock and checked the room.
+static void
+putin(int c)
+{
+  cons.buf[cons.e++ % INPUT_BUF_SIZE] = c;
+}
+
+// A key that may end an escape sequence; 1 if it did (it is then used up). ESC [ A and
+// ESC [ B end the edited line, unechoed, so that a reader (sh) sees them at once; other
+// sequences are dropped.
+static int
+escape(int c)
+{
+  if(cons.esc == 0 && c != ESC)
+    return 0;
+  if(cons.esc == 2 && (c == 'A' || c == 'B') && cons.e - cons.r + 3 <= INPUT_BUF_SIZE){
+    putin(ESC);
+    putin('[');
+    putin(c);
+    commit_input();
+  }
+  cons.esc = (c == ESC) ? 1 : (cons.esc == 1 && c == '[') ? 2 : 0;
+  return 1;
+}
+
 // One input character from the UART interrupt: edit, echo, buffer.
 // uartintr() passes a byte only after consoleroom() said there is room.
 void
 consoleintr(int c)
 {
-  int dump = 0;
+  int dump = 0, stop = 0;
 
   acquire(&cons.lock);
+  if(escape(c)){
+    release(&cons.lock);
+    return;
+  }
   switch(c){
+  case CTRL('C'):
+    // Drop the edited line; end the foreground job, or, with none, give the shell an
+    // empty line so that it prompts again.
+    cons.e = cons.w;
+    consputc('^');
+    consputc('C');
+    consputc('\n');
+    stop = cons.fg;
+    if(stop == 0){
+      putin('\n');
+      commit_input();
+    }
+    break;
   case CTRL('P'):
     dump = 1;
     break;
@@ -214,17 +263,28 @@ consoleintr(int c)
       c = '\n';
     if(c != CTRL('D'))
       consputc(c);
-    cons.buf[cons.e % INPUT_BUF_SIZE] = c;
-    cons.e++;
+    putin(c);
     if(c == '\n' || c == CTRL('D') || cons.e - cons.r == INPUT_BUF_SIZE)
       commit_input();
     break;
   }
   release(&cons.lock);
 
-  // procdump() takes process locks; cons.lock must not be held then.
+  // procdump() and killgroup() take process locks; cons.lock must not be held then.
   if(dump)
     procdump();
+  if(stop)
+    killgroup(stop);
+}
+
+int
+consolesetfg(int pgid)
+{
+  acquire(&cons.lock);
+  int old = cons.fg;
+  cons.fg = pgid;
+  release(&cons.lock);
+  return old;
 }
 
 // What read() and write() on a CONSOLE device node do.
@@ -235,6 +295,7 @@ void
 consoleinit(void)
 {
   initlock(&cons.lock, "cons");
+  initsleeplock(&cons.writing, "conswrite");
   devsw[CONSOLE] = console_ops;
   uartinit();
 }

@@ -303,9 +303,14 @@ fork(void)
   release(&child->lock);   // wait_lock comes first in the lock order
 
   // The child may run only once it has a parent: an exit() without one would wake no one.
+  // Under wait_lock, as killgroup() runs: a ^C that has marked us reaches the child too.
   acquire(&wait_lock);
   child->parent = p;
+  int doomed = killed(p);
   acquire(&child->lock);
+  child->pgid = p->pgid;
+  child->killed = doomed;
+  child->cpu = 0;
   child->state = RUNNABLE;
   release(&child->lock);
   release(&wait_lock);
@@ -423,8 +428,32 @@ runproc(struct cpu *c, struct proc *p)
   c->proc = 0;
 }
 
-// Each hart's loop after boot, on the hart's boot stack: pass over the table running
-// every RUNNABLE process in turn; when a whole pass finds none, wait for an interrupt.
+// The RUNNABLE process with the least recent CPU use, or 0; among equals the first one after
+// the slot this hart last ran, so that equals take turns. Not locked: the caller rechecks.
+static struct proc*
+pickproc(struct cpu *c)
+{
+  struct proc *best = 0;
+  uint least = 0;
+
+  for(int i = 1; i <= NPROC; i++){
+    struct proc *p = &proc[(c->last + i) % NPROC];
+    acquire(&p->lock);
+    if(p->state == RUNNABLE && (best == 0 || p->cpu < least)){
+      best = p;
+      least = p->cpu;
+    }
+    release(&p->lock);
+  }
+  return best;
+}
+
+// Each hart's loop after boot, on the hart's boot stack. Every process counts its recent CPU
+// use (p->cpu: the ticks that found it running, see yield(); halved once a second by
+// procdecay()), and the hart runs the RUNNABLE process that used least. So a thread that
+// mostly sleeps (the log's committer, a disk waiter, the shell after a key) runs at the next
+// tick on any hart, ahead of any number of CPU hogs; the hogs take turns, and none starves,
+// since a waiting process's count only falls while those that run rise.
 void
 scheduler(void)
 {
@@ -434,17 +463,29 @@ scheduler(void)
   for(;;){
     // A process may have left interrupts off; devices must be able to wake sleepers.
     intr_on();
-    int ran = 0;
-    for(struct proc *p = proc; p < &proc[NPROC]; p++){
-      acquire(&p->lock);
-      if(p->state == RUNNABLE){
-        runproc(c, p);
-        ran = 1;
-      }
-      release(&p->lock);
-    }
-    if(!ran)
+    struct proc *p = pickproc(c);
+    if(p == 0){
       asm volatile("wfi");   // the next interrupt (at worst a timer tick) ends the wait
+      continue;
+    }
+    acquire(&p->lock);
+    if(p->state == RUNNABLE){   // another hart may have taken it since pickproc() looked
+      c->last = p - proc;
+      runproc(c, p);
+    }
+    release(&p->lock);
+  }
+}
+
+// Once a second (the tick hart's clockintr): halve every process's CPU count, so that it
+// measures recent use and a hog that turns interactive regains its place.
+void
+procdecay(void)
+{
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    acquire(&p->lock);
+    p->cpu /= 2;
+    release(&p->lock);
   }
 }
 
@@ -482,13 +523,14 @@ switchout(struct proc *p, enum procstate s, void *chan)
   p->chan = 0;
 }
 
-// Let the other RUNNABLE processes have a turn.
+// The timer found p running: count the tick against it and let the scheduler choose again.
 void
 yield(void)
 {
   struct proc *p = myproc();
 
   acquire(&p->lock);
+  p->cpu++;
   switchout(p, RUNNABLE, 0);
   release(&p->lock);
 }
@@ -566,9 +608,18 @@ lockpid(int pid)
   return 0;
 }
 
-// Mark process pid killed: it exits with status -1 when it next heads back to user mode
-// (usertrap checks), and a sleep ends early so that loops that can give up do. A zombie
-// can be killed (its exit status stays), init cannot. 0, or -1 for no such process or init.
+// Mark p killed (p->lock held): it exits with status -1 when it next heads back to user mode
+// (usertrap checks), and a sleep ends early so that loops that can give up do.
+static void
+doom(struct proc *p)
+{
+  p->killed = 1;
+  if(p->state == SLEEPING)
+    p->state = RUNNABLE;
+}
+
+// kill(pid). A zombie can be killed (its exit status stays), init cannot. 0, or -1 for no
+// such process or init.
 int
 kill(int pid)
 {
@@ -578,13 +629,46 @@ kill(int pid)
   if(p == 0)
     return -1;
   int ok = (p != initproc);
-  if(ok){
-    p->killed = 1;
-    if(p->state == SLEEPING)
-      p->state = RUNNABLE;
-  }
+  if(ok)
+    doom(p);
   release(&p->lock);
   return ok ? 0 : -1;
+}
+
+// Make process pid, the caller or a child of it, the first of a new process group (pgid =
+// pid; fork passes a group on). 0, or -1 if pid is neither.
+int
+setpgrp(int pid)
+{
+  struct proc *me = myproc();
+  int r = -1;
+
+  acquire(&wait_lock);
+  for(struct proc *p = proc; p < &proc[NPROC] && r < 0; p++){
+    if((p == me || p->parent == me) && p->pid == pid){   // pid is stable: p is ours
+      acquire(&p->lock);
+      p->pgid = pid;
+      release(&p->lock);
+      r = 0;
+    }
+  }
+  release(&wait_lock);
+  return r;
+}
+
+// ^C (console.c): kill every process in group pgid but init. Under wait_lock, so that a
+// member's fork either finished before (its child is seen here) or sees its parent killed.
+void
+killgroup(int pgid)
+{
+  acquire(&wait_lock);
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    acquire(&p->lock);
+    if(p->state != UNUSED && p->pgid == pgid && pgid > 0 && p != initproc)
+      doom(p);
+    release(&p->lock);
+  }
+  release(&wait_lock);
 }
 
 void

@@ -1,5 +1,5 @@
 // Process system calls: exit, getpid, fork, wait, kill, uptime, pause, sbrk, memstat,
-// vmquery.
+// vmquery, setfg.
 // Each fetches its arguments and hands them to proc.c (or reads a counter). Arguments are
 // untrusted: every value has a defined result, never a panic; each call says what its
 // limits do.
@@ -137,4 +137,18 @@ uint64
 sys_vmquery(void)
 {
   return uvmquery(myproc()->pagetable, addrarg(0), intarg(1), addrarg(2));
+}
+
+// setfg(pid): make process group pid the console's foreground job, the one ^C ends (0: none),
+// and returns the previous one. If pid is the caller or a child of it, that process first
+// becomes the head of group pid. -1 for pid < 0.
+uint64
+sys_setfg(void)
+{
+  int pid = intarg(0);
+  if(pid < 0)
+    return -1;
+  if(pid > 0)
+    setpgrp(pid);   // fails for someone else's group, which is then just made foreground
+  return consolesetfg(pid);
 }

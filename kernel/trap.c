@@ -8,8 +8,10 @@
 #include "kernel/proc.h"
 #include "kernel/defs.h"
 
-// The time CSR counts at 10 MHz on QEMU virt; one tick is 1/10 s.
-#define TICK_INTERVAL 1000000
+// The time CSR counts at 10 MHz on QEMU virt. A tick (the time slice) is 1/TICKHZ s:
+// short, so that a woken thread waits little for a hart (see scheduler(), proc.c).
+#define TIMEBASE_HZ   10000000
+#define TICK_INTERVAL (TIMEBASE_HZ / TICKHZ)
 
 struct spinlock tickslock;
 uint ticks;            // protected by tickslock; advanced by one hart only
@@ -111,6 +113,8 @@ clockintr(void)
     ticks++;
     wakeup(&ticks);
     release(&tickslock);
+    if(ticks % TICKHZ == 0)
+      procdecay();
   }
   timer_arm();
 }

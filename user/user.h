@@ -39,6 +39,7 @@ int memstat(struct memstat*);     // ours: see kernel/memstat.h
 int vmquery(uint64 va, int npages, struct vmpage*);  // ours: see kernel/vmquery.h
 int sync(void);                   // ours: returns 0 once every finished call is on disk
 int halt(void);                   // ours: sync, then power the machine off; never returns
+int setfg(int pid);               // ours: job pid (self or a child) gets ^C; returns the old one
 
 // ulib.c
 int stat(const char*, struct stat*);
