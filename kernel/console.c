@@ -1,6 +1,6 @@
-// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple
-// editing, ^C for the foreground job, and output to the UART. Input arrives from uartintr()
-// via consoleintr().
+// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple editing,
+// ^C for the foreground job, and output to the UART. Input arrives from uartintr() via
+// consoleintr().
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/spinlock.h"
@@ -19,22 +19,17 @@
 
 #define INPUT_BUF_SIZE 128
 
-// Invariant: r <= w <= e <= r + INPUT_BUF_SIZE (indices only grow; slot = i % size).
-// [r, w) is committed input readers may take: whole lines, a ^D, or a full buffer.
-// [w, e) is the line being edited, which never contains '\n', ^D or ESC.
-// Only the reader holding `reading` advances r, so r cannot move while that
-// reader copies data out without cons.lock.
+// Invariant: r <= w <= e <= r + INPUT_BUF_SIZE (indices only grow; slot = i % size). [r, w) is
+// committed input readers may take: whole lines, a ^D, an arrow key's ESC [ A or ESC [ B, or a
+// full buffer. [w, e) is the line being edited: no '\n', ^D or ESC. Only the reader holding
+// `reading` advances r, so r stays put while it copies out without cons.lock.
 //
-// Flow control, so that no typed or pasted byte is ever dropped: while the
-// buffer is full (e == r + INPUT_BUF_SIZE) we take nothing from the UART.
-// consoleroom() turns the UART's receive interrupt off when it finds no room,
-// and consoleread() turns it back on once it has consumed bytes; the bytes
-// in between wait in the UART's FIFO (and QEMU holds the rest), and the
-// interrupt that fires on re-enabling drains them. Both decisions are made
-// under cons.lock, so a reader cannot make room unseen between the interrupt
-// side's "full" and its turning the interrupt off. A full buffer is always
-// committed (w == e), so editing keys have nothing to erase then; ^P and ^C
-// wait with the rest.
+// Flow control, so that no typed or pasted byte is dropped: while the buffer is full we take
+// nothing from the UART. consoleroom() turns its receive interrupt off on finding no room,
+// consoleread() back on once it consumed bytes; meanwhile bytes wait in the UART's FIFO (and in
+// QEMU), and re-enabling raises the interrupt that drains them. Both decide under cons.lock, so
+// a reader cannot make room unseen in between. A full buffer is committed (w == e), so editing
+// keys have nothing to erase then; ^P and ^C wait with the rest.
 static struct {
   struct spinlock lock;
   char buf[INPUT_BUF_SIZE];
@@ -43,13 +38,13 @@ static struct {
   uint e;         // end of the line being edited
   int reading;    // a reader is between choosing bytes and consuming them
   int rx_stopped; // the UART's receive interrupt is off because buf is full
-  int esc;        // 1 after ESC, 2 after ESC [: the next key ends an escape sequence
+  int esc;        // 1 after ESC, 2 after ESC [
   int fg;         // process group of the foreground job (setfg), 0 for none
-  struct sleeplock writing;   // held for a whole write(), so lines of processes stay whole
+  struct sleeplock writing;   // held for a whole write(): lines of processes stay whole
 } cons;
 
-// Print one character synchronously. Used for echo and by printf, so it
-// must work with interrupts off and never sleep.
+// Print one character synchronously. Used for echo and by printf, so it must work with
+// interrupts off and never sleep.
 void
 consputc(int c)
 {
@@ -62,10 +57,9 @@ consputc(int c)
   }
 }
 
-// write() to the console: user or kernel bytes, queued whole (cons.writing) through the
-// UART's output ring. Output cannot be taken back, so a user source is checked whole first:
-// one not all readable returns -1 with nothing printed. A writer that is killed stops at the
-// next chunk (it would otherwise finish a huge write first). Returns n or -1.
+// write() to the console, queued whole through the UART's output ring. Output cannot be taken
+// back: a user source not all readable returns -1 with nothing printed. A killed writer stops
+// at the next chunk. Returns n or -1.
 static int
 consolewrite(int user_src, uint64 src, int n)
 {
@@ -90,8 +84,8 @@ consolewrite(int user_src, uint64 src, int n)
   return done == n ? n : -1;
 }
 
-// Wait, holding cons.lock, until this process is the only reader and input
-// is available. Returns -1 (reading not taken) if the process is killed.
+// Wait, holding cons.lock, until this process is the only reader and input is available.
+// Returns -1 (reading not taken) if the process is killed.
 static int
 wait_for_input(void)
 {
@@ -113,9 +107,9 @@ wait_for_input(void)
   return 0;
 }
 
-// read() from the console: at most one line, up to n bytes. ^D at the start
-// of a read means end of file (returns 0); ^D after some bytes ends this read
-// and is left for the next one. Nothing is consumed if the copy-out fails.
+// read() from the console: at most one line, up to n bytes. ^D at the start of a read means end
+// of file (returns 0); ^D after some bytes ends this read and is left for the next one. Nothing
+// is consumed if the copy-out fails.
 static int
 consoleread(int user_dst, uint64 dst, int n)
 {
@@ -170,10 +164,9 @@ commit_input(void)
   wakeup(&cons.r);
 }
 
-// Called by uartintr() before it takes each byte from the UART. Returns 1 if
-// the input buffer has room for one more; otherwise turns the UART's receive
-// interrupt off until a reader makes room (see the flow-control rule above)
-// and returns 0, and the byte stays in the UART.
+// Called by uartintr() before it takes each byte from the UART. Returns 1 if the input buffer
+// has room for one more; otherwise turns the UART's receive interrupt off until a reader makes
+// room (see the flow-control rule above) and returns 0, and the byte stays in the UART.
 int
 consoleroom(void)
 {
@@ -196,44 +189,40 @@ putin(int c)
   cons.buf[cons.e++ % INPUT_BUF_SIZE] = c;
 }
 
-// A key that may end an escape sequence; 1 if it did (it is then used up). ESC [ A and
-// ESC [ B end the edited line, unechoed, so that a reader (sh) sees them at once; other
-// sequences are dropped.
+// Whether c belongs to an escape sequence (then used up here). ESC [ A and ESC [ B end the
+// edited line, unechoed, so that a reader (sh) sees the arrow at once; others are dropped.
 static int
 escape(int c)
 {
-  if(cons.esc == 0 && c != ESC)
-    return 0;
-  if(cons.esc == 2 && (c == 'A' || c == 'B') && cons.e - cons.r + 3 <= INPUT_BUF_SIZE){
+  int seen = cons.esc;
+
+  cons.esc = (c == ESC) ? 1 : (seen == 1 && c == '[') ? 2 : 0;
+  if(seen == 2 && (c == 'A' || c == 'B') && cons.e - cons.r + 3 <= INPUT_BUF_SIZE){
     putin(ESC);
     putin('[');
     putin(c);
     commit_input();
   }
-  cons.esc = (c == ESC) ? 1 : (cons.esc == 1 && c == '[') ? 2 : 0;
-  return 1;
+  return seen != 0 || c == ESC;
 }
 
-// One input character from the UART interrupt: edit, echo, buffer.
-// uartintr() passes a byte only after consoleroom() said there is room.
+// One input character from the UART interrupt: edit, echo, buffer. uartintr() passes a byte
+// only after consoleroom() said there is room.
 void
 consoleintr(int c)
 {
   int dump = 0, stop = 0;
 
   acquire(&cons.lock);
-  if(escape(c)){
-    release(&cons.lock);
-    return;
-  }
+  if(escape(c))
+    c = 0;       // used up
   switch(c){
   case CTRL('C'):
-    // Drop the edited line; end the foreground job, or, with none, give the shell an
-    // empty line so that it prompts again.
+    // Drop the edited line; end the foreground job, or with none give the shell an empty line,
+    // so that it prompts again.
     cons.e = cons.w;
-    consputc('^');
-    consputc('C');
-    consputc('\n');
+    for(char *s = "^C\n"; *s; s++)
+      consputc(*s);
     stop = cons.fg;
     if(stop == 0){
       putin('\n');

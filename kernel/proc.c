@@ -303,14 +303,14 @@ fork(void)
   release(&child->lock);   // wait_lock comes first in the lock order
 
   // The child may run only once it has a parent: an exit() without one would wake no one.
-  // Under wait_lock, as killgroup() runs: a ^C that has marked us reaches the child too.
+  // A ^C (killgroup, under wait_lock too) that marked us before this reaches the child.
   acquire(&wait_lock);
   child->parent = p;
+  child->pgid = p->pgid;
   int doomed = killed(p);
   acquire(&child->lock);
-  child->pgid = p->pgid;
   child->killed = doomed;
-  child->cpu = 0;
+  child->cpu = 0;          // not the slot's last owner's
   child->state = RUNNABLE;
   release(&child->lock);
   release(&wait_lock);
@@ -608,18 +608,9 @@ lockpid(int pid)
   return 0;
 }
 
-// Mark p killed (p->lock held): it exits with status -1 when it next heads back to user mode
-// (usertrap checks), and a sleep ends early so that loops that can give up do.
-static void
-doom(struct proc *p)
-{
-  p->killed = 1;
-  if(p->state == SLEEPING)
-    p->state = RUNNABLE;
-}
-
-// kill(pid). A zombie can be killed (its exit status stays), init cannot. 0, or -1 for no
-// such process or init.
+// Mark process pid killed: it exits with status -1 when it next heads back to user mode
+// (usertrap checks), and a sleep ends early so that loops that can give up do. A zombie
+// can be killed (its exit status stays), init cannot. 0, or -1 for no such process or init.
 int
 kill(int pid)
 {
@@ -629,8 +620,11 @@ kill(int pid)
   if(p == 0)
     return -1;
   int ok = (p != initproc);
-  if(ok)
-    doom(p);
+  if(ok){
+    p->killed = 1;
+    if(p->state == SLEEPING)
+      p->state = RUNNABLE;
+  }
   release(&p->lock);
   return ok ? 0 : -1;
 }
@@ -644,11 +638,9 @@ setpgrp(int pid)
   int r = -1;
 
   acquire(&wait_lock);
-  for(struct proc *p = proc; p < &proc[NPROC] && r < 0; p++){
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
     if((p == me || p->parent == me) && p->pid == pid){   // pid is stable: p is ours
-      acquire(&p->lock);
       p->pgid = pid;
-      release(&p->lock);
       r = 0;
     }
   }
@@ -656,16 +648,20 @@ setpgrp(int pid)
   return r;
 }
 
-// ^C (console.c): kill every process in group pgid but init. Under wait_lock, so that a
-// member's fork either finished before (its child is seen here) or sees its parent killed.
+// ^C (console.c): kill, as kill() does, every process in group pgid but init. Under
+// wait_lock, so that a member's fork finished before (the child is seen here) or sees
+// its parent killed.
 void
 killgroup(int pgid)
 {
   acquire(&wait_lock);
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     acquire(&p->lock);
-    if(p->state != UNUSED && p->pgid == pgid && pgid > 0 && p != initproc)
-      doom(p);
+    if(p->state != UNUSED && p->pgid == pgid && pgid > 0 && p != initproc){
+      p->killed = 1;
+      if(p->state == SLEEPING)
+        p->state = RUNNABLE;
+    }
     release(&p->lock);
   }
   release(&wait_lock);

@@ -82,10 +82,10 @@ struct proc {
   int killed;                  // exit at the next return to user mode
   int xstate;                  // exit status, for the parent's wait
   uint cpu;                    // recent CPU use in ticks, halved every second (scheduler())
-  int pgid;                    // process group, for ^C; also written only under wait_lock
 
   // Read or written only with wait_lock (proc.c) held.
   struct proc *parent;
+  int pgid;                    // process group: ^C ends a whole group (killgroup)
 };
 
 #endif

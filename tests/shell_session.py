@@ -249,8 +249,9 @@ SPECIAL_END = {
 # those keys to the step's end go in ctx["after"][name].
 KEYS_AFTER = {"ctrl-c-job": (re.compile(r"job: 3 spinning\n"), "\x03")}
 PROMPT_END = re.compile(r"(?:^|\n)\$ \Z")
-# The background job may still be running when the shell prompts again: look a few times.
-RETRIES = {"background-done": 10}
+# The background job may still be running when the shell prompts again, and the processes ^C
+# ended may still be on their way out (init reaps the orphans): look a few times.
+RETRIES = {"background-done": 10, "ctrl-c-gone": 4}
 
 
 def run(cpus, scale, say, old_platform=False):
