@@ -429,7 +429,8 @@ runproc(struct cpu *c, struct proc *p)
 }
 
 // The RUNNABLE process with the least recent CPU use, or 0; among equals the first one after
-// the slot this hart last ran, so that equals take turns. Not locked: the caller rechecks.
+// the slot this hart last ran, so that equals take turns. A look without locks (64 of them
+// per switch would cost more than the switch): the caller locks the one chosen and checks it.
 static struct proc*
 pickproc(struct cpu *c)
 {
@@ -438,12 +439,11 @@ pickproc(struct cpu *c)
 
   for(int i = 1; i <= NPROC; i++){
     struct proc *p = &proc[(c->last + i) % NPROC];
-    acquire(&p->lock);
-    if(p->state == RUNNABLE && (best == 0 || p->cpu < least)){
+    uint cpu = __atomic_load_n(&p->cpu, __ATOMIC_RELAXED);
+    if(__atomic_load_n(&p->state, __ATOMIC_RELAXED) == RUNNABLE && (best == 0 || cpu < least)){
       best = p;
-      least = p->cpu;
+      least = cpu;
     }
-    release(&p->lock);
   }
   return best;
 }
