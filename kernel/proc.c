@@ -428,9 +428,9 @@ runproc(struct cpu *c, struct proc *p)
   c->proc = 0;
 }
 
-// The RUNNABLE process with the least recent CPU use, or 0; among equals the first one after
-// the slot this hart last ran, so that equals take turns. A look without locks (64 of them
-// per switch would cost more than the switch): the caller locks the one chosen and checks it.
+// The RUNNABLE process with the least recent CPU use, or 0; of equals the first after this
+// hart's last, so that they take turns. Looks without locks (64 per switch would cost more
+// than the switch): the caller locks the one chosen and checks it again.
 static struct proc*
 pickproc(struct cpu *c)
 {
@@ -448,12 +448,11 @@ pickproc(struct cpu *c)
   return best;
 }
 
-// Each hart's loop after boot, on the hart's boot stack. Every process counts its recent CPU
-// use (p->cpu: the ticks that found it running, see yield(); halved once a second by
-// procdecay()), and the hart runs the RUNNABLE process that used least. So a thread that
-// mostly sleeps (the log's committer, a disk waiter, the shell after a key) runs at the next
-// tick on any hart, ahead of any number of CPU hogs; the hogs take turns, and none starves,
-// since a waiting process's count only falls while those that run rise.
+// Each hart's loop after boot, on its boot stack. Every process counts its recent CPU use
+// (p->cpu: ticks that found it running, see yield(); halved each second by procdecay()), and
+// the hart runs the RUNNABLE one that used least. So a thread that mostly sleeps (the log's
+// committer, a disk waiter, the shell after a key) runs at the next tick on some hart, ahead
+// of any CPU hogs; hogs take turns, and none starves: a waiting one's count only falls.
 void
 scheduler(void)
 {
@@ -477,8 +476,7 @@ scheduler(void)
   }
 }
 
-// Once a second (the tick hart's clockintr): halve every process's CPU count, so that it
-// measures recent use and a hog that turns interactive regains its place.
+// Once a second (clockintr): halve every CPU count, so that it measures recent use.
 void
 procdecay(void)
 {

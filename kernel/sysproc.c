@@ -139,16 +139,14 @@ sys_vmquery(void)
   return uvmquery(myproc()->pagetable, addrarg(0), intarg(1), addrarg(2));
 }
 
-// setfg(pid): make process group pid the console's foreground job, the one ^C ends (0: none),
-// and returns the previous one. If pid is the caller or a child of it, that process first
-// becomes the head of group pid. -1 for pid < 0.
+// setfg(pid): make group pid the console's foreground job, the one ^C ends (0: none), and
+// return the previous one; pid, if the caller or its child, first heads a group pid.
 uint64
 sys_setfg(void)
 {
   int pid = intarg(0);
   if(pid < 0)
     return -1;
-  if(pid > 0)
-    setpgrp(pid);   // fails for someone else's group, which is then just made foreground
+  setpgrp(pid);   // fails, harmlessly, for 0 and for someone else's group
   return consolesetfg(pid);
 }
