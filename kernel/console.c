@@ -1,5 +1,6 @@
-// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple
-// editing, and output to the UART. Input arrives from uartintr() via consoleintr().
+// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple editing,
+// ^C for the foreground job, and output to the UART. Input arrives from uartintr() via
+// consoleintr().
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/spinlock.h"
@@ -14,25 +15,21 @@
 #define CTRL(x) ((x) - '@')   // the code the terminal sends for Control-x
 #define BACKSPACE 0x100       // consputc(): erase the previous character
 #define DEL 0x7f
+#define ESC 0x1b              // starts ESC [ A (up arrow) and ESC [ B (down), passed to readers
 
 #define INPUT_BUF_SIZE 128
 
-// Invariant: r <= w <= e <= r + INPUT_BUF_SIZE (indices only grow; slot = i % size).
-// [r, w) is committed input readers may take: whole lines, a ^D, or a full buffer.
-// [w, e) is the line being edited, which never contains '\n' or ^D.
-// Only the reader holding `reading` advances r, so r cannot move while that
-// reader copies data out without cons.lock.
+// Invariant: r <= w <= e <= r + INPUT_BUF_SIZE (indices only grow; slot = i % size). [r, w) is
+// committed input readers may take: whole lines, a ^D, an arrow key's ESC [ A or ESC [ B, or a
+// full buffer. [w, e) is the line being edited: no '\n', ^D or ESC. Only the reader holding
+// `reading` advances r, so r stays put while it copies out without cons.lock.
 //
-// Flow control, so that no typed or pasted byte is ever dropped: while the
-// buffer is full (e == r + INPUT_BUF_SIZE) we take nothing from the UART.
-// consoleroom() turns the UART's receive interrupt off when it finds no room,
-// and consoleread() turns it back on once it has consumed bytes; the bytes
-// in between wait in the UART's FIFO (and QEMU holds the rest), and the
-// interrupt that fires on re-enabling drains them. Both decisions are made
-// under cons.lock, so a reader cannot make room unseen between the interrupt
-// side's "full" and its turning the interrupt off. A full buffer is always
-// committed (w == e), so editing keys have nothing to erase then; the one
-// key that waits with the rest is ^P.
+// Flow control, so that no typed or pasted byte is dropped: while the buffer is full we take
+// nothing from the UART. consoleroom() turns its receive interrupt off on finding no room,
+// consoleread() back on once it consumed bytes; meanwhile bytes wait in the UART's FIFO (and in
+// QEMU), and re-enabling raises the interrupt that drains them. Both decide under cons.lock, so
+// a reader cannot make room unseen in between. A full buffer is committed (w == e), so editing
+// keys have nothing to erase then; ^P and ^C wait with the rest.
 static struct {
   struct spinlock lock;
   char buf[INPUT_BUF_SIZE];
@@ -41,10 +38,13 @@ static struct {
   uint e;         // end of the line being edited
   int reading;    // a reader is between choosing bytes and consuming them
   int rx_stopped; // the UART's receive interrupt is off because buf is full
+  int esc;        // 1 after ESC, 2 after ESC [
+  int fg;         // process group of the foreground job (setfg), 0 for none
+  struct sleeplock writing;   // held for a whole write(): lines of processes stay whole
 } cons;
 
-// Print one character synchronously. Used for echo and by printf, so it
-// must work with interrupts off and never sleep.
+// Print one character synchronously. Used for echo and by printf, so it must work with
+// interrupts off and never sleep.
 void
 consputc(int c)
 {
@@ -57,34 +57,35 @@ consputc(int c)
   }
 }
 
-// write() to the console: user or kernel bytes, queued through the UART's output ring.
-// Output cannot be taken back, so a user source is checked whole before the first byte
-// goes out: a source that is not all readable returns -1 with nothing printed. A writer
-// that is killed stops at the next chunk (it would otherwise finish a huge write first).
-// Returns n or -1.
+// write() to the console, queued whole through the UART's output ring. Output cannot be taken
+// back: a user source not all readable returns -1 with nothing printed. A killed writer stops
+// at the next chunk. Returns n or -1.
 static int
 consolewrite(int user_src, uint64 src, int n)
 {
   char chunk[64];
   struct proc *p = myproc();
+  int done = 0;
 
   if(n <= 0)
     return n == 0 ? 0 : -1;
   if(user_src && copyin_probe(p->pagetable, src, n) < 0)
     return -1;
-  for(int done = 0; done < n; ){
+  acquiresleep(&cons.writing);
+  while(done < n){
     int m = n - done < (int)sizeof(chunk) ? n - done : (int)sizeof(chunk);
     if(killed(p) || either_copyin(chunk, user_src, src + done, m) < 0)
-      return -1;
+      break;
     for(int i = 0; i < m; i++)
       uartputc(chunk[i]);
     done += m;
   }
-  return n;
+  releasesleep(&cons.writing);
+  return done == n ? n : -1;
 }
 
-// Wait, holding cons.lock, until this process is the only reader and input
-// is available. Returns -1 (reading not taken) if the process is killed.
+// Wait, holding cons.lock, until this process is the only reader and input is available.
+// Returns -1 (reading not taken) if the process is killed.
 static int
 wait_for_input(void)
 {
@@ -106,9 +107,9 @@ wait_for_input(void)
   return 0;
 }
 
-// read() from the console: at most one line, up to n bytes. ^D at the start
-// of a read means end of file (returns 0); ^D after some bytes ends this read
-// and is left for the next one. Nothing is consumed if the copy-out fails.
+// read() from the console: at most one line, up to n bytes. ^D at the start of a read means end
+// of file (returns 0); ^D after some bytes ends this read and is left for the next one. Nothing
+// is consumed if the copy-out fails.
 static int
 consoleread(int user_dst, uint64 dst, int n)
 {
@@ -163,10 +164,9 @@ commit_input(void)
   wakeup(&cons.r);
 }
 
-// Called by uartintr() before it takes each byte from the UART. Returns 1 if
-// the input buffer has room for one more; otherwise turns the UART's receive
-// interrupt off until a reader makes room (see the flow-control rule above)
-// and returns 0, and the byte stays in the UART.
+// Called by uartintr() before it takes each byte from the UART. Returns 1 if the input buffer
+// has room for one more; otherwise turns the UART's receive interrupt off until a reader makes
+// room (see the flow-control rule above) and returns 0, and the byte stays in the UART.
 int
 consoleroom(void)
 {
@@ -182,15 +182,53 @@ consoleroom(void)
   return room;
 }
 
-// One input character from the UART interrupt: edit, echo, buffer.
-// uartintr() passes a byte only after consoleroom() said there is room.
+// Append c to the edited line, unechoed. Caller holds cons.lock and checked the room.
+static void
+putin(int c)
+{
+  cons.buf[cons.e++ % INPUT_BUF_SIZE] = c;
+}
+
+// Whether c belongs to an escape sequence (then used up here). ESC [ A and ESC [ B end the
+// edited line, unechoed, so that a reader (sh) sees the arrow at once; others are dropped.
+static int
+escape(int c)
+{
+  int seen = cons.esc;
+
+  cons.esc = (c == ESC) ? 1 : (seen == 1 && c == '[') ? 2 : 0;
+  if(seen == 2 && (c == 'A' || c == 'B') && cons.e - cons.r + 3 <= INPUT_BUF_SIZE){
+    putin(ESC);
+    putin('[');
+    putin(c);
+    commit_input();
+  }
+  return seen != 0 || c == ESC;
+}
+
+// One input character from the UART interrupt: edit, echo, buffer. uartintr() passes a byte
+// only after consoleroom() said there is room.
 void
 consoleintr(int c)
 {
-  int dump = 0;
+  int dump = 0, stop = 0;
 
   acquire(&cons.lock);
+  if(escape(c))
+    c = 0;       // used up
   switch(c){
+  case CTRL('C'):
+    // Drop the edited line; end the foreground job, or with none give the shell an empty line,
+    // so that it prompts again.
+    cons.e = cons.w;
+    for(char *s = "^C\n"; *s; s++)
+      consputc(*s);
+    stop = cons.fg;
+    if(stop == 0){
+      putin('\n');
+      commit_input();
+    }
+    break;
   case CTRL('P'):
     dump = 1;
     break;
@@ -214,17 +252,28 @@ consoleintr(int c)
       c = '\n';
     if(c != CTRL('D'))
       consputc(c);
-    cons.buf[cons.e % INPUT_BUF_SIZE] = c;
-    cons.e++;
+    putin(c);
     if(c == '\n' || c == CTRL('D') || cons.e - cons.r == INPUT_BUF_SIZE)
       commit_input();
     break;
   }
   release(&cons.lock);
 
-  // procdump() takes process locks; cons.lock must not be held then.
+  // procdump() and killgroup() take process locks; cons.lock must not be held then.
   if(dump)
     procdump();
+  if(stop)
+    killgroup(stop);
+}
+
+int
+consolesetfg(int pgid)
+{
+  acquire(&cons.lock);
+  int old = cons.fg;
+  cons.fg = pgid;
+  release(&cons.lock);
+  return old;
 }
 
 // What read() and write() on a CONSOLE device node do.
@@ -235,6 +284,7 @@ void
 consoleinit(void)
 {
   initlock(&cons.lock, "cons");
+  initsleeplock(&cons.writing, "conswrite");
   devsw[CONSOLE] = console_ops;
   uartinit();
 }

@@ -6,6 +6,7 @@
 //   log.lock / inode sleeplocks (parent directory before child) -> buffer sleeplocks
 //   wait_lock -> p->lock -> (nothing else but the locks sleep() releases)
 //   pipe->lock, cons.lock, tickslock and kmem.lock are leaves (page counts take no lock).
+//   cons.writing (a sleeplock) -> uart's tx.lock -> printlock, a leaf.
 #ifndef XV6_DEFS_H
 #define XV6_DEFS_H
 
@@ -45,6 +46,7 @@ void            consoleinit(void);
 void            consputc(int c);
 int             consoleroom(void);          // 0 while the line buffer is full
 void            consoleintr(int c);
+int             consolesetfg(int pgid);     // the job ^C ends; returns the previous one
 
 // plic.c: the interrupt controller
 void            plicinit(void);
@@ -71,6 +73,7 @@ char*           strncpy(char *dst, const char *src, int n);
 char*           safestrcpy(char *dst, const char *src, int n);   // always NUL-terminates
 
 // printf.c
+extern struct spinlock printlock;           // also uart.c's, see uartstart()
 void            printfinit(void);
 int             printf(char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void            panic(char *why) __attribute__((noreturn));
@@ -168,6 +171,9 @@ void            setkilled(struct proc *p);
 void            scheduler(void) __attribute__((noreturn));
 void            sched(void);
 void            yield(void);
+void            procdecay(void);            // once a second: recent CPU use fades
+int             setpgrp(int pid);
+void            killgroup(int pgid);
 void            sleep(void *chan, struct spinlock *lk);
 void            wakeup(void *chan);
 int             either_copyout(int user_dst, uint64 dst, void *src, uint64 len);

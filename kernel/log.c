@@ -88,9 +88,9 @@
 #include "kernel/fs.h"
 #include "kernel/buf.h"
 
-// A transaction older than this many clock ticks (1/10 s each) is committed at the next
-// chance (see "Group commit" above).
-#define LOG_DELAY 3
+// A transaction older than this many clock ticks (0.3 s) is committed at the next chance
+// (see "Group commit" above).
+#define LOG_DELAY (3 * TICKHZ / 10)
 
 // The header block, both on disk and in memory.
 struct logheader {

@@ -17,6 +17,7 @@
 #define FSSIZE       2000  // size of file system in blocks
 #define MAXPATH      128   // maximum file path name
 #define USERSTACK    1     // user stack pages
+#define TICKHZ       100   // timer ticks per second: uptime() and pause(n) count 10 ms ticks
 
 // How sys_sbrk() grows memory: allocate now, or on first touch.
 #define SBRK_EAGER   1

@@ -1,5 +1,5 @@
-// Kernel formatted output to the console, and panic(). Output of one printf() call is
-// not interleaved with another hart's, except while panicking.
+// Kernel formatted output to the console, and panic(). Output of one printf() call reaches
+// the UART whole (no other hart's printf, no write() bytes inside), except while panicking.
 #include <stdarg.h>
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -17,9 +17,9 @@
 volatile int panicked = 0;
 volatile int panic_hart = -1;
 
-static struct {
-  struct spinlock lock;   // a leaf: only polled UART output happens under it
-} pr;
+// Held for a whole printf(), and by uartstart() while it feeds the UART. A leaf: only polled
+// UART output happens under it.
+struct spinlock printlock;
 
 static const char digits[] = "0123456789abcdef";
 
@@ -112,7 +112,7 @@ printf(char *fmt, ...)
   int locking = !panicked;
 
   if(locking)
-    acquire(&pr.lock);
+    acquire(&printlock);
 
   va_start(ap, fmt);
   for(int i = 0; fmt[i] != 0; i++){
@@ -134,7 +134,7 @@ printf(char *fmt, ...)
   va_end(ap);
 
   if(locking)
-    release(&pr.lock);
+    release(&printlock);
   return 0;
 }
 
@@ -150,7 +150,7 @@ panic(char *s)
   panic_hart = cpuid();
   __sync_synchronize();
 
-  // printf skips pr.lock now: a hart frozen mid-printf may hold it.
+  // printf skips printlock now: a hart frozen mid-printf may hold it.
   printf("panic: ");
   printf("%s\n", s);
   for(;;)
@@ -160,5 +160,5 @@ panic(char *s)
 void
 printfinit(void)
 {
-  initlock(&pr.lock, "pr");
+  initlock(&printlock, "pr");
 }

@@ -303,9 +303,14 @@ fork(void)
   release(&child->lock);   // wait_lock comes first in the lock order
 
   // The child may run only once it has a parent: an exit() without one would wake no one.
+  // A ^C (killgroup, under wait_lock too) that marked us before this reaches the child.
   acquire(&wait_lock);
   child->parent = p;
+  child->pgid = p->pgid;
+  int doomed = killed(p);
   acquire(&child->lock);
+  child->killed = doomed;
+  child->cpu = 0;          // not the slot's last owner's
   child->state = RUNNABLE;
   release(&child->lock);
   release(&wait_lock);
@@ -423,8 +428,31 @@ runproc(struct cpu *c, struct proc *p)
   c->proc = 0;
 }
 
-// Each hart's loop after boot, on the hart's boot stack: pass over the table running
-// every RUNNABLE process in turn; when a whole pass finds none, wait for an interrupt.
+// The RUNNABLE process with the least recent CPU use, or 0; of equals the first after this
+// hart's last, so that they take turns. Looks without locks (64 per switch would cost more
+// than the switch): the caller locks the one chosen and checks it again.
+static struct proc*
+pickproc(struct cpu *c)
+{
+  struct proc *best = 0;
+  uint least = 0;
+
+  for(int i = 1; i <= NPROC; i++){
+    struct proc *p = &proc[(c->last + i) % NPROC];
+    uint cpu = __atomic_load_n(&p->cpu, __ATOMIC_RELAXED);
+    if(__atomic_load_n(&p->state, __ATOMIC_RELAXED) == RUNNABLE && (best == 0 || cpu < least)){
+      best = p;
+      least = cpu;
+    }
+  }
+  return best;
+}
+
+// Each hart's loop after boot, on its boot stack. Every process counts its recent CPU use
+// (p->cpu: ticks that found it running, see yield(); halved each second by procdecay()), and
+// the hart runs the RUNNABLE one that used least. So a thread that mostly sleeps (the log's
+// committer, a disk waiter, the shell after a key) runs at the next tick on some hart, ahead
+// of any CPU hogs; hogs take turns, and none starves: a waiting one's count only falls.
 void
 scheduler(void)
 {
@@ -434,17 +462,28 @@ scheduler(void)
   for(;;){
     // A process may have left interrupts off; devices must be able to wake sleepers.
     intr_on();
-    int ran = 0;
-    for(struct proc *p = proc; p < &proc[NPROC]; p++){
-      acquire(&p->lock);
-      if(p->state == RUNNABLE){
-        runproc(c, p);
-        ran = 1;
-      }
-      release(&p->lock);
-    }
-    if(!ran)
+    struct proc *p = pickproc(c);
+    if(p == 0){
       asm volatile("wfi");   // the next interrupt (at worst a timer tick) ends the wait
+      continue;
+    }
+    acquire(&p->lock);
+    if(p->state == RUNNABLE){   // another hart may have taken it since pickproc() looked
+      c->last = p - proc;
+      runproc(c, p);
+    }
+    release(&p->lock);
+  }
+}
+
+// Once a second (clockintr): halve every CPU count, so that it measures recent use.
+void
+procdecay(void)
+{
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    acquire(&p->lock);
+    p->cpu /= 2;
+    release(&p->lock);
   }
 }
 
@@ -482,13 +521,14 @@ switchout(struct proc *p, enum procstate s, void *chan)
   p->chan = 0;
 }
 
-// Let the other RUNNABLE processes have a turn.
+// The timer found p running: count the tick against it and let the scheduler choose again.
 void
 yield(void)
 {
   struct proc *p = myproc();
 
   acquire(&p->lock);
+  p->cpu++;
   switchout(p, RUNNABLE, 0);
   release(&p->lock);
 }
@@ -585,6 +625,44 @@ kill(int pid)
   }
   release(&p->lock);
   return ok ? 0 : -1;
+}
+
+// Make process pid, the caller or a child of it, the first of a new process group (pgid =
+// pid; fork passes a group on). 0, or -1 if pid is neither.
+int
+setpgrp(int pid)
+{
+  struct proc *me = myproc();
+  int r = -1;
+
+  acquire(&wait_lock);
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    if((p == me || p->parent == me) && p->pid == pid){   // pid is stable: p is ours
+      p->pgid = pid;
+      r = 0;
+    }
+  }
+  release(&wait_lock);
+  return r;
+}
+
+// ^C (console.c): kill, as kill() does, every process in group pgid but init. Under
+// wait_lock, so that a member's fork finished before (the child is seen here) or sees
+// its parent killed.
+void
+killgroup(int pgid)
+{
+  acquire(&wait_lock);
+  for(struct proc *p = proc; p < &proc[NPROC]; p++){
+    acquire(&p->lock);
+    if(p->state != UNUSED && p->pgid == pgid && pgid > 0 && p != initproc){
+      p->killed = 1;
+      if(p->state == SLEEPING)
+        p->state = RUNNABLE;
+    }
+    release(&p->lock);
+  }
+  release(&wait_lock);
 }
 
 void

@@ -20,6 +20,7 @@ struct cpu {
   struct context context;      // the scheduler's; sched() switches to it
   int noff;                    // push_off() depth
   int intena;                  // interrupts were on at the outermost push_off()
+  int last;                    // slot this hart last ran: scheduler() ties start after it
 };
 
 extern struct cpu cpus[NCPU];
@@ -80,9 +81,11 @@ struct proc {
   void *chan;                  // what a SLEEPING process waits for
   int killed;                  // exit at the next return to user mode
   int xstate;                  // exit status, for the parent's wait
+  uint cpu;                    // recent CPU use in ticks, halved every second (scheduler())
 
   // Read or written only with wait_lock (proc.c) held.
   struct proc *parent;
+  int pgid;                    // process group: ^C ends a whole group (killgroup)
 };
 
 #endif

@@ -74,7 +74,7 @@ fetchstr(uint64 addr, char *buf, int max)
 
 extern uint64 sys_exit(void), sys_getpid(void), sys_fork(void), sys_wait(void),
               sys_kill(void), sys_uptime(void), sys_pause(void), sys_sbrk(void),
-              sys_memstat(void), sys_vmquery(void);                     // sysproc.c
+              sys_memstat(void), sys_vmquery(void), sys_setfg(void);   // sysproc.c
 extern uint64 sys_read(void), sys_write(void), sys_open(void), sys_close(void),
               sys_dup(void), sys_pipe(void), sys_fstat(void), sys_link(void),
               sys_unlink(void), sys_mkdir(void), sys_mknod(void), sys_chdir(void),
@@ -111,6 +111,7 @@ static const sysfn syscalls[] = {
   [SYS_vmquery] = sys_vmquery,
   [SYS_sync]    = sys_sync,
   [SYS_halt]    = sys_halt,
+  [SYS_setfg]   = sys_setfg,
 };
 
 // The handler for num (all 64 bits of a7: high bits make it unknown, not another call),

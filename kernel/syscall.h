@@ -28,5 +28,6 @@
 #define SYS_vmquery 23         // ours: the caller's pages, see kernel/vmquery.h
 #define SYS_sync    24         // ours: commit the file system now (log.c)
 #define SYS_halt    25         // ours: sync, then power the machine off
+#define SYS_setfg   26         // ours: the console's foreground job, for ^C
 
 #endif

@@ -1,5 +1,5 @@
 // Process system calls: exit, getpid, fork, wait, kill, uptime, pause, sbrk, memstat,
-// vmquery.
+// vmquery, setfg.
 // Each fetches its arguments and hands them to proc.c (or reads a counter). Arguments are
 // untrusted: every value has a defined result, never a panic; each call says what its
 // limits do.
@@ -137,4 +137,16 @@ uint64
 sys_vmquery(void)
 {
   return uvmquery(myproc()->pagetable, addrarg(0), intarg(1), addrarg(2));
+}
+
+// setfg(pid): make group pid the console's foreground job, the one ^C ends (0: none), and
+// return the previous one; pid, if the caller or its child, first heads a group pid.
+uint64
+sys_setfg(void)
+{
+  int pid = intarg(0);
+  if(pid < 0)
+    return -1;
+  setpgrp(pid);   // fails, harmlessly, for 0 and for someone else's group
+  return consolesetfg(pid);
 }

@@ -8,8 +8,10 @@
 #include "kernel/proc.h"
 #include "kernel/defs.h"
 
-// The time CSR counts at 10 MHz on QEMU virt; one tick is 1/10 s.
-#define TICK_INTERVAL 1000000
+// The time CSR counts at 10 MHz on QEMU virt. A tick (the time slice) is 1/TICKHZ s:
+// short, so that a woken thread waits little for a hart (see scheduler(), proc.c).
+#define TIMEBASE_HZ   10000000
+#define TICK_INTERVAL (TIMEBASE_HZ / TICKHZ)
 
 struct spinlock tickslock;
 uint ticks;            // protected by tickslock; advanced by one hart only
@@ -17,17 +19,16 @@ uint ticks;            // protected by tickslock; advanced by one hart only
 // Only one hart counts ticks, or they would advance NCPU times too fast.
 static int tick_hart;
 
-// Per hart: 1 if the stimecmp CSR works here, else the SBI timer is used.
-// Written once by the hart itself in timerinit(), read only by that hart.
+// Per hart: 1 if the stimecmp CSR works here, else the SBI timer is used. Written once by
+// the hart itself in timerinit(), read only by that hart.
 static int use_sstc[NCPU];
 
-// Address-space IDs, the fast path of the trap (see trampoline.S). When the hart
-// implements ASIDs, the kernel page table runs as ASID 0 and every user page table as
-// USER_ASID, so kernel and user translations never mix in the TLB: entering the kernel
-// needs no flush at all, and returning to user flushes only USER_ASID's entries (the
-// previous process's, and any this process's page table lost since). That is sound
-// because the kernel page table never changes after boot. Without ASIDs (user_asid 0)
-// both directions flush everything, as before. Per hart, set by trapinithart().
+// Address-space IDs, the trap's fast path (trampoline.S). If the hart has them, the kernel
+// page table runs as ASID 0 and every user one as USER_ASID, so their translations never mix
+// in the TLB: entering the kernel flushes nothing, returning to user flushes only USER_ASID
+// (the previous process's entries and any this one's lost since). Sound because the kernel
+// page table never changes after boot. Without (user_asid 0) both directions flush all.
+// Per hart, set by trapinithart().
 #define SATP_ASID_SHIFT 44
 #define SATP_ASID_MASK  (0xffffUL << SATP_ASID_SHIFT)
 #define USER_ASID       1UL
@@ -58,8 +59,8 @@ trapinit(void)
   tick_hart = cpuid();   // trapinit runs once, on the boot hart
 }
 
-// Install the kernel trap vector and unmask this hart's interrupt sources.
-// sstatus.SIE stays off; the scheduler turns interrupts on.
+// Install the kernel trap vector and unmask this hart's interrupt sources. sstatus.SIE stays
+// off; the scheduler turns interrupts on.
 void
 trapinithart(void)
 {
@@ -81,8 +82,7 @@ trapinithart(void)
 #endif
 }
 
-// Ask for the next timer interrupt on this hart, which also retires the
-// pending one.
+// Ask for the next timer interrupt on this hart, which also retires the pending one.
 static void
 timer_arm(void)
 {
@@ -93,9 +93,8 @@ timer_arm(void)
     sbi_set_timer(next);
 }
 
-// Per hart, interrupts off, after trapinithart(): choose the timer mechanism.
-// Sstc is only usable if the hart has it and the firmware enabled it for
-// S-mode, which the probe tests directly.
+// Per hart, interrupts off, after trapinithart(): choose the timer mechanism. Sstc is usable
+// only if the hart has it and the firmware enabled it for S-mode, which the probe tests.
 void
 timerinit(void)
 {
@@ -111,6 +110,8 @@ clockintr(void)
     ticks++;
     wakeup(&ticks);
     release(&tickslock);
+    if(ticks % TICKHZ == 0)
+      procdecay();
   }
   timer_arm();
 }
@@ -172,8 +173,8 @@ exception_name(uint64 scause)
   }
 }
 
-// For these causes stval holds the faulting address; for the others
-// (illegal instruction holds the instruction bits) the pc is the best address.
+// For these causes stval holds the faulting address; for the others (illegal instruction
+// holds the instruction bits) the pc is the best address.
 static int
 stval_is_address(uint64 scause)
 {
@@ -188,10 +189,9 @@ stval_is_address(uint64 scause)
   }
 }
 
-// An exception other than ecall from user mode. Page faults may be legal
-// (e.g. lazy allocation) and are resolved by vmfault(); anything else kills
-// the process with a single line saying why. Not inlined, so that `break
-// user_exception` in gdb stops here with p and scause shown.
+// An exception other than ecall from user mode. Page faults may be legal (lazy allocation,
+// COW) and are resolved by vmfault(); anything else kills the process with one line saying
+// why. Not inlined, so that `break user_exception` in gdb stops here with p and scause shown.
 static void __attribute__((noinline))
 user_exception(struct proc *p, uint64 scause)
 {
@@ -255,15 +255,15 @@ usertrap(void)
   usertrapret();
 }
 
-// Return to user mode in the current process: set up what uservec will need
-// on the next trap, then leave through userret in the trampoline.
+// Return to user mode in the current process: set up what uservec will need on the next
+// trap, then leave through userret in the trampoline.
 void
 usertrapret(void)
 {
   struct proc *p = myproc();
 
-  // stvec is about to point at uservec, which only works for traps from user
-  // mode, so no interrupt may be taken until sret.
+  // stvec is about to point at uservec, which only works for traps from user mode, so no
+  // interrupt may be taken until sret.
   intr_off();
   w_stvec(TRAMPOLINE + (uservec - trampoline));
 
@@ -285,8 +285,8 @@ usertrapret(void)
   ((void (*)(uint64))fn)(satp);
 }
 
-// Traps taken in supervisor mode, via kernelvec. Only interrupts are expected;
-// an exception here is a kernel bug.
+// Traps taken in supervisor mode, via kernelvec. Only interrupts are expected; an exception
+// here is a kernel bug.
 void
 kerneltrap(void)
 {

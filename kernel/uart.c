@@ -111,21 +111,24 @@ uartputc_sync(int c)
   pop_off();
 }
 
-// Move queued bytes into the UART while it will take them. Caller holds
-// tx.lock. When the UART is busy, its transmit-empty interrupt calls us again.
+// Move queued bytes into the UART while it will take them. Caller holds tx.lock. When the
+// UART is busy, its transmit-empty interrupt calls us again. Under printf's lock, so that no
+// ring byte lands inside a kernel printf() line.
 static void
 uartstart(void)
 {
-  while(tx.tx_r != tx.tx_w){
-    if(panicked)
-      return;
-    if((ReadReg(LSR) & LSR_TX_IDLE) == 0)
-      return;
-    int c = tx.buf[tx.tx_r % UART_TX_BUF_SIZE];
+  uint64 r = tx.tx_r;
+
+  if(panicked)
+    return;
+  acquire(&printlock);
+  while(tx.tx_r != tx.tx_w && (ReadReg(LSR) & LSR_TX_IDLE) != 0){
+    WriteReg(THR, tx.buf[tx.tx_r % UART_TX_BUF_SIZE]);
     tx.tx_r++;
-    wakeup(&tx.tx_r);   // room in the ring for a sleeping uartputc()
-    WriteReg(THR, c);
   }
+  release(&printlock);
+  if(tx.tx_r != r)
+    wakeup(&tx.tx_r);   // room in the ring for a sleeping uartputc()
 }
 
 // Turn the receive-data interrupt on or off (console flow control; the

@@ -119,6 +119,50 @@ def check_long_line(out, ctx):
     return expect_body(" ".join(LONG_WORDS) + "\n")(out, ctx)
 
 
+def check_lines(out, ctx):
+    """4 processes printed 150 lines each at once: every line must have arrived whole."""
+    found = re.findall(r"^lines: (\d) (\d+) abcdefghijklmnopqrstuvwxyz0123456789 (\d+)$",
+                       out, re.M)
+    whole = sum(1 for w, i, s in found if int(w) * 1000 + int(i) == int(s))
+    if whole != 600 or "lines: done\n" not in out:
+        return "%d of the 600 lines arrived whole, expected all" % whole
+
+
+def check_ctrl_c_prompt(out, ctx):
+    """^C threw the typed words away, the shell prompted again and ran only the next line.
+    (The console echoes typed keys at once, the shell's prompt comes through a buffer: the
+    two may come in either order.)"""
+    if "echo junk^C\n" not in out or out.count("$ ") != 2 or "failed" in out or \
+            not re.search(r"(^|\n|\$ )after ctrl-c\n\$ \Z", out):
+        return "expected 'echo junk^C', a new prompt, then only 'after ctrl-c' run; saw %r" % (
+            out[-300:])
+
+
+def expect_recall(want):
+    """Up and down put an earlier line after the prompt (its echo and the Enter may come in
+    either order); the line run is the one whose output is want."""
+    def check(out, ctx):
+        if "failed" in out or not re.search(r"%s\n\$ \Z" % re.escape(want), out):
+            return "expected the recalled line's output %r, saw %r" % (want, out[-300:])
+    return check
+
+
+def check_ctrl_c_job(out, ctx):
+    """^C ended the spinning job (a parent and its two children) within 1 s."""
+    took = ctx["after"]["ctrl-c-job"]
+    if "^C\n" not in out or took > 1.0 * ctx["scale"]:
+        return "the prompt came back %.2f s after ^C (expected within 1 s), output %r" % (
+            took, out[-300:])
+
+
+def check_ctrl_c_gone(out, ctx):
+    """^P: no process of the ^C'd job is left; the background job (asleep) still is."""
+    jobs = re.findall(r"^\d+ (\S+)\s+job\s", out, re.M)
+    if jobs != ["sleep"]:
+        return "^P lists job processes in states %s, expected only the background one " \
+               "asleep: %r" % (jobs, out[-400:])
+
+
 def steps(ctx):
     """(name, keys typed, timeout in seconds, check(output, ctx) -> None or why it failed).
     Keys without a final control character get a newline."""
@@ -156,6 +200,16 @@ def steps(ctx):
         ("alive-after-faults", "echo still here", 10, expect_body("still here\n")),
         ("xv6compat", "xv6compat", 60, expect_body(
             "xv6compat: -7 7 beef 0x0000000000001000 str c -8 8 abcdef %\nxv6compat: ok\n")),
+        ("printf-lines", "lines", 60, check_lines),
+        ("history-1", "echo first line", 10, expect_body("first line\n")),
+        ("history-2", "echo second line", 10, expect_body("second line\n")),
+        ("history-up", "\x1b[A", 10, expect_recall("second line")),
+        ("history-up-up", "\x1b[A\x1b[A", 10, expect_recall("first line")),
+        ("history-down", "\x1b[A\x1b[A\x1b[A\x1b[B", 10, expect_recall("second line")),
+        ("ctrl-c-prompt", "echo junk\x03echo after ctrl-c", 10, check_ctrl_c_prompt),
+        ("bg-nap", "job nap 500 &", 10, expect_body("")),
+        ("ctrl-c-job", "job spin 3", 20, check_ctrl_c_job),
+        ("ctrl-c-gone", "\x10echo listed", 10, check_ctrl_c_gone),
     ]
 
 
@@ -177,10 +231,15 @@ SPECIAL_END = {
     "ctrl-p": re.compile(r"\n1 sleep\s+init\s+\d+ pages, \d+ shared\b.*\n(.*\n)*?"
                          r"\d+ (sleep|run)\s+sh\s+\d+ pages, \d+ shared\b.*\n"),
     "sh-restart": re.compile(r"init: starting sh\n\$ \Z"),
+    "ctrl-c-prompt": re.compile(r"after ctrl-c\n.*after ctrl-c\n\$ \Z", re.S),   # echo, output
 }
+# Steps that type more once the output matches a pattern: (pattern, keys). The seconds from
+# those keys to the step's end go in ctx["after"][name].
+KEYS_AFTER = {"ctrl-c-job": (re.compile(r"job: 3 spinning\n"), "\x03")}
 PROMPT_END = re.compile(r"(?:^|\n)\$ \Z")
-# The background job may still be running when the shell prompts again: look a few times.
-RETRIES = {"background-done": 10}
+# The background job may still be running when the shell prompts again, and the processes ^C
+# ended may still be on their way out (init reaps the orphans): look a few times.
+RETRIES = {"background-done": 10, "ctrl-c-gone": 4}
 
 
 def run(cpus, scale, say, old_platform=False):
@@ -188,7 +247,7 @@ def run(cpus, scale, say, old_platform=False):
     old_platform: boot as an older QEMU would (a CPU without Sstc, so the timer must come
     through the SBI TIME extension, and QEMU's bundled firmware instead of the package's)."""
     mem = kit.setting("MEM")
-    ctx = {"cpus": cpus}
+    ctx = {"cpus": cpus, "scale": scale, "after": {}}
     names = ["boot"] + [s[0] for s in steps(ctx)] + ["no-panic"]
     results = {}
 
@@ -229,9 +288,18 @@ def run(cpus, scale, say, old_platform=False):
                 if not con.type(keys):
                     result = "QEMU stopped reading input"
                     break
+                if name in KEYS_AFTER:
+                    pattern, more = KEYS_AFTER[name]
+                    why = con.wait_for(pattern, mark, timeout * scale)
+                    ctx["after"][name] = time.monotonic()
+                    if why or not con.type(more):
+                        result = "%r: %s; output %r" % (keys, why, con.since(mark)[-300:])
+                        break
                 why = con.wait_for(SPECIAL_END.get(name, PROMPT_END), mark, timeout * scale,
                                    readme)
                 out = con.since(mark)
+                if name in ctx["after"]:
+                    ctx["after"][name] = time.monotonic() - ctx["after"][name]
                 if why:
                     result = "%r: %s; output %r" % (keys, why, out[-300:])
                     break

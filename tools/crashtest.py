@@ -19,6 +19,9 @@ harts and --mem MiB: CPUS and MEM from the environment (make passes them) unless
   idle     files written and a directory made, nothing closed, every process asleep for
            longer than the log delay; killed: after the reboot all of it is there (and then
            `halt` must power the machine off, leaving a clean image);
+  hogs     as idle, but 60 CPU-bound processes keep every hart busy: the log's committer
+           must still get a hart in time, so all of it is there 1 s after the write (at
+           most 2 s with --timeout-scale);
   fsck     no QEMU: fsck.py must report each kind of damage planted in a fresh image.
 
   tools/crashtest.py [--iters N] [--cases a,b] [--rounds N] [--cpus N] [--mem M]
@@ -265,6 +268,21 @@ def case_idle(run, it):
     return "idle %.1f s, then killed: all there after the reboot; halt powered off" % wait
 
 
+def case_hogs(run, it):
+    """Written with 60 CPU hogs running, nothing closed; killed 1 s after the write returned."""
+    img = run.fresh_image("hogs")
+    # The log delay is 0.3 s of real time; a slow host gets some slack, never the 4 s a
+    # committer that waits its turn behind every hog needs.
+    wait = min(1.0 * run.args.timeout_scale, 2.0)
+    m = run.start(img, "crashwr hogs", r"crashwr idle: written, sleeping")
+    time.sleep(wait)
+    m.kill()
+    fsck_image(img, "after the crash", orphans_ok=True)
+    run.check(img, "crashwr idlecheck", "crashwr idlecheck: OK")
+    fsck_image(img, "after recovery")
+    return "written under 60 hogs, killed %.1f s later: all there after the reboot" % wait
+
+
 def plant(data, what):
     """A copy of a clean image with one kind of damage; returns (bytes, expected message)."""
     import struct
@@ -347,7 +365,7 @@ def case_fsck(run, it):
 
 
 CASES = {"random": case_random, "closers": case_closers, "orphan": case_orphan,
-         "idle": case_idle, "fsck": case_fsck}
+         "idle": case_idle, "hogs": case_hogs, "fsck": case_fsck}
 
 
 def main():

@@ -20,6 +20,7 @@
 //                        print, then sleep forever (the system is idle: nobody commits but
 //                        the kernel on its own)
 //   crashwr idlecheck    all of it is there after the reboot
+//   crashwr hogs         as idle, with 60 CPU-bound processes running (then idlecheck)
 #include "kernel/types.h"
 #include "kernel/fcntl.h"
 #include "kernel/fs.h"
@@ -383,6 +384,26 @@ idle(void)
   sleepforever();
 }
 
+// ---- hogs: the same with 60 CPU-bound processes running (checked by idlecheck) ----
+
+#define NHOGS 60
+
+static void
+hogs(void)
+{
+  for(int i = 0; i < NHOGS; i++){
+    int pid = fork();
+    if(pid < 0){
+      printf("crashwr hogs: fork %d failed\n", i);
+      exit(1);
+    }
+    if(pid == 0)
+      for(;;)
+        ;
+  }
+  idle();
+}
+
 static int
 idlecheckfile(char *s, int id, int want)
 {
@@ -443,8 +464,10 @@ main(int argc, char **argv)
     idle();
   else if(argc == 2 && strcmp(cmd, "idlecheck") == 0)
     idlecheck();
+  else if(argc == 2 && strcmp(cmd, "hogs") == 0)
+    hogs();
   else
     printf("usage: crashwr init|run|check|close N E|closecheck N E|orphan|orphancheck|"
-           "idle|idlecheck\n");
+           "idle|idlecheck|hogs\n");
   exit(0);
 }

@@ -62,6 +62,7 @@ SOLUTION_FILES = {
     "tools/bench.py",       # COW against eager fork: needs both kernels, i.e. the solution
     "tests/test_bench.py",  # ... and its host-side tests
     "tools/autograder.py",  # the Gradescope bundle: staff only
+    "tools/tickgap.c",      # measures the timer tick's cost for performance.md
     "docs/cow-design.md",   # the design of the solution and of this program
     "docs/performance.md",  # the benchmarks (make bench) and their numbers
     "docs/forkbench.svg",   # ... and their plot

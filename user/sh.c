@@ -1,4 +1,5 @@
 // sh: the shell. Reads a line, parses it into a command tree, and runs the tree in child processes.
+// At the console, ^C ends the command being waited for (setfg), and up/down recall earlier lines.
 // Grammar:  list := pipeline { (';' | '&') [pipeline] }    pipeline := command { '|' command }
 //           command := '(' list ')' {redir} | { word | redir }    redir := ('<' | '>' | '>>') word
 #include "kernel/types.h"
@@ -11,6 +12,8 @@
 #define MAXREDIR 4     // redirections per command
 #define NCMD     64    // tree nodes per line
 #define MAXNEST  8     // depth of ( ) nesting: parsing and running recurse, and the stack is one page
+#define NHIST    8     // earlier lines that up and down recall
+#define ESC      '\x1b' // the console passes ESC [ A (up) and ESC [ B (down) on at once
 
 enum { EXEC = 1, PIPE, LIST, BACK, SUB };
 
@@ -40,6 +43,17 @@ static int ncmd;
 static char words[2 * LINESZ];   // each word copied with its NUL: never more than twice the line
 static int nwords;
 static char line[LINESZ];
+
+static char hist[NHIST][LINESZ];   // earlier lines without their '\n'; line i in hist[i % NHIST]
+static int nhist;                  // lines ever saved
+
+// Job control, only when reading the console: each command the shell itself waits for is
+// made the console's foreground job (a process group of its own), so ^C ends it and
+// everything it started, but not the shell, nor & jobs. Between commands the foreground is
+// outerfg, the job this shell belongs to (none for the first shell).
+static int jobs;
+static int shellpid;
+static int outerfg;
 
 // ---- tokenizer ----
 
@@ -453,32 +467,82 @@ runwait(struct cmd *c)
   }
   if(builtin(c))
     return;
+  int fg = jobs && c->type != BACK && getpid() == shellpid;
   if((pid = fork1()) < 0)
     return;
-  if(pid == 0)
+  if(pid == 0){
+    if(fg)
+      setfg(getpid());   // here too, so that even what it forks at once is in its group
     runcmd(c);
+  }
+  if(fg)
+    setfg(pid);
   waitfor(pid);
+  if(fg)
+    setfg(outerfg);
 }
 
-// Reads the next line into line[]. Returns 0 at end of input, -1 for a line too long to hold.
+// Replaces the n characters typed so far (shown after the prompt) by the line `back` lines up
+// the history (0: an empty one). Returns the new length.
+static int
+recall(int n, int back)
+{
+  while(n-- > 0)
+    write(2, "\b \b", 3);
+  line[0] = 0;
+  if(back > 0)
+    strcpy(line, hist[(nhist - back) % NHIST]);
+  n = strlen(line);
+  write(2, line, n);
+  return n;
+}
+
+// Saves line[] without its '\n' in the history, unless it is empty or repeats the last one.
+static void
+remember(void)
+{
+  int n = strlen(line);
+  char end = line[n - 1];
+
+  if(end == '\n')
+    line[--n] = 0;
+  if(n > 0 && (nhist == 0 || strcmp(hist[(nhist - 1) % NHIST], line) != 0))
+    strcpy(hist[nhist++ % NHIST], line);
+  line[n] = end == '\n' ? end : 0;
+}
+
+// Reads the next line into line[]; up and down replace it by an earlier line. Returns 0 at
+// end of input, -1 for a line too long to hold.
 static int
 getcmd(void)
 {
-  int n;
-  char c;
+  int n = 0, back = 0;
+  char c, seq[2];
 
   fprintf(2, "$ ");
   memset(line, 0, sizeof(line));
-  gets(line, sizeof(line));
-  n = strlen(line);
+  while(n < LINESZ - 1 && read(0, &c, 1) == 1){
+    if(c == ESC && read(0, seq, 2) == 2 && seq[0] == '['){
+      if(seq[1] == 'A' && back < nhist && back < NHIST)
+        n = recall(n, ++back);
+      else if(seq[1] == 'B' && back > 0)
+        n = recall(n, --back);
+      continue;
+    }
+    line[n++] = c;
+    if(c == '\n' || c == '\r')
+      break;
+  }
+  line[n] = 0;
   if(n == 0)
     return 0;
-  if(n == sizeof(line) - 1 && line[n-1] != '\n' && line[n-1] != '\r'){
+  if(n == LINESZ - 1 && line[n-1] != '\n' && line[n-1] != '\r'){
     // Discard the rest of the overlong line so it is not run as a command of its own.
     while(read(0, &c, 1) == 1 && c != '\n' && c != '\r')
       ;
     return -1;
   }
+  remember();
   return 1;
 }
 
@@ -494,6 +558,13 @@ main(void)
       close(fd);
       break;
     }
+  }
+  struct stat st;
+  jobs = fstat(0, &st) == 0 && st.type == T_DEVICE;
+  shellpid = getpid();
+  if(jobs){
+    outerfg = setfg(0);   // only to learn it
+    setfg(outerfg);
   }
 
   while((r = getcmd()) != 0){

@@ -32,13 +32,14 @@ int chdir(const char*);
 int dup(int);
 int getpid(void);
 char* sys_sbrk(int n, int how);   // how: SBRK_EAGER or SBRK_LAZY
-int pause(int ticks);
+int pause(int ticks);             // a tick is 10 ms: TICKHZ in kernel/param.h
 int sleep(int ticks);             // classic name for pause()
-int uptime(void);
+int uptime(void);                 // ticks since boot
 int memstat(struct memstat*);     // ours: see kernel/memstat.h
 int vmquery(uint64 va, int npages, struct vmpage*);  // ours: see kernel/vmquery.h
 int sync(void);                   // ours: returns 0 once every finished call is on disk
 int halt(void);                   // ours: sync, then power the machine off; never returns
+int setfg(int pid);               // ours: job pid (self or a child) gets ^C; returns the old one
 
 // ulib.c
 int stat(const char*, struct stat*);
