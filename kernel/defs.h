@@ -1,11 +1,13 @@
-// The kernel's internal interface: every function one kernel file calls in another,
-// arranged by layer from the hardware up (devices, library, memory, processes and traps,
-// file system, system calls). Within a layer, one block per file, named in its heading.
+// The kernel's internal interface: every function one kernel file calls in another, by layer
+// from the hardware up, one block per file.
 //
-// Lock order (outermost first), stated once for the whole kernel:
-//   log.lock / inode sleeplocks (parent directory before child) -> buffer sleeplocks
-//   wait_lock -> p->lock -> (nothing else but the locks sleep() releases)
-//   pipe->lock, cons.lock, tickslock and kmem.lock are leaves (page counts take no lock).
+// Lock order (outermost first), for the whole kernel; fs.c details the order among inodes:
+//   begin_op -> inode sleeplocks -> buffer sleeplocks -> log.lock, itable.lock, bcache.lock,
+//     disk.lock (spinlocks, held briefly)
+//   pipe->lock -> kmem.lock: ringcopy() copies user memory under pi->lock, and a copy-on-write
+//     or lazy page it touches is resolved there, in kalloc()
+//   any spinlock -> p->lock, since wakeup() takes every p->lock; wait_lock -> p->lock.
+//   kmem.lock is a leaf: holding it, the kernel takes no other lock.
 #ifndef XV6_DEFS_H
 #define XV6_DEFS_H
 
@@ -22,6 +24,7 @@ struct stat;
 struct superblock;
 
 #define NELEM(a)  (sizeof(a) / sizeof((a)[0]))   // entries in a fixed-size array
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 // ===== Firmware and devices =====
 

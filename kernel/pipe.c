@@ -1,20 +1,18 @@
 // Pipes: a ring buffer of PIPEPAGES kalloc'd pages shared by a read end and a write end (two
-// struct files). Data moves between the ring and user memory a ring page at a time, not byte
-// by byte. The ring is several pages because every time it fills or drains the two processes
-// must sleep and wake each other, which costs far more than copying a page; with 64 KiB that
-// happens a sixteenth as often as with one page. A pipe costs PIPEPAGES+1 pages, at most
+// struct files). Data moves between the ring and user memory a page run at a time. Several
+// pages, because each time the ring fills or drains the two sides sleep and wake each other,
+// which costs far more than copying a page. A pipe takes PIPEPAGES+1 pages, and at most
 // NFILE/2 pipes exist: under 4 MiB in all.
 //
-// What a read or write does with a bad user buffer:
-//  - read copies the bytes it will return to the user first and consumes them only once the
-//    whole copy has succeeded; a failed copy returns -1 and the pipe still holds every byte.
-//  - write checks its whole source before it moves a byte (copyin_probe), so a source that is
-//    not all readable user memory returns -1 with nothing written. A write that is cut off
-//    because the read end closed or the writer was killed also returns -1; the part that
-//    went in before stays in the ring (nobody can read it, or the writer is dying).
+// A bad user buffer: read copies the bytes out first and consumes them only once the whole
+// copy has succeeded, so a failed copy returns -1 and the pipe keeps every byte. Write checks
+// its whole source before it moves a byte (copyin_probe), so an unreadable source returns -1
+// with nothing written. A write cut off because the read end closed or the writer was killed
+// also returns -1; what went in before stays (nobody can read it, or the writer is dying).
 //
-// pi->lock guards all fields. copyout/copyin run with it held; they may take allocator and
-// COW reference locks (leaves), but never sleep.
+// pi->lock guards all fields. copyin/copyout run with it held: they do not sleep, but
+// resolving a copy-on-write or lazy page may call kalloc(), so pi->lock comes before
+// kmem.lock (defs.h).
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -42,8 +40,6 @@ struct pipe {
 // full, so each side wakes the other exactly when it makes the ring non-empty or non-full.
 #define DATA_CHAN(pi)  ((void *)&(pi)->count)
 #define SPACE_CHAN(pi) ((void *)&(pi)->head)
-
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static void
 pipefree(struct pipe *pi)
