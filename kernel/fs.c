@@ -3,16 +3,13 @@
 // the buffer cache (bio.c), and every change goes through the log (log.c): a function here that
 // may modify the disk must be called between begin_op() and end_op().
 //
-// Lock order (the one place it is written down; sysfile.c and file.c follow it):
-//   1. begin_op(): a system call joins a transaction before it locks any inode.
-//   2. Inode sleeplocks: a directory before the inode one of its entries names, never the
-//      other way round. A path walk holds one inode lock at a time, unlocking a directory
-//      before locking what it found there, which may be the directory's parent (".."). The
-//      calls that change a directory hold it and at most one inode it names or is about to
-//      name, and that inode is never the directory itself or its parent.
-//   3. Buffer sleeplocks (bio.c), then the log's and itable's spinlocks, held only briefly.
-// itable.lock guards ip->ref and which (dev, inum) a slot holds; ip->lock guards the rest of
-// the inode, valid included.
+// Locks (defs.h has the whole kernel's order; sysfile.c and file.c follow this one): a system
+// call joins a transaction (begin_op) before it locks any inode. Inode sleeplocks go from a
+// directory to an inode one of its entries names, never back: a path walk unlocks a directory
+// before it locks what it found there (perhaps the parent, ".."), and a call that changes a
+// directory holds at most one other inode, never the directory itself or its parent. Then
+// buffer sleeplocks, then the log's and itable's spinlocks, briefly. itable.lock guards
+// ip->ref and which (dev, inum) a slot holds; ip->lock guards the rest of the inode.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -26,8 +23,6 @@
 #include "kernel/buf.h"
 #include "kernel/file.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
 // The bit for block b within its byte of the free bitmap.
 #define BITMASK(b) ((uchar)(1 << ((b) % 8)))
 
@@ -40,8 +35,7 @@ struct superblock sb;
 // The free bitmap holds one bit per block of the disk, 1 for in use. mkfs marks the metadata
 // blocks (boot, superblock, log, inodes, bitmap) in use; they are never freed.
 
-// Fill the block balloc() just handed out with zeros. Its old contents do not matter, so it is
-// not read first (bclaim), and the log may write it home directly (log_write_new, see log.c).
+// Zero a block balloc() just took: not read first (bclaim), written home directly (log.c).
 static void
 bzero(int dev, int bno)
 {
@@ -65,8 +59,8 @@ firstclear(uchar *map, uint nbits)
   return -1;
 }
 
-// Allocate a zeroed disk block and return its number, or 0 if the disk is full (block 0 is
-// the boot block, always in use, so 0 is never a real answer). Inside a transaction.
+// A newly allocated, zeroed block's number, or 0 if the disk is full (block 0 is the boot
+// block, never free). Inside a transaction.
 static uint
 balloc(uint dev)
 {
@@ -233,7 +227,6 @@ iload(struct inode *ip)
   ip->valid = 1;
 }
 
-// One more reference to ip (fork's cwd, a path walk starting at the cwd).
 struct inode*
 idup(struct inode *ip)
 {
@@ -262,19 +255,6 @@ iunlock(struct inode *ip)
   releasesleep(&ip->lock);
 }
 
-// Free ip on disk: its blocks, then the disk inode itself. Caller holds ip->lock and the
-// only reference, in a transaction.
-static void
-ifree(struct inode *ip)
-{
-  itrunc(ip);
-  ip->type = 0;
-  iupdate(ip);
-  // Not valid any more: if ialloc() hands this inode number out again before the slot is
-  // let go, its new owner's ilock() reloads the new type from disk.
-  ip->valid = 0;
-}
-
 // Drop a reference to ip. The last reference to an inode that no directory names frees it on
 // disk, so every iput() must be inside a transaction.
 void
@@ -283,10 +263,13 @@ iput(struct inode *ip)
   acquire(&itable.lock);
   if(ip->ref == 1 && ip->valid && ip->nlink == 0){
     // Ours alone: no name leads to it and no one else holds a pointer, so no one can wait for
-    // its lock, and no iget() can reach it until ifree() has marked it free on disk.
+    // its lock, and no iget() can reach it until it is marked free on disk.
     release(&itable.lock);
     acquiresleep(&ip->lock);
-    ifree(ip);
+    itrunc(ip);
+    ip->type = 0;
+    iupdate(ip);
+    ip->valid = 0;        // ialloc() may hand inum out again: its owner reloads it
     releasesleep(&ip->lock);
     acquire(&itable.lock);
   }
@@ -348,8 +331,7 @@ stati(struct inode *ip, struct stat *st)
 // block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes: writei never
 // writes past the end, so every block below the size exists.
 
-// The block address in *slot; with alloc, an empty slot first gets a fresh block. 0 if the
-// slot is empty and stays so (no alloc, or the disk is full).
+// The block address in *slot; with alloc, an empty slot first gets a fresh block (0 if full).
 static uint
 fillslot(uint dev, uint *slot, int alloc)
 {
@@ -470,7 +452,7 @@ namecmp(const char *s, const char *t)
   return strncmp(s, t, DIRSIZ);
 }
 
-// Read the entry at byte offset off of dp (locked) into *de. 0, or -1 past the end.
+// The entry at byte offset off of dp (locked) into *de. 0, or -1 past the end.
 static int
 readent(struct inode *dp, uint off, struct dirent *de)
 {
@@ -501,10 +483,9 @@ dirscan(struct inode *dp, char *name, uint *poff)
   return 0;
 }
 
-// The inode number that name has in directory dp (locked), or 0 if dp has no such entry; if
-// found and poff != 0, *poff is the entry's offset. No in-memory inode is involved, so "not
-// there" cannot be confused with "inode table full". To use the inode, iget() it while dp is
-// still locked (the entry, and with it the inode, cannot go away in between).
+// The inode number that name has in directory dp (locked), or 0 if dp has none; if found and
+// poff != 0, *poff is the entry's offset. To use the inode, iget() it while dp is still locked
+// (the entry, and with it the inode, cannot go away in between).
 uint
 dirlookup(struct inode *dp, char *name, uint *poff)
 {
@@ -597,17 +578,50 @@ descend(struct inode *dir, char *name)
     if(inum != 0)
       next = iget(dir->dev, inum);   // while dir is locked: see dirlookup()
   }
-  // Unlocked before anyone locks next, which may be dir's parent.
-  iunlockput(dir);
+  iunlockput(dir);                   // before anyone locks next, which may be dir's parent
   return next;
 }
 
-// dir itself if it is searchable, else 0 (the reference to dir is then dropped).
+// Follow path, from the root ("/...") or the current directory, to the directory its last
+// element is in. Returns it referenced and unlocked, with that element in name (DIRSIZ bytes),
+// or with name[0] == 0 if path has no element ("/"); 0 if path is empty or leads nowhere.
+// Inside a transaction, since a failed step iput()s.
 static struct inode*
-keepdir(struct inode *dir)
+walkdirs(char *path, char *name)
 {
+  if(*path == 0)
+    return 0;
+  struct inode *dir = (*path == '/') ? iget(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
+  name[0] = 0;
+  char *rest = skipelem(path, name);
+  while(dir != 0 && rest != 0 && *rest != 0){
+    dir = descend(dir, name);
+    rest = skipelem(rest, name);
+  }
+  return dir;
+}
+
+// The inode path names, referenced and unlocked, or 0.
+struct inode*
+namei(char *path)
+{
+  char name[DIRSIZ];
+  struct inode *dir = walkdirs(path, name);
+  if(dir == 0 || name[0] == 0)
+    return dir;
+  return descend(dir, name);
+}
+
+// The directory that holds (or would hold) path's last element, referenced and unlocked, with
+// the element copied to name; 0 if there is none, or the directory is not searchable.
+struct inode*
+nameiparent(char *path, char *name)
+{
+  struct inode *dir = walkdirs(path, name);
+  if(dir == 0)
+    return 0;
   ilock(dir);
-  int ok = searchable(dir);
+  int ok = name[0] != 0 && searchable(dir);
   iunlock(dir);
   if(!ok){
     iput(dir);
@@ -616,51 +630,8 @@ keepdir(struct inode *dir)
   return dir;
 }
 
-// Resolve path from the root ("/...") or the current directory, returning the inode referenced
-// and unlocked, or 0. With parent set, stop one element short: return the directory that holds
-// (or would hold) the last element, and copy that element to name (DIRSIZ bytes). An empty
-// path names nothing. Inside a transaction, since failures iput().
-static struct inode*
-namex(char *path, int parent, char *name)
-{
-  if(*path == 0)
-    return 0;
-  struct inode *ip = (*path == '/') ? iget(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
-  while(ip != 0 && (path = skipelem(path, name)) != 0){
-    if(parent && *path == 0)
-      return keepdir(ip);
-    ip = descend(ip, name);
-  }
-  if(ip != 0 && parent){
-    iput(ip);      // no last element (the path is "/"), so no parent to return
-    return 0;
-  }
-  return ip;
-}
-
-struct inode*
-namei(char *path)
-{
-  char name[DIRSIZ];
-  return namex(path, 0, name);
-}
-
-struct inode*
-nameiparent(char *path, char *name)
-{
-  return namex(path, 1, name);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Mounting
-
-static void
-readsb(int dev, struct superblock *s)
-{
-  struct buf *bp = bread(dev, 1);
-  memmove(s, bp->data, sizeof(*s));
-  brelse(bp);
-}
 
 // Is disk inode inum allocated but named by no directory entry?
 static int
@@ -700,7 +671,9 @@ reclaim_orphans(uint dev)
 void
 fsinit(int dev)
 {
-  readsb(dev, &sb);
+  struct buf *bp = bread(dev, 1);
+  memmove(&sb, bp->data, sizeof(sb));
+  brelse(bp);
   if(sb.magic != FSMAGIC)
     panic("fsinit: disk is not our file system (bad superblock magic); build fs.img with mkfs");
   if(sb.ninodes == 0 || sb.size == 0 || sb.bmapstart >= sb.size || sb.inodestart >= sb.size)
