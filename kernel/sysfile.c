@@ -22,26 +22,20 @@
 // ---------------------------------------------------------------------------------------------
 // Arguments and descriptors
 
-// Fetch argument n as a descriptor open in the current process. Returns 0 and sets *pfd and
-// *pf (either may be null), or -1.
-static int
-argfd(int n, int *pfd, struct file **pf)
+// The open file that argument n names as a descriptor of the current process, or 0 if none
+// does; the descriptor goes to *pfd unless pfd is 0.
+static struct file*
+fdarg(int n, int *pfd)
 {
   int fd;
   argint(n, &fd);
-  if(fd < 0 || fd >= NOFILE)
-    return -1;
-  struct file *f = myproc()->ofile[fd];
-  if(f == 0)
-    return -1;
-  if(pfd)
+  struct file *f = (fd >= 0 && fd < NOFILE) ? myproc()->ofile[fd] : 0;
+  if(pfd != 0)
     *pfd = fd;
-  if(pf)
-    *pf = f;
-  return 0;
+  return f;
 }
 
-// Fetch argument n as a path into path[MAXPATH]: at most MAXPATH-1 characters. 0 or -1.
+// Argument n as a path into path[MAXPATH]: 0, or -1 for a bad pointer or a path too long.
 static int
 argpath(int n, char *path)
 {
@@ -75,12 +69,12 @@ fdalloc(struct file *f)
 static uint64
 fileio(int writing)
 {
-  struct file *f;
+  struct file *f = fdarg(0, 0);
   uint64 addr;
   int n;
   argaddr(1, &addr);
   argint(2, &n);
-  if(argfd(0, 0, &f) < 0 || !user_range_ok(addr, n))
+  if(f == 0 || !user_range_ok(addr, n))
     return -1;
   return writing ? filewrite(f, addr, n) : fileread(f, addr, n);
 }
@@ -97,37 +91,37 @@ sys_write(void)
   return fileio(1);
 }
 
+// dup(fd): a second descriptor for fd's file, sharing its offset.
 uint64
 sys_dup(void)
 {
-  struct file *f;
-  if(argfd(0, 0, &f) < 0)
-    return -1;
-  int fd = fdalloc(f);
-  if(fd >= 0)
-    filedup(f);      // the reference the new descriptor owns
-  return fd;
+  struct file *f = fdarg(0, 0);
+  int newfd = (f != 0) ? fdalloc(f) : -1;
+  if(newfd >= 0)
+    filedup(f);           // the reference newfd owns
+  return newfd;
 }
 
+// close(fd): the descriptor is free at once; the file closes with its last reference.
 uint64
 sys_close(void)
 {
   int fd;
-  struct file *f;
-  if(argfd(0, &fd, &f) < 0)
-    return -1;
-  myproc()->ofile[fd] = 0;
-  fileclose(f);
-  return 0;
+  struct file *f = fdarg(0, &fd);
+  if(f != 0){
+    myproc()->ofile[fd] = 0;
+    fileclose(f);
+  }
+  return f != 0 ? 0 : -1;
 }
 
 uint64
 sys_fstat(void)
 {
-  struct file *f;
+  struct file *f = fdarg(0, 0);
   uint64 st;
   argaddr(1, &st);
-  if(argfd(0, 0, &f) < 0 || !user_range_ok(st, sizeof(struct stat)))
+  if(f == 0 || !user_range_ok(st, sizeof(struct stat)))
     return -1;
   return filestat(f, st);
 }
@@ -188,16 +182,6 @@ lockparent(char *path, char *name)
   return dp;
 }
 
-// Fill the new directory dp with "." and ".." (naming parent). Neither adds to dp's own
-// nlink; parent's nlink is the caller's to raise. 0 or -1.
-static int
-initdir(struct inode *dp, struct inode *parent)
-{
-  if(dirlink(dp, ".", dp->inum) < 0 || dirlink(dp, "..", parent->inum) < 0)
-    return -1;
-  return 0;
-}
-
 // Make a new inode of the given type called name in dp (locked, live, no entry called name).
 // Returns it locked and referenced, or 0 with nothing changed.
 static struct inode*
@@ -213,7 +197,10 @@ newinode(struct inode *dp, char *name, short type, short major, short minor)
   ip->minor = minor;
   ip->nlink = 1;
   iupdate(ip);
-  if((type == T_DIR && initdir(ip, dp) < 0) || dirlink(dp, name, ip->inum) < 0){
+  // A directory's "." and ".." do not count in its own nlink; ".." counts in dp's, below.
+  int dirok = type != T_DIR ||
+              (dirlink(ip, ".", ip->inum) == 0 && dirlink(ip, "..", dp->inum) == 0);
+  if(!dirok || dirlink(dp, name, ip->inum) < 0){
     // Give it back: with no links, the last iput() frees the inode and any block it got.
     ip->nlink = 0;
     iupdate(ip);
@@ -253,18 +240,6 @@ create(char *path, short type, short major, short minor)
   iunlockput(ip);
   return 0;
 }
-
-// What a descriptor opened with omode may do, by its two access-mode bits. Both bits set
-// counts as write-only.
-static const struct {
-  char readable;
-  char writable;
-} access[4] = {
-  [O_RDONLY]          = { 1, 0 },
-  [O_WRONLY]          = { 0, 1 },
-  [O_RDWR]            = { 1, 1 },
-  [O_WRONLY | O_RDWR] = { 0, 1 },
-};
 
 // May ip (locked) be opened with omode? A directory only for reading, a device node only if
 // its major number can have a driver.
@@ -306,8 +281,8 @@ openpath(char *path, int omode)
   f->ip = ip;                 // the file owns our reference to ip
   f->major = ip->major;
   f->off = 0;
-  f->readable = access[omode & (O_WRONLY | O_RDWR)].readable;
-  f->writable = access[omode & (O_WRONLY | O_RDWR)].writable;
+  f->readable = (omode & O_WRONLY) == 0;                // O_WRONLY|O_RDWR is write-only
+  f->writable = (omode & (O_WRONLY | O_RDWR)) != 0;
   if((omode & O_TRUNC) && ip->type == T_FILE)
     itrunc(ip);
   iunlock(ip);
