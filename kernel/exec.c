@@ -14,14 +14,13 @@
 #include "kernel/defs.h"
 #include "kernel/elf.h"
 
-// The stack region: a guard page, then USERSTACK stack pages, right above the segments.
+// The stack region right above the segments: a guard page, then USERSTACK stack pages.
+// Segments must end low enough to leave room for it below TRAPFRAME.
 #define STACK_REGION ((USERSTACK + 1) * PGSIZE)
-
-// Segments must end at or below this, leaving room for the stack below TRAPFRAME.
 #define SEGMENT_LIMIT (TRAPFRAME - STACK_REGION)
 
-// Is the file header one we can load, in a file of fsize bytes? A 64-bit RISC-V object
-// whose program header table lies within the file.
+// Can we load a file of fsize bytes with this header? A 64-bit RISC-V object whose program
+// header table lies within the file.
 static int
 header_ok(struct elfhdr *eh, uint fsize)
 {
@@ -37,10 +36,9 @@ header_ok(struct elfhdr *eh, uint fsize)
   return 1;
 }
 
-// May this PT_LOAD segment be mapped above the sz bytes mapped so far, from a file of fsize
-// bytes? Its sizes must agree and not wrap, its start be page-aligned and above sz (segments
-// come in increasing order, without overlap), its end leave room for the stack, and its file
-// bytes exist.
+// May this PT_LOAD segment of a file of fsize bytes go above the sz bytes mapped so far? Its
+// sizes must agree and not wrap, its start be page-aligned and at or above sz (segments come
+// in order, without overlap), its end leave room for the stack, and its file bytes exist.
 static int
 segment_ok(struct proghdr *ph, uint64 sz, uint fsize)
 {
@@ -52,18 +50,6 @@ segment_ok(struct proghdr *ph, uint64 sz, uint fsize)
   if(ph->p_offset + ph->p_filesz < ph->p_offset || ph->p_offset + ph->p_filesz > fsize)
     return 0;
   return 1;
-}
-
-// The PTE permissions a segment's p_flags ask for; user-readable always.
-static int
-segment_perm(uint flags)
-{
-  int perm = PTE_U | PTE_R;
-  if(flags & PF_X)
-    perm |= PTE_X;
-  if(flags & PF_W)
-    perm |= PTE_W;
-  return perm;
 }
 
 // Read n bytes at file offset off into the pages mapped at va (page-aligned) in pagetable.
@@ -94,7 +80,9 @@ load_segments(pagetable_t pagetable, struct inode *ip, struct elfhdr *eh, uint64
       continue;
     if(!segment_ok(&ph, *szp, ip->size))
       return -1;
-    uint64 newsz = uvmalloc(pagetable, *szp, ph.p_vaddr + ph.p_memsz, segment_perm(ph.p_flags));
+    // User-readable always; writable and executable as p_flags ask.
+    int perm = PTE_U | PTE_R | (ph.p_flags & PF_W ? PTE_W : 0) | (ph.p_flags & PF_X ? PTE_X : 0);
+    uint64 newsz = uvmalloc(pagetable, *szp, ph.p_vaddr + ph.p_memsz, perm);
     if(newsz == 0)
       return -1;
     *szp = newsz;
@@ -130,9 +118,8 @@ load_program(struct proc *p, char *path, struct elfhdr *eh, uint64 *szp)
 }
 
 // Push the argument strings, then the argv[] array that points at them, onto the stack that
-// spans [stackbase, *spp). argv ends with a null pointer (sys_exec makes sure of it within
-// MAXARG entries). Returns argc and moves *spp down (16-byte aligned), or -1 if there are
-// more than MAXARG arguments or they do not fit.
+// spans [stackbase, *spp). Returns argc and moves *spp down (16-byte aligned), or -1 if there
+// are more than MAXARG arguments (argv ends with a null pointer) or they do not fit.
 static int
 push_args(pagetable_t pagetable, char **argv, uint64 stackbase, uint64 *spp)
 {
