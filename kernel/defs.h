@@ -187,9 +187,9 @@ void            usertrapret(void);
 // bio.c: the buffer cache
 void            binit(void);
 struct buf*     bread(uint dev, uint blockno);
-struct buf*     bclaim(uint dev, uint blockno);   // bread without the disk read: caller overwrites it all
+struct buf*     bclaim(uint dev, uint blockno);   // bread, no disk read: caller overwrites all
 void            bwrite(struct buf *b);
-void            bwrite_batch(struct buf **bufs, uint *blocks, int n);  // many blocks, one round trip
+void            bwrite_batch(struct buf **bufs, uint *blocks, int n);  // one trip to the disk
 void            brelse(struct buf *b);
 void            bpin(struct buf *b);
 void            bunpin(struct buf *b);

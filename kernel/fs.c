@@ -612,18 +612,14 @@ namei(char *path)
   return descend(dir, name);
 }
 
-// The directory that holds (or would hold) path's last element, referenced and unlocked, with
-// the element copied to name; 0 if there is none, or the directory is not searchable.
+// The inode that holds (or would hold) path's last element, referenced and unlocked, with the
+// element copied to name; 0 if path has no last element. The caller checks, under the inode's
+// lock, that it is a directory with a name (searchable): both may change until then.
 struct inode*
 nameiparent(char *path, char *name)
 {
   struct inode *dir = walkdirs(path, name);
-  if(dir == 0)
-    return 0;
-  ilock(dir);
-  int ok = name[0] != 0 && searchable(dir);
-  iunlock(dir);
-  if(!ok){
+  if(dir != 0 && name[0] == 0){
     iput(dir);
     return 0;
   }

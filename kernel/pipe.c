@@ -30,7 +30,7 @@
 struct pipe {
   struct spinlock lock;
   uint head;       // ring index of the oldest unread byte, always < PIPESIZE
-  uint count;      // bytes in the ring, 0..PIPESIZE; the next write goes at (head + count) % PIPESIZE
+  uint count;      // bytes in the ring, 0..PIPESIZE; the next write goes at head + count
   int readopen;    // read end still open?
   int writeopen;   // write end still open?
   char *page[PIPEPAGES];   // the ring: index i is byte i % PGSIZE of page[i / PGSIZE]

@@ -1,8 +1,7 @@
 // System calls on files: the descriptor calls (dup, read, write, close, fstat, pipe) and the
-// path calls (open, mkdir, mknod, link, unlink, chdir, exec). A path call fetches and checks
-// its arguments, then does all its work in one transaction (begin_op .. end_op), so that a
-// crash keeps all of it or none; the work itself is a helper below that may return early.
-// Inode locks are taken in the order stated at the top of fs.c.
+// path calls (open, mkdir, mknod, link, unlink, chdir, exec). A path call checks its arguments,
+// then does all its work in one transaction, so a crash keeps all of it or none; the work is a
+// helper below that may return early. Inode locks follow the order at the top of fs.c.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -18,9 +17,6 @@
 
 // Most links an inode may have: nlink is a short on disk.
 #define MAXNLINK 32767
-
-// ---------------------------------------------------------------------------------------------
-// Arguments and descriptors
 
 // The open file that argument n names as a descriptor of the current process, or 0 if none
 // does; the descriptor goes to *pfd unless pfd is 0.
@@ -42,16 +38,16 @@ argpath(int n, char *path)
   return argstr(n, path, MAXPATH) < 0 ? -1 : 0;
 }
 
-// Is [addr, addr+n) entirely below MAXVA? Catches absurd pointers before any side effect;
-// copyin/copyout still check that every page is mapped and user-accessible.
+// Is [addr, addr+n) below MAXVA? Catches absurd pointers before any side effect; copyin and
+// copyout still check every page.
 static int
 user_range_ok(uint64 addr, int n)
 {
   return n >= 0 && addr < MAXVA && (uint64)n <= MAXVA - addr;
 }
 
-// Give f the lowest free descriptor of the current process, which then owns the caller's
-// reference to f. Returns the descriptor, or -1 if all NOFILE are in use.
+// The lowest free descriptor of the current process, now owning the caller's reference to f;
+// -1 if all NOFILE are in use.
 static int
 fdalloc(struct file *f)
 {
@@ -152,7 +148,7 @@ sys_pipe(void)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Path names: helpers for the calls below. Each runs inside the caller's transaction.
+// Path calls. The helpers run inside the caller's transaction.
 
 // Is ip a directory? Locks ip briefly; the type of a referenced inode cannot change.
 static int
@@ -164,10 +160,8 @@ isdir(struct inode *ip)
   return r;
 }
 
-// The directory that holds (or would hold) path's last element, locked, with that element
-// copied to name; or 0. A removed directory (nlink 0) does not count: entries made in it could
-// never be reached, and their inodes would leak. nameiparent() refuses one already, but the
-// directory may be removed between its check and our ilock().
+// The directory that holds (or would hold) path's last element, locked, with the element in
+// name; or 0. Not a removed directory (nlink 0): entries made in it could never be reached.
 static struct inode*
 lockparent(char *path, char *name)
 {
@@ -175,7 +169,7 @@ lockparent(char *path, char *name)
   if(dp == 0)
     return 0;
   ilock(dp);
-  if(dp->nlink == 0){
+  if(dp->type != T_DIR || dp->nlink == 0){
     iunlockput(dp);
     return 0;
   }

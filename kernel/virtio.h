@@ -1,5 +1,5 @@
-// Virtio 1.x facts used by virtio_disk.c: modern virtio-mmio registers, status and feature bits,
-// the split-virtqueue layout and the virtio-blk request format. All values come from the virtio spec.
+// Virtio 1.x facts used by virtio_disk.c, all from the virtio spec: modern virtio-mmio registers,
+// status and feature bits, the split-virtqueue layout and the virtio-blk request format.
 #ifndef XV6_VIRTIO_H
 #define XV6_VIRTIO_H
 
