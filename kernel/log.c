@@ -1,46 +1,36 @@
 // Write-ahead redo log: makes each file-system operation (begin_op .. end_op) atomic across
-// crashes, decides when the operations' changes reach the disk, and replays a committed but
-// uninstalled transaction at boot.
+// crashes, decides when changes reach the disk, and replays a committed transaction at boot.
 //
-// What a program can rely on after a crash:
-//  - an operation is all-or-nothing, and a kept operation keeps every one that ended before it
-//    began. A write() is one operation per WRITE_CHUNK (file.c): a crash may keep a prefix of
-//    its chunks, each whole.
-//  - a finished system call is on disk within LOG_DELAY of the first change of its transaction
-//    (plus the time to finish the operations running then and to commit), whatever happens next;
-//  - when sync(), or close() of the last reference to a file opened for writing, returns,
-//    every operation that ended before the call is on disk (log_sync).
+// Promises after a crash: an operation is all-or-nothing, and a kept operation keeps every one
+// that ended before it began (a write() is one operation per WRITE_CHUNK, file.c). A finished
+// system call is on disk within LOG_DELAY of its transaction's first change (plus the time to
+// finish the operations running then and to commit). When sync(), or close() of the last
+// reference to a file opened for writing, returns, all that ended before it is on disk.
 //
-// On disk, at sb.logstart: a header block, then up to capacity block copies. The header says
-// how many copies are valid and where each belongs. Writing it with n > 0 commits; writing
-// n == 0 after the copies are installed ends the transaction.
+// On disk, at sb.logstart: a header block, then block copies. The header says how many copies
+// are valid and where each belongs; writing it with n > 0 commits, with n == 0 ends the
+// transaction once the copies are installed.
 //
-// Group commit. Operations running at the same time share the open transaction, and it stays
-// open after the last one ends, so that many small writes cost one commit. It is committed,
-// always with no operation running, when the next operation might not fit (end_op), when it
-// is LOG_DELAY old (end_op, or the committer thread for an idle system), or when log_sync()
-// asks. Transactions are numbered: log.seq is the open (or committing) one, and all below it
-// are on disk. A sync sets log.barrier, which keeps new operations out of log.seq, so the
-// running ones drain and the last end_op commits; newcomers join the next transaction.
+// Group commit: concurrent operations share the open transaction, and it stays open after the
+// last one ends, so many small writes cost one commit. It is committed, with no operation
+// running, when the next operation might not fit, when it is LOG_DELAY old (end_op, or the
+// committer thread for an idle system), or when log_sync() asks. log.seq numbers the open
+// transaction; all below it are on disk. A sync sets log.barrier, which keeps newcomers out of
+// log.seq, so the running operations drain and the last end_op commits.
 //
-// New blocks. A block that is free in the committed on-disk state is invisible after a crash,
-// so a block balloc() hands out (log_write_new) goes straight home before the commit point,
-// not through the log: half the writes for appends. A block freed earlier in the same open
-// transaction is still in use on disk, so it is logged normally (log.freed).
+// New blocks: a block free in the committed state is invisible after a crash, so one balloc()
+// hands out (log_write_new) goes straight home before the commit point, skipping the log (half
+// the writes of an append), unless it was freed in the open transaction (log.freed).
 //
-// Batches. A disk request's fixed cost dominates in the emulator, so each step of a commit
-// is one bwrite_batch(), which returns when all of it is on disk, in any order. Each ordering
-// rule is kept by putting its two sides in different steps:
-//  1. the logged blocks to their log slots, the new blocks home;
-//  2. the header with n > 0 (the commit point): it names only filled slots;
-//  3. the logged blocks home: a crash now is repaired by replaying the log at boot;
-//  4. the header with n == 0: only once nothing is left half-installed.
-// The driver declines VIRTIO_BLK_F_FLUSH, so a completed write is on the image (no volatile
-// cache). Log copies go straight from the home block's pinned buffer to the slot; a cached
-// copy of a slot is then stale, which is harmless: only recovery at boot reads slots.
+// Batches: each step of a commit is one bwrite_batch(), done when all of it is on disk, in any
+// order, so each ordering rule puts its two sides in different steps: 1. copies to the log and
+// new blocks home; 2. the header, n > 0 (it names only filled slots); 3. copies home (a crash
+// now is repaired at boot); 4. the header, n == 0. The driver declines VIRTIO_BLK_F_FLUSH, so
+// a completed write is on the image. Copies go from the home block's pinned buffer straight to
+// the slot, leaving any cached copy of a slot stale: harmless, as only recovery reads slots.
 //
-// Locks: log.lock guards every field of log, except the commit's scratch, which only the
-// committing process uses. It is never held across disk I/O, nor together with tickslock.
+// log.lock guards log's fields (the commit's scratch is the committer's alone). It is never
+// held across disk I/O, nor together with tickslock.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -79,27 +69,6 @@ static struct {
   struct buf *batch[LOGBLOCKS];  // ... the buffers of one step ...
   uint batchto[LOGBLOCKS];       // ... and the block each one goes to
 } log;
-
-static void recover_from_log(void);
-static void committer(void);
-
-// At boot, from fsinit() in the first process (recovery sleeps on disk I/O).
-void
-initlog(int dev, struct superblock *sb)
-{
-  if(sizeof(struct logheader) > BSIZE)
-    panic("initlog: log header does not fit in a block");
-  if(sb->nlog < 1 + MAXOPBLOCKS)
-    panic("initlog: on-disk log too small for one operation; rebuild fs.img with mkfs");
-  initlock(&log.lock, "log");
-  log.dev = dev;
-  log.start = sb->logstart;
-  log.capacity = MIN(sb->nlog - 1, LOGBLOCKS);
-  log.seq = 1;
-  recover_from_log();
-  if(kthread_start("logcommit", committer) < 0)
-    panic("initlog: cannot start the log committer thread (out of memory or processes)");
-}
 
 // Write log.ondisk to the header block, whole, so its old contents need not be read.
 static void
@@ -285,6 +254,24 @@ committer(void)
     sleep_until(due);
     log_sync(0);      // unless end_op committed already; a newer transaction is not due
   }
+}
+
+// At boot, from fsinit() in the first process (recovery sleeps on disk I/O).
+void
+initlog(int dev, struct superblock *sb)
+{
+  if(sizeof(struct logheader) > BSIZE)
+    panic("initlog: log header does not fit in a block");
+  if(sb->nlog < 1 + MAXOPBLOCKS)
+    panic("initlog: on-disk log too small for one operation; rebuild fs.img with mkfs");
+  initlock(&log.lock, "log");
+  log.dev = dev;
+  log.start = sb->logstart;
+  log.capacity = MIN(sb->nlog - 1, LOGBLOCKS);
+  log.seq = 1;
+  recover_from_log();
+  if(kthread_start("logcommit", committer) < 0)
+    panic("initlog: cannot start the log committer thread (out of memory or processes)");
 }
 
 // Record that b (changed, locked by the caller) belongs to the open transaction, pinned in the
