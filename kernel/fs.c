@@ -459,41 +459,40 @@ readent(struct inode *dp, uint off, struct dirent *de)
   return readi(dp, 0, (uint64)de, off, sizeof(*de)) == sizeof(*de) ? 0 : -1;
 }
 
-// Scan dp (locked) for name. Returns its inode number and sets *poff to its offset; or, if
-// dp has no such entry, returns 0 and sets *poff to the first free entry (dp->size if none).
-static uint
-dirscan(struct inode *dp, char *name, uint *poff)
-{
-  struct dirent de;
-  uint freeoff = dp->size;
-
-  if(dp->type != T_DIR)
-    panic("dirscan: not a directory");
-  for(uint off = 0; readent(dp, off, &de) == 0; off += sizeof(de)){
-    if(de.inum == 0){
-      freeoff = MIN(freeoff, off);
-      continue;
-    }
-    if(namecmp(name, de.name) == 0){
-      *poff = off;
-      return de.inum;
-    }
-  }
-  *poff = freeoff;
-  return 0;
-}
-
-// The inode number that name has in directory dp (locked), or 0 if dp has none; if found and
-// poff != 0, *poff is the entry's offset. To use the inode, iget() it while dp is still locked
-// (the entry, and with it the inode, cannot go away in between).
+// The inode number that name has in directory dp (locked), or 0 if dp has none. Unless poff
+// is 0, *poff is set to the entry's offset, or if there is none, to the first free entry's
+// (dp->size if none is free). To use the inode, iget() it while dp is still locked (the
+// entry, and with it the inode, cannot go away in between).
 uint
 dirlookup(struct inode *dp, char *name, uint *poff)
 {
-  uint off;
-  uint inum = dirscan(dp, name, &off);
-  if(inum != 0 && poff != 0)
-    *poff = off;
-  return inum;
+  struct dirent de;
+  uint freeoff = dp->size;
+  if(dp->type != T_DIR)
+    panic("dirlookup: not a directory");
+  for(uint off = 0; readent(dp, off, &de) == 0; off += sizeof(de)){
+    if(de.inum != 0 && namecmp(name, de.name) == 0){
+      if(poff != 0)
+        *poff = off;
+      return de.inum;
+    }
+    if(de.inum == 0)
+      freeoff = MIN(freeoff, off);
+  }
+  if(poff != 0)
+    *poff = freeoff;
+  return 0;
+}
+
+// Write the entry (name, inum) at offset off of dp (locked); inum 0 frees it. 0, or -1.
+static int
+writeent(struct inode *dp, uint off, char *name, uint inum)
+{
+  struct dirent de;
+  memset(&de, 0, sizeof(de));
+  strncpy(de.name, name, DIRSIZ);
+  de.inum = inum;
+  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
 }
 
 // Add the entry (name, inum) to dp (locked), in the first free slot or at the end. Returns 0,
@@ -502,22 +501,16 @@ int
 dirlink(struct inode *dp, char *name, uint inum)
 {
   uint off;
-  if(dirscan(dp, name, &off) != 0)
+  if(dirlookup(dp, name, &off) != 0)
     return -1;
-  struct dirent de;
-  memset(&de, 0, sizeof(de));
-  strncpy(de.name, name, DIRSIZ);
-  de.inum = inum;
-  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
+  return writeent(dp, off, name, inum);
 }
 
 // Clear the entry at offset off of dp (locked), as found by dirlookup(). 0, or -1.
 int
 dirremove(struct inode *dp, uint off)
 {
-  struct dirent de;
-  memset(&de, 0, sizeof(de));
-  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
+  return writeent(dp, off, "", 0);
 }
 
 // Does directory dp (locked) hold nothing but "." and ".."? Those are its first two entries.
