@@ -50,58 +50,32 @@ pipefree(struct pipe *pi)
   kfree((char *)pi);
 }
 
-// A pipe with both ends open and an empty ring, or 0 if memory ran out.
-static struct pipe *
-pipenew(void)
-{
-  struct pipe *pi = (struct pipe *)kalloc();
-  if(pi == 0)
-    return 0;
-  memset(pi, 0, sizeof(*pi));   // every page[] 0, so pipefree can undo a partial ring
-  for(int i = 0; i < PIPEPAGES; i++){
-    if((pi->page[i] = kalloc()) == 0){
-      pipefree(pi);
-      return 0;
-    }
-  }
-  initlock(&pi->lock, "pipe");
-  pi->readopen = 1;
-  pi->writeopen = 1;
-  return pi;
-}
-
-static void
-attach(struct file *f, struct pipe *pi, int writable)
-{
-  f->type = FD_PIPE;
-  f->pipe = pi;
-  f->readable = !writable;
-  f->writable = writable;
-}
-
-// Create a pipe with a read end *rf and a write end *wf. Returns 0, or -1 with nothing
-// left allocated (and both pointers 0).
+// Create a pipe with a read end *rf and a write end *wf. Returns 0, or -1 with nothing left
+// allocated.
 int
 pipealloc(struct file **rf, struct file **wf)
 {
-  struct pipe *pi;
-  struct file *r = 0, *w = 0;
-
-  *rf = *wf = 0;
-  if((pi = pipenew()) == 0)
-    return -1;
-  if((r = filealloc()) != 0)
-    w = filealloc();
-  if(w == 0){
-    if(r)
-      fileclose(r);   // still FD_NONE: fileclose only gives the slot back
-    pipefree(pi);
+  struct pipe *pi = kalloc();
+  int ok = pi != 0;
+  if(ok){
+    *pi = (struct pipe){ .readopen = 1, .writeopen = 1 };  // page[] 0: pipefree can undo
+    for(int i = 0; ok && i < PIPEPAGES; i++)
+      ok = (pi->page[i] = kalloc()) != 0;
+  }
+  *rf = ok ? filealloc() : 0;
+  *wf = (*rf != 0) ? filealloc() : 0;
+  if(*wf == 0){
+    if(*rf != 0)
+      fileclose(*rf);     // still FD_NONE: fileclose only gives the slot back
+    if(pi != 0)
+      pipefree(pi);
+    *rf = 0;
     return -1;
   }
-  attach(r, pi, 0);
-  attach(w, pi, 1);
-  *rf = r;
-  *wf = w;
+  initlock(&pi->lock, "pipe");
+  (*rf)->type = (*wf)->type = FD_PIPE;   // filealloc() zeroed the rest
+  (*rf)->pipe = (*wf)->pipe = pi;
+  (*rf)->readable = (*wf)->writable = 1;
   return 0;
 }
 
@@ -110,8 +84,6 @@ pipealloc(struct file **rf, struct file **wf)
 void
 pipeclose(struct pipe *pi, int writable)
 {
-  int last;
-
   acquire(&pi->lock);
   if(writable){
     pi->writeopen = 0;
@@ -120,7 +92,7 @@ pipeclose(struct pipe *pi, int writable)
     pi->readopen = 0;
     wakeup(SPACE_CHAN(pi));
   }
-  last = !pi->readopen && !pi->writeopen;
+  int last = !pi->readopen && !pi->writeopen;
   release(&pi->lock);
   if(last)
     pipefree(pi);
