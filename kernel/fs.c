@@ -129,39 +129,30 @@ dinode_in(struct buf *bp, uint inum)
   return (struct dinode*)bp->data + inum % IPB;
 }
 
-// The slot that holds (dev, inum), else the first free slot, else 0. Caller holds itable.lock.
-static struct inode*
-islot(uint dev, uint inum)
-{
-  struct inode *free = 0;
-  for(struct inode *ip = itable.inode; ip < itable.inode + NINODE; ip++){
-    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum)
-      return ip;
-    if(ip->ref == 0 && free == 0)
-      free = ip;
-  }
-  return free;
-}
-
-// A new reference to the in-memory inode (dev, inum), unlocked and perhaps not loaded yet.
-// Returns 0 when the table is full: the caller's system call then fails and changes nothing.
+// A new reference to the in-memory inode (dev, inum), unlocked and perhaps not loaded yet:
+// its slot if it has one, else the first free slot. Returns 0 when the table is full: the
+// caller's system call then fails and changes nothing.
 struct inode*
 iget(uint dev, uint inum)
 {
+  struct inode *ip, *free = 0;
   acquire(&itable.lock);
-  struct inode *ip = islot(dev, inum);
-  if(ip == 0){
-    release(&itable.lock);
-    printf("iget: inode table full (NINODE %d)\n", NINODE);
-    return 0;
+  for(ip = itable.inode; ip < itable.inode + NINODE; ip++){
+    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum)
+      break;
+    if(ip->ref == 0 && free == 0)
+      free = ip;
   }
-  if(ip->ref == 0){
+  if(ip == itable.inode + NINODE && (ip = free) != 0){
     ip->dev = dev;
     ip->inum = inum;
     ip->valid = 0;
   }
-  ip->ref++;
+  if(ip != 0)
+    ip->ref++;
   release(&itable.lock);
+  if(ip == 0)
+    printf("iget: inode table full (NINODE %d)\n", NINODE);
   return ip;
 }
 
@@ -284,29 +275,22 @@ iunlockput(struct inode *ip)
   iput(ip);
 }
 
-// Free the data blocks listed in indirect block addr, then addr itself.
-static void
-free_indirect(uint dev, uint addr)
-{
-  struct buf *bp = bread(dev, addr);
-  uint *slot = (uint*)bp->data;
-  for(int i = 0; i < NINDIRECT; i++)
-    if(slot[i] != 0)
-      bfree(dev, slot[i]);
-  brelse(bp);
-  bfree(dev, addr);
-}
-
 // Make ip empty, freeing all its blocks. Caller holds ip->lock, inside a transaction. However
 // large the file, the freed bits fall in the few bitmap blocks, which the log absorbs.
 void
 itrunc(struct inode *ip)
 {
-  for(int i = 0; i < NDIRECT; i++)
+  if(ip->addrs[NDIRECT] != 0){
+    struct buf *bp = bread(ip->dev, ip->addrs[NDIRECT]);
+    uint *slot = (uint*)bp->data;
+    for(int i = 0; i < NINDIRECT; i++)
+      if(slot[i] != 0)
+        bfree(ip->dev, slot[i]);
+    brelse(bp);
+  }
+  for(int i = 0; i <= NDIRECT; i++)     // the direct blocks, then the indirect one
     if(ip->addrs[i] != 0)
       bfree(ip->dev, ip->addrs[i]);
-  if(ip->addrs[NDIRECT] != 0)
-    free_indirect(ip->dev, ip->addrs[NDIRECT]);
   memset(ip->addrs, 0, sizeof(ip->addrs));
   ip->size = 0;
   iupdate(ip);
