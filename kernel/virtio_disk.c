@@ -42,7 +42,6 @@
 struct request {
   struct virtio_blk_req hdr;  // read by the device
   uint8 status;               // written by the device
-  struct buf *b;              // whose data moves; b->disk counts its requests
   int *pending;               // the submitter's count of unfinished requests (0: slot free)
 };
 
@@ -175,11 +174,10 @@ fill_desc(struct virtq_desc *d, void *addr, uint32 len, uint16 flags)
   d->flags = flags;
 }
 
-// Tell the device that the available ring has new entries.
+// Tell the device that the available ring has new entries, which must be visible to it first.
 static void
 notify(void)
 {
-  // Entries and index must be visible to the device before it is told to look.
   __sync_synchronize();
   *REG(VIRTIO_MMIO_QUEUE_NOTIFY) = 0;
 }
@@ -205,9 +203,7 @@ submit(struct buf *b, uint blockno, int write, int *pending)
   r->hdr.reserved = 0;
   r->hdr.sector = sector;
   r->status = STATUS_PENDING;
-  r->b = b;
   r->pending = pending;
-  b->disk += 1;
   *pending += 1;
 
   // The device reads the header, reads or writes the data, and writes the status byte.
@@ -264,10 +260,7 @@ retire(uint32 head)
   struct request *r = &disk.req[s];
   if(r->status != VIRTIO_BLK_S_OK)
     panic("virtio disk: request failed (I/O error)");
-
-  r->b->disk -= 1;            // one request fewer holds the buffer
   int *pending = r->pending;
-  r->b = 0;
   r->pending = 0;
   if(disk.nfree == 0)
     wakeup(&disk.nfree);      // submitters sleep only while no slot is free
@@ -281,7 +274,6 @@ void
 virtio_disk_intr(void)
 {
   acquire(&disk.lock);
-
   // Acknowledge first: a completion that arrives after this raises a new interrupt,
   // and any that arrived before is found by the loop below.
   *REG(VIRTIO_MMIO_INTERRUPT_ACK) = *REG(VIRTIO_MMIO_INTERRUPT_STATUS) &
@@ -293,6 +285,5 @@ virtio_disk_intr(void)
     __sync_synchronize();
     retire(disk.used->ring[disk.seen % NUM].id);
   }
-
   release(&disk.lock);
 }
