@@ -117,37 +117,32 @@ load_program(struct proc *p, char *path, struct elfhdr *eh, uint64 *szp)
   return pagetable;
 }
 
-// Push the argument strings, then the argv[] array that points at them, onto the stack that
-// spans [stackbase, *spp). Returns argc and moves *spp down (16-byte aligned), or -1 if there
-// are more than MAXARG arguments (argv ends with a null pointer) or they do not fit.
+// Push n bytes from src onto the user stack, moving *sp down and keeping it 16-byte aligned
+// (the RISC-V calling convention), but not below base. 0, or -1 if they do not fit.
 static int
-push_args(pagetable_t pagetable, char **argv, uint64 stackbase, uint64 *spp)
+push(pagetable_t pagetable, uint64 *sp, uint64 base, void *src, uint64 n)
+{
+  if(n > *sp - base || ((*sp - n) & ~15UL) < base)
+    return -1;
+  *sp = (*sp - n) & ~15UL;
+  return copyout(pagetable, *sp, src, n);
+}
+
+// Push the argument strings, then the argv[] array that points at them, onto the stack that
+// spans [base, *sp). Returns argc, or -1 if there are more than MAXARG arguments (argv ends
+// with a null pointer) or they do not fit.
+static int
+push_args(pagetable_t pagetable, char **argv, uint64 base, uint64 *sp)
 {
   uint64 uargv[MAXARG + 1];
-  uint64 sp = *spp;
   int argc = 0;
-
   for(; argv[argc] != 0; argc++){
-    if(argc >= MAXARG)
+    if(argc >= MAXARG || push(pagetable, sp, base, argv[argc], strlen(argv[argc]) + 1) < 0)
       return -1;
-    uint64 len = strlen(argv[argc]) + 1;
-    if(len > sp - stackbase)
-      return -1;
-    sp = (sp - len) & ~15UL;   // the RISC-V calling convention keeps sp 16-byte aligned
-    if(sp < stackbase || copyout(pagetable, sp, argv[argc], len) < 0)
-      return -1;
-    uargv[argc] = sp;
+    uargv[argc] = *sp;
   }
   uargv[argc] = 0;
-
-  uint64 arraysz = (argc + 1) * sizeof(uint64);
-  if(arraysz > sp - stackbase)
-    return -1;
-  sp = (sp - arraysz) & ~15UL;
-  if(sp < stackbase || copyout(pagetable, sp, (char*)uargv, arraysz) < 0)
-    return -1;
-  *spp = sp;
-  return argc;
+  return push(pagetable, sp, base, uargv, (argc + 1) * sizeof(uint64)) < 0 ? -1 : argc;
 }
 
 // Map the stack region above the *szp bytes of segments, its lowest page a guard page that
