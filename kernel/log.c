@@ -205,7 +205,7 @@ end_op(void)
 }
 
 // Return once every operation that ended before this call is on disk, that is, once
-// transaction log.seq (as now) is. With force 0 (the committer thread) only a transaction
+// transaction log.seq (at the call) is. With force 0 (the committer thread) only a transaction
 // older than LOG_DELAY, or one being committed, is waited for. The caller holds no locks,
 // is not inside an operation (it would wait for itself), and may sleep.
 void
