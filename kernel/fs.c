@@ -30,20 +30,8 @@
 struct superblock sb;
 
 // ---------------------------------------------------------------------------------------------
-// Blocks
-//
-// The free bitmap holds one bit per block of the disk, 1 for in use. mkfs marks the metadata
-// blocks (boot, superblock, log, inodes, bitmap) in use; they are never freed.
-
-// Zero a block balloc() just took: not read first (bclaim), written home directly (log.c).
-static void
-bzero(int dev, int bno)
-{
-  struct buf *bp = bclaim(dev, bno);
-  memset(bp->data, 0, BSIZE);
-  log_write_new(bp);
-  brelse(bp);
-}
+// Blocks: the free bitmap has one bit per block, 1 for in use. mkfs marks the metadata blocks
+// (boot, superblock, log, inodes, bitmap) in use; they are never freed.
 
 // Index of the first 0 among the first nbits bits of map, or -1 if every one is set.
 static int
@@ -72,10 +60,14 @@ balloc(uint dev)
       log_write(bp);
     }
     brelse(bp);
-    if(bit >= 0){
-      bzero(dev, first + bit);
-      return first + bit;
-    }
+    if(bit < 0)
+      continue;
+    // Zero it, without reading it first; the log may write it home directly (log.c).
+    bp = bclaim(dev, first + bit);
+    memset(bp->data, 0, BSIZE);
+    log_write_new(bp);
+    brelse(bp);
+    return first + bit;
   }
   printf("balloc: out of disk blocks\n");
   return 0;
@@ -98,12 +90,10 @@ bfree(uint dev, uint b)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Inodes
-//
-// itable holds the inodes in use. A slot with ref > 0 belongs to (dev, inum), and ref counts
-// the pointers to it: open files, current directories, and short-lived ones in system calls.
-// The first ilock() loads the disk copy (valid); iupdate() writes changes back. An inode is
-// freed on disk when its last reference goes while no directory entry names it (nlink 0).
+// Inodes: itable holds the inodes in use. A slot with ref > 0 belongs to (dev, inum), and ref
+// counts the pointers to it: open files, current directories, and short-lived ones in system
+// calls. The first ilock() loads the disk copy (valid); iupdate() writes changes back. An inode
+// is freed on disk when its last reference goes while no directory entry names it (nlink 0).
 //
 // Usage: ip = namei(path) or iget(dev, inum); ilock(ip); ... use ip ...; iunlockput(ip).
 // iget() neither sleeps nor reads the disk: a caller takes a reference to the inode a
@@ -309,11 +299,9 @@ stati(struct inode *ip, struct stat *st)
 }
 
 // ---------------------------------------------------------------------------------------------
-// File contents
-//
-// Block n of a file is addrs[n] for n < NDIRECT; the next NINDIRECT are listed in the indirect
-// block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes: writei never
-// writes past the end, so every block below the size exists.
+// File contents: block n of a file is addrs[n] for n < NDIRECT; the next NINDIRECT are listed
+// in the indirect block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes:
+// writei never writes past the end, so every block below the size exists.
 
 // The block address in *slot; with alloc, an empty slot first gets a fresh block (0 if full).
 static uint
@@ -423,12 +411,10 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Directories
-//
-// A directory is a file of struct dirent. An entry with inum 0 is free; names are unique
-// within a directory. Every directory holds "." (itself) and ".." (its parent; the root's is
-// the root). A directory's nlink counts its name in its parent and the ".." of each of its
-// subdirectories, but not its own ".", so unlinking it makes it 0.
+// Directories: a directory is a file of struct dirent. An entry with inum 0 is free; names are
+// unique within a directory. Every directory holds "." (itself) and ".." (its parent; the
+// root's is the root). A directory's nlink counts its name in its parent and the ".." of each
+// of its subdirectories, but not its own ".", so unlinking it makes it 0.
 
 int
 namecmp(const char *s, const char *t)
