@@ -283,24 +283,6 @@ openpath(char *path, int omode)
   return fd;
 }
 
-// mkdir() and mknod(): path as a new inode of the given type. 0 or -1.
-static int
-makenode(char *path, short type, short major, short minor)
-{
-  struct inode *ip = create(path, type, major, minor);
-  if(ip == 0)
-    return -1;
-  iunlockput(ip);
-  return 0;
-}
-
-// mkdir()
-static int
-mkdirpath(char *path)
-{
-  return makenode(path, T_DIR, 0, 0);
-}
-
 // Add the entry name in dp (locked, live) for ip (referenced, unlocked, not a directory).
 static int
 addname(struct inode *dp, char *name, struct inode *ip)
@@ -429,28 +411,37 @@ sys_open(void)
   return fd;
 }
 
+// mkdir() and mknod(): the path in argument 0 as a new inode of the given type. 0 or -1.
+static uint64
+makenode(short type, short major, short minor)
+{
+  char path[MAXPATH];
+  if(argpath(0, path) < 0)
+    return -1;
+  begin_op();
+  struct inode *ip = create(path, type, major, minor);
+  if(ip != 0)
+    iunlockput(ip);
+  end_op();
+  return ip != 0 ? 0 : -1;
+}
+
 uint64
 sys_mkdir(void)
 {
-  return onpath(mkdirpath);
+  return makenode(T_DIR, 0, 0);
 }
 
 uint64
 sys_mknod(void)
 {
-  char path[MAXPATH];
   int major, minor;
   argint(1, &major);
   argint(2, &minor);
-  if(argpath(0, path) < 0)
-    return -1;
   // Both are shorts on disk; a major number indexes devsw[].
   if(major < 0 || major >= NDEV || minor < 0 || minor > 0x7fff)
     return -1;
-  begin_op();
-  int r = makenode(path, T_DEVICE, major, minor);
-  end_op();
-  return r;
+  return makenode(T_DEVICE, major, minor);
 }
 
 uint64
