@@ -29,7 +29,6 @@ struct superblock;
 // ===== Firmware and devices =====
 
 // sbi.c: calls into the OpenSBI firmware, which runs in M-mode
-void            sbi_console_putchar(int c);
 void            sbi_set_timer(uint64 when);
 int             sbi_hart_start(uint64 hartid, uint64 start_addr, uint64 opaque);
 int             sbi_hart_get_status(uint64 hartid);

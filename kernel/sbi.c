@@ -1,5 +1,5 @@
-// Calls from the S-mode kernel into the OpenSBI firmware (SBI specification v1.0+):
-// console output, the timer, starting harts, and shutting the machine down.
+// Calls from the S-mode kernel into the OpenSBI firmware (SBI specification v1.0+): the timer,
+// starting harts, and shutting the machine down.
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/riscv.h"
@@ -7,7 +7,6 @@
 
 // Extension ids (a7) and function ids (a6) from the SBI specification.
 #define SBI_EXT_LEGACY_SET_TIMER   0x00
-#define SBI_EXT_LEGACY_PUTCHAR     0x01
 #define SBI_EXT_LEGACY_SHUTDOWN    0x08
 #define SBI_EXT_BASE               0x10
 #define   SBI_BASE_PROBE_EXTENSION   3
@@ -37,12 +36,6 @@ sbi_call(uint64 ext, uint64 fn, uint64 arg0, uint64 arg1, uint64 arg2)
   register uint64 a7 asm("a7") = ext;
   asm volatile("ecall" : "+r" (a0), "+r" (a1) : "r" (a2), "r" (a6), "r" (a7) : "memory");
   return (struct sbiret){ (long)a0, (long)a1 };
-}
-
-void
-sbi_console_putchar(int c)
-{
-  sbi_call(SBI_EXT_LEGACY_PUTCHAR, 0, c, 0, 0);
 }
 
 // Whether the TIME extension exists: 0 = not asked yet, 1 = yes, -1 = no. Harts may race to
