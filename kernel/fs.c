@@ -338,14 +338,13 @@ bmap(struct inode *ip, uint bn, int alloc)
 }
 
 // Move n bytes between ip at offset off and addr (a user address if user, else kernel), one
-// block at a time: into the file if writing, out of it otherwise. Returns the bytes moved;
-// it stops early at a missing block (reading) or a full disk (writing), and at a failed copy,
-// which also sets *copyfailed. Caller holds ip->lock, and when writing is in a transaction.
-static uint
-iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n, int *copyfailed)
+// block at a time: into the file if writing, out of it otherwise. Returns the bytes moved,
+// short at a missing block (reading), a full disk (writing) or a failed copy; -1 if a copy
+// failed before any byte moved. Caller holds ip->lock, and when writing is in a transaction.
+static int
+iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n)
 {
   uint done = 0;
-  *copyfailed = 0;
   while(done < n){
     uint bno = bmap(ip, off / BSIZE, writing);
     if(bno == 0)
@@ -363,10 +362,8 @@ iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n, i
       r = either_copyout(user, addr, bp->data + start, m);
     }
     brelse(bp);
-    if(r < 0){
-      *copyfailed = 1;
-      break;
-    }
+    if(r < 0)
+      return done > 0 ? done : -1;
     done += m;
     off += m;
     addr += m;
@@ -382,12 +379,7 @@ readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
 {
   if(off >= ip->size)
     return 0;
-  n = MIN(n, ip->size - off);
-  int copyfailed;
-  uint done = iomove(ip, 0, user_dst, dst, off, n, &copyfailed);
-  if(done == 0 && copyfailed)
-    return -1;
-  return done;
+  return iomove(ip, 0, user_dst, dst, off, MIN(n, ip->size - off));
 }
 
 // Write n bytes from src (a user address if user_src, else kernel) at offset off, extending
@@ -400,9 +392,8 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
   uint max = MAXFILE * BSIZE;
   if(off > ip->size || off > max)
     return -1;
-  n = MIN(n, max - off);
-  int copyfailed;
-  uint done = iomove(ip, 1, user_src, src, off, n, &copyfailed);
+  int r = iomove(ip, 1, user_src, src, off, MIN(n, max - off));
+  uint done = (r > 0) ? r : 0;
   if(off + done > ip->size)
     ip->size = off + done;
   // Even if the size did not change, bmap() may have added blocks to ip->addrs.
