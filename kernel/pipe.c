@@ -1,18 +1,15 @@
-// Pipes: a ring buffer of PIPEPAGES kalloc'd pages shared by a read end and a write end (two
-// struct files). Data moves between the ring and user memory a page run at a time. Several
-// pages, because each time the ring fills or drains the two sides sleep and wake each other,
-// which costs far more than copying a page. A pipe takes PIPEPAGES+1 pages, and at most
-// NFILE/2 pipes exist: under 4 MiB in all.
+// Pipes: a ring of PIPEPAGES kalloc'd pages shared by a read end and a write end (two struct
+// files); data moves a page run at a time. Several pages, because each time the ring fills or
+// drains the two sides sleep and wake each other, which costs far more than copying a page. A
+// pipe takes PIPEPAGES+1 pages; at most NFILE/2 pipes exist: under 4 MiB in all.
 //
-// A bad user buffer: read copies the bytes out first and consumes them only once the whole
-// copy has succeeded, so a failed copy returns -1 and the pipe keeps every byte. Write checks
-// its whole source before it moves a byte (copyin_probe), so an unreadable source returns -1
-// with nothing written. A write cut off because the read end closed or the writer was killed
-// also returns -1; what went in before stays (nobody can read it, or the writer is dying).
+// A bad user buffer: read consumes bytes only once their copy out has succeeded, so a failed
+// copy returns -1 and the pipe keeps every byte. Write checks its whole source first
+// (copyin_probe), so an unreadable one returns -1 with nothing written. A write cut off by the
+// read end closing or the writer being killed returns -1 too; what went in stays.
 //
-// pi->lock guards all fields. copyin/copyout run with it held: they do not sleep, but
-// resolving a copy-on-write or lazy page may call kalloc(), so pi->lock comes before
-// kmem.lock (defs.h).
+// pi->lock guards all fields. copyin/copyout run with it held: they do not sleep, but resolving
+// a copy-on-write or lazy page may call kalloc(), so pi->lock comes before kmem.lock (defs.h).
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -156,34 +153,27 @@ pipewrite(struct pipe *pi, uint64 addr, int n)
   return done == n ? n : -1;
 }
 
-// Read up to n bytes into user address addr. Sleeps until there is data or the write end
-// is closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy
-// to user memory failed (then nothing is consumed).
+// Read up to n bytes into user address addr. Sleeps until there is data or the write end is
+// closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy to
+// user memory failed (then nothing is consumed).
 int
 piperead(struct pipe *pi, uint64 addr, int n)
 {
-  struct proc *p = myproc();
-
   if(n <= 0)
     return n == 0 ? 0 : -1;
-
+  int r = -1;
   acquire(&pi->lock);
-  while(pi->count == 0 && pi->writeopen){
-    if(killed(p)){
-      release(&pi->lock);
-      return -1;
-    }
+  while(pi->count == 0 && pi->writeopen && !killed(myproc()))
     sleep(DATA_CHAN(pi), &pi->lock);
-  }
   uint m = MIN((uint)n, pi->count);
-  if(ringcopy(pi, pi->head, addr, m, 1) < 0){
-    release(&pi->lock);
-    return -1;
+  // Data, or end of file (m == 0); else killed while waiting.
+  if((m > 0 || !pi->writeopen) && ringcopy(pi, pi->head, addr, m, 1) == 0){
+    if(pi->count == PIPESIZE)
+      wakeup(SPACE_CHAN(pi));
+    pi->head = (pi->head + m) % PIPESIZE;
+    pi->count -= m;
+    r = m;
   }
-  if(pi->count == PIPESIZE)
-    wakeup(SPACE_CHAN(pi));
-  pi->head = (pi->head + m) % PIPESIZE;
-  pi->count -= m;
   release(&pi->lock);
-  return m;
+  return r;
 }
