@@ -59,7 +59,7 @@ loadseg(pagetable_t pagetable, uint64 va, struct inode *ip, uint off, uint n)
 {
   for(uint done = 0; done < n; done += PGSIZE){
     uint64 page = walkaddr(pagetable, va + done);
-    uint m = (n - done < PGSIZE) ? n - done : PGSIZE;
+    uint m = MIN(n - done, PGSIZE);
     if(page == 0 || readi(ip, 0, page, off + done, m) != m)
       return -1;
   }
@@ -161,17 +161,6 @@ setup_stack(pagetable_t pagetable, char **argv, uint64 *szp, uint64 *spp)
   return push_args(pagetable, argv, top - USERSTACK * PGSIZE, spp);
 }
 
-// The last element of path, for the process name.
-static char*
-lastelem(char *path)
-{
-  char *last = path;
-  for(char *s = path; *s != 0; s++)
-    if(*s == '/')
-      last = s + 1;
-  return last;
-}
-
 // Replace the current process's image with the program at path, called with the kernel
 // strings argv (null-terminated). Returns argc, which the system call returns in a0 (argv
 // goes in a1), or -1 with the old image untouched.
@@ -191,8 +180,12 @@ exec(char *path, char **argv)
     return -1;
   }
 
-  // Commit to the new image: nothing below can fail.
-  safestrcpy(p->name, lastelem(path), sizeof(p->name));
+  // Commit to the new image: nothing below can fail. The name is path's last element.
+  char *last = path;
+  for(char *s = path; *s != 0; s++)
+    if(*s == '/')
+      last = s + 1;
+  safestrcpy(p->name, last, sizeof(p->name));
   pagetable_t oldpagetable = p->pagetable;
   uint64 oldsz = p->sz;
   p->pagetable = pagetable;
