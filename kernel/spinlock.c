@@ -69,8 +69,9 @@ push_off(void)
 {
   int was_on = intr_get();
   intr_off();
-  if(mycpu()->noff++ == 0)
-    mycpu()->intena = was_on;
+  struct cpu *c = mycpu();
+  if(c->noff++ == 0)
+    c->intena = was_on;
 }
 
 void
