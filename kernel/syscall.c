@@ -109,22 +109,14 @@ static const sysfn syscalls[] = {
   [SYS_halt]    = sys_halt,
 };
 
-// The handler for num (all 64 bits of a7: high bits make it unknown, not another call),
-// or 0 if num is not a system call.
-static sysfn
-lookup(uint64 num)
-{
-  return num < NELEM(syscalls) ? syscalls[num] : 0;
-}
-
-// usertrap() calls this for an ecall from user mode.
+// usertrap() calls this for an ecall from user mode. All 64 bits of a7 count: high bits make
+// the number unknown, not another call.
 void
 syscall(void)
 {
   struct proc *p = myproc();
   struct trapframe *tf = p->trapframe;
-  sysfn fn = lookup(tf->a7);
-
+  sysfn fn = (tf->a7 < NELEM(syscalls)) ? syscalls[tf->a7] : 0;
   if(fn == 0){
     printf("pid %d (%s): no system call %ld; returning -1\n", p->pid, p->name, (long)tf->a7);
     tf->a0 = -1;
