@@ -126,19 +126,6 @@ setup_queue(void)
   *REG(VIRTIO_MMIO_QUEUE_READY) = 1;
 }
 
-// Read the capacity; the config generation counter guards against a torn 64-bit read.
-static uint64
-read_capacity(void)
-{
-  uint32 gen, lo, hi;
-  do {
-    gen = *REG(VIRTIO_MMIO_CONFIG_GENERATION);
-    lo = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY);
-    hi = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY + 4);
-  } while(gen != *REG(VIRTIO_MMIO_CONFIG_GENERATION));
-  return ((uint64)hi << 32) | lo;
-}
-
 // Initialisation sequence of spec 3.1.1. Called once, by the boot hart, before interrupts.
 // plic.c routes VIRTIO0_IRQ to the harts.
 void
@@ -162,7 +149,14 @@ virtio_disk_init(void)
   if((*REG(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK) == 0)
     panic("virtio disk: device refused our feature set");
   setup_queue();
-  disk.capacity = read_capacity();
+  // The capacity, read again if the config generation changed: a 64-bit read may tear.
+  uint32 gen, lo, hi;
+  do {
+    gen = *REG(VIRTIO_MMIO_CONFIG_GENERATION);
+    lo = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY);
+    hi = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY + 4);
+  } while(gen != *REG(VIRTIO_MMIO_CONFIG_GENERATION));
+  disk.capacity = ((uint64)hi << 32) | lo;
   status_add(VIRTIO_STATUS_DRIVER_OK);       // the device may start
 }
 
