@@ -511,23 +511,16 @@ skipelem(char *path, char *name)
   return end;
 }
 
-// May a path walk pass through dp (locked)? Only a directory that still has a name: a removed
-// one leads nowhere, not even through "." or "..", since its ".." may name a directory that
-// has been freed since, its inode number perhaps reused.
-static int
-searchable(struct inode *dp)
-{
-  return dp->type == T_DIR && dp->nlink > 0;
-}
-
 // One step of a walk: the inode that name has in dir, referenced and unlocked; or 0 if dir is
-// not searchable, has no such entry, or the inode table is full. Uses up the reference to dir.
+// not a directory with a name, has no such entry, or the inode table is full. Uses up the
+// reference to dir. A removed directory leads nowhere, not even through "." or "..": its ".."
+// may name a directory freed since, its inode number perhaps reused.
 static struct inode*
 descend(struct inode *dir, char *name)
 {
   struct inode *next = 0;
   ilock(dir);
-  if(searchable(dir)){
+  if(dir->type == T_DIR && dir->nlink > 0){
     uint inum = dirlookup(dir, name, 0);
     if(inum != 0)
       next = iget(dir->dev, inum);   // while dir is locked: see dirlookup()
@@ -568,7 +561,7 @@ namei(char *path)
 
 // The inode that holds (or would hold) path's last element, referenced and unlocked, with the
 // element copied to name; 0 if path has no last element. The caller checks, under the inode's
-// lock, that it is a directory with a name (searchable): both may change until then.
+// lock, that it is a directory with a name: both may change until then.
 struct inode*
 nameiparent(char *path, char *name)
 {
@@ -583,17 +576,6 @@ nameiparent(char *path, char *name)
 // ---------------------------------------------------------------------------------------------
 // Mounting
 
-// Is disk inode inum allocated but named by no directory entry?
-static int
-orphaned(uint dev, uint inum)
-{
-  struct buf *bp = bread(dev, IBLOCK(inum, sb));
-  struct dinode *dip = dinode_in(bp, inum);
-  int r = dip->type != 0 && dip->nlink == 0;
-  brelse(bp);
-  return r;
-}
-
 // A file unlinked while open keeps its inode, with nlink 0, until its last close. A crash
 // before that close leaves the inode allocated with nothing to free it. At mount nothing is
 // open, so every allocated inode with nlink 0 is such an orphan: free each, in its own
@@ -603,7 +585,11 @@ reclaim_orphans(uint dev)
 {
   int n = 0;
   for(uint inum = 1; inum < sb.ninodes; inum++){
-    if(!orphaned(dev, inum))
+    struct buf *bp = bread(dev, IBLOCK(inum, sb));
+    struct dinode *dip = dinode_in(bp, inum);
+    int orphan = dip->type != 0 && dip->nlink == 0;
+    brelse(bp);
+    if(!orphan)
       continue;
     begin_op();
     struct inode *ip = iget(dev, inum);   // the table is empty at mount: cannot fail
