@@ -1,15 +1,10 @@
-// Buffer cache: NBUF in-memory copies of disk blocks, shared by all processes, recycled LRU.
-// Each cached block has at most one buffer, so its sleeplock serializes all users of the block.
-//
-// Locks: bcache.lock (spinlock) guards the list, dev/blockno identities and refcnt.
-// b->lock (sleeplock) guards b->data and b->valid; only a holder may read or write them.
-// A buffer with refcnt > 0 is never recycled; the log keeps refcnt > 0 (bpin) on blocks
-// it has yet to install, so they cannot be evicted before the commit.
-//
-// Every disk request the file system makes goes through bread()/bwrite() here, so this is
-// where they are counted (diskstat, reported by memstat()). bclaim() is the fast path for a
-// block whose old contents do not matter (it is about to be overwritten whole): no read.
-// bwrite_batch() is the fast path for many writes: one trip to the disk for all of them.
+// Buffer cache: NBUF in-memory copies of disk blocks, shared by all processes, recycled least
+// recently used first. A block has at most one buffer, whose sleeplock serializes its users.
+// bcache.lock guards the list, the identities (dev, blockno) and refcnt; b->lock guards data
+// and valid. A buffer with refcnt > 0 is never recycled: the log pins (bpin) the blocks it
+// has yet to install. Every disk request of the file system passes here and is counted for
+// memstat(). Fast paths: bclaim() skips the read of a block about to be overwritten whole;
+// bwrite_batch() makes one trip to the disk for many writes.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -25,12 +20,10 @@ static struct {
   struct spinlock lock;
   struct buf buf[NBUF];
 
-  // Circular list through prev/next with head as sentinel:
-  // head.next is the most recently released buffer, head.prev the least.
-  struct buf head;
+  struct buf head;   // list sentinel: head.next was released most recently, head.prev least
 } bcache;
 
-// Disk requests since boot, for memstat(); atomic adds because many harts do I/O at once.
+// Disk requests since boot, for memstat(); atomic adds, as many harts do I/O at once.
 static struct {
   uint64 reads;
   uint64 writes;
@@ -110,9 +103,8 @@ bread(uint dev, uint blockno)
   return b;
 }
 
-// Like bread(), for a caller that will overwrite all BSIZE bytes before anyone else can
-// look (it holds the lock): a block not in the cache is not read from disk, since its
-// old contents would be thrown away. The data is undefined until the caller fills it.
+// bread() for a caller that overwrites all BSIZE bytes before it unlocks the buffer: a block
+// not cached is not read. The data is undefined until the caller fills it.
 struct buf*
 bclaim(uint dev, uint blockno)
 {
@@ -131,12 +123,9 @@ bwrite(struct buf *b)
   virtio_disk_rw(b, 1);
 }
 
-// Write bs[i]->data to block blocknos[i], for i < n, as one batch: all requests are in flight
-// at once and this returns when every one is on disk, in no particular order among them (so
-// writes that must reach the disk in order go in separate batches). The caller holds every
-// bs[i]->lock. A block number may differ from the buffer's own: the log writes the copy of a
-// block to its log slot straight from the block's buffer. That slot's cache entry, if any, is
-// then stale; only the log uses log slots, and it reads them only at boot (recovery).
+// Write bs[i]->data to block blocknos[i], for i < n, all in flight at once; returns when all are
+// on disk, in no order among them. The caller holds every bs[i]->lock. A block number may
+// differ from the buffer's own (the log writes a block's copy to its slot, see log.c).
 void
 bwrite_batch(struct buf **bs, uint *blocknos, int n)
 {

@@ -15,7 +15,6 @@ struct buf {
   // The contents: lock, a sleeplock, since disk I/O sleeps while holding it.
   struct sleeplock lock;
   int valid;            // data holds the block as on disk, or as a holder has changed it
-  int disk;             // requests the disk driver still owns for this buffer (0: none)
   uchar data[BSIZE];
 };
 

@@ -1,12 +1,14 @@
-// The kernel's internal interface: every function one kernel file calls in another,
-// arranged by layer from the hardware up (devices, library, memory, processes and traps,
-// file system, system calls). Within a layer, one block per file, named in its heading.
+// The kernel's internal interface: every function one kernel file calls in another, by layer
+// from the hardware up, one block per file.
 //
-// Lock order (outermost first), stated once for the whole kernel:
-//   log.lock / inode sleeplocks (parent directory before child) -> buffer sleeplocks
-//   wait_lock -> p->lock -> (nothing else but the locks sleep() releases)
-//   pipe->lock, cons.lock, tickslock and kmem.lock are leaves (page counts take no lock).
-//   cons.writing (a sleeplock) -> uart's tx.lock -> printlock, a leaf.
+// Lock order (outermost first), for the whole kernel; fs.c details the order among inodes:
+//   begin_op -> inode sleeplocks -> buffer sleeplocks -> log.lock, itable.lock, bcache.lock,
+//     disk.lock (spinlocks, held briefly)
+//   pipe->lock -> kmem.lock: ringcopy() copies user memory under pi->lock, and a copy-on-write
+//     or lazy page it touches is resolved there, in kalloc()
+//   cons.writing (a sleeplock, one write() at a time) -> uart's tx.lock -> printlock
+//   any spinlock -> p->lock, since wakeup() takes every p->lock; wait_lock -> p->lock.
+//   kmem.lock and printlock are leaves: holding one, the kernel takes no other lock.
 #ifndef XV6_DEFS_H
 #define XV6_DEFS_H
 
@@ -23,11 +25,11 @@ struct stat;
 struct superblock;
 
 #define NELEM(a)  (sizeof(a) / sizeof((a)[0]))   // entries in a fixed-size array
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 // ===== Firmware and devices =====
 
 // sbi.c: calls into the OpenSBI firmware, which runs in M-mode
-void            sbi_console_putchar(int c);
 void            sbi_set_timer(uint64 when);
 int             sbi_hart_start(uint64 hartid, uint64 start_addr, uint64 opaque);
 int             sbi_hart_get_status(uint64 hartid);
@@ -196,9 +198,9 @@ void            usertrapret(void);
 // bio.c: the buffer cache
 void            binit(void);
 struct buf*     bread(uint dev, uint blockno);
-struct buf*     bclaim(uint dev, uint blockno);   // bread without the disk read: caller overwrites it all
+struct buf*     bclaim(uint dev, uint blockno);   // bread, no disk read: caller overwrites all
 void            bwrite(struct buf *b);
-void            bwrite_batch(struct buf **bufs, uint *blocks, int n);  // many blocks, one round trip
+void            bwrite_batch(struct buf **bufs, uint *blocks, int n);  // one trip to the disk
 void            brelse(struct buf *b);
 void            bpin(struct buf *b);
 void            bunpin(struct buf *b);

@@ -14,14 +14,13 @@
 #include "kernel/defs.h"
 #include "kernel/elf.h"
 
-// The stack region: a guard page, then USERSTACK stack pages, right above the segments.
+// The stack region right above the segments: a guard page, then USERSTACK stack pages.
+// Segments must end low enough to leave room for it below TRAPFRAME.
 #define STACK_REGION ((USERSTACK + 1) * PGSIZE)
-
-// Segments must end at or below this, leaving room for the stack below TRAPFRAME.
 #define SEGMENT_LIMIT (TRAPFRAME - STACK_REGION)
 
-// Is the file header one we can load, in a file of fsize bytes? A 64-bit RISC-V object
-// whose program header table lies within the file.
+// Can we load a file of fsize bytes with this header? A 64-bit RISC-V object whose program
+// header table lies within the file.
 static int
 header_ok(struct elfhdr *eh, uint fsize)
 {
@@ -37,10 +36,9 @@ header_ok(struct elfhdr *eh, uint fsize)
   return 1;
 }
 
-// May this PT_LOAD segment be mapped above the sz bytes mapped so far, from a file of fsize
-// bytes? Its sizes must agree and not wrap, its start be page-aligned and above sz (segments
-// come in increasing order, without overlap), its end leave room for the stack, and its file
-// bytes exist.
+// May this PT_LOAD segment of a file of fsize bytes go above the sz bytes mapped so far? Its
+// sizes must agree and not wrap, its start be page-aligned and at or above sz (segments come
+// in order, without overlap), its end leave room for the stack, and its file bytes exist.
 static int
 segment_ok(struct proghdr *ph, uint64 sz, uint fsize)
 {
@@ -54,18 +52,6 @@ segment_ok(struct proghdr *ph, uint64 sz, uint fsize)
   return 1;
 }
 
-// The PTE permissions a segment's p_flags ask for; user-readable always.
-static int
-segment_perm(uint flags)
-{
-  int perm = PTE_U | PTE_R;
-  if(flags & PF_X)
-    perm |= PTE_X;
-  if(flags & PF_W)
-    perm |= PTE_W;
-  return perm;
-}
-
 // Read n bytes at file offset off into the pages mapped at va (page-aligned) in pagetable.
 // 0, or -1 if a page is missing or the file is short.
 static int
@@ -73,7 +59,7 @@ loadseg(pagetable_t pagetable, uint64 va, struct inode *ip, uint off, uint n)
 {
   for(uint done = 0; done < n; done += PGSIZE){
     uint64 page = walkaddr(pagetable, va + done);
-    uint m = (n - done < PGSIZE) ? n - done : PGSIZE;
+    uint m = MIN(n - done, PGSIZE);
     if(page == 0 || readi(ip, 0, page, off + done, m) != m)
       return -1;
   }
@@ -94,7 +80,9 @@ load_segments(pagetable_t pagetable, struct inode *ip, struct elfhdr *eh, uint64
       continue;
     if(!segment_ok(&ph, *szp, ip->size))
       return -1;
-    uint64 newsz = uvmalloc(pagetable, *szp, ph.p_vaddr + ph.p_memsz, segment_perm(ph.p_flags));
+    // User-readable always; writable and executable as p_flags ask.
+    int perm = PTE_U | PTE_R | (ph.p_flags & PF_W ? PTE_W : 0) | (ph.p_flags & PF_X ? PTE_X : 0);
+    uint64 newsz = uvmalloc(pagetable, *szp, ph.p_vaddr + ph.p_memsz, perm);
     if(newsz == 0)
       return -1;
     *szp = newsz;
@@ -129,38 +117,32 @@ load_program(struct proc *p, char *path, struct elfhdr *eh, uint64 *szp)
   return pagetable;
 }
 
-// Push the argument strings, then the argv[] array that points at them, onto the stack that
-// spans [stackbase, *spp). argv ends with a null pointer (sys_exec makes sure of it within
-// MAXARG entries). Returns argc and moves *spp down (16-byte aligned), or -1 if there are
-// more than MAXARG arguments or they do not fit.
+// Push n bytes from src onto the user stack, moving *sp down and keeping it 16-byte aligned
+// (the RISC-V calling convention), but not below base. 0, or -1 if they do not fit.
 static int
-push_args(pagetable_t pagetable, char **argv, uint64 stackbase, uint64 *spp)
+push(pagetable_t pagetable, uint64 *sp, uint64 base, void *src, uint64 n)
+{
+  if(n > *sp - base || ((*sp - n) & ~15UL) < base)
+    return -1;
+  *sp = (*sp - n) & ~15UL;
+  return copyout(pagetable, *sp, src, n);
+}
+
+// Push the argument strings, then the argv[] array that points at them, onto the stack that
+// spans [base, *sp). Returns argc, or -1 if there are more than MAXARG arguments (argv ends
+// with a null pointer) or they do not fit.
+static int
+push_args(pagetable_t pagetable, char **argv, uint64 base, uint64 *sp)
 {
   uint64 uargv[MAXARG + 1];
-  uint64 sp = *spp;
   int argc = 0;
-
   for(; argv[argc] != 0; argc++){
-    if(argc >= MAXARG)
+    if(argc >= MAXARG || push(pagetable, sp, base, argv[argc], strlen(argv[argc]) + 1) < 0)
       return -1;
-    uint64 len = strlen(argv[argc]) + 1;
-    if(len > sp - stackbase)
-      return -1;
-    sp = (sp - len) & ~15UL;   // the RISC-V calling convention keeps sp 16-byte aligned
-    if(sp < stackbase || copyout(pagetable, sp, argv[argc], len) < 0)
-      return -1;
-    uargv[argc] = sp;
+    uargv[argc] = *sp;
   }
   uargv[argc] = 0;
-
-  uint64 arraysz = (argc + 1) * sizeof(uint64);
-  if(arraysz > sp - stackbase)
-    return -1;
-  sp = (sp - arraysz) & ~15UL;
-  if(sp < stackbase || copyout(pagetable, sp, (char*)uargv, arraysz) < 0)
-    return -1;
-  *spp = sp;
-  return argc;
+  return push(pagetable, sp, base, uargv, (argc + 1) * sizeof(uint64)) < 0 ? -1 : argc;
 }
 
 // Map the stack region above the *szp bytes of segments, its lowest page a guard page that
@@ -177,17 +159,6 @@ setup_stack(pagetable_t pagetable, char **argv, uint64 *szp, uint64 *spp)
   uvmclear(pagetable, base);
   *spp = top;
   return push_args(pagetable, argv, top - USERSTACK * PGSIZE, spp);
-}
-
-// The last element of path, for the process name.
-static char*
-lastelem(char *path)
-{
-  char *last = path;
-  for(char *s = path; *s != 0; s++)
-    if(*s == '/')
-      last = s + 1;
-  return last;
 }
 
 // Replace the current process's image with the program at path, called with the kernel
@@ -209,8 +180,12 @@ exec(char *path, char **argv)
     return -1;
   }
 
-  // Commit to the new image: nothing below can fail.
-  safestrcpy(p->name, lastelem(path), sizeof(p->name));
+  // Commit to the new image: nothing below can fail. The name is path's last element.
+  char *last = path;
+  for(char *s = path; *s != 0; s++)
+    if(*s == '/')
+      last = s + 1;
+  safestrcpy(p->name, last, sizeof(p->name));
   pagetable_t oldpagetable = p->pagetable;
   uint64 oldsz = p->sz;
   p->pagetable = pagetable;

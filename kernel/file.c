@@ -113,69 +113,35 @@ filestat(struct file *f, uint64 addr)
   return copyout(myproc()->pagetable, addr, (char*)&st, sizeof(st)) < 0 ? -1 : 0;
 }
 
-// The driver of device file f, or 0 if its major number has no slot in devsw[].
-static struct devsw*
-driver(struct file *f)
-{
-  if(f->major < 0 || f->major >= NDEV)
-    return 0;
-  return &devsw[f->major];
-}
-
-// Read up to n bytes into user address addr. Returns the count, 0 at end of file, or -1.
-int
-fileread(struct file *f, uint64 addr, int n)
-{
-  if(!f->readable || n < 0)
-    return -1;
-
-  if(f->type == FD_PIPE)
-    return piperead(f->pipe, addr, n);
-
-  if(f->type == FD_DEVICE){
-    struct devsw *d = driver(f);
-    if(d == 0 || d->read == 0)
-      return -1;
-    return d->read(1, addr, n);
-  }
-
-  if(f->type == FD_INODE){
-    ilock(f->ip);
-    int r = readi(f->ip, 1, addr, f->off, n);
-    if(r > 0)
-      f->off += r;
-    iunlock(f->ip);
-    return r;
-  }
-  panic("fileread: file of no known type");
-}
-
-// Write n bytes at f's offset in one transaction. Returns the bytes written (short if the
-// disk or the file is full, or the copy from addr fails), or -1.
+// One read or write of n bytes at f's offset, which moves past the bytes moved; a write is
+// one transaction. Returns the count, short at the end of the file (reading), if the disk or
+// the file fills, or if a copy fails (-1 if not one byte could be moved).
 static int
-write_chunk(struct file *f, uint64 addr, int n)
+inode_rw(struct file *f, uint64 addr, int n, int writing)
 {
-  begin_op();
+  if(writing)
+    begin_op();
   ilock(f->ip);
-  int r = writei(f->ip, 1, addr, f->off, n);
+  int r = writing ? writei(f->ip, 1, addr, f->off, n) : readi(f->ip, 1, addr, f->off, n);
   if(r > 0)
     f->off += r;
   iunlock(f->ip);
-  end_op();
+  if(writing)
+    end_op();
   return r;
 }
 
-// Write n bytes to an inode file, WRITE_CHUNK bytes per transaction. A crash can therefore
-// keep the first chunks of a large write and lose the rest; each chunk is all or nothing.
-// Returns the bytes written, which is short if the disk fills, the file reaches MAXFILE
-// blocks, or addr runs into bad memory; -1 if not one byte could be written.
+// Write n bytes to an inode file, WRITE_CHUNK bytes per transaction, so a crash can keep the
+// first chunks of a large write and lose the rest, each chunk all or nothing. Returns the bytes
+// written, short if the disk fills, the file reaches MAXFILE blocks, or addr runs into bad
+// memory; -1 if not one byte could be written.
 static int
 inode_write(struct file *f, uint64 addr, int n)
 {
   int done = 0;
   while(done < n){
-    int want = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
-    int r = write_chunk(f, addr + done, want);
+    int want = MIN(n - done, WRITE_CHUNK);
+    int r = inode_rw(f, addr + done, want, 1);
     if(r > 0)
       done += r;
     if(r != want)
@@ -184,24 +150,36 @@ inode_write(struct file *f, uint64 addr, int n)
   return (done == 0 && n > 0) ? -1 : done;
 }
 
-// Write n bytes from user address addr. Returns the count written, or -1.
+// Move n bytes between f and user address addr: into f if writing, out of it otherwise.
+// Returns the count (0 at the end of a file), or -1.
+static int
+filerw(struct file *f, uint64 addr, int n, int writing)
+{
+  if(n < 0 || !(writing ? f->writable : f->readable))
+    return -1;
+  switch(f->type){
+  case FD_PIPE:
+    return writing ? pipewrite(f->pipe, addr, n) : piperead(f->pipe, addr, n);
+  case FD_INODE:
+    return writing ? inode_write(f, addr, n) : inode_rw(f, addr, n, 0);
+  case FD_DEVICE:
+    if(f->major < 0 || f->major >= NDEV)
+      return -1;
+    int (*io)(int, uint64, int) = writing ? devsw[f->major].write : devsw[f->major].read;
+    return io != 0 ? io(1, addr, n) : -1;
+  default:
+    panic("filerw: file of no known type");
+  }
+}
+
+int
+fileread(struct file *f, uint64 addr, int n)
+{
+  return filerw(f, addr, n, 0);
+}
+
 int
 filewrite(struct file *f, uint64 addr, int n)
 {
-  if(!f->writable || n < 0)
-    return -1;
-
-  if(f->type == FD_PIPE)
-    return pipewrite(f->pipe, addr, n);
-
-  if(f->type == FD_DEVICE){
-    struct devsw *d = driver(f);
-    if(d == 0 || d->write == 0)
-      return -1;
-    return d->write(1, addr, n);
-  }
-
-  if(f->type == FD_INODE)
-    return inode_write(f, addr, n);
-  panic("filewrite: file of no known type");
+  return filerw(f, addr, n, 1);
 }

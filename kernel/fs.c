@@ -3,16 +3,13 @@
 // the buffer cache (bio.c), and every change goes through the log (log.c): a function here that
 // may modify the disk must be called between begin_op() and end_op().
 //
-// Lock order (the one place it is written down; sysfile.c and file.c follow it):
-//   1. begin_op(): a system call joins a transaction before it locks any inode.
-//   2. Inode sleeplocks: a directory before the inode one of its entries names, never the
-//      other way round. A path walk holds one inode lock at a time, unlocking a directory
-//      before locking what it found there, which may be the directory's parent (".."). The
-//      calls that change a directory hold it and at most one inode it names or is about to
-//      name, and that inode is never the directory itself or its parent.
-//   3. Buffer sleeplocks (bio.c), then the log's and itable's spinlocks, held only briefly.
-// itable.lock guards ip->ref and which (dev, inum) a slot holds; ip->lock guards the rest of
-// the inode, valid included.
+// Locks (defs.h has the whole kernel's order; sysfile.c and file.c follow this one): a system
+// call joins a transaction (begin_op) before it locks any inode. Inode sleeplocks go from a
+// directory to an inode one of its entries names, never back: a path walk unlocks a directory
+// before it locks what it found there (perhaps the parent, ".."), and a call that changes a
+// directory holds at most one other inode, never the directory itself or its parent. Then
+// buffer sleeplocks, then the log's and itable's spinlocks, briefly. itable.lock guards
+// ip->ref and which (dev, inum) a slot holds; ip->lock guards the rest of the inode.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -26,8 +23,6 @@
 #include "kernel/buf.h"
 #include "kernel/file.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
 // The bit for block b within its byte of the free bitmap.
 #define BITMASK(b) ((uchar)(1 << ((b) % 8)))
 
@@ -35,21 +30,8 @@
 struct superblock sb;
 
 // ---------------------------------------------------------------------------------------------
-// Blocks
-//
-// The free bitmap holds one bit per block of the disk, 1 for in use. mkfs marks the metadata
-// blocks (boot, superblock, log, inodes, bitmap) in use; they are never freed.
-
-// Fill the block balloc() just handed out with zeros. Its old contents do not matter, so it is
-// not read first (bclaim), and the log may write it home directly (log_write_new, see log.c).
-static void
-bzero(int dev, int bno)
-{
-  struct buf *bp = bclaim(dev, bno);
-  memset(bp->data, 0, BSIZE);
-  log_write_new(bp);
-  brelse(bp);
-}
+// Blocks: the free bitmap has one bit per block, 1 for in use. mkfs marks the metadata blocks
+// (boot, superblock, log, inodes, bitmap) in use; they are never freed.
 
 // Index of the first 0 among the first nbits bits of map, or -1 if every one is set.
 static int
@@ -65,8 +47,8 @@ firstclear(uchar *map, uint nbits)
   return -1;
 }
 
-// Allocate a zeroed disk block and return its number, or 0 if the disk is full (block 0 is
-// the boot block, always in use, so 0 is never a real answer). Inside a transaction.
+// A newly allocated, zeroed block's number, or 0 if the disk is full (block 0 is the boot
+// block, never free). Inside a transaction.
 static uint
 balloc(uint dev)
 {
@@ -78,10 +60,14 @@ balloc(uint dev)
       log_write(bp);
     }
     brelse(bp);
-    if(bit >= 0){
-      bzero(dev, first + bit);
-      return first + bit;
-    }
+    if(bit < 0)
+      continue;
+    // Zero it, without reading it first; the log may write it home directly (log.c).
+    bp = bclaim(dev, first + bit);
+    memset(bp->data, 0, BSIZE);
+    log_write_new(bp);
+    brelse(bp);
+    return first + bit;
   }
   printf("balloc: out of disk blocks\n");
   return 0;
@@ -104,12 +90,10 @@ bfree(uint dev, uint b)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Inodes
-//
-// itable holds the inodes in use. A slot with ref > 0 belongs to (dev, inum), and ref counts
-// the pointers to it: open files, current directories, and short-lived ones in system calls.
-// The first ilock() loads the disk copy (valid); iupdate() writes changes back. An inode is
-// freed on disk when its last reference goes while no directory entry names it (nlink 0).
+// Inodes: itable holds the inodes in use. A slot with ref > 0 belongs to (dev, inum), and ref
+// counts the pointers to it: open files, current directories, and short-lived ones in system
+// calls. The first ilock() loads the disk copy (valid); iupdate() writes changes back. An inode
+// is freed on disk when its last reference goes while no directory entry names it (nlink 0).
 //
 // Usage: ip = namei(path) or iget(dev, inum); ilock(ip); ... use ip ...; iunlockput(ip).
 // iget() neither sleeps nor reads the disk: a caller takes a reference to the inode a
@@ -135,39 +119,30 @@ dinode_in(struct buf *bp, uint inum)
   return (struct dinode*)bp->data + inum % IPB;
 }
 
-// The slot that holds (dev, inum), else the first free slot, else 0. Caller holds itable.lock.
-static struct inode*
-islot(uint dev, uint inum)
-{
-  struct inode *free = 0;
-  for(struct inode *ip = itable.inode; ip < itable.inode + NINODE; ip++){
-    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum)
-      return ip;
-    if(ip->ref == 0 && free == 0)
-      free = ip;
-  }
-  return free;
-}
-
-// A new reference to the in-memory inode (dev, inum), unlocked and perhaps not loaded yet.
-// Returns 0 when the table is full: the caller's system call then fails and changes nothing.
+// A new reference to the in-memory inode (dev, inum), unlocked and perhaps not loaded yet:
+// its slot if it has one, else the first free slot. Returns 0 when the table is full: the
+// caller's system call then fails and changes nothing.
 struct inode*
 iget(uint dev, uint inum)
 {
+  struct inode *ip, *free = 0;
   acquire(&itable.lock);
-  struct inode *ip = islot(dev, inum);
-  if(ip == 0){
-    release(&itable.lock);
-    printf("iget: inode table full (NINODE %d)\n", NINODE);
-    return 0;
+  for(ip = itable.inode; ip < itable.inode + NINODE; ip++){
+    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum)
+      break;
+    if(ip->ref == 0 && free == 0)
+      free = ip;
   }
-  if(ip->ref == 0){
+  if(ip == itable.inode + NINODE && (ip = free) != 0){
     ip->dev = dev;
     ip->inum = inum;
     ip->valid = 0;
   }
-  ip->ref++;
+  if(ip != 0)
+    ip->ref++;
   release(&itable.lock);
+  if(ip == 0)
+    printf("iget: inode table full (NINODE %d)\n", NINODE);
   return ip;
 }
 
@@ -233,7 +208,6 @@ iload(struct inode *ip)
   ip->valid = 1;
 }
 
-// One more reference to ip (fork's cwd, a path walk starting at the cwd).
 struct inode*
 idup(struct inode *ip)
 {
@@ -262,19 +236,6 @@ iunlock(struct inode *ip)
   releasesleep(&ip->lock);
 }
 
-// Free ip on disk: its blocks, then the disk inode itself. Caller holds ip->lock and the
-// only reference, in a transaction.
-static void
-ifree(struct inode *ip)
-{
-  itrunc(ip);
-  ip->type = 0;
-  iupdate(ip);
-  // Not valid any more: if ialloc() hands this inode number out again before the slot is
-  // let go, its new owner's ilock() reloads the new type from disk.
-  ip->valid = 0;
-}
-
 // Drop a reference to ip. The last reference to an inode that no directory names frees it on
 // disk, so every iput() must be inside a transaction.
 void
@@ -283,10 +244,13 @@ iput(struct inode *ip)
   acquire(&itable.lock);
   if(ip->ref == 1 && ip->valid && ip->nlink == 0){
     // Ours alone: no name leads to it and no one else holds a pointer, so no one can wait for
-    // its lock, and no iget() can reach it until ifree() has marked it free on disk.
+    // its lock, and no iget() can reach it until it is marked free on disk.
     release(&itable.lock);
     acquiresleep(&ip->lock);
-    ifree(ip);
+    itrunc(ip);
+    ip->type = 0;
+    iupdate(ip);
+    ip->valid = 0;        // ialloc() may hand inum out again: its owner reloads it
     releasesleep(&ip->lock);
     acquire(&itable.lock);
   }
@@ -301,29 +265,22 @@ iunlockput(struct inode *ip)
   iput(ip);
 }
 
-// Free the data blocks listed in indirect block addr, then addr itself.
-static void
-free_indirect(uint dev, uint addr)
-{
-  struct buf *bp = bread(dev, addr);
-  uint *slot = (uint*)bp->data;
-  for(int i = 0; i < NINDIRECT; i++)
-    if(slot[i] != 0)
-      bfree(dev, slot[i]);
-  brelse(bp);
-  bfree(dev, addr);
-}
-
 // Make ip empty, freeing all its blocks. Caller holds ip->lock, inside a transaction. However
 // large the file, the freed bits fall in the few bitmap blocks, which the log absorbs.
 void
 itrunc(struct inode *ip)
 {
-  for(int i = 0; i < NDIRECT; i++)
+  if(ip->addrs[NDIRECT] != 0){
+    struct buf *bp = bread(ip->dev, ip->addrs[NDIRECT]);
+    uint *slot = (uint*)bp->data;
+    for(int i = 0; i < NINDIRECT; i++)
+      if(slot[i] != 0)
+        bfree(ip->dev, slot[i]);
+    brelse(bp);
+  }
+  for(int i = 0; i <= NDIRECT; i++)     // the direct blocks, then the indirect one
     if(ip->addrs[i] != 0)
       bfree(ip->dev, ip->addrs[i]);
-  if(ip->addrs[NDIRECT] != 0)
-    free_indirect(ip->dev, ip->addrs[NDIRECT]);
   memset(ip->addrs, 0, sizeof(ip->addrs));
   ip->size = 0;
   iupdate(ip);
@@ -342,14 +299,11 @@ stati(struct inode *ip, struct stat *st)
 }
 
 // ---------------------------------------------------------------------------------------------
-// File contents
-//
-// Block n of a file is addrs[n] for n < NDIRECT; the next NINDIRECT are listed in the indirect
-// block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes: writei never
-// writes past the end, so every block below the size exists.
+// File contents: block n of a file is addrs[n] for n < NDIRECT; the next NINDIRECT are listed
+// in the indirect block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes:
+// writei never writes past the end, so every block below the size exists.
 
-// The block address in *slot; with alloc, an empty slot first gets a fresh block. 0 if the
-// slot is empty and stays so (no alloc, or the disk is full).
+// The block address in *slot; with alloc, an empty slot first gets a fresh block (0 if full).
 static uint
 fillslot(uint dev, uint *slot, int alloc)
 {
@@ -384,14 +338,13 @@ bmap(struct inode *ip, uint bn, int alloc)
 }
 
 // Move n bytes between ip at offset off and addr (a user address if user, else kernel), one
-// block at a time: into the file if writing, out of it otherwise. Returns the bytes moved;
-// it stops early at a missing block (reading) or a full disk (writing), and at a failed copy,
-// which also sets *copyfailed. Caller holds ip->lock, and when writing is in a transaction.
-static uint
-iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n, int *copyfailed)
+// block at a time: into the file if writing, out of it otherwise. Returns the bytes moved,
+// short at a missing block (reading), a full disk (writing) or a failed copy; -1 if a copy
+// failed before any byte moved. Caller holds ip->lock, and when writing is in a transaction.
+static int
+iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n)
 {
   uint done = 0;
-  *copyfailed = 0;
   while(done < n){
     uint bno = bmap(ip, off / BSIZE, writing);
     if(bno == 0)
@@ -409,10 +362,8 @@ iomove(struct inode *ip, int writing, int user, uint64 addr, uint off, uint n, i
       r = either_copyout(user, addr, bp->data + start, m);
     }
     brelse(bp);
-    if(r < 0){
-      *copyfailed = 1;
-      break;
-    }
+    if(r < 0)
+      return done > 0 ? done : -1;
     done += m;
     off += m;
     addr += m;
@@ -428,12 +379,7 @@ readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
 {
   if(off >= ip->size)
     return 0;
-  n = MIN(n, ip->size - off);
-  int copyfailed;
-  uint done = iomove(ip, 0, user_dst, dst, off, n, &copyfailed);
-  if(done == 0 && copyfailed)
-    return -1;
-  return done;
+  return iomove(ip, 0, user_dst, dst, off, MIN(n, ip->size - off));
 }
 
 // Write n bytes from src (a user address if user_src, else kernel) at offset off, extending
@@ -446,9 +392,8 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
   uint max = MAXFILE * BSIZE;
   if(off > ip->size || off > max)
     return -1;
-  n = MIN(n, max - off);
-  int copyfailed;
-  uint done = iomove(ip, 1, user_src, src, off, n, &copyfailed);
+  int r = iomove(ip, 1, user_src, src, off, MIN(n, max - off));
+  uint done = (r > 0) ? r : 0;
   if(off + done > ip->size)
     ip->size = off + done;
   // Even if the size did not change, bmap() may have added blocks to ip->addrs.
@@ -457,12 +402,10 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Directories
-//
-// A directory is a file of struct dirent. An entry with inum 0 is free; names are unique
-// within a directory. Every directory holds "." (itself) and ".." (its parent; the root's is
-// the root). A directory's nlink counts its name in its parent and the ".." of each of its
-// subdirectories, but not its own ".", so unlinking it makes it 0.
+// Directories: a directory is a file of struct dirent. An entry with inum 0 is free; names are
+// unique within a directory. Every directory holds "." (itself) and ".." (its parent; the
+// root's is the root). A directory's nlink counts its name in its parent and the ".." of each
+// of its subdirectories, but not its own ".", so unlinking it makes it 0.
 
 int
 namecmp(const char *s, const char *t)
@@ -470,49 +413,47 @@ namecmp(const char *s, const char *t)
   return strncmp(s, t, DIRSIZ);
 }
 
-// Read the entry at byte offset off of dp (locked) into *de. 0, or -1 past the end.
+// The entry at byte offset off of dp (locked) into *de. 0, or -1 past the end.
 static int
 readent(struct inode *dp, uint off, struct dirent *de)
 {
   return readi(dp, 0, (uint64)de, off, sizeof(*de)) == sizeof(*de) ? 0 : -1;
 }
 
-// Scan dp (locked) for name. Returns its inode number and sets *poff to its offset; or, if
-// dp has no such entry, returns 0 and sets *poff to the first free entry (dp->size if none).
-static uint
-dirscan(struct inode *dp, char *name, uint *poff)
-{
-  struct dirent de;
-  uint freeoff = dp->size;
-
-  if(dp->type != T_DIR)
-    panic("dirscan: not a directory");
-  for(uint off = 0; readent(dp, off, &de) == 0; off += sizeof(de)){
-    if(de.inum == 0){
-      freeoff = MIN(freeoff, off);
-      continue;
-    }
-    if(namecmp(name, de.name) == 0){
-      *poff = off;
-      return de.inum;
-    }
-  }
-  *poff = freeoff;
-  return 0;
-}
-
-// The inode number that name has in directory dp (locked), or 0 if dp has no such entry; if
-// found and poff != 0, *poff is the entry's offset. No in-memory inode is involved, so "not
-// there" cannot be confused with "inode table full". To use the inode, iget() it while dp is
-// still locked (the entry, and with it the inode, cannot go away in between).
+// The inode number that name has in directory dp (locked), or 0 if dp has none. Unless poff
+// is 0, *poff is set to the entry's offset, or if there is none, to the first free entry's
+// (dp->size if none is free). To use the inode, iget() it while dp is still locked (the
+// entry, and with it the inode, cannot go away in between).
 uint
 dirlookup(struct inode *dp, char *name, uint *poff)
 {
-  uint off;
-  uint inum = dirscan(dp, name, &off);
-  if(inum != 0 && poff != 0)
-    *poff = off;
-  return inum;
+  struct dirent de;
+  uint freeoff = dp->size;
+  if(dp->type != T_DIR)
+    panic("dirlookup: not a directory");
+  for(uint off = 0; readent(dp, off, &de) == 0; off += sizeof(de)){
+    if(de.inum != 0 && namecmp(name, de.name) == 0){
+      if(poff != 0)
+        *poff = off;
+      return de.inum;
+    }
+    if(de.inum == 0)
+      freeoff = MIN(freeoff, off);
+  }
+  if(poff != 0)
+    *poff = freeoff;
+  return 0;
+}
+
+// Write the entry (name, inum) at offset off of dp (locked); inum 0 frees it. 0, or -1.
+static int
+writeent(struct inode *dp, uint off, char *name, uint inum)
+{
+  struct dirent de;
+  memset(&de, 0, sizeof(de));
+  strncpy(de.name, name, DIRSIZ);
+  de.inum = inum;
+  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
 }
 
 // Add the entry (name, inum) to dp (locked), in the first free slot or at the end. Returns 0,
@@ -521,22 +462,16 @@ int
 dirlink(struct inode *dp, char *name, uint inum)
 {
   uint off;
-  if(dirscan(dp, name, &off) != 0)
+  if(dirlookup(dp, name, &off) != 0)
     return -1;
-  struct dirent de;
-  memset(&de, 0, sizeof(de));
-  strncpy(de.name, name, DIRSIZ);
-  de.inum = inum;
-  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
+  return writeent(dp, off, name, inum);
 }
 
 // Clear the entry at offset off of dp (locked), as found by dirlookup(). 0, or -1.
 int
 dirremove(struct inode *dp, uint off)
 {
-  struct dirent de;
-  memset(&de, 0, sizeof(de));
-  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 0 : -1;
+  return writeent(dp, off, "", 0);
 }
 
 // Does directory dp (locked) hold nothing but "." and ".."? Those are its first two entries.
@@ -576,102 +511,70 @@ skipelem(char *path, char *name)
   return end;
 }
 
-// May a path walk pass through dp (locked)? Only a directory that still has a name: a removed
-// one leads nowhere, not even through "." or "..", since its ".." may name a directory that
-// has been freed since, its inode number perhaps reused.
-static int
-searchable(struct inode *dp)
-{
-  return dp->type == T_DIR && dp->nlink > 0;
-}
-
 // One step of a walk: the inode that name has in dir, referenced and unlocked; or 0 if dir is
-// not searchable, has no such entry, or the inode table is full. Uses up the reference to dir.
+// not a directory with a name, has no such entry, or the inode table is full. Uses up the
+// reference to dir. A removed directory leads nowhere, not even through "." or "..": its ".."
+// may name a directory freed since, its inode number perhaps reused.
 static struct inode*
 descend(struct inode *dir, char *name)
 {
   struct inode *next = 0;
   ilock(dir);
-  if(searchable(dir)){
+  if(dir->type == T_DIR && dir->nlink > 0){
     uint inum = dirlookup(dir, name, 0);
     if(inum != 0)
       next = iget(dir->dev, inum);   // while dir is locked: see dirlookup()
   }
-  // Unlocked before anyone locks next, which may be dir's parent.
-  iunlockput(dir);
+  iunlockput(dir);                   // before anyone locks next, which may be dir's parent
   return next;
 }
 
-// dir itself if it is searchable, else 0 (the reference to dir is then dropped).
+// Follow path, from the root ("/...") or the current directory, to the directory its last
+// element is in. Returns it referenced and unlocked, with that element in name (DIRSIZ bytes),
+// or with name[0] == 0 if path has no element ("/"); 0 if path is empty or leads nowhere.
+// Inside a transaction, since a failed step iput()s.
 static struct inode*
-keepdir(struct inode *dir)
+walkdirs(char *path, char *name)
 {
-  ilock(dir);
-  int ok = searchable(dir);
-  iunlock(dir);
-  if(!ok){
+  if(*path == 0)
+    return 0;
+  struct inode *dir = (*path == '/') ? iget(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
+  name[0] = 0;
+  char *rest = skipelem(path, name);
+  while(dir != 0 && rest != 0 && *rest != 0){
+    dir = descend(dir, name);
+    rest = skipelem(rest, name);
+  }
+  return dir;
+}
+
+// The inode path names, referenced and unlocked, or 0.
+struct inode*
+namei(char *path)
+{
+  char name[DIRSIZ];
+  struct inode *dir = walkdirs(path, name);
+  if(dir == 0 || name[0] == 0)
+    return dir;
+  return descend(dir, name);
+}
+
+// The inode that holds (or would hold) path's last element, referenced and unlocked, with the
+// element copied to name; 0 if path has no last element. The caller checks, under the inode's
+// lock, that it is a directory with a name: both may change until then.
+struct inode*
+nameiparent(char *path, char *name)
+{
+  struct inode *dir = walkdirs(path, name);
+  if(dir != 0 && name[0] == 0){
     iput(dir);
     return 0;
   }
   return dir;
 }
 
-// Resolve path from the root ("/...") or the current directory, returning the inode referenced
-// and unlocked, or 0. With parent set, stop one element short: return the directory that holds
-// (or would hold) the last element, and copy that element to name (DIRSIZ bytes). An empty
-// path names nothing. Inside a transaction, since failures iput().
-static struct inode*
-namex(char *path, int parent, char *name)
-{
-  if(*path == 0)
-    return 0;
-  struct inode *ip = (*path == '/') ? iget(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
-  while(ip != 0 && (path = skipelem(path, name)) != 0){
-    if(parent && *path == 0)
-      return keepdir(ip);
-    ip = descend(ip, name);
-  }
-  if(ip != 0 && parent){
-    iput(ip);      // no last element (the path is "/"), so no parent to return
-    return 0;
-  }
-  return ip;
-}
-
-struct inode*
-namei(char *path)
-{
-  char name[DIRSIZ];
-  return namex(path, 0, name);
-}
-
-struct inode*
-nameiparent(char *path, char *name)
-{
-  return namex(path, 1, name);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Mounting
-
-static void
-readsb(int dev, struct superblock *s)
-{
-  struct buf *bp = bread(dev, 1);
-  memmove(s, bp->data, sizeof(*s));
-  brelse(bp);
-}
-
-// Is disk inode inum allocated but named by no directory entry?
-static int
-orphaned(uint dev, uint inum)
-{
-  struct buf *bp = bread(dev, IBLOCK(inum, sb));
-  struct dinode *dip = dinode_in(bp, inum);
-  int r = dip->type != 0 && dip->nlink == 0;
-  brelse(bp);
-  return r;
-}
 
 // A file unlinked while open keeps its inode, with nlink 0, until its last close. A crash
 // before that close leaves the inode allocated with nothing to free it. At mount nothing is
@@ -682,7 +585,11 @@ reclaim_orphans(uint dev)
 {
   int n = 0;
   for(uint inum = 1; inum < sb.ninodes; inum++){
-    if(!orphaned(dev, inum))
+    struct buf *bp = bread(dev, IBLOCK(inum, sb));
+    struct dinode *dip = dinode_in(bp, inum);
+    int orphan = dip->type != 0 && dip->nlink == 0;
+    brelse(bp);
+    if(!orphan)
       continue;
     begin_op();
     struct inode *ip = iget(dev, inum);   // the table is empty at mount: cannot fail
@@ -700,7 +607,9 @@ reclaim_orphans(uint dev)
 void
 fsinit(int dev)
 {
-  readsb(dev, &sb);
+  struct buf *bp = bread(dev, 1);
+  memmove(&sb, bp->data, sizeof(sb));
+  brelse(bp);
   if(sb.magic != FSMAGIC)
     panic("fsinit: disk is not our file system (bad superblock magic); build fs.img with mkfs");
   if(sb.ninodes == 0 || sb.size == 0 || sb.bmapstart >= sb.size || sb.inodestart >= sb.size)

@@ -36,21 +36,13 @@ struct dinode {
   uint addrs[NDIRECT+1];    // NDIRECT direct blocks, then one indirect block
 };
 
-// Inodes per block.
-#define IPB           (BSIZE / sizeof(struct dinode))
-
-// Block holding inode i.
-#define IBLOCK(i, sb)     ((i) / IPB + (sb).inodestart)
-
-// Bitmap bits per block.
-#define BPB           (BSIZE*8)
-
-// Bitmap block that holds the bit for block b.
-#define BBLOCK(b, sb) ((b)/BPB + (sb).bmapstart)
+#define IPB           (BSIZE / sizeof(struct dinode))      // inodes per block
+#define IBLOCK(i, sb) ((i) / IPB + (sb).inodestart)        // the block holding inode i
+#define BPB           (BSIZE * 8)                          // bitmap bits per block
+#define BBLOCK(b, sb) ((b) / BPB + (sb).bmapstart)         // the bitmap block for block b
 
 // A directory is a file holding a sequence of dirent structures.
 #define DIRSIZ 14
-
 struct dirent {
   ushort inum;              // 0 marks a free slot
   char name[DIRSIZ];        // not NUL-terminated when DIRSIZ long

@@ -14,17 +14,14 @@
 
 extern char _entry_secondary[];   // entry.S
 
-// How long the boot hart waits for the harts it started: 10 s of the time CSR, which
-// counts at 10 MHz on QEMU virt. A hart normally arrives within milliseconds; on a
-// heavily loaded host its emulator thread may take seconds to run at all.
+// How long the boot hart waits for the harts it started: 10 s of the time CSR (10 MHz on QEMU
+// virt). A hart arrives within milliseconds, unless a loaded host does not run its thread.
 #define HART_WAIT (10 * 10000000UL)
 
-// Set by the boot hart once all shared state is initialised; secondary harts
-// spin on it and must see every earlier store, hence the fences around it.
+// Set by the boot hart once all shared state is initialised; secondary harts spin on it and
+// must see every earlier store, hence the fences around it.
 static volatile int started = 0;
-
-// Secondary harts that have announced themselves (atomic adds).
-static int arrived = 0;
+static int arrived = 0;   // secondary harts that have announced themselves (atomic adds)
 
 // Ask SBI HSM to start every other hart; returns how many it accepted.
 static int
@@ -44,9 +41,8 @@ start_other_harts(void)
   return n;
 }
 
-// Wait (at most HART_WAIT) until n secondary harts have announced themselves, so that
-// their "hart N starting" lines come before anything init and the shell print, never
-// in the middle of a prompt.
+// Wait (at most HART_WAIT) until n secondary harts have announced themselves, so that their
+// "hart N starting" lines come before anything init and the shell print.
 static void
 wait_for_harts(int n)
 {
@@ -97,8 +93,8 @@ secondary_hart_init(void)
   timerinit();
 }
 
-// start() calls main() on every hart with interrupts off; boot is 1 only on
-// the hart OpenSBI entered the kernel on.
+// start() calls main() on every hart with interrupts off; boot is 1 on the hart OpenSBI
+// entered the kernel on.
 void
 main(int boot)
 {

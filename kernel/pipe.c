@@ -1,20 +1,15 @@
-// Pipes: a ring buffer of PIPEPAGES kalloc'd pages shared by a read end and a write end (two
-// struct files). Data moves between the ring and user memory a ring page at a time, not byte
-// by byte. The ring is several pages because every time it fills or drains the two processes
-// must sleep and wake each other, which costs far more than copying a page; with 64 KiB that
-// happens a sixteenth as often as with one page. A pipe costs PIPEPAGES+1 pages, at most
-// NFILE/2 pipes exist: under 4 MiB in all.
+// Pipes: a ring of PIPEPAGES kalloc'd pages shared by a read end and a write end (two struct
+// files); data moves a page run at a time. Several pages, because each time the ring fills or
+// drains the two sides sleep and wake each other, which costs far more than copying a page. A
+// pipe takes PIPEPAGES+1 pages; at most NFILE/2 pipes exist: under 4 MiB in all.
 //
-// What a read or write does with a bad user buffer:
-//  - read copies the bytes it will return to the user first and consumes them only once the
-//    whole copy has succeeded; a failed copy returns -1 and the pipe still holds every byte.
-//  - write checks its whole source before it moves a byte (copyin_probe), so a source that is
-//    not all readable user memory returns -1 with nothing written. A write that is cut off
-//    because the read end closed or the writer was killed also returns -1; the part that
-//    went in before stays in the ring (nobody can read it, or the writer is dying).
+// A bad user buffer: read consumes bytes only once their copy out has succeeded, so a failed
+// copy returns -1 and the pipe keeps every byte. Write checks its whole source first
+// (copyin_probe), so an unreadable one returns -1 with nothing written. A write cut off by the
+// read end closing or the writer being killed returns -1 too; what went in stays.
 //
-// pi->lock guards all fields. copyout/copyin run with it held; they may take allocator and
-// COW reference locks (leaves), but never sleep.
+// pi->lock guards all fields. copyin/copyout run with it held: they do not sleep, but resolving
+// a copy-on-write or lazy page may call kalloc(), so pi->lock comes before kmem.lock (defs.h).
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -32,7 +27,7 @@
 struct pipe {
   struct spinlock lock;
   uint head;       // ring index of the oldest unread byte, always < PIPESIZE
-  uint count;      // bytes in the ring, 0..PIPESIZE; the next write goes at (head + count) % PIPESIZE
+  uint count;      // bytes in the ring, 0..PIPESIZE; the next write goes at head + count
   int readopen;    // read end still open?
   int writeopen;   // write end still open?
   char *page[PIPEPAGES];   // the ring: index i is byte i % PGSIZE of page[i / PGSIZE]
@@ -43,8 +38,6 @@ struct pipe {
 #define DATA_CHAN(pi)  ((void *)&(pi)->count)
 #define SPACE_CHAN(pi) ((void *)&(pi)->head)
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
 static void
 pipefree(struct pipe *pi)
 {
@@ -54,58 +47,32 @@ pipefree(struct pipe *pi)
   kfree((char *)pi);
 }
 
-// A pipe with both ends open and an empty ring, or 0 if memory ran out.
-static struct pipe *
-pipenew(void)
-{
-  struct pipe *pi = (struct pipe *)kalloc();
-  if(pi == 0)
-    return 0;
-  memset(pi, 0, sizeof(*pi));   // every page[] 0, so pipefree can undo a partial ring
-  for(int i = 0; i < PIPEPAGES; i++){
-    if((pi->page[i] = kalloc()) == 0){
-      pipefree(pi);
-      return 0;
-    }
-  }
-  initlock(&pi->lock, "pipe");
-  pi->readopen = 1;
-  pi->writeopen = 1;
-  return pi;
-}
-
-static void
-attach(struct file *f, struct pipe *pi, int writable)
-{
-  f->type = FD_PIPE;
-  f->pipe = pi;
-  f->readable = !writable;
-  f->writable = writable;
-}
-
-// Create a pipe with a read end *rf and a write end *wf. Returns 0, or -1 with nothing
-// left allocated (and both pointers 0).
+// Create a pipe with a read end *rf and a write end *wf. Returns 0, or -1 with nothing left
+// allocated.
 int
 pipealloc(struct file **rf, struct file **wf)
 {
-  struct pipe *pi;
-  struct file *r = 0, *w = 0;
-
-  *rf = *wf = 0;
-  if((pi = pipenew()) == 0)
-    return -1;
-  if((r = filealloc()) != 0)
-    w = filealloc();
-  if(w == 0){
-    if(r)
-      fileclose(r);   // still FD_NONE: fileclose only gives the slot back
-    pipefree(pi);
+  struct pipe *pi = kalloc();
+  int ok = pi != 0;
+  if(ok){
+    *pi = (struct pipe){ .readopen = 1, .writeopen = 1 };  // page[] 0: pipefree can undo
+    for(int i = 0; ok && i < PIPEPAGES; i++)
+      ok = (pi->page[i] = kalloc()) != 0;
+  }
+  *rf = ok ? filealloc() : 0;
+  *wf = (*rf != 0) ? filealloc() : 0;
+  if(*wf == 0){
+    if(*rf != 0)
+      fileclose(*rf);     // still FD_NONE: fileclose only gives the slot back
+    if(pi != 0)
+      pipefree(pi);
+    *rf = 0;
     return -1;
   }
-  attach(r, pi, 0);
-  attach(w, pi, 1);
-  *rf = r;
-  *wf = w;
+  initlock(&pi->lock, "pipe");
+  (*rf)->type = (*wf)->type = FD_PIPE;   // filealloc() zeroed the rest
+  (*rf)->pipe = (*wf)->pipe = pi;
+  (*rf)->readable = (*wf)->writable = 1;
   return 0;
 }
 
@@ -114,8 +81,6 @@ pipealloc(struct file **rf, struct file **wf)
 void
 pipeclose(struct pipe *pi, int writable)
 {
-  int last;
-
   acquire(&pi->lock);
   if(writable){
     pi->writeopen = 0;
@@ -124,7 +89,7 @@ pipeclose(struct pipe *pi, int writable)
     pi->readopen = 0;
     wakeup(SPACE_CHAN(pi));
   }
-  last = !pi->readopen && !pi->writeopen;
+  int last = !pi->readopen && !pi->writeopen;
   release(&pi->lock);
   if(last)
     pipefree(pi);
@@ -188,34 +153,27 @@ pipewrite(struct pipe *pi, uint64 addr, int n)
   return done == n ? n : -1;
 }
 
-// Read up to n bytes into user address addr. Sleeps until there is data or the write end
-// is closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy
-// to user memory failed (then nothing is consumed).
+// Read up to n bytes into user address addr. Sleeps until there is data or the write end is
+// closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy to
+// user memory failed (then nothing is consumed).
 int
 piperead(struct pipe *pi, uint64 addr, int n)
 {
-  struct proc *p = myproc();
-
   if(n <= 0)
     return n == 0 ? 0 : -1;
-
+  int r = -1;
   acquire(&pi->lock);
-  while(pi->count == 0 && pi->writeopen){
-    if(killed(p)){
-      release(&pi->lock);
-      return -1;
-    }
+  while(pi->count == 0 && pi->writeopen && !killed(myproc()))
     sleep(DATA_CHAN(pi), &pi->lock);
-  }
   uint m = MIN((uint)n, pi->count);
-  if(ringcopy(pi, pi->head, addr, m, 1) < 0){
-    release(&pi->lock);
-    return -1;
+  // Data, or end of file (m == 0); else killed while waiting.
+  if((m > 0 || !pi->writeopen) && ringcopy(pi, pi->head, addr, m, 1) == 0){
+    if(pi->count == PIPESIZE)
+      wakeup(SPACE_CHAN(pi));
+    pi->head = (pi->head + m) % PIPESIZE;
+    pi->count -= m;
+    r = m;
   }
-  if(pi->count == PIPESIZE)
-    wakeup(SPACE_CHAN(pi));
-  pi->head = (pi->head + m) % PIPESIZE;
-  pi->count -= m;
   release(&pi->lock);
-  return m;
+  return r;
 }

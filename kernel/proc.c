@@ -119,21 +119,18 @@ allocproc(void)
   struct proc *p = claimslot();
   if(p == 0)
     return 0;
-
-  p->trapframe = (struct trapframe *)kalloc();
-  if(p->trapframe != 0){
+  // The page table maps the trapframe, so the trapframe comes first.
+  if((p->trapframe = kalloc()) != 0){
     memset(p->trapframe, 0, PGSIZE);
     p->pagetable = proc_pagetable(p);
   }
-  if(p->pagetable == 0){
-    freeproc(p);
-    release(&p->lock);
-    return 0;
+  if(p->pagetable != 0){
+    p->context = (struct context){ .ra = (uint64)forkret, .sp = p->kstack + PGSIZE };
+    return p;
   }
-  memset(&p->context, 0, sizeof(p->context));
-  p->context.ra = (uint64)forkret;
-  p->context.sp = p->kstack + PGSIZE;
-  return p;
+  freeproc(p);             // gives back the trapframe, if there is one
+  release(&p->lock);
+  return 0;
 }
 
 // Make slot p UNUSED again, freeing its user memory, page table and trapframe. The caller
@@ -144,17 +141,17 @@ allocproc(void)
 static void
 freeproc(struct proc *p)
 {
-  if(p->pagetable)
-    proc_freepagetable(p->pagetable, p->sz);
-  if(p->trapframe)
-    kfree((void *)p->trapframe);
+  if(p->pagetable != 0)
+    proc_freepagetable(p->pagetable, p->sz);   // the user pages, then the table itself
+  if(p->trapframe != 0)
+    kfree(p->trapframe);
   p->pagetable = 0;
   p->trapframe = 0;
   p->sz = 0;
   p->parent = 0;
-  p->name[0] = 0;
   p->pid = 0;
-  p->state = UNUSED;
+  p->name[0] = 0;
+  p->state = UNUSED;     // last: the slot is free for claimslot() once p->lock goes
 }
 
 // A user page table for p with only the two kernel-only pages every process has: the

@@ -14,11 +14,8 @@
 void
 initsleeplock(struct sleeplock *lk, char *name)
 {
+  *lk = (struct sleeplock){ .name = name };
   initlock(&lk->lk, "sleep lock");
-  lk->name = name;
-  lk->locked = 0;
-  lk->pid = 0;
-  lk->waiters = 0;
 }
 
 // Sleep until lk is free, then hold it for the current process. Must be called from a

@@ -62,30 +62,24 @@ holding(struct spinlock *lk)
   return lk->cpu == mycpu();
 }
 
-// Interrupts off, nestably: they come back on at the pop_off() that undoes the first
-// push_off(), and only if they were on before it.
+// Interrupts off, nestably. The outermost push_off() notes whether they were on; the pop_off()
+// that undoes it turns them back on only then. mycpu() is safe once they are off.
 void
 push_off(void)
 {
-  int on = intr_get();
-
+  int was_on = intr_get();
   intr_off();
-  struct cpu *c = mycpu();   // interrupts are off: we stay on this hart
-  if(c->noff == 0)
-    c->intena = on;
-  c->noff++;
+  struct cpu *c = mycpu();
+  if(c->noff++ == 0)
+    c->intena = was_on;
 }
 
 void
 pop_off(void)
 {
   struct cpu *c = mycpu();
-
-  if(intr_get())
-    panic("pop_off: interrupts came on inside push_off");
-  if(c->noff <= 0)
-    panic("pop_off: no push_off to undo");
-  c->noff--;
-  if(c->noff == 0 && c->intena)
+  if(intr_get() || c->noff < 1)
+    panic("pop_off: interrupts came on inside push_off, or no push_off to undo");
+  if(--c->noff == 0 && c->intena)
     intr_on();
 }

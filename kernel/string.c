@@ -19,7 +19,6 @@ memset(void *dst, int c, uint n)
 {
   uchar *d = (uchar *)dst;
   uchar b = (uchar)c;
-
   while(n > 0 && !aligned((uint64)d)){
     *d++ = b;
     n--;
@@ -42,7 +41,6 @@ memcmp(const void *v1, const void *v2, uint n)
 {
   const uchar *a = v1, *b = v2;
   uint i = 0;
-
   while(i < n && a[i] == b[i])
     i++;
   return i == n ? 0 : a[i] - b[i];
@@ -68,40 +66,19 @@ copy_up(uchar *d, const uchar *s, uint n)
     *d++ = *s++;
 }
 
-// Copy high to low; safe when dst is above src even if they overlap.
-NO_LIBCALLS static void
-copy_down(uchar *d, const uchar *s, uint n)
-{
-  d += n;
-  s += n;
-  if(aligned((uint64)d ^ (uint64)s)){
-    while(n > 0 && !aligned((uint64)d)){
-      *--d = *--s;
-      n--;
-    }
-    uint64 *wd = (uint64 *)d;
-    const uint64 *ws = (const uint64 *)s;
-    for(; n >= WORD; n -= WORD)
-      *--wd = *--ws;
-    d = (uchar *)wd;
-    s = (const uchar *)ws;
-  }
-  while(n-- > 0)
-    *--d = *--s;
-}
-
-void*
+// When dst overlaps the end of src, copy byte by byte from the top down: that case is rare
+// (editing a line in place), so it needs no word loop.
+NO_LIBCALLS void*
 memmove(void *dst, const void *src, uint n)
 {
   uchar *d = dst;
   const uchar *s = src;
-
-  if(n == 0 || d == s)
-    return dst;
-  if(s < d && s + n > d)
-    copy_down(d, s, n);
-  else
+  if(s < d && s + n > d){
+    while(n-- > 0)
+      d[n] = s[n];
+  } else {
     copy_up(d, s, n);
+  }
   return dst;
 }
 
@@ -132,7 +109,6 @@ char*
 strncpy(char *s, const char *t, int n)
 {
   int i = 0;
-
   for(; i < n && t[i] != 0; i++)
     s[i] = t[i];
   if(i < n)
@@ -157,7 +133,6 @@ int
 strlen(const char *s)
 {
   int n = 0;
-
   while(s[n])
     n++;
   return n;

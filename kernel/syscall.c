@@ -47,27 +47,23 @@ argstr(int n, char *buf, int max)
   return fetchstr(argraw(n), buf, max);
 }
 
-// Read the 8-byte word at user address addr (an argv[] entry). 0, or -1 unless all
-// 8 bytes lie below the process's size.
+// The 8-byte word at user address addr (an argv[] entry) into *ip: 0, or -1 unless all of it
+// lies below the process's size and is readable.
 int
 fetchaddr(uint64 addr, uint64 *ip)
 {
   struct proc *p = myproc();
-  uint64 end = addr + sizeof(*ip);
-
-  if(end < addr || end > p->sz)
-    return -1;
-  return copyin(p->pagetable, (char *)ip, addr, sizeof(*ip)) < 0 ? -1 : 0;
+  int inside = addr < p->sz && p->sz - addr >= sizeof(*ip);
+  return inside && copyin(p->pagetable, (char *)ip, addr, sizeof(*ip)) == 0 ? 0 : -1;
 }
 
-// Copy the NUL-terminated user string at addr into buf (at most max bytes, NUL
-// included). Its length, or -1 for a bad address or a string that does not fit.
+// The NUL-terminated user string at addr into buf (max bytes, NUL included). Its length, or
+// -1 for a bad address or a string that does not fit.
 int
 fetchstr(uint64 addr, char *buf, int max)
 {
-  if(max <= 0 || copyinstr(myproc()->pagetable, buf, addr, max) < 0)
-    return -1;
-  return strlen(buf);
+  int ok = max > 0 && copyinstr(myproc()->pagetable, buf, addr, max) == 0;
+  return ok ? strlen(buf) : -1;
 }
 
 // ---------------------------------------------------------------- the table
@@ -114,22 +110,14 @@ static const sysfn syscalls[] = {
   [SYS_setfg]   = sys_setfg,
 };
 
-// The handler for num (all 64 bits of a7: high bits make it unknown, not another call),
-// or 0 if num is not a system call.
-static sysfn
-lookup(uint64 num)
-{
-  return num < NELEM(syscalls) ? syscalls[num] : 0;
-}
-
-// usertrap() calls this for an ecall from user mode.
+// usertrap() calls this for an ecall from user mode. All 64 bits of a7 count: high bits make
+// the number unknown, not another call.
 void
 syscall(void)
 {
   struct proc *p = myproc();
   struct trapframe *tf = p->trapframe;
-  sysfn fn = lookup(tf->a7);
-
+  sysfn fn = (tf->a7 < NELEM(syscalls)) ? syscalls[tf->a7] : 0;
   if(fn == 0){
     printf("pid %d (%s): no system call %ld; returning -1\n", p->pid, p->name, (long)tf->a7);
     tf->a0 = -1;

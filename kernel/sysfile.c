@@ -1,8 +1,7 @@
 // System calls on files: the descriptor calls (dup, read, write, close, fstat, pipe) and the
-// path calls (open, mkdir, mknod, link, unlink, chdir, exec). A path call fetches and checks
-// its arguments, then does all its work in one transaction (begin_op .. end_op), so that a
-// crash keeps all of it or none; the work itself is a helper below that may return early.
-// Inode locks are taken in the order stated at the top of fs.c.
+// path calls (open, mkdir, mknod, link, unlink, chdir, exec). A path call checks its arguments,
+// then does all its work in one transaction, so a crash keeps all of it or none; the work is a
+// helper below that may return early. Inode locks follow the order at the top of fs.c.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -19,45 +18,36 @@
 // Most links an inode may have: nlink is a short on disk.
 #define MAXNLINK 32767
 
-// ---------------------------------------------------------------------------------------------
-// Arguments and descriptors
-
-// Fetch argument n as a descriptor open in the current process. Returns 0 and sets *pfd and
-// *pf (either may be null), or -1.
-static int
-argfd(int n, int *pfd, struct file **pf)
+// The open file that argument n names as a descriptor of the current process, or 0 if none
+// does; the descriptor goes to *pfd unless pfd is 0.
+static struct file*
+fdarg(int n, int *pfd)
 {
   int fd;
   argint(n, &fd);
-  if(fd < 0 || fd >= NOFILE)
-    return -1;
-  struct file *f = myproc()->ofile[fd];
-  if(f == 0)
-    return -1;
-  if(pfd)
+  struct file *f = (fd >= 0 && fd < NOFILE) ? myproc()->ofile[fd] : 0;
+  if(pfd != 0)
     *pfd = fd;
-  if(pf)
-    *pf = f;
-  return 0;
+  return f;
 }
 
-// Fetch argument n as a path into path[MAXPATH]: at most MAXPATH-1 characters. 0 or -1.
+// Argument n as a path into path[MAXPATH]: 0, or -1 for a bad pointer or a path too long.
 static int
 argpath(int n, char *path)
 {
   return argstr(n, path, MAXPATH) < 0 ? -1 : 0;
 }
 
-// Is [addr, addr+n) entirely below MAXVA? Catches absurd pointers before any side effect;
-// copyin/copyout still check that every page is mapped and user-accessible.
+// Is [addr, addr+n) below MAXVA? Catches absurd pointers before any side effect; copyin and
+// copyout still check every page.
 static int
 user_range_ok(uint64 addr, int n)
 {
   return n >= 0 && addr < MAXVA && (uint64)n <= MAXVA - addr;
 }
 
-// Give f the lowest free descriptor of the current process, which then owns the caller's
-// reference to f. Returns the descriptor, or -1 if all NOFILE are in use.
+// The lowest free descriptor of the current process, now owning the caller's reference to f;
+// -1 if all NOFILE are in use.
 static int
 fdalloc(struct file *f)
 {
@@ -75,12 +65,12 @@ fdalloc(struct file *f)
 static uint64
 fileio(int writing)
 {
-  struct file *f;
+  struct file *f = fdarg(0, 0);
   uint64 addr;
   int n;
   argaddr(1, &addr);
   argint(2, &n);
-  if(argfd(0, 0, &f) < 0 || !user_range_ok(addr, n))
+  if(f == 0 || !user_range_ok(addr, n))
     return -1;
   return writing ? filewrite(f, addr, n) : fileread(f, addr, n);
 }
@@ -97,37 +87,37 @@ sys_write(void)
   return fileio(1);
 }
 
+// dup(fd): a second descriptor for fd's file, sharing its offset.
 uint64
 sys_dup(void)
 {
-  struct file *f;
-  if(argfd(0, 0, &f) < 0)
-    return -1;
-  int fd = fdalloc(f);
-  if(fd >= 0)
-    filedup(f);      // the reference the new descriptor owns
-  return fd;
+  struct file *f = fdarg(0, 0);
+  int newfd = (f != 0) ? fdalloc(f) : -1;
+  if(newfd >= 0)
+    filedup(f);           // the reference newfd owns
+  return newfd;
 }
 
+// close(fd): the descriptor is free at once; the file closes with its last reference.
 uint64
 sys_close(void)
 {
   int fd;
-  struct file *f;
-  if(argfd(0, &fd, &f) < 0)
-    return -1;
-  myproc()->ofile[fd] = 0;
-  fileclose(f);
-  return 0;
+  struct file *f = fdarg(0, &fd);
+  if(f != 0){
+    myproc()->ofile[fd] = 0;
+    fileclose(f);
+  }
+  return f != 0 ? 0 : -1;
 }
 
 uint64
 sys_fstat(void)
 {
-  struct file *f;
+  struct file *f = fdarg(0, 0);
   uint64 st;
   argaddr(1, &st);
-  if(argfd(0, 0, &f) < 0 || !user_range_ok(st, sizeof(struct stat)))
+  if(f == 0 || !user_range_ok(st, sizeof(struct stat)))
     return -1;
   return filestat(f, st);
 }
@@ -158,7 +148,7 @@ sys_pipe(void)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Path names: helpers for the calls below. Each runs inside the caller's transaction.
+// Path calls. The helpers run inside the caller's transaction.
 
 // Is ip a directory? Locks ip briefly; the type of a referenced inode cannot change.
 static int
@@ -170,10 +160,8 @@ isdir(struct inode *ip)
   return r;
 }
 
-// The directory that holds (or would hold) path's last element, locked, with that element
-// copied to name; or 0. A removed directory (nlink 0) does not count: entries made in it could
-// never be reached, and their inodes would leak. nameiparent() refuses one already, but the
-// directory may be removed between its check and our ilock().
+// The directory that holds (or would hold) path's last element, locked, with the element in
+// name; or 0. Not a removed directory (nlink 0): entries made in it could never be reached.
 static struct inode*
 lockparent(char *path, char *name)
 {
@@ -181,21 +169,11 @@ lockparent(char *path, char *name)
   if(dp == 0)
     return 0;
   ilock(dp);
-  if(dp->nlink == 0){
+  if(dp->type != T_DIR || dp->nlink == 0){
     iunlockput(dp);
     return 0;
   }
   return dp;
-}
-
-// Fill the new directory dp with "." and ".." (naming parent). Neither adds to dp's own
-// nlink; parent's nlink is the caller's to raise. 0 or -1.
-static int
-initdir(struct inode *dp, struct inode *parent)
-{
-  if(dirlink(dp, ".", dp->inum) < 0 || dirlink(dp, "..", parent->inum) < 0)
-    return -1;
-  return 0;
 }
 
 // Make a new inode of the given type called name in dp (locked, live, no entry called name).
@@ -213,7 +191,10 @@ newinode(struct inode *dp, char *name, short type, short major, short minor)
   ip->minor = minor;
   ip->nlink = 1;
   iupdate(ip);
-  if((type == T_DIR && initdir(ip, dp) < 0) || dirlink(dp, name, ip->inum) < 0){
+  // A directory's "." and ".." do not count in its own nlink; ".." counts in dp's, below.
+  int dirok = type != T_DIR ||
+              (dirlink(ip, ".", ip->inum) == 0 && dirlink(ip, "..", dp->inum) == 0);
+  if(!dirok || dirlink(dp, name, ip->inum) < 0){
     // Give it back: with no links, the last iput() frees the inode and any block it got.
     ip->nlink = 0;
     iupdate(ip);
@@ -253,18 +234,6 @@ create(char *path, short type, short major, short minor)
   iunlockput(ip);
   return 0;
 }
-
-// What a descriptor opened with omode may do, by its two access-mode bits. Both bits set
-// counts as write-only.
-static const struct {
-  char readable;
-  char writable;
-} access[4] = {
-  [O_RDONLY]          = { 1, 0 },
-  [O_WRONLY]          = { 0, 1 },
-  [O_RDWR]            = { 1, 1 },
-  [O_WRONLY | O_RDWR] = { 0, 1 },
-};
 
 // May ip (locked) be opened with omode? A directory only for reading, a device node only if
 // its major number can have a driver.
@@ -306,30 +275,12 @@ openpath(char *path, int omode)
   f->ip = ip;                 // the file owns our reference to ip
   f->major = ip->major;
   f->off = 0;
-  f->readable = access[omode & (O_WRONLY | O_RDWR)].readable;
-  f->writable = access[omode & (O_WRONLY | O_RDWR)].writable;
+  f->readable = (omode & O_WRONLY) == 0;                // O_WRONLY|O_RDWR is write-only
+  f->writable = (omode & (O_WRONLY | O_RDWR)) != 0;
   if((omode & O_TRUNC) && ip->type == T_FILE)
     itrunc(ip);
   iunlock(ip);
   return fd;
-}
-
-// mkdir() and mknod(): path as a new inode of the given type. 0 or -1.
-static int
-makenode(char *path, short type, short major, short minor)
-{
-  struct inode *ip = create(path, type, major, minor);
-  if(ip == 0)
-    return -1;
-  iunlockput(ip);
-  return 0;
-}
-
-// mkdir()
-static int
-mkdirpath(char *path)
-{
-  return makenode(path, T_DIR, 0, 0);
 }
 
 // Add the entry name in dp (locked, live) for ip (referenced, unlocked, not a directory).
@@ -460,28 +411,37 @@ sys_open(void)
   return fd;
 }
 
+// mkdir() and mknod(): the path in argument 0 as a new inode of the given type. 0 or -1.
+static uint64
+makenode(short type, short major, short minor)
+{
+  char path[MAXPATH];
+  if(argpath(0, path) < 0)
+    return -1;
+  begin_op();
+  struct inode *ip = create(path, type, major, minor);
+  if(ip != 0)
+    iunlockput(ip);
+  end_op();
+  return ip != 0 ? 0 : -1;
+}
+
 uint64
 sys_mkdir(void)
 {
-  return onpath(mkdirpath);
+  return makenode(T_DIR, 0, 0);
 }
 
 uint64
 sys_mknod(void)
 {
-  char path[MAXPATH];
   int major, minor;
   argint(1, &major);
   argint(2, &minor);
-  if(argpath(0, path) < 0)
-    return -1;
   // Both are shorts on disk; a major number indexes devsw[].
   if(major < 0 || major >= NDEV || minor < 0 || minor > 0x7fff)
     return -1;
-  begin_op();
-  int r = makenode(path, T_DEVICE, major, minor);
-  end_op();
-  return r;
+  return makenode(T_DEVICE, major, minor);
 }
 
 uint64

@@ -1,8 +1,5 @@
-// Process system calls: exit, getpid, fork, wait, kill, uptime, pause, sbrk, memstat,
-// vmquery, setfg.
-// Each fetches its arguments and hands them to proc.c (or reads a counter). Arguments are
-// untrusted: every value has a defined result, never a panic; each call says what its
-// limits do.
+// Process system calls: each fetches its arguments and hands them to proc.c (or reads a
+// counter). Every argument value has a defined result, never a panic.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -13,6 +10,7 @@
 #include "kernel/memstat.h"
 #include "kernel/defs.h"
 
+// Argument n by value: the system calls here take no strings.
 static int
 intarg(int n)
 {
@@ -29,25 +27,24 @@ addrarg(int n)
   return a;
 }
 
-// exit(status): any int; the parent's wait() receives it unchanged.
+// exit(status): the parent's wait() receives status unchanged. Does not return.
 uint64
 sys_exit(void)
 {
   exit(intarg(0));
-  return 0;   // not reached
+}
+
+// fork() returns -1 when the process table is full or memory runs out.
+uint64
+sys_fork(void)
+{
+  return fork();
 }
 
 uint64
 sys_getpid(void)
 {
   return myproc()->pid;
-}
-
-// fork(): -1 when the process table is full or memory runs out.
-uint64
-sys_fork(void)
-{
-  return fork();
 }
 
 // wait(int *status): status 0 asks for no status. A bad pointer gives -1 and leaves the
@@ -96,8 +93,8 @@ sys_pause(void)
 
 // sbrk(n, how): move the end of the process's memory by n bytes and return the old end.
 // SBRK_EAGER maps the new pages now, SBRK_LAZY on first touch; shrinking is immediate in
-// both. (uint64)-1, nothing changed, for an unknown how or a growth that cannot be met.
-// A shrink past address 0 changes nothing and returns the old end, as in xv6.
+// both. (uint64)-1, nothing changed, for an unknown how or a growth that cannot be met;
+// a shrink past address 0 changes nothing and returns the old end.
 uint64
 sys_sbrk(void)
 {
@@ -117,10 +114,7 @@ uint64
 sys_memstat(void)
 {
   struct memstat m;
-
-  // Every byte is set before any leaves the kernel: padding, and counters this build
-  // does not keep, read 0.
-  memset(&m, 0, sizeof(m));
+  memset(&m, 0, sizeof(m));   // padding, and counters this build does not keep, read 0
   m.totalpages = ktotalpages();
   m.freepages = kfreepages();
   m.sharedpages = ksharedpages();

@@ -1,5 +1,5 @@
-// Virtio 1.x facts used by virtio_disk.c: modern virtio-mmio registers, status and feature bits,
-// the split-virtqueue layout and the virtio-blk request format. All values come from the virtio spec.
+// Virtio 1.x facts used by virtio_disk.c, all from the virtio spec: modern virtio-mmio registers,
+// status and feature bits, the split-virtqueue layout and the virtio-blk request format.
 #ifndef XV6_VIRTIO_H
 #define XV6_VIRTIO_H
 
@@ -7,7 +7,6 @@
 #define VIRTIO_MMIO_MAGIC_VALUE         0x000  // reads 0x74726976 ("virt")
 #define VIRTIO_MMIO_VERSION             0x004  // 2 = modern, 1 = legacy
 #define VIRTIO_MMIO_DEVICE_ID           0x008  // 2 = block device, 0 = no device in this slot
-#define VIRTIO_MMIO_VENDOR_ID           0x00c
 #define VIRTIO_MMIO_DEVICE_FEATURES     0x010
 #define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014  // which 32-bit word DEVICE_FEATURES shows
 #define VIRTIO_MMIO_DRIVER_FEATURES     0x020
@@ -39,21 +38,12 @@
 #define VIRTIO_STATUS_DRIVER             2
 #define VIRTIO_STATUS_DRIVER_OK          4
 #define VIRTIO_STATUS_FEATURES_OK        8
-#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED             128
 
-// Interrupt status bits.
-#define VIRTIO_INT_USED_RING   1   // the device added buffers to a used ring
-#define VIRTIO_INT_CONFIG      2   // the configuration space changed
+#define VIRTIO_INT_USED_RING   1   // interrupt status: the device added to a used ring
+#define VIRTIO_INT_CONFIG      2   // interrupt status: the configuration space changed
 
-// Feature bits. Bits 0..31 are in feature word 0, bit 32 and up in word 1.
-#define VIRTIO_BLK_F_RO            5   // disk is read-only
-#define VIRTIO_BLK_F_SCSI          7
-#define VIRTIO_BLK_F_CONFIG_WCE   11   // writeback mode selectable
-#define VIRTIO_BLK_F_MQ           12   // several queues
-#define VIRTIO_F_ANY_LAYOUT       27
-#define VIRTIO_RING_F_INDIRECT_DESC 28
-#define VIRTIO_RING_F_EVENT_IDX   29
+// The one feature bit we accept (the driver declines every other). Bits 0..31 are in feature
+// word 0, bit 32 and up in word 1.
 #define VIRTIO_F_VERSION_1        32   // modern device; a modern driver must accept it
 
 // virtio-blk configuration space: capacity is the first field, in 512-byte sectors.
@@ -80,7 +70,7 @@ struct virtq_avail {
   uint16 flags;
   uint16 idx;         // where the driver will put the next entry (free-running)
   uint16 ring[NUM];   // head descriptor of each chain
-  uint16 used_event;  // only with VIRTIO_RING_F_EVENT_IDX
+  uint16 used_event;  // unused: we decline the event-index feature
 };
 
 // Used ring: chains the device has finished (spec 2.7.8).
@@ -88,7 +78,6 @@ struct virtq_used_elem {
   uint32 id;    // head descriptor of the finished chain
   uint32 len;   // bytes the device wrote
 };
-
 struct virtq_used {
   uint16 flags;
   uint16 idx;   // where the device will put the next entry (free-running)
@@ -99,16 +88,12 @@ struct virtq_used {
 // virtio-blk request header (spec 5.2.6), read by the device.
 #define VIRTIO_BLK_T_IN  0   // read from the disk
 #define VIRTIO_BLK_T_OUT 1   // write to the disk
-
 struct virtio_blk_req {
   uint32 type;
   uint32 reserved;
   uint64 sector;
 };
 
-// Status byte the device writes after the data.
-#define VIRTIO_BLK_S_OK     0
-#define VIRTIO_BLK_S_IOERR  1
-#define VIRTIO_BLK_S_UNSUPP 2
+#define VIRTIO_BLK_S_OK  0   // the status byte the device writes after the data: success
 
 #endif

@@ -1,22 +1,17 @@
 // Driver for the virtio-blk disk behind QEMU's modern (version 2) virtio-mmio transport:
-// device set-up, one split virtqueue, block reads/writes (one at a time, or a batch of writes
-// in flight at once) and the completion interrupt.
+// set-up, one split virtqueue, block reads and writes, and the completion interrupt.
 //
-// Batches (the fast path for the log's commits). Each request costs the emulator a notify,
-// an exit and a completion interrupt, and a sleeping hart; that fixed cost dominates a 1 KiB
-// write. virtio_disk_write_batch() puts a whole batch in the available ring and notifies the
-// device once, then sleeps until every request of the batch has completed. The device may run
-// and complete the requests of a batch in any order, so a caller that needs one write on disk
-// before another (the log's commit point) puts them in different batches.
+// Batches (the fast path for the log's commits): a request's fixed cost in the emulator
+// (notify, exit, interrupt, a sleeping hart) dominates a 1 KiB write, so
+// virtio_disk_write_batch() queues a whole batch, notifies once, and sleeps until all of it
+// is done. The device completes a batch's requests in any order.
 //
-// Request slots: every request is a chain of exactly three descriptors (header, data, status),
-// so the descriptor table is cut into NSLOT fixed slots; slot s always uses descriptors 3s,
-// 3s+1 and 3s+2, chained in that order, and a request needs one free slot, never a search
-// for descriptors. The used ring names a finished chain by its head, 3s.
-//
-// Completion: each in-flight request points at its submitter's pending counter. The interrupt
-// handler checks the status, frees the slot at once (so a batch larger than the ring streams
-// through it), and wakes the submitter when its counter reaches zero.
+// Slots: every request is a chain of three descriptors (header, data, status), so the table
+// is cut into NSLOT fixed slots, slot s being descriptors 3s..3s+2: a request takes a free
+// slot, never searches for descriptors. The used ring names a finished chain by its head, 3s.
+// Each in-flight request points at its submitter's pending count; the interrupt frees the slot
+// at once (so a batch larger than the ring streams through it) and wakes the submitter when
+// the count reaches zero.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -42,17 +37,16 @@
 #define DESC_PER_REQ 3
 #define NSLOT (NUM / DESC_PER_REQ)
 
-// One request: what the device reads before the data and writes after it. Both must stay
-// put while the device owns the chain, so they live here, not on a stack.
+// One request: what the device reads before the data and writes after it, kept here (not on a
+// stack) because they must stay put while the device owns the chain.
 struct request {
   struct virtio_blk_req hdr;  // read by the device
   uint8 status;               // written by the device
-  struct buf *b;              // whose data moves; b->disk counts its requests
   int *pending;               // the submitter's count of unfinished requests (0: slot free)
 };
 
 static struct disk {
-  // The three rings, each in its own page so each is suitably aligned and physically contiguous.
+  // The three rings, each in its own page: aligned and physically contiguous.
   struct virtq_desc *desc;
   struct virtq_avail *avail;
   struct virtq_used *used;
@@ -64,8 +58,7 @@ static struct disk {
 
   uint64 capacity;            // disk size in sectors, from the config space
 
-  // Protects everything above and the device's queue registers. Requests from
-  // several harts are serialized here; the interrupt handler takes it too.
+  // Guards everything above and the queue registers; the interrupt handler takes it too.
   struct spinlock lock;
 } disk;
 
@@ -76,21 +69,17 @@ status_add(uint32 bit)
   *REG(VIRTIO_MMIO_STATUS) = *REG(VIRTIO_MMIO_STATUS) | bit;
 }
 
-// Accept only the features we depend on: VERSION_1 (required of a modern driver).
-// Everything else (read-only, multi-queue, event index, indirect descriptors, ...) is declined.
+// Accept only VERSION_1 (required of a modern driver); decline everything else, flushing and
+// the event index included.
 static void
 negotiate_features(void)
 {
-  *REG(VIRTIO_MMIO_DEVICE_FEATURES_SEL) = 0;
-  (void)*REG(VIRTIO_MMIO_DEVICE_FEATURES);
   *REG(VIRTIO_MMIO_DRIVER_FEATURES_SEL) = 0;
   *REG(VIRTIO_MMIO_DRIVER_FEATURES) = 0;
-
   *REG(VIRTIO_MMIO_DEVICE_FEATURES_SEL) = 1;
   uint32 hi = *REG(VIRTIO_MMIO_DEVICE_FEATURES);
-  uint32 want_hi = hi & (1U << (VIRTIO_F_VERSION_1 - 32));
   *REG(VIRTIO_MMIO_DRIVER_FEATURES_SEL) = 1;
-  *REG(VIRTIO_MMIO_DRIVER_FEATURES) = want_hi;
+  *REG(VIRTIO_MMIO_DRIVER_FEATURES) = hi & (1U << (VIRTIO_F_VERSION_1 - 32));
 }
 
 // Tell the device where a ring is: its physical address, split over a LOW and HIGH register.
@@ -112,37 +101,23 @@ zeroed_page(void)
   return p;
 }
 
-// Link each slot's three descriptors into a chain and put every slot on the free stack.
-// submit() fills in addresses, lengths and the data direction per request.
-static void
-init_slots(void)
-{
-  for(int s = 0; s < NSLOT; s++){
-    struct virtq_desc *d = &disk.desc[DESC_PER_REQ * s];
-    d[0].next = DESC_PER_REQ * s + 1;
-    d[1].next = DESC_PER_REQ * s + 2;
-    disk.freeslot[s] = s;
-  }
-  disk.nfree = NSLOT;
-}
-
 // Queue 0 must exist, be unused and hold NUM entries; then give it our three rings.
 static void
 setup_queue(void)
 {
   *REG(VIRTIO_MMIO_QUEUE_SEL) = 0;
-  uint32 max = *REG(VIRTIO_MMIO_QUEUE_NUM_MAX);
-  if(max == 0)
-    panic("virtio disk: device has no queue 0");
-  if(max < NUM)
-    panic("virtio disk: queue 0 too short");
-  if(*REG(VIRTIO_MMIO_QUEUE_READY))
-    panic("virtio disk: queue 0 already in use");
+  if(*REG(VIRTIO_MMIO_QUEUE_NUM_MAX) < NUM || *REG(VIRTIO_MMIO_QUEUE_READY))
+    panic("virtio disk: queue 0 missing, too short or already in use");
 
   disk.desc = zeroed_page();
   disk.avail = zeroed_page();
   disk.used = zeroed_page();
-  init_slots();
+  // Chain each slot's descriptors once; submit() fills in the rest per request.
+  for(int s = 0; s < NSLOT; s++){
+    disk.desc[DESC_PER_REQ * s].next = DESC_PER_REQ * s + 1;
+    disk.desc[DESC_PER_REQ * s + 1].next = DESC_PER_REQ * s + 2;
+    disk.freeslot[disk.nfree++] = s;
+  }
 
   *REG(VIRTIO_MMIO_QUEUE_NUM) = NUM;
   set_queue_addr(VIRTIO_MMIO_QUEUE_DESC_LOW, VIRTIO_MMIO_QUEUE_DESC_HIGH, disk.desc);
@@ -151,23 +126,12 @@ setup_queue(void)
   *REG(VIRTIO_MMIO_QUEUE_READY) = 1;
 }
 
-// Read the capacity; the config generation counter guards against a torn 64-bit read.
-static uint64
-read_capacity(void)
+// Initialisation sequence of spec 3.1.1. Called once, by the boot hart, before interrupts.
+// plic.c routes VIRTIO0_IRQ to the harts.
+void
+virtio_disk_init(void)
 {
-  uint32 gen, lo, hi;
-  do {
-    gen = *REG(VIRTIO_MMIO_CONFIG_GENERATION);
-    lo = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY);
-    hi = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY + 4);
-  } while(gen != *REG(VIRTIO_MMIO_CONFIG_GENERATION));
-  return ((uint64)hi << 32) | lo;
-}
-
-// Is the device at VIRTIO0 a modern virtio-mmio block device? Panics saying what is wrong.
-static void
-check_device(void)
-{
+  initlock(&disk.lock, "virtio_disk");
   if(*REG(VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MAGIC)
     panic("virtio disk: no virtio-mmio device at VIRTIO0");
   uint32 version = *REG(VIRTIO_MMIO_VERSION);
@@ -177,16 +141,6 @@ check_device(void)
     panic("virtio disk: unknown virtio-mmio version");
   if(*REG(VIRTIO_MMIO_DEVICE_ID) != VIRTIO_DEVICE_ID_BLK)
     panic("virtio disk: no block device at VIRTIO0 (is -drive/-device given to QEMU?)");
-}
-
-// Initialisation sequence of spec 3.1.1. Called once, by the boot hart, before interrupts.
-// plic.c routes VIRTIO0_IRQ to the harts.
-void
-virtio_disk_init(void)
-{
-  initlock(&disk.lock, "virtio_disk");
-  check_device();
-
   *REG(VIRTIO_MMIO_STATUS) = 0;              // reset
   status_add(VIRTIO_STATUS_ACKNOWLEDGE);     // we have seen the device
   status_add(VIRTIO_STATUS_DRIVER);          // and can drive it
@@ -195,7 +149,14 @@ virtio_disk_init(void)
   if((*REG(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK) == 0)
     panic("virtio disk: device refused our feature set");
   setup_queue();
-  disk.capacity = read_capacity();
+  // The capacity, read again if the config generation changed: a 64-bit read may tear.
+  uint32 gen, lo, hi;
+  do {
+    gen = *REG(VIRTIO_MMIO_CONFIG_GENERATION);
+    lo = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY);
+    hi = *REG(VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY + 4);
+  } while(gen != *REG(VIRTIO_MMIO_CONFIG_GENERATION));
+  disk.capacity = ((uint64)hi << 32) | lo;
   status_add(VIRTIO_STATUS_DRIVER_OK);       // the device may start
 }
 
@@ -207,20 +168,18 @@ fill_desc(struct virtq_desc *d, void *addr, uint32 len, uint16 flags)
   d->flags = flags;
 }
 
-// Tell the device that the available ring has new entries.
+// Tell the device that the available ring has new entries, which must be visible to it first.
 static void
 notify(void)
 {
-  // Entries and index must be visible to the device before it is told to look.
   __sync_synchronize();
   *REG(VIRTIO_MMIO_QUEUE_NOTIFY) = 0;
 }
 
-// Queue one request: write (or read, write == 0) b->data to (from) block blockno, and count
-// it in *pending, which the interrupt handler decrements when the request is done. Caller
-// holds disk.lock. Publishes the request in the available ring but does not notify, unless it
-// must sleep for a slot: then it notifies first, so the device can finish the requests
-// already queued (possibly the caller's own) and free their slots.
+// Queue a request to write (or read, write == 0) b->data to (from) block blockno, counted in
+// *pending until the interrupt handler retires it. Caller holds disk.lock. Publishes it but
+// does not notify, unless it must sleep for a slot: then it notifies first, so the device can
+// finish the requests already queued (perhaps the caller's own) and free their slots.
 static void
 submit(struct buf *b, uint blockno, int write, int *pending)
 {
@@ -238,9 +197,7 @@ submit(struct buf *b, uint blockno, int write, int *pending)
   r->hdr.reserved = 0;
   r->hdr.sector = sector;
   r->status = STATUS_PENDING;
-  r->b = b;
   r->pending = pending;
-  b->disk += 1;
   *pending += 1;
 
   // The device reads the header, reads or writes the data, and writes the status byte.
@@ -255,44 +212,35 @@ submit(struct buf *b, uint blockno, int write, int *pending)
   disk.avail->idx += 1;
 }
 
-// Sleep until every request counted in *pending has completed. Caller holds disk.lock.
+// Write bs[i]->data to block blocknos[i] for i < n (or read the one block, write == 0), all
+// in flight at once, and sleep until every request is done, in no order among them. A block
+// number need not be the buffer's own (the log writes copies to its slots). The caller holds
+// every bs[i]->lock.
 static void
-wait_all(int *pending)
+transfer(struct buf **bs, uint *blocknos, int n, int write)
 {
-  while(*pending > 0)
-    sleep(pending, &disk.lock);
+  int pending = 0;
+  acquire(&disk.lock);
+  for(int i = 0; i < n; i++)
+    submit(bs[i], blocknos[i], write, &pending);
+  if(n > 0)
+    notify();
+  while(pending > 0)
+    sleep(&pending, &disk.lock);
+  release(&disk.lock);
 }
 
 // Read (write == 0) or write block b->blockno. The caller holds b->lock.
-// Sleeps until the device has finished.
 void
 virtio_disk_rw(struct buf *b, int write)
 {
-  int pending = 0;
-
-  acquire(&disk.lock);
-  submit(b, b->blockno, write, &pending);
-  notify();
-  wait_all(&pending);
-  release(&disk.lock);
+  transfer(&b, &b->blockno, 1, write);
 }
 
-// Write bs[i]->data to block blocknos[i] for each of the n requests, all in flight at once
-// (see "Batches" above); returns when all are on disk, with no order among them. A block
-// number need not be the buffer's own: the log writes a block's copy to its log slot this
-// way. The caller holds every bs[i]->lock.
 void
 virtio_disk_write_batch(struct buf **bs, uint *blocknos, int n)
 {
-  int pending = 0;
-
-  acquire(&disk.lock);
-  for(int i = 0; i < n; i++)
-    submit(bs[i], blocknos[i], 1, &pending);
-  if(n > 0)
-    notify();
-  wait_all(&pending);
-  release(&disk.lock);
+  transfer(bs, blocknos, n, 1);
 }
 
 // The device has finished the chain whose head descriptor is head: check it, free its
@@ -306,10 +254,7 @@ retire(uint32 head)
   struct request *r = &disk.req[s];
   if(r->status != VIRTIO_BLK_S_OK)
     panic("virtio disk: request failed (I/O error)");
-
-  r->b->disk -= 1;            // one request fewer holds the buffer
   int *pending = r->pending;
-  r->b = 0;
   r->pending = 0;
   if(disk.nfree == 0)
     wakeup(&disk.nfree);      // submitters sleep only while no slot is free
@@ -323,7 +268,6 @@ void
 virtio_disk_intr(void)
 {
   acquire(&disk.lock);
-
   // Acknowledge first: a completion that arrives after this raises a new interrupt,
   // and any that arrived before is found by the loop below.
   *REG(VIRTIO_MMIO_INTERRUPT_ACK) = *REG(VIRTIO_MMIO_INTERRUPT_STATUS) &
@@ -335,6 +279,5 @@ virtio_disk_intr(void)
     __sync_synchronize();
     retire(disk.used->ring[disk.seen % NUM].id);
   }
-
   release(&disk.lock);
 }
