@@ -112,7 +112,8 @@ def lab_proof_check():
                         r.stdout.decode("utf-8", "replace").splitlines()[-5:])
                 continue
             score, tests, lines = grade(tree)
-            kit.say("lab proof %s (%s): %s/100" % (name, what, score))
+            bad = sorted(n for n, (ok, _) in tests.items() if not ok)
+            kit.say("lab proof %s (%s): %s/100, failed: %s" % (name, what, score, " ".join(bad)))
             verdict(name, mistake_problems(score, tests, fails), lines)
             subprocess.call(["rm", "-rf", tree])
     finally:
