@@ -52,16 +52,13 @@ def boot_and_run(tree, command, timeout, cpus=3):
     """Boots tree's kernel (built already) on a fresh copy of its fs.img, types command at
     the shell and ends QEMU. Returns (output, seconds, None or why the command did not
     finish). Timeouts are times timeout_scale()."""
-    d = tempfile.mkdtemp(prefix="check-run-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="check-run-") as d:
         m, why = kit.Machine.boot(tree, os.path.join(d, "fs.img"),
                                   kit.BOOT_TIMEOUT * timeout_scale(), cpus=cpus)
         with m:
             if why:
                 return m.since(0), 0.0, "no shell prompt: " + why
             return m.run(command, timeout * timeout_scale())
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def run_on_copy(command, timeout, cpus=3):

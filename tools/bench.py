@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+from statistics import median
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
@@ -145,14 +146,6 @@ def parse_sysbench(out):
     return vals
 
 
-def median(xs):
-    xs = sorted(xs)
-    if not xs:
-        return None
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
 # ---- Measuring ------------------------------------------------------------------------------
 def run_program(m, cmd, vals, records, tag):
     """Runs cmd on machine m; its numbers go into vals, its bench.csv lines into records.
@@ -255,7 +248,7 @@ def table(runs, ratios, icount):
     """The side-by-side table: each kernel's median, then each ratio."""
     names = list(runs)
     row = "%-40s" + " %10s" * len(names) + "  %-20s" * len(ratios)
-    lines = [row % ("", *names, *("%s/%s" % r for r in ratios))]
+    lines = [(row % ("", *names, *("%s/%s" % r for r in ratios))).rstrip()]
     meds = {n: medians(runs[n]) for n in names}
     for key in row_keys(runs):
         if icount and key in DISK_TIMES:
