@@ -255,7 +255,7 @@ def table(runs, ratios, icount):
             lines.append((row % (label(key), *["n/a"] * (len(names) + len(ratios)))).rstrip())
             continue
         cells = [meds[n].get(key) for n in names]
-        cells = ["-" if v is None else "failed" if v < 0 else "%.7g" % v for v in cells]
+        cells = ["-" if v is None else "failed" if v < 0 else "%.10g" % v for v in cells]
         per_round = {n: [r.get(key) for r in runs[n]] for n in names}
         lines.append((row % (label(key), *cells, *(spread(per_round[a], per_round[b])
                                                    for a, b in ratios))).rstrip())
@@ -268,7 +268,7 @@ def write_rounds_csv(path, runs):
         for name, rounds in runs.items():
             for r, vals in enumerate(rounds):
                 for key in sorted(vals):
-                    f.write("%s,%d,%s,%g\n" % (name, r + 1, key, vals[key]))
+                    f.write("%s,%d,%s,%.10g\n" % (name, r + 1, key, vals[key]))
 
 
 def write_bench_csv(path, runs, records):
