@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 """`make check`: everything that can be tested on this machine, each check counted as one
-result: the host-side tests (tests/test_*.py), a shell session at 3 and at 1 harts, the
-grader at 3 and 1 harts, the scripted gdb checks, sysbench -q and the crash test, cowdemo,
-and in the course staff's tree their own parts. CHECK_FULL=1 (CI) adds the whole usertests
-suite, grind, the grader at 8 harts and a build with each toolchain prefix.
-docs/build-and-debug.md lists the parts in order.
+result; docs/build-and-debug.md lists the parts in order. CHECK_FULL=1 (CI) adds the whole
+usertests suite, grind, the grader at 8 harts and a build with each toolchain prefix.
 Ends with exactly one line "N passed, N failed" (totals over everything run); exit 1 on any
 failure. Every QEMU started here, directly or by the grader, is gone when it returns.
 
@@ -14,7 +11,7 @@ import json
 import os
 import re
 import shlex
-import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +22,6 @@ import unittest
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
 GDB_TIMEOUT = 300       # building (if needed) plus booting to main under gdb
-
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import xv6kit as kit  # noqa: E402
@@ -38,20 +34,31 @@ def timeout_scale():
     return float(m.group(1)) if m else 1.0
 
 
+def verdict(name, ok, what, lines=()):
+    """Says how one check went: "NAME: OK (what)", or FAIL with what was expected and the
+    lines that show what was seen. Returns (passed, failed) for this one check."""
+    say("%s: %s (%s%s)" % (name, "OK" if ok else "FAIL", "" if ok else "expected: ", what))
+    for line in [] if ok else lines:
+        say("    " + line.rstrip())
+    return (1, 0) if ok else (0, 1)
+
+
+def total(results):
+    """The sum of (passed, failed) pairs."""
+    return tuple(map(sum, zip((0, 0), *results)))
+
+
 def boot_and_run(tree, command, timeout, cpus=3):
     """Boots tree's kernel (built already) on a fresh copy of its fs.img, types command at
     the shell and ends QEMU. Returns (output, seconds, None or why the command did not
     finish). Timeouts are times timeout_scale()."""
-    d = tempfile.mkdtemp(prefix="check-run-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="check-run-") as d:
         m, why = kit.Machine.boot(tree, os.path.join(d, "fs.img"),
                                   kit.BOOT_TIMEOUT * timeout_scale(), cpus=cpus)
         with m:
             if why:
                 return m.since(0), 0.0, "no shell prompt: " + why
             return m.run(command, timeout * timeout_scale())
-    finally:
-        subprocess.call(["rm", "-rf", d])
 
 
 def run_on_copy(command, timeout, cpus=3):
@@ -61,7 +68,7 @@ def run_on_copy(command, timeout, cpus=3):
 
 
 def host_tests():
-    """Runs tests/test_*.py; returns (passed, failed)."""
+    """tests/test_*.py, one check per test."""
     say("==== host-side tests ====")
     suite = unittest.defaultTestLoader.discover(TESTS, pattern="test_*.py", top_level_dir=TESTS)
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=1).run(suite)
@@ -71,7 +78,7 @@ def host_tests():
 
 
 def grader(cpus):
-    """Runs ./grade-cow.py on this tree at cpus harts; returns (passed, failed)."""
+    """./grade-cow.py on this tree at cpus harts, one check per grader test."""
     say("==== grade-cow.py --cpus %d ====" % cpus)
     fd, out = tempfile.mkstemp(prefix="check-grade-", suffix=".json")
     os.close(fd)
@@ -92,21 +99,19 @@ def grader(cpus):
         os.unlink(out)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def shell_check(cpus, old_platform=False):
+    """tests/shell_session.py at cpus harts, one check per step. old_platform: no Sstc (SBI
+    timer) and QEMU's bundled OpenSBI."""
+    import shell_session
+    if old_platform:
+        say("(CPU without Sstc: timer through SBI; firmware: -bios default)")
+    return shell_session.run(cpus, timeout_scale(), say, old_platform)
 
 
-def gdbinit_ready(port):
-    try:
-        with open(os.path.join(ROOT, ".gdbinit")) as f:
-            return ":%d" % port in f.read()
-    except OSError:
-        return False
+MAIN_HIT = re.compile(r"Breakpoint 1, (?:0x[0-9a-f]+ in )?main \(")
 
 
-def gdb_session(port, deadline, console):
+def gdb_session(deadline, console):
     """Attaches gdb-multiarch to the halted kernel, breaks at main, continues; then, as the
     README tells students, loads user/_init's symbols and breaks in its main (a hardware
     breakpoint: the user address is not mapped while the kernel runs). console: the FIFO
@@ -134,30 +139,21 @@ def gdb_session(port, deadline, console):
         out = r.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode("utf-8", "replace") + "\n(gdb timed out)"
-        return bool(re.search(r"Breakpoint 1, (?:0x[0-9a-f]+ in )?main \(", out)), out
+        return bool(MAIN_HIT.search(out)), out
     if re.search(r"Connection refused|Connection timed out|not being run", out) and \
             "Breakpoint 1," not in out:
         return None, out
-    return bool(re.search(r"Breakpoint 1, (?:0x[0-9a-f]+ in )?main \(", out)), out
-
-
-def shell_check(cpus, old_platform=False):
-    """tests/shell_session.py at cpus harts: boots, types at the shell (echo, ls, cat, pipes,
-    redirection, mkdir/ln/rm, line editing, forktest, stressfs, faults, the xv6 compatibility
-    program in tests/compat/). old_platform: no Sstc (SBI timer) and QEMU's bundled OpenSBI.
-    Returns (passed, failed), one per step."""
-    import shell_session
-    if old_platform:
-        say("(CPU without Sstc: timer through SBI; firmware: -bios default)")
-    return shell_session.run(cpus, timeout_scale(), say, old_platform)
+    return bool(MAIN_HIT.search(out)), out
 
 
 def gdb_check():
     """`make qemu-gdb` plus a scripted gdb: must stop at the breakpoint in the kernel's main,
-    then in user/init's main (the staff tree adds a test of the fault path, below).
-    Returns (passed, failed): one test for each."""
+    then in user/init's main (the staff tree adds a test of the fault path, below). One
+    check each."""
     say("==== gdb check: make qemu-gdb, gdb-multiarch -batch, break main ====")
-    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     home = tempfile.mkdtemp(prefix="check-gdb-home-")
     log = open(os.path.join(home, "qemu.log"), "w+")
     # QEMU's console input: a FIFO that gdb's `shell` writes to. Opened read-write here so
@@ -166,10 +162,10 @@ def gdb_check():
     os.mkfifo(console)
     console_fd = os.open(console, os.O_RDWR)
     # A private HOME: the safe-path line qemu-gdb adds for gdb lands there, not in ours.
-    qemu = subprocess.Popen(["make", "-s", "qemu-gdb", "GDBPORT=%d" % port], cwd=ROOT,
-                            stdin=console_fd, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True,
-                            env=clean_env(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".c")))
+    qemu = kit.spawn(["make", "-s", "qemu-gdb", "GDBPORT=%d" % port], cwd=ROOT,
+                     stdin=console_fd, stdout=log, stderr=subprocess.STDOUT,
+                     env=clean_env(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".c")))
+    gdbinit = os.path.join(ROOT, ".gdbinit")
     deadline = time.monotonic() + GDB_TIMEOUT
     hit, out = None, ""
     try:
@@ -177,40 +173,26 @@ def gdb_check():
             if qemu.poll() is not None:
                 out = "make qemu-gdb exited with status %d" % qemu.returncode
                 break
-            if not gdbinit_ready(port):
+            if not (os.path.exists(gdbinit) and ":%d" % port in open(gdbinit).read()):
                 time.sleep(0.5)
                 continue
-            hit, out = gdb_session(port, deadline, console)
+            hit, out = gdb_session(deadline, console)
             if hit is None:
                 time.sleep(1)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(qemu.pid, sig)
-                qemu.wait(timeout=5)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        kit.end_group(qemu)
         os.close(console_fd)
         log.seek(0)
         qemu_log = log.read()
         log.close()
-        subprocess.call(["rm", "-rf", home])
-    hit = bool(hit)
+        shutil.rmtree(home, ignore_errors=True)
     if hit and not os.path.exists(os.path.join(ROOT, "user", "_init")):
-        out = "user/_init, the unstripped init gdb reads symbols from, does not exist"
-    if hit:
-        say("gdb check: OK (stopped at the breakpoint in main)")
-    else:
-        say("gdb check: FAIL")
-        for line in (out.rstrip().splitlines()[-20:] + ["-- make qemu-gdb said:"]
-                     + qemu_log.rstrip().splitlines()[-10:]):
-            say("    " + line)
-    results = [hit, gdb_verdict(
-        "gdb user check", "add-symbol-file user/_init; stopped in init's main",
-        re.search(r"Breakpoint 2, main \(\) at user/init\.c", out), out)]
+        hit, out = False, "user/_init, the unstripped init gdb reads symbols from, does not exist"
+    seen = out.rstrip().splitlines()[-20:]
+    results = [verdict("gdb check", hit, "stopped at the breakpoint in main",
+                       seen + ["-- make qemu-gdb said:"] + qemu_log.rstrip().splitlines()[-10:]),
+               verdict("gdb user check", re.search(r"Breakpoint 2, main \(\) at user/init\.c", out),
+                       "add-symbol-file user/_init; stopped in init's main", seen)]
     # >>> solution: the starter has no cow_fault
     # A breakpoint on usertrap stops in trap.c (not in an inlined riscv.h helper). Then gdb's
     # frame line "#0  cow_fault (pte=0x87f66050, va=40960) at kernel/cow.c:109" (an
@@ -219,23 +201,11 @@ def gdb_check():
     shown = re.search(r"Breakpoint 3, usertrap \(\) at kernel/trap\.c:\d+", out) and \
         frame and "<optimized out>" not in frame.group(1) and "va=" in frame.group(1) and \
         re.search(r"^va = (?:0x[0-9a-f]+|[0-9]+)$", out, re.M)
-    results.append(gdb_verdict(
-        "gdb fault-path check", "break usertrap stops in trap.c; a command typed at the "
-        "shell forks, and in cow_fault bt and info args show its arguments", shown, out))
+    results.append(verdict(
+        "gdb fault-path check", shown, "break usertrap stops in trap.c; a command typed at the "
+        "shell forks, and in cow_fault bt and info args show its arguments", seen))
     # <<< solution
-    passed = sum(1 for ok in results if ok)
-    return passed, len(results) - passed
-
-
-def gdb_verdict(name, what, ok, out):
-    """Says how one gdb test went (the end of gdb's output if it failed); returns ok."""
-    if ok:
-        say("%s: OK (%s)" % (name, what))
-    else:
-        say("%s: FAIL (expected: %s)" % (name, what))
-        for line in out.rstrip().splitlines()[-8:]:
-            say("    " + line)
-    return bool(ok)
+    return total(results)
 
 
 # >>> solution: the handout round trip; tools/handout.py leaves this block out of the starter
@@ -435,20 +405,12 @@ def handout_check(level):
 
 def perf_checks():
     """The fast paths still correct: `sysbench -q` on this tree's image (its own byte and
-    status checks; its timings are printed, never judged) and tools/crashtest.py (bounded: three
-    iterations of each crash case). Returns (passed, failed): sysbench one test, each crash
-    case one."""
+    status checks; its timings are printed, never judged), one check, and
+    tools/crashtest.py bounded to three iterations, one check per crash case."""
     say("==== sysbench -q and tools/crashtest.py ====")
-    passed = 0
     out, _, why = run_on_copy("sysbench -q", 180)
-    for line in out.splitlines():
-        if not line.startswith("sysbench,"):
-            say("    " + line.rstrip())
-    ok = why is None and "sysbench: OK" in out
-    if why:
-        say("    " + why)
-    say("sysbench -q: " + ("OK" if ok else "FAIL"))
-    passed += ok
+    lines = [l for l in out.splitlines() if not l.startswith("sysbench,")] + [why or ""]
+    result = verdict("sysbench -q", why is None and "sysbench: OK" in out, "sysbench: OK", lines)
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "crashtest.py"),
                         "--iters", "3", "--rounds", "1",
                         "--timeout-scale", str(2 * timeout_scale())],
@@ -457,86 +419,62 @@ def perf_checks():
     out = r.stdout.decode("utf-8", "replace")
     sys.stdout.write(out)
     cases = re.findall(r"^crashtest: case \S+: (OK|FAIL)", out, re.M)
-    passed += cases.count("OK")
-    failed = (not ok) + cases.count("FAIL") + (r.returncode != 0 and "FAIL" not in cases)
-    return passed, failed
+    crashed = r.returncode != 0 and "FAIL" not in cases      # died without a verdict
+    return total([result, (cases.count("OK"), cases.count("FAIL") + crashed)])
 
 
 # >>> solution: tools/bench.py, which this uses, is not in the starter
 def forkbench_check():
     """`forkbench -q` boots, runs and prints every row (sizes 0 and 1 MiB), each with
-    all its fields and no failed fork. Its timings are printed, never judged. Returns
-    (passed, failed): one test."""
+    all its fields and no failed fork; one check. Its timings are printed, never judged."""
     say("==== forkbench -q (prints its rows; timings not checked) ====")
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
     import bench
     out, _, why = run_on_copy("forkbench -q", 300, cpus=1)
     rows = bench.parse_forkbench(out)
     problems = [why] if why else []
     for size in (0, 1):
-        row = rows.get(size)
-        if row is None:
+        if size not in rows:
             problems.append("no complete 'forkbench,%d,...' line" % size)
-        elif min(row[k] for k in ("fork_us", "forkwrite_us", "pages", "reuse_us")) < 0:
+        elif min(rows[size][k] for k in ("fork_us", "forkwrite_us", "pages", "reuse_us")) < 0:
             problems.append("a fork failed at %d MiB" % size)
     if "forkbench: done" not in out:
         problems.append("no 'forkbench: done'")
     for line in out.splitlines():
         say("    " + line.rstrip())
-    say("forkbench -q: " + ("OK" if not problems else "FAIL: " + "; ".join(problems)))
-    return (0, 1) if problems else (1, 0)
+    return verdict("forkbench -q", not problems, "every row, 'forkbench: done'", problems)
 # <<< solution
-
-
-def cowdemo_boot(tree):
-    """Boots tree's kernel/kernel on a private copy of its fs.img at 3 harts and runs
-    `cowdemo`. Returns its output, or a line saying why there is none."""
-    out, _, why = boot_and_run(tree, "cowdemo", 120)
-    return out if not why else "%s\n(no more output: %s)" % (out, why)
 
 
 def cowdemo_check():
     """`cowdemo` (user/cowdemo.c) checks its own story step by step and ends with one line
     "cowdemo: OK: ..." or "cowdemo: FAIL". Run on this tree's kernel; the staff tree also
     requires the copy-on-write story there, and runs it again on an eager kernel built in
-    a scratch copy, which must tell the eager story. Returns (passed, failed): one test a
-    kernel."""
+    a scratch copy, which must tell the eager story. One check a kernel."""
     say("==== cowdemo: copy-on-write, one page at a time ====")
     kit.build(ROOT, ["MEM=%d" % kit.setting("MEM")])
     runs = [("this kernel", ROOT, "cowdemo: OK")]
-    scratch = None
+    scratch = tempfile.mkdtemp(prefix="check-cowdemo-eager-")
     # >>> solution: the default kernel shares; COW=0 builds the eager one (the starter's)
     runs = [("the COW kernel", ROOT, "cowdemo: OK: fork shared")]
-    scratch = tempfile.mkdtemp(prefix="check-cowdemo-eager-")
     kit.copy_sources(ROOT, scratch)
     why, out = kit.build(scratch, ["COW=0", "MEM=%d" % kit.setting("MEM")])
     if why:
-        say("building the eager kernel (make COW=0): %s:" % why)
-        for line in out.splitlines()[-10:]:
-            say("    " + line)
+        say("building the eager kernel (make COW=0): %s:\n%s" % (why, kit.tail(out, 10)))
     runs.append(("the eager kernel (make COW=0)", scratch,
                  "cowdemo: OK: this kernel's fork is eager"))
     # <<< solution
-    passed = failed = 0
+    results = []
     try:
         for name, tree, want in runs:
-            out = cowdemo_boot(tree)
-            lines = out.replace("\r", "").splitlines()
-            verdict = [l.strip() for l in lines if l.startswith(want)]
-            ok = bool(verdict) and "panic" not in out
-            if ok:
-                say("cowdemo on %s: OK (%s)" % (name, verdict[0]))
-            else:
-                say("cowdemo on %s: FAIL (expected a line starting '%s'); its output:"
-                    % (name, want))
-                for line in lines[-40:]:
-                    say("    " + line)
-            passed += ok
-            failed += not ok
+            out, _, why = boot_and_run(tree, "cowdemo", 120)
+            lines = out.replace("\r", "").splitlines() + ["(no more output: %s)" % why] * bool(why)
+            said = [l.strip() for l in lines if l.startswith(want)]
+            ok = bool(said) and "panic" not in out
+            results.append(verdict("cowdemo on " + name, ok, said[0] if ok else
+                                   "a line starting '%s'; its output:" % want, lines[-40:]))
     finally:
-        if scratch:
-            subprocess.call(["rm", "-rf", scratch])
-    return passed, failed
+        shutil.rmtree(scratch, ignore_errors=True)
+    return total(results)
 
 
 # >>> solution: make autograder is staff-only
@@ -724,30 +662,23 @@ def autograder_check():
 
 def full_checks():
     """What only CI runs (CHECK_FULL=1, set by .ci/run): the whole usertests suite and a
-    bounded grind at CPUS=3, and the grader at CPUS=8. Returns (passed, failed)."""
+    bounded grind at CPUS=3, and the grader at CPUS=8."""
     say("==== CI only: usertests (all tests), grind 5, grade-cow.py --cpus 8 ====")
-    passed = failed = 0
+    results = []
     for cmd, want, limit in (("usertests", "ALL TESTS PASSED", 1800),
                              ("grind 5", "grind: no pages leaked", 900)):
         out, elapsed, why = run_on_copy(cmd, limit)
         ok = not why and want in out and "panic" not in out and "accepted" not in out
-        if not ok:
-            why = "%sexpected '%s'; last lines:\n%s" % (why + "; " if why else "", want,
-                                                      "\n".join(out.splitlines()[-15:]))
-        say("%s (CPUS=3): %s (%.0fs)%s" % (cmd, "OK" if ok else "FAIL", elapsed,
-                                          "" if ok else "\n" + why))
-        passed += ok
-        failed += not ok
-    p, f = grader(8)
-    return passed + p, failed + f
+        results.append(verdict("%s (CPUS=3, %.0fs)" % (cmd, elapsed), ok, want,
+                               [why or ""] + out.splitlines()[-15:]))
+    return total(results + [grader(8)])
 
 
 def toolchain_check():
     """CI only: the tree builds without a warning with each RISC-V toolchain prefix found on
-    PATH (riscv64-unknown-elf-, riscv64-linux-gnu-), each in its own copy. One test a prefix."""
-    import shutil
+    PATH (riscv64-unknown-elf-, riscv64-linux-gnu-), each in its own copy. One check a prefix."""
     say("==== CI only: warning-free builds with each toolchain prefix ====")
-    passed = failed = 0
+    results = []
     for prefix in ("riscv64-unknown-elf-", "riscv64-linux-gnu-"):
         if shutil.which(prefix + "gcc") is None:
             say("build with %s: not installed, skipped" % prefix)
@@ -756,15 +687,12 @@ def toolchain_check():
         try:
             kit.copy_sources(ROOT, d)
             why, out = kit.build(d, ["TOOLPREFIX=" + prefix])
-            ok = not why and not kit.warnings(out)
-            why = "" if ok else " (%s) %s" % (why or "warnings", "\n".join(
-                (kit.warnings(out) or out.splitlines())[-10:]))
         finally:
             shutil.rmtree(d, ignore_errors=True)
-        say("build with %s: %s%s" % (prefix, "OK" if ok else "FAIL", why))
-        passed += ok
-        failed += not ok
-    return passed, failed
+        results.append(verdict("build with " + prefix, not why and not kit.warnings(out),
+                               "no warning", [why or ""] + (kit.warnings(out)
+                                                           or out.splitlines())[-10:]))
+    return total(results)
 
 
 def main():
@@ -775,10 +703,8 @@ def main():
         parts += [full_checks, toolchain_check]
     # >>> solution
     import labproof         # tests/labproof.py: staff only, as this block is
-    parts.append(forkbench_check)
-    parts += [lambda: handout_check("standard"), lambda: handout_check("guided")]
-    parts.append(labproof.lab_proof_check)
-    parts.append(autograder_check)
+    parts += [forkbench_check, lambda: handout_check("standard"),
+              lambda: handout_check("guided"), labproof.lab_proof_check, autograder_check]
     # <<< solution
     for part in parts:
         try:

@@ -93,9 +93,9 @@ def check_ls(out, ctx):
 
 
 def check_cat(out, ctx):
-    want = ctx["readme"].decode("utf-8", "replace")
-    if body(out) != want:
-        return "cat README printed %d characters, not README's %d" % (len(body(out)), len(want))
+    got, want = body(out), ctx["readme"].decode("utf-8", "replace")
+    if got != want:
+        return "cat README printed %d characters, not README's %d" % (len(got), len(want))
 
 
 def check_pipeline(out, ctx):
@@ -213,16 +213,6 @@ def steps(ctx):
     ]
 
 
-def build(mem):
-    """make kernel/kernel fs.img with the test programs. Returns None or why it failed."""
-    why, log = kit.build(ROOT, ["MEM=%d" % mem, "EXTRA_PROGS=" + " ".join(extra_progs())])
-    if why:
-        return why + ":\n" + kit.tail(log, 15)
-    if kit.warnings(log):
-        return "build has warnings:\n" + "\n".join(kit.warnings(log)[:10])
-    return None
-
-
 PANIC = re.compile(r"panic: ")
 
 
@@ -260,8 +250,10 @@ def run(cpus, scale, say, old_platform=False):
 
     say("==== shell session at CPUS=%d: build with %s, boot, type ====" % (
         cpus, " ".join(os.path.relpath(p, ROOT) for p in extra_progs())))
-    why = build(mem)
-    if why:
+    why, log = kit.build(ROOT, ["MEM=%d" % mem, "EXTRA_PROGS=" + " ".join(extra_progs())])
+    if why or kit.warnings(log):
+        why = (why + ":\n" + kit.tail(log, 15) if why else
+               "build has warnings:\n" + "\n".join(kit.warnings(log)[:10]))
         for n in names:
             report(n, why if n == "boot" else "not run: the build failed")
         return 0, len(names)
@@ -319,7 +311,6 @@ def run(cpus, scale, say, old_platform=False):
 
 if __name__ == "__main__":
     import argparse
-    import sys
     ap = argparse.ArgumentParser(description="Run make check's shell session on its own.")
     ap.add_argument("--cpus", type=int, default=3)
     ap.add_argument("--timeout-scale", type=float, default=1.0)

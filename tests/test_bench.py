@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Host-side tests of tools/bench.py's parts that need no QEMU (staff only, like bench.py):
-reading forkbench's lines, this tree's and an older tree's, and refusing a commit git does
-not know for --against."""
+reading forkbench's lines, this tree's and an older tree's, the medians-and-ratios table,
+and refusing a commit git does not know for --against."""
 
 import os
 import sys
@@ -30,6 +30,17 @@ class ParseForkbenchTest(unittest.TestCase):
         rows = bench.parse_forkbench("forkbench,1,2,3\nforkbench,x,1,2,3,4,5,6,7\n"
                                      "forkbench,1" + ",1" * 12 + "\n")
         self.assertEqual(rows, {})
+
+
+class TableTest(unittest.TestCase):
+    def test_medians_failed_forks_and_ratios_within_rounds(self):
+        runs = {"a": [{"fork_us_1MiB": 2.0, "syscall_ns": 5.0}, {"fork_us_1MiB": 4.0}],
+                "b": [{"fork_us_1MiB": 1.0, "syscall_ns": 1.0}, {"fork_us_1MiB": -1.0}]}
+        head, fork, sys_ = bench.table(runs, [("a", "b")], icount=False)
+        self.assertEqual(head.split(), ["a", "b", "a/b"])
+        self.assertEqual(fork.split()[-4:], ["3", "failed", "2.000", "(2.00..2.00)"])
+        self.assertEqual(sys_.split(), ["sysbench", "syscall_ns", "5", "1", "5.000",
+                                        "(5.00..5.00)"])
 
 
 class AgainstTest(unittest.TestCase):

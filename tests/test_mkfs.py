@@ -8,11 +8,14 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import fsck  # noqa: E402
 
 
 def header_value(name, header):
@@ -26,7 +29,6 @@ FSSIZE = header_value("FSSIZE", "param.h")
 DIRSIZ = header_value("DIRSIZ", "fs.h")
 NDIRECT = header_value("NDIRECT", "fs.h")
 MAXFILE_BYTES = (NDIRECT + BSIZE // 4) * BSIZE
-FSMAGIC = 0x10203040
 
 
 class MkfsTest(unittest.TestCase):
@@ -70,21 +72,6 @@ class MkfsTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.img), "a half-built image was left behind")
         return lines[0]
 
-    def dirents(self, data, inum):
-        """Names in directory inode inum (direct blocks only: enough for mkfs's root)."""
-        sb = struct.unpack_from("<8I", data, BSIZE)
-        inodestart = sb[6]
-        off = inodestart * BSIZE + inum * 64
-        typ, _, _, nlink, size = struct.unpack_from("<4hI", data, off)
-        addrs = struct.unpack_from("<%dI" % (NDIRECT + 1), data, off + 12)
-        names = {}
-        for e in range(size // 16):
-            blk = addrs[e * 16 // BSIZE]
-            ino, name = struct.unpack_from("<H14s", data, blk * BSIZE + e * 16 % BSIZE)
-            if ino:
-                names[name.rstrip(b"\0").decode()] = ino
-        return typ, names
-
     def test_good_image(self):
         longest = "_" + "n" * DIRSIZ          # DIRSIZ characters once '_' is dropped
         code, err = self.mkfs_run(self.file("README", b"hello\n"), self.file(longest))
@@ -92,11 +79,13 @@ class MkfsTest(unittest.TestCase):
         with open(self.img, "rb") as f:
             data = f.read()
         self.assertEqual(len(data), FSSIZE * BSIZE)
-        magic, size = struct.unpack_from("<2I", data, BSIZE)
-        self.assertEqual((magic, size), (FSMAGIC, FSSIZE))
-        typ, names = self.dirents(data, 1)
-        self.assertEqual(typ, 1)                # T_DIR
-        self.assertEqual(set(names), {".", "..", "README", "n" * DIRSIZ})
+        self.assertEqual(fsck.check(data), ([], []))
+        # The root directory's names (its first block: enough for two files).
+        inodestart = struct.unpack_from("<8I", data, BSIZE)[6]
+        root = fsck.DINODE.unpack_from(data, inodestart * BSIZE + fsck.ROOTINO * fsck.DINODE.size)
+        names = {fsck.DIRENT.unpack_from(data, root[5] * BSIZE + off)[1].rstrip(b"\0")
+                 for off in range(0, root[4], fsck.DIRENT.size)}
+        self.assertEqual(names, {b".", b"..", b"README", b"n" * DIRSIZ})
 
     def test_name_too_long(self):
         line = self.assertRefused([self.file("README"), self.file("_" + "a" * (DIRSIZ + 1))],

@@ -24,13 +24,10 @@ harts and --mem MiB: CPUS and MEM from the environment (make passes them) unless
            most 2 s with --timeout-scale);
   fsck     no QEMU: fsck.py must report each kind of damage planted in a fresh image.
 
-  tools/crashtest.py [--iters N] [--cases a,b] [--rounds N] [--cpus N] [--mem M]
-                     [--seed S] [--timeout-scale X] [-v]
-
 Prints one line per case and iteration, then "crashtest: case NAME: OK (N)" or
 "crashtest: case NAME: FAIL (k of N) ..." per case, and last "crashtest: OK" or
 "crashtest: FAIL (...)"; exit status 0 only when every case passed. Every QEMU it starts is
-killed before it returns. Standard library only."""
+killed before it returns. --help lists the options."""
 
 import argparse
 import os
@@ -46,21 +43,13 @@ ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
 import fsck  # noqa: E402
 import xv6kit as kit  # noqa: E402
+from xv6kit import say  # noqa: E402
 
 EXITED = re.compile(r"(?!)")    # matches nothing: wait_for() returns only why it stopped
 
 
 class Fail(Exception):
     pass
-
-
-def build(tree, mem):
-    """Copies this tree's sources into tree and builds the kernel for mem MiB and fs.img
-    with crashwr."""
-    kit.copy_sources(ROOT, tree)
-    why, out = kit.build(tree, ["MEM=%d" % mem, "EXTRA_PROGS=tools/crashwr.c"])
-    if why:
-        raise Fail(why + ":\n" + kit.tail(out))
 
 
 def fsck_image(img, when, orphans_ok=False):
@@ -117,14 +106,18 @@ class Run:
             m.expect(re.compile(ready), self.t, mark)
         return m
 
-    def check(self, img, cmd, ok):
-        """Boots img (the kernel recovers the log), runs cmd, kills QEMU; Fail unless the
-        output holds ok. Returns the output."""
+    def check(self, img, cmd, why="after the reboot", keep=False):
+        """Boots img (the kernel recovers the log) and runs the crashwr check cmd; Fail
+        (saying why) unless it says OK. Returns its output, and the machine if keep (else
+        QEMU is killed)."""
         m = self.boot(img)
         out = self.command(m, cmd)
+        if " ".join(cmd.split()[:2]) + ": OK" not in out:
+            m.kill()
+            raise Fail("%s, %s:\n%s" % (why, cmd, out.strip()))
+        if keep:
+            return out, m
         m.kill()
-        if ok not in out:
-            raise Fail("after the reboot, %s:\n%s" % (cmd, out.strip()))
         return out
 
 
@@ -132,11 +125,7 @@ def case_random(run, it):
     """crashwr run, killed at random moments; one image across rounds and iterations."""
     if run.random_img is None:
         run.random_img = run.fresh_image("random")
-        m = run.boot(run.random_img)
-        out = run.command(m, "crashwr init")
-        m.kill()
-        if "crashwr init: done" not in out:
-            raise Fail("crashwr init: " + out)
+        run.check(run.random_img, "crashwr init", why="on a fresh image")
         fsck_image(run.random_img, "after crashwr init")
     img = run.random_img
     notes = []
@@ -146,7 +135,7 @@ def case_random(run, it):
         time.sleep(delay)
         m.kill()                                   # the crash
         warn = fsck_image(img, "after the crash", orphans_ok=True)
-        out = run.check(img, "crashwr check", "crashwr check: OK")
+        out = run.check(img, "crashwr check")
         fsck_image(img, "after recovery")
         gens = sorted(int(x) for x in re.findall(r"generation (\d+) whole", out))
         replayed = any("replayed" in w for w in warn)
@@ -197,8 +186,7 @@ def case_closers(run, it):
     if "crashwr close: FAIL" in out or "cannot write" in out:
         raise Fail("a writer failed before the crash:\n" + kit.tail(out))
     fsck_image(img, "after the crash", orphans_ok=True)
-    out = run.check(img, "crashwr closecheck %d %d" % (NWRITERS, epoch),
-                    "crashwr closecheck: OK")
+    out = run.check(img, "crashwr closecheck %d %d" % (NWRITERS, epoch))
     fsck_image(img, "after recovery")
     have = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
             re.finditer(r"crashwr: (k\d_\d{4}) (\d+) of (\d+)", out)}
@@ -228,11 +216,7 @@ def case_orphan(run, it):
         raise Fail("after the crash the image holds no orphan inode, so the case proves "
                    "nothing: the unlink and writes were not on disk although a later close() "
                    "had returned")
-    m = run.boot(img)
-    out = run.command(m, "crashwr orphancheck")
-    if "crashwr orphancheck: OK" not in out:
-        m.kill()
-        raise Fail("after the reboot, crashwr orphancheck:\n" + out.strip())
+    _, m = run.check(img, "crashwr orphancheck", keep=True)
     run.command(m, "sync")
     m.kill()
     with open(img, "rb") as f:
@@ -252,11 +236,9 @@ def case_idle(run, it):
     time.sleep(wait)                               # the log delay is 0.3 s
     m.kill()
     fsck_image(img, "after the crash", orphans_ok=True)
-    m = run.boot(img)
-    out = run.command(m, "crashwr idlecheck")
-    if "crashwr idlecheck: OK" not in out:
-        raise Fail("calls that finished %.1f s before the crash, with every process asleep "
-                   "since, are not on disk after the reboot:\n%s" % (wait, out.strip()))
+    _, m = run.check(img, "crashwr idlecheck", keep=True,
+                     why="calls that finished %.1f s before the crash, with every process "
+                     "asleep since, are not on disk after the reboot" % wait)
     mark = m.mark()
     m.send("halt")                                 # syncs and powers off: QEMU must exit
     why = m.wait_for(EXITED, mark, run.t)
@@ -278,7 +260,8 @@ def case_hogs(run, it):
     time.sleep(wait)
     m.kill()
     fsck_image(img, "after the crash", orphans_ok=True)
-    run.check(img, "crashwr idlecheck", "crashwr idlecheck: OK")
+    run.check(img, "crashwr idlecheck", why="a write that returned %.1f s before the crash, "
+              "with 60 CPU hogs running, is not on disk after the reboot" % wait)
     fsck_image(img, "after recovery")
     return "written under 60 hogs, killed %.1f s later: all there after the reboot" % wait
 
@@ -384,23 +367,20 @@ def main():
     ap.add_argument("-v", action="store_true", help="echo the consoles")
     args = ap.parse_args()
     cases = [c for c in args.cases.split(",") if c]
-    unknown = [c for c in cases if c not in CASES]
-    if unknown or not cases or args.iters < 1:
+    if not cases or set(cases) - set(CASES) or args.iters < 1:
         ap.error("--cases: choose from %s (got %s); --iters at least 1"
                  % (", ".join(CASES), args.cases))
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     tree = tempfile.mkdtemp(prefix="crashtest-")
     run = Run(args, random.Random(seed), tree)
     failures = {c: [] for c in cases}
+    say("crashtest: seed %d, %d iterations of %s, CPUS=%d, MEM=%d; building with "
+        "EXTRA_PROGS=tools/crashwr.c" % (seed, args.iters, ", ".join(cases), args.cpus, args.mem))
     try:
-        print("crashtest: seed %d, %d iterations of %s, CPUS=%d, MEM=%d; building with "
-              "EXTRA_PROGS=tools/crashwr.c" % (seed, args.iters, ", ".join(cases), args.cpus,
-                                               args.mem))
-        sys.stdout.flush()
-        try:
-            build(tree, args.mem)
-        except Fail as e:
-            print("crashtest: FAIL: %s" % e)
+        kit.copy_sources(ROOT, tree)
+        why, out = kit.build(tree, ["MEM=%d" % args.mem, "EXTRA_PROGS=tools/crashwr.c"])
+        if why:
+            say("crashtest: FAIL: %s:\n%s" % (why, kit.tail(out)))
             return 1
         for it in range(1, args.iters + 1):
             for c in cases:
@@ -408,8 +388,7 @@ def main():
                     continue                      # no QEMU, nothing random: once is enough
                 t0 = time.monotonic()
                 try:
-                    note = CASES[c](run, it)
-                    verdict = "OK"
+                    note, verdict = CASES[c](run, it), "OK"
                 except (Fail, kit.MachineError) as e:
                     failures[c].append((it, str(e)))
                     note, verdict = str(e), "FAIL"
@@ -417,20 +396,16 @@ def main():
                         run.random_img = None     # start the next rounds on a fresh image
                 finally:
                     kit.kill_all()
-                print("crashtest: %s %d/%d: %s (%.0fs): %s" % (c, it, args.iters, verdict,
-                                                              time.monotonic() - t0, note))
-                sys.stdout.flush()
-        bad = []
+                say("crashtest: %s %d/%d: %s (%.0fs): %s"
+                    % (c, it, args.iters, verdict, time.monotonic() - t0, note))
         for c in cases:
             n = 1 if c == "fsck" else args.iters
-            if failures[c]:
-                bad.append(c)
-                print("crashtest: case %s: FAIL (%d of %d; seed %d) first: iteration %d: %s"
-                      % (c, len(failures[c]), n, seed, failures[c][0][0], failures[c][0][1]))
-            else:
-                print("crashtest: case %s: OK (%d)" % (c, n))
-        print("crashtest: OK" if not bad else "crashtest: FAIL (%s)" % ", ".join(bad))
-        return 0 if not bad else 1
+            say("crashtest: case %s: " % c + ("OK (%d)" % n if not failures[c] else
+                "FAIL (%d of %d; seed %d) first: iteration %d: %s"
+                % (len(failures[c]), n, seed, *failures[c][0])))
+        bad = [c for c in cases if failures[c]]
+        say("crashtest: OK" if not bad else "crashtest: FAIL (%s)" % ", ".join(bad))
+        return 1 if bad else 0
     finally:
         kit.kill_all()
         shutil.rmtree(tree, ignore_errors=True)

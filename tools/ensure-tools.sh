@@ -13,8 +13,7 @@ QEMU=${QEMU:-qemu-system-riscv64}
 OPENSBI_FW=${OPENSBI_FW:-/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin}
 # Oldest QEMU that has everything we use: virtio-mmio's force-legacy property (modern
 # virtio-mmio, QEMU 5.0) and a bundled OpenSBI with the SBI HSM extension.
-QEMU_MIN_MAJOR=5
-QEMU_MIN_MINOR=0
+QEMU_MIN=5.0
 
 say() { echo "ensure-tools: $*" >&2; }
 
@@ -31,18 +30,15 @@ find_prefix() {
   done
 }
 
-# Which Debian package provides the compiler for the requested prefix.
-compiler_package() {
-  case "$TOOLPREFIX" in
-    riscv64-linux-gnu-) echo gcc-riscv64-linux-gnu ;;
-    *) echo gcc-riscv64-unknown-elf ;;
-  esac
-}
-
 # Prints the Debian packages that are missing, space separated.
 missing_packages() {
   pkgs=""
-  [ -n "$(find_prefix)" ] || pkgs="$pkgs $(compiler_package)"
+  if [ -z "$(find_prefix)" ]; then
+    case "$TOOLPREFIX" in
+      riscv64-linux-gnu-) pkgs=gcc-riscv64-linux-gnu ;;
+      *) pkgs=gcc-riscv64-unknown-elf ;;
+    esac
+  fi
   have gcc || pkgs="$pkgs gcc libc6-dev"
   have perl || pkgs="$pkgs perl"
   have "$QEMU" || pkgs="$pkgs qemu-system-misc"
@@ -68,8 +64,8 @@ install_packages() {
   fi
   say "installing $pkgs with apt-get"
   log=$(mktemp "${TMPDIR:-/tmp}/ensure-tools.XXXXXX")
-  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get -q update &&
-         $sudo env DEBIAN_FRONTEND=noninteractive apt-get -q install -y $pkgs; } >"$log" 2>&1 </dev/null; then
+  apt="$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q"
+  if ! { $apt update && $apt install -y $pkgs; } >"$log" 2>&1 </dev/null; then
     tail -n 15 "$log" >&2
     say "apt-get failed (full log: $log); install by hand: $pkgs"
     return 1
@@ -81,12 +77,10 @@ install_packages() {
 check_qemu_version() {
   have "$QEMU" || return 0    # not installed: only reachable with a custom QEMU=, let make fail
   ver=$("$QEMU" --version 2>/dev/null | sed -n '1s/.*version \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
-  [ -n "$ver" ] || { say "cannot tell the version of $QEMU; need >= $QEMU_MIN_MAJOR.$QEMU_MIN_MINOR"; return 0; }
-  major=${ver%%.*}
-  minor=${ver#*.}
-  if [ "$major" -lt "$QEMU_MIN_MAJOR" ] ||
-     { [ "$major" -eq "$QEMU_MIN_MAJOR" ] && [ "$minor" -lt "$QEMU_MIN_MINOR" ]; }; then
-    say "$QEMU $ver is too old: need >= $QEMU_MIN_MAJOR.$QEMU_MIN_MINOR (apt-get install qemu-system-misc)"
+  [ -n "$ver" ] || { say "cannot tell the version of $QEMU; need >= $QEMU_MIN"; return 0; }
+  # Compared as numbers: major * 1000 + minor.
+  if [ $((${ver%%.*} * 1000 + ${ver#*.})) -lt $((${QEMU_MIN%%.*} * 1000 + ${QEMU_MIN#*.})) ]; then
+    say "$QEMU $ver is too old: need >= $QEMU_MIN (apt-get install qemu-system-misc)"
     return 1
   fi
 }
@@ -94,12 +88,9 @@ check_qemu_version() {
 # gdb only reads ./.gdbinit from directories the user declared safe; declare this tree's.
 gdb_safe_path() {
   line="add-auto-load-safe-path $1/.gdbinit"
-  cfg=""
   # gdb reads the first of these that exists as the user's init file.
-  for f in "${XDG_CONFIG_HOME:-$HOME/.config}/gdb/gdbinit" "$HOME/.gdbinit"; do
-    if [ -f "$f" ]; then cfg=$f; break; fi
-  done
-  [ -n "$cfg" ] || cfg="${XDG_CONFIG_HOME:-$HOME/.config}/gdb/gdbinit"
+  cfg="${XDG_CONFIG_HOME:-$HOME/.config}/gdb/gdbinit"
+  [ ! -f "$cfg" ] && [ -f "$HOME/.gdbinit" ] && cfg="$HOME/.gdbinit"
   grep -qxF "$line" "$cfg" 2>/dev/null && return 0
   say "letting gdb load $1/.gdbinit (adding a line to $cfg)"
   mkdir -p "$(dirname "$cfg")" && echo "$line" >>"$cfg"
@@ -115,10 +106,6 @@ pkgs=$(missing_packages)
 if [ -n "$pkgs" ]; then
   install_packages "$pkgs" || exit 1
   pkgs=$(missing_packages)
-  if [ -n "$pkgs" ]; then
-    say "still missing after installing: $pkgs"
-    exit 1
-  fi
+  [ -z "$pkgs" ] || { say "still missing after installing: $pkgs"; exit 1; }
 fi
-check_qemu_version || exit 1
-exit 0
+check_qemu_version

@@ -21,6 +21,7 @@ would at boot (the image file is never written). Then:
 Prints the problems and "fsck: OK" or "fsck: N errors"; exit status 0 only when OK.
 Standard library only."""
 
+import argparse
 import struct
 import sys
 
@@ -110,15 +111,13 @@ def check(data, orphans_ok=False):
         inodes[inum] = (typ, nlink, isize, dict(fileblocks))
 
     # Bitmap: metadata and used blocks marked, everything else free, no bit beyond the disk.
-    for b in range(size, nbitmap * BSIZE * 8):
-        bm = blocks[bmapstart + b // (BSIZE * 8)]
-        if bm[(b % (BSIZE * 8)) // 8] & (1 << (b % 8)):
-            errors.append("bitmap marks block %d, beyond the end of the disk (%d blocks)"
-                          % (b, size))
-            break
+    bitmap = b"".join(blocks[bmapstart:bmapstart + nbitmap])
+    beyond = [b for b in range(size, nbitmap * BSIZE * 8) if bitmap[b // 8] >> (b % 8) & 1]
+    if beyond:
+        errors.append("bitmap marks block %d, beyond the end of the disk (%d blocks)"
+                      % (beyond[0], size))
     for b in range(size):
-        bm = blocks[bmapstart + b // (BSIZE * 8)]
-        marked = bool(bm[(b % (BSIZE * 8)) // 8] & (1 << (b % 8)))
+        marked = bitmap[b // 8] >> (b % 8) & 1
         used = b < datastart or b in owner
         if marked and not used:
             errors.append("block %d marked in use in the bitmap but used by nothing" % b)
@@ -187,19 +186,12 @@ def check(data, orphans_ok=False):
 
 
 def main():
-    args = sys.argv[1:]
-    orphans_ok = "--allow-orphans" in args
-    args = [a for a in args if a != "--allow-orphans"]
-    if len(args) != 1 or args[0].startswith("-"):
-        sys.stderr.write("usage: fsck.py [--allow-orphans] fs.img\n")
-        return 2
-    try:
-        with open(args[0], "rb") as f:
-            data = f.read()
-    except OSError as e:
-        sys.stderr.write("fsck: cannot read %s: %s\n" % (args[0], e.strerror))
-        return 2
-    errors, warnings = check(data, orphans_ok)
+    ap = argparse.ArgumentParser(description="check an fs.img (kernel/fs.h) for consistency")
+    ap.add_argument("--allow-orphans", action="store_true",
+                    help="orphan inodes are warnings (right after a crash), not errors")
+    ap.add_argument("image", type=argparse.FileType("rb"))
+    args = ap.parse_args()
+    errors, warnings = check(args.image.read(), args.allow_orphans)
     for w in warnings:
         print("fsck: warning: " + w)
     for e in errors[:50]:
