@@ -203,8 +203,10 @@ static int
 test_three(void)
 {
   struct region r;
-  if(grab(&r, stats().freepages / 4) < 0)
-    return failed("three", "sbrk of 25% of free memory to work", -1);
+  // A fifth of free memory: three sharers and the parent's last copy fit even when every
+  // COPY leaks its old page (that is the leak test's failure, not this one's).
+  if(grab(&r, stats().freepages / 5) < 0)
+    return failed("three", "sbrk of 20% of free memory to work", -1);
   fill(&r, 1);
 
   for(int id = 1; id <= 2; id++){
