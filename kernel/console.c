@@ -69,7 +69,7 @@ consolewrite(int user_src, uint64 src, int n)
 
   if(n <= 0)
     return n == 0 ? 0 : -1;
-  if(user_src && copyin_probe(p->pagetable, src, n) < 0)
+  if(user_src && userrange(p->pagetable, src, n, 0) < 0)
     return -1;
   acquiresleep(&cons.writing);
   while(done < n){

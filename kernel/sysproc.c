@@ -102,10 +102,8 @@ sys_sbrk(void)
   uint64 oldsz = myproc()->sz;
   int r = -1;
 
-  if(how == SBRK_EAGER)
-    r = growproc(n);
-  else if(how == SBRK_LAZY)
-    r = growlazy(n);
+  if(how == SBRK_EAGER || how == SBRK_LAZY)
+    r = growproc(n, how == SBRK_LAZY);
   return r < 0 ? -1 : oldsz;
 }
 

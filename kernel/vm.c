@@ -131,20 +131,12 @@ walk(pagetable_t pagetable, uint64 va, int alloc)
   return &last[PX(0, va)];
 }
 
-// walk() without allocating, for addresses that come from user space: 0 as well for
-// va at or above MAXVA.
-static pte_t *
-lookup(pagetable_t pagetable, uint64 va)
-{
-  return va < MAXVA ? walk(pagetable, va, 0) : 0;
-}
-
 // The physical address of user page va, or 0 if it is not mapped with PTE_U.
 // No fault handling: callers that want a missing page resolved use vmfault().
 uint64
 walkaddr(pagetable_t pagetable, uint64 va)
 {
-  pte_t *pte = lookup(pagetable, va);
+  pte_t *pte = va < MAXVA ? walk(pagetable, va, 0) : 0;
   if(pte == 0 || (*pte & (PTE_V | PTE_U)) != (PTE_V | PTE_U))
     return 0;
   return PTE2PA(*pte);
@@ -389,7 +381,7 @@ useraccess(pagetable_t pagetable, uint64 va, int write, pte_t **ptep)
 {
   if(va >= MAXVA)
     return FAULT_BAD;
-  pte_t *pte = *ptep = lookup(pagetable, va);
+  pte_t *pte = *ptep = walk(pagetable, va, 0);
   if(pte == 0 || (*pte & PTE_V) == 0)
     return lazyalloc(pagetable, va, ptep);
   if((*pte & (PTE_U | PTE_R)) != (PTE_U | PTE_R))
@@ -418,17 +410,6 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
 
 // ---------------------------------------------------------------- kernel <-> user copies
 
-// Physical address of the user page at va (page-aligned), usable for a store if write,
-// resolving a page fault on the way. 0 if the process may not access it so.
-static uint64
-userpage(pagetable_t pagetable, uint64 va, int write)
-{
-  pte_t *pte;
-  if(useraccess(pagetable, va, write, &pte) != FAULT_OK)
-    return 0;
-  return PTE2PA(*pte);
-}
-
 // What a copy does with one piece of user memory that lies within one page: user is
 // the piece (through the kernel's direct map), kern the matching kernel bytes, n the
 // length. Returns 1 if the copy is complete (copyinstr found the NUL), else 0.
@@ -441,13 +422,14 @@ typedef int chunkfn(char *user, char *kern, uint64 n);
 static int
 usercopy(pagetable_t pagetable, uint64 va, char *kern, uint64 len, int write, chunkfn *fn)
 {
+  pte_t *pte;
+
   while(len > 0){
     uint64 off = va % PGSIZE;
-    uint64 pa = userpage(pagetable, va - off, write);
-    if(pa == 0)
+    if(useraccess(pagetable, va - off, write, &pte) != FAULT_OK)
       return -1;
     uint64 n = PGSIZE - off < len ? PGSIZE - off : len;
-    if(fn((char *)pa + off, kern, n))
+    if(fn((char *)PTE2PA(*pte) + off, kern, n))
       return 1;
     va += n;
     kern += n;
@@ -506,8 +488,9 @@ copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 // that range cannot fail (useraccess() has resolved every page it would fault on). A
 // process has one thread and nobody else unmaps its pages, so this stays true
 // until the process itself changes its memory. 0, or -1 if some page may not be accessed
-// so, or memory ran out.
-static int
+// so, or memory ran out. For callers that must not act on part of a buffer, such as a pipe
+// or console write, which cannot take bytes back once the reader has them.
+int
 userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
 {
   pte_t *pte;
@@ -520,14 +503,6 @@ userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
     if(useraccess(pagetable, a, write, &pte) != FAULT_OK)
       return -1;
   return 0;
-}
-
-// userrange() for a copyin: for callers that must not act on part of a buffer, such as a
-// pipe or console write, which cannot take bytes back once the reader has them.
-int
-copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
-{
-  return userrange(pagetable, srcva, len, 0);
 }
 
 // ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
