@@ -248,9 +248,8 @@ usertrap(void)
   if(killed(p))
     exit(-1);
 
-  if(kind == INTR_TIMER){
+  if(kind == INTR_TIMER)
     yield();
-  }
 
   usertrapret();
 }
