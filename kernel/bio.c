@@ -129,10 +129,9 @@ bwrite(struct buf *b)
 void
 bwrite_batch(struct buf **bs, uint *blocknos, int n)
 {
-  for(int i = 0; i < n; i++){
+  for(int i = 0; i < n; i++)
     if(!holdingsleep(&bs[i]->lock))
       panic("bwrite_batch: buffer not locked");
-  }
   __atomic_fetch_add(&diskstat.writes, n, __ATOMIC_RELAXED);
   virtio_disk_write_batch(bs, blocknos, n);
 }

@@ -39,7 +39,6 @@ void            sbi_shutdown(void) __attribute__((noreturn));
 void            uartinit(void);
 void            uartputc(int c);            // may sleep while the transmit buffer is full
 void            uartputc_sync(int c);       // spins; for printf and echo
-int             uartgetc(void);             // -1 when no byte is waiting
 void            uartsetrx(int on);           // receive interrupts on or off (flow control)
 void            uartintr(void);
 

@@ -60,9 +60,7 @@ boot_hart_init(void)
 {
   consoleinit();
   printfinit();
-  printf("\n");
-  printf("xv6-cow kernel is booting on hart %d\n", cpuid());
-  printf("\n");
+  printf("\nxv6-cow kernel is booting on hart %d\n\n", cpuid());
   kinit();             // physical page allocator
   kvminit();           // kernel page table
   kvminithart();       // paging on

@@ -3,15 +3,9 @@
 # It runs at TRAMPOLINE, not at its link address, so it must not refer to any
 # symbol by absolute or pc-relative address; all it needs is in the trapframe.
 #
-# TLB flushes (the fast path): a user satp with a nonzero ASID field means this
-# hart has ASIDs and usertrapret() tagged the user page table (see trap.c). Then
-# the kernel (ASID 0, its page table never changes after boot) needs no flush on
-# entry, and the return flushes only the user ASID. With ASID 0 everywhere both
-# directions flush the whole TLB, since user and kernel entries would mix.
-# Either way every return to user space drops all user translations this hart
-# holds, and the kernel reaches user memory through its own direct map, so the
-# kernel needs no flush of its own after changing a user PTE: the change is in
-# force when the process next runs user code, on whichever hart.
+# TLB flushes: a user satp with a nonzero ASID field takes the fast path (trap.c
+# says why it is sound); without ASIDs both directions flush the whole TLB. Every
+# return drops this hart's user translations, which vm.c's header relies on.
 #include "kernel/riscv.h"
 #include "kernel/memlayout.h"
 

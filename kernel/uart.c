@@ -142,7 +142,7 @@ uartsetrx(int on)
 }
 
 // One received byte, or -1 if none is waiting.
-int
+static int
 uartgetc(void)
 {
   if(ReadReg(LSR) & LSR_RX_READY)
