@@ -410,54 +410,35 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
 
 // ---------------------------------------------------------------- kernel <-> user copies
 
-// What a copy does with one piece of user memory that lies within one page: user is
-// the piece (through the kernel's direct map), kern the matching kernel bytes, n the
-// length. Returns 1 if the copy is complete (copyinstr found the NUL), else 0.
-typedef int chunkfn(char *user, char *kern, uint64 n);
+// The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries, make
+// each page usable (for a store if how is TOUSER) and copy its piece to or from kern.
+// 1 if a STRINGFROMUSER copy found the NUL, 0 if len ran out, -1 at an address the process
+// may not access so (the pieces before it have been copied).
+enum { TOUSER, FROMUSER, STRINGFROMUSER };
 
-// The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries,
-// make each page usable (for a store if write) and hand its piece to fn.
-// 1 if fn ended the copy, 0 if len ran out, -1 at an address the process may not
-// access so (the pieces before it have been handed to fn).
 static int
-usercopy(pagetable_t pagetable, uint64 va, char *kern, uint64 len, int write, chunkfn *fn)
+usercopy(pagetable_t pagetable, uint64 va, char *kern, uint64 len, int how)
 {
   pte_t *pte;
 
   while(len > 0){
     uint64 off = va % PGSIZE;
-    if(useraccess(pagetable, va - off, write, &pte) != FAULT_OK)
+    if(useraccess(pagetable, va - off, how == TOUSER, &pte) != FAULT_OK)
       return -1;
+    char *user = (char *)PTE2PA(*pte) + off;   // through the kernel's direct map
     uint64 n = PGSIZE - off < len ? PGSIZE - off : len;
-    if(fn((char *)PTE2PA(*pte) + off, kern, n))
-      return 1;
+    if(how == TOUSER)
+      memmove(user, kern, n);
+    else if(how == FROMUSER)
+      memmove(kern, user, n);
+    else
+      for(uint64 i = 0; i < n; i++)
+        if((kern[i] = user[i]) == '\0')
+          return 1;
     va += n;
     kern += n;
     len -= n;
   }
-  return 0;
-}
-
-static int
-touser(char *user, char *kern, uint64 n)
-{
-  memmove(user, kern, n);
-  return 0;
-}
-
-static int
-fromuser(char *user, char *kern, uint64 n)
-{
-  memmove(kern, user, n);
-  return 0;
-}
-
-static int
-stringfromuser(char *user, char *kern, uint64 n)
-{
-  for(uint64 i = 0; i < n; i++)
-    if((kern[i] = user[i]) == '\0')
-      return 1;
   return 0;
 }
 
@@ -466,14 +447,14 @@ stringfromuser(char *user, char *kern, uint64 n)
 int
 copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
 {
-  return usercopy(pagetable, dstva, src, len, 1, touser) < 0 ? -1 : 0;
+  return usercopy(pagetable, dstva, src, len, TOUSER) < 0 ? -1 : 0;
 }
 
 // Copy len bytes from user srcva to kernel dst. 0 on success, -1 on a bad address.
 int
 copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 {
-  return usercopy(pagetable, srcva, dst, len, 0, fromuser) < 0 ? -1 : 0;
+  return usercopy(pagetable, srcva, dst, len, FROMUSER) < 0 ? -1 : 0;
 }
 
 // Copy a NUL-terminated string of at most max bytes (NUL included) from user srcva to
@@ -481,7 +462,7 @@ copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 int
 copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 {
-  return usercopy(pagetable, srcva, dst, max, 0, stringfromuser) == 1 ? 0 : -1;
+  return usercopy(pagetable, srcva, dst, max, STRINGFROMUSER) == 1 ? 0 : -1;
 }
 
 // Make every page of user [va, va+len) usable, for a store if write: afterwards a copy of
