@@ -7,7 +7,6 @@
 #include "kernel/sleeplock.h"
 #include "kernel/fs.h"
 #include "kernel/file.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
 #include "kernel/proc.h"
 #include "kernel/defs.h"
@@ -232,17 +231,14 @@ consoleintr(int c)
   case CTRL('P'):
     dump = 1;
     break;
-  case CTRL('U'):
+  case CTRL('U'):     // erase the edited line
+  case CTRL('H'):     // erase one character
+  case DEL:
     while(cons.e != cons.w){
       cons.e--;
       consputc(BACKSPACE);
-    }
-    break;
-  case CTRL('H'):
-  case DEL:
-    if(cons.e != cons.w){
-      cons.e--;
-      consputc(BACKSPACE);
+      if(c != CTRL('U'))
+        break;
     }
     break;
   default:

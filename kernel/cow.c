@@ -33,11 +33,7 @@
 //  faults first, so no snapshot shows a fault without its outcome.
 
 #include "kernel/types.h"
-#include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
-#include "kernel/spinlock.h"
-#include "kernel/proc.h"
 #include "kernel/memstat.h"
 #include "kernel/defs.h"
 

@@ -3,10 +3,7 @@
 // the first user process, and every hart enters its scheduler.
 #include "kernel/types.h"
 #include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
-#include "kernel/spinlock.h"
-#include "kernel/proc.h"
 #include "kernel/defs.h"
 
 // SBI HSM hart_get_status() value for a hart that is waiting to be started.

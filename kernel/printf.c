@@ -2,14 +2,8 @@
 // the UART whole (no other hart's printf, no write() bytes inside), except while panicking.
 #include <stdarg.h>
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/spinlock.h"
-#include "kernel/sleeplock.h"
-#include "kernel/fs.h"
-#include "kernel/file.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
-#include "kernel/proc.h"
 #include "kernel/defs.h"
 
 // Once panicked is set, only panic_hart may still produce output: uart.c

@@ -1,11 +1,9 @@
 // Driver for the 16550-compatible UART on QEMU virt: initialisation, polled output
 // for the kernel's printf and echo, and interrupt-driven buffered output for write().
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/memlayout.h"
 #include "kernel/riscv.h"
 #include "kernel/spinlock.h"
-#include "kernel/proc.h"
 #include "kernel/defs.h"
 
 // 16550 registers, as byte offsets from UART0.
