@@ -163,9 +163,8 @@ commit_input(void)
   wakeup(&cons.r);
 }
 
-// Called by uartintr() before it takes each byte from the UART. Returns 1 if the input buffer
-// has room for one more; otherwise turns the UART's receive interrupt off until a reader makes
-// room (see the flow-control rule above) and returns 0, and the byte stays in the UART.
+// Called by uartintr() before it takes each byte from the UART: 1 if the input buffer has
+// room for one more, else 0 with the receive interrupt off (the flow-control rule above).
 int
 consoleroom(void)
 {

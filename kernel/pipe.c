@@ -8,8 +8,7 @@
 // (userrange), so an unreadable one returns -1 with nothing written. A write cut off by the
 // read end closing or the writer being killed returns -1 too; what went in stays.
 //
-// pi->lock guards all fields. copyin/copyout run with it held: they do not sleep, but resolving
-// a copy-on-write or lazy page may call kalloc(), so pi->lock comes before kmem.lock (defs.h).
+// pi->lock guards all fields. copyin/copyout run with it held (defs.h: pipe->lock -> kmem.lock).
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -154,8 +153,7 @@ pipewrite(struct pipe *pi, uint64 addr, int n)
 }
 
 // Read up to n bytes into user address addr. Sleeps until there is data or the write end is
-// closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy to
-// user memory failed (then nothing is consumed).
+// closed (then returns 0). Returns the count, or -1 if killed while waiting or the copy failed.
 int
 piperead(struct pipe *pi, uint64 addr, int n)
 {

@@ -239,11 +239,9 @@ static void
 dropfiles(struct proc *p)
 {
   for(int fd = 0; fd < NOFILE; fd++){
-    struct file *f = p->ofile[fd];
-    if(f){
-      p->ofile[fd] = 0;
-      fileclose(f);
-    }
+    if(p->ofile[fd])
+      fileclose(p->ofile[fd]);
+    p->ofile[fd] = 0;
   }
   if(p->cwd){
     begin_op();

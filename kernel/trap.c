@@ -209,7 +209,6 @@ usertrap(void)
   if((r_sstatus() & SSTATUS_SPP) != 0)
     panic("usertrap: not from user mode");
 
-  // From here on a trap is a kernel trap.
   w_stvec((uint64)kernelvec);
 
   struct proc *p = myproc();
