@@ -34,7 +34,6 @@ sys_exit(void)
   exit(intarg(0));
 }
 
-// fork() returns -1 when the process table is full or memory runs out.
 uint64
 sys_fork(void)
 {

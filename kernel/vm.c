@@ -466,11 +466,11 @@ copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 }
 
 // Make every page of user [va, va+len) usable, for a store if write: afterwards a copy of
-// that range cannot fail (useraccess() has resolved every page it would fault on). A
-// process has one thread and nobody else unmaps its pages, so this stays true
-// until the process itself changes its memory. 0, or -1 if some page may not be accessed
-// so, or memory ran out. For callers that must not act on part of a buffer, such as a pipe
-// or console write, which cannot take bytes back once the reader has them.
+// that range cannot fail (useraccess() has resolved every page it would fault on). A process
+// has one thread and nobody else unmaps its pages, so this stays true until the process
+// itself changes its memory. 0, or -1 if some page may not be accessed so, or memory ran
+// out. For callers that must not act on part of a buffer, such as a pipe or console write,
+// which cannot take bytes back once the reader has them.
 int
 userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
 {
@@ -538,9 +538,8 @@ nextleaf(pagetable_t pagetable, uint64 *va, uint64 end)
 _Static_assert(sizeof(struct vmpage) == 2*sizeof(uint64) + 2*sizeof(uint),
                "struct vmpage has padding");
 
-// What the PTE pte (0: none) says about the page at va, as vmquery() reports it. The
-// software bits are copied as they are, whatever a kernel keeps in them: that is how a
-// copy-on-write mark shows, in any kernel and in either bit (VMP_ISCOW, vmquery.h).
+// What the PTE pte (0: none) says about the page at va, as vmquery.h describes it: the
+// software bits as they are, which is how a copy-on-write mark shows (VMP_ISCOW).
 static void
 describe(uint64 va, pte_t pte, struct vmpage *vp)
 {
@@ -557,10 +556,8 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
     vp->refs = krefcount((void *)vp->pa);
 }
 
-// vmquery(): describe npages pages of pagetable from va into the user array dst (struct
-// vmpage, kernel/vmquery.h). 0, or -1 for a bad range or buffer, and then dst is
-// untouched: every page of dst is made writable (userrange) before anything is written,
-// so the copies below cannot fail.
+// vmquery() (kernel/vmquery.h): npages entries from va into the user array dst, which is
+// made writable whole (userrange) before anything is written, so the copies cannot fail.
 int
 uvmquery(pagetable_t pagetable, uint64 va, int npages, uint64 dst)
 {
