@@ -1,10 +1,8 @@
 // Buffer cache: NBUF in-memory copies of disk blocks, shared by all processes, recycled least
-// recently used first. A block has at most one buffer, whose sleeplock serializes its users.
-// bcache.lock guards the list, the identities (dev, blockno) and refcnt; b->lock guards data
-// and valid. A buffer with refcnt > 0 is never recycled: the log pins (bpin) the blocks it
-// has yet to install. Every disk request of the file system passes here and is counted for
-// memstat(). Fast paths: bclaim() skips the read of a block about to be overwritten whole;
-// bwrite_batch() makes one trip to the disk for many writes.
+// recently used first. A block has at most one buffer, whose sleeplock serializes its users
+// (buf.h says which lock guards what). Every disk request of the file system passes here
+// and is counted for memstat(). Fast paths: bclaim() skips the read of a block about to be
+// overwritten whole; bwrite_batch() makes one trip to the disk for many writes.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -129,10 +127,9 @@ bwrite(struct buf *b)
 void
 bwrite_batch(struct buf **bs, uint *blocknos, int n)
 {
-  for(int i = 0; i < n; i++){
+  for(int i = 0; i < n; i++)
     if(!holdingsleep(&bs[i]->lock))
       panic("bwrite_batch: buffer not locked");
-  }
   __atomic_fetch_add(&diskstat.writes, n, __ATOMIC_RELAXED);
   virtio_disk_write_batch(bs, blocknos, n);
 }
@@ -178,7 +175,6 @@ bunpin(struct buf *b)
   release(&bcache.lock);
 }
 
-// Disk requests since boot, for memstat().
 void
 bio_stats(struct memstat *st)
 {

@@ -7,7 +7,6 @@
 #include "kernel/sleeplock.h"
 #include "kernel/fs.h"
 #include "kernel/file.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
 #include "kernel/proc.h"
 #include "kernel/defs.h"
@@ -69,7 +68,7 @@ consolewrite(int user_src, uint64 src, int n)
 
   if(n <= 0)
     return n == 0 ? 0 : -1;
-  if(user_src && copyin_probe(p->pagetable, src, n) < 0)
+  if(user_src && userrange(p->pagetable, src, n, 0) < 0)
     return -1;
   acquiresleep(&cons.writing);
   while(done < n){
@@ -164,9 +163,8 @@ commit_input(void)
   wakeup(&cons.r);
 }
 
-// Called by uartintr() before it takes each byte from the UART. Returns 1 if the input buffer
-// has room for one more; otherwise turns the UART's receive interrupt off until a reader makes
-// room (see the flow-control rule above) and returns 0, and the byte stays in the UART.
+// Called by uartintr() before it takes each byte from the UART: 1 if the input buffer has
+// room for one more, else 0 with the receive interrupt off (the flow-control rule above).
 int
 consoleroom(void)
 {
@@ -232,17 +230,14 @@ consoleintr(int c)
   case CTRL('P'):
     dump = 1;
     break;
-  case CTRL('U'):
+  case CTRL('U'):     // erase the edited line
+  case CTRL('H'):     // erase one character
+  case DEL:
     while(cons.e != cons.w){
       cons.e--;
       consputc(BACKSPACE);
-    }
-    break;
-  case CTRL('H'):
-  case DEL:
-    if(cons.e != cons.w){
-      cons.e--;
-      consputc(BACKSPACE);
+      if(c != CTRL('U'))
+        break;
     }
     break;
   default:

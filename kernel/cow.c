@@ -24,11 +24,8 @@
 //  With fault-around built in (cowaround.c) the fault then resolves neighbouring COW pages
 //  of the same table the same way, as their own faults later would.
 //
-//  The TLB. Nothing here flushes. The kernel reaches user memory through its direct map,
-//  never through a user page table, and every return to user space flushes this hart's
-//  user translations (userret, trampoline.S); a process runs on one hart at a time. So
-//  fork's downgrade of the parent's PTEs, and a fault's upgrade, are in force before the
-//  process runs user code again.
+//  The TLB. Nothing here flushes, for the reason in vm.c's header: fork's downgrade of the
+//  parent's PTEs, and a fault's upgrade, are in force before the process runs user code.
 //
 //  The counters. Since boot, atomic adds: faults counts COW faults, copies and reuses count
 //  pages by outcome (fault-around's too, so copies + reuses >= faults), shared counts the
@@ -36,11 +33,7 @@
 //  faults first, so no snapshot shows a fault without its outcome.
 
 #include "kernel/types.h"
-#include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
-#include "kernel/spinlock.h"
-#include "kernel/proc.h"
 #include "kernel/memstat.h"
 #include "kernel/defs.h"
 

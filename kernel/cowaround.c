@@ -17,7 +17,6 @@
 
 #include "kernel/types.h"
 #include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
 #include "kernel/spinlock.h"
 #include "kernel/proc.h"

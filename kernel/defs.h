@@ -39,7 +39,6 @@ void            sbi_shutdown(void) __attribute__((noreturn));
 void            uartinit(void);
 void            uartputc(int c);            // may sleep while the transmit buffer is full
 void            uartputc_sync(int c);       // spins; for printf and echo
-int             uartgetc(void);             // -1 when no byte is waiting
 void            uartsetrx(int on);           // receive interrupts on or off (flow control)
 void            uartintr(void);
 
@@ -128,7 +127,7 @@ int             vmfault(pagetable_t pt, uint64 va, int write);   // a FAULT_ res
 int             copyout(pagetable_t pt, uint64 dstva, char *src, uint64 len);
 int             copyin(pagetable_t pt, char *dst, uint64 srcva, uint64 len);
 int             copyinstr(pagetable_t pt, char *dst, uint64 srcva, uint64 max);
-int             copyin_probe(pagetable_t pt, uint64 srcva, uint64 len);  // readable? 0 : -1
+int             userrange(pagetable_t pt, uint64 va, uint64 len, int write);  // usable? 0 : -1
 int             uvmquery(pagetable_t pt, uint64 va, int npages, uint64 dst);
 void            uvmcount(pagetable_t pt, uint64 sz, int *mapped, int *shared);
 
@@ -162,8 +161,7 @@ struct cpu*     mycpu(void);
 struct proc*    myproc(void);
 pagetable_t     proc_pagetable(struct proc *p);
 void            proc_freepagetable(pagetable_t pt, uint64 sz);
-int             growproc(int n);
-int             growlazy(int n);
+int             growproc(int n, int lazy);   // sbrk; lazy: map on first touch
 int             fork(void);
 void            exit(int status) __attribute__((noreturn));
 int             wait(uint64 statusva);

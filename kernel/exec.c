@@ -80,7 +80,6 @@ load_segments(pagetable_t pagetable, struct inode *ip, struct elfhdr *eh, uint64
       continue;
     if(!segment_ok(&ph, *szp, ip->size))
       return -1;
-    // User-readable always; writable and executable as p_flags ask.
     int perm = PTE_U | PTE_R | (ph.p_flags & PF_W ? PTE_W : 0) | (ph.p_flags & PF_X ? PTE_X : 0);
     uint64 newsz = uvmalloc(pagetable, *szp, ph.p_vaddr + ph.p_memsz, perm);
     if(newsz == 0)

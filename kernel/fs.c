@@ -7,9 +7,8 @@
 // call joins a transaction (begin_op) before it locks any inode. Inode sleeplocks go from a
 // directory to an inode one of its entries names, never back: a path walk unlocks a directory
 // before it locks what it found there (perhaps the parent, ".."), and a call that changes a
-// directory holds at most one other inode, never the directory itself or its parent. Then
-// buffer sleeplocks, then the log's and itable's spinlocks, briefly. itable.lock guards
-// ip->ref and which (dev, inum) a slot holds; ip->lock guards the rest of the inode.
+// directory holds at most one other inode, never the directory itself or its parent. What
+// itable.lock and ip->lock guard: struct inode in file.h.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"

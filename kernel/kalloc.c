@@ -110,12 +110,13 @@ ksharedpages(void)
   return n;
 }
 #else
-// Pages are never shared here: an allocated page has one user, and kfree() frees it.
+// Pages are never shared here: an allocated page has one user, and kfree() frees it. The
+// kernel image's pages (the trampoline) read 0: the allocator never hands them out.
 int
 krefcount(void *pa)
 {
   pageindex(pa, "krefcount: bad address");
-  return 1;
+  return (uint64)pa >= PGROUNDUP((uint64)end);
 }
 
 uint64

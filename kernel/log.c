@@ -178,10 +178,9 @@ commit(void)
   release(&log.lock);
 }
 
-// Finish a file-system operation. If it was the last one running and the transaction must
-// be committed (a sync waits, the next operation might not fit, or it is old), commit it;
-// else leave it open for the operations to come. So with no operation running and no commit,
-// one more operation always fits, and begin_op() never waits for a commit nobody will start.
+// Finish a file-system operation; the last one running commits if the transaction is due
+// (see "Group commit"). So with no operation running and no commit, one more operation
+// always fits, and begin_op() never waits for a commit nobody will start.
 void
 end_op(void)
 {
@@ -229,16 +228,6 @@ log_sync(int force)
     commit();
 }
 
-// Sleep until the tick counter reaches when.
-static void
-sleep_until(uint when)
-{
-  acquire(&tickslock);
-  while((int)(when - ticks) > 0)
-    sleep(&ticks, &tickslock);
-  release(&tickslock);
-}
-
 // The committer thread: commits each transaction LOG_DELAY after its first block, so that a
 // finished operation reaches the disk even when no process calls into the file system again
 // (every process asleep, the shell waiting for input). add_block() wakes it on &log.opened.
@@ -251,7 +240,10 @@ committer(void)
       sleep(&log.opened, &log.lock);
     uint due = log.opened + LOG_DELAY;
     release(&log.lock);
-    sleep_until(due);
+    acquire(&tickslock);
+    while((int)(due - ticks) > 0)
+      sleep(&ticks, &tickslock);
+    release(&tickslock);
     log_sync(0);      // unless end_op committed already; a newer transaction is not due
   }
 }

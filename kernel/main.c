@@ -3,10 +3,7 @@
 // the first user process, and every hart enters its scheduler.
 #include "kernel/types.h"
 #include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
-#include "kernel/spinlock.h"
-#include "kernel/proc.h"
 #include "kernel/defs.h"
 
 // SBI HSM hart_get_status() value for a hart that is waiting to be started.
@@ -60,9 +57,7 @@ boot_hart_init(void)
 {
   consoleinit();
   printfinit();
-  printf("\n");
-  printf("xv6-cow kernel is booting on hart %d\n", cpuid());
-  printf("\n");
+  printf("\nxv6-cow kernel is booting on hart %d\n\n", cpuid());
   kinit();             // physical page allocator
   kvminit();           // kernel page table
   kvminithart();       // paging on

@@ -27,7 +27,6 @@
 // numbers hart h's M-mode context 2h and its S-mode context, the one we use, 2h+1.
 #define PLIC                0x0c000000L
 #define PLIC_PRIORITY       (PLIC + 0x0)      // source i's priority at + 4*i
-#define PLIC_PENDING        (PLIC + 0x1000)   // one pending bit per source
 #define PLIC_SCONTEXT(hart) (2 * (hart) + 1)
 #define PLIC_SENABLE(hart)   (PLIC + 0x2000 + 0x80 * PLIC_SCONTEXT(hart))
 #define PLIC_SPRIORITY(hart) (PLIC + 0x200000 + 0x1000 * PLIC_SCONTEXT(hart))  // threshold

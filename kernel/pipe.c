@@ -5,11 +5,10 @@
 //
 // A bad user buffer: read consumes bytes only once their copy out has succeeded, so a failed
 // copy returns -1 and the pipe keeps every byte. Write checks its whole source first
-// (copyin_probe), so an unreadable one returns -1 with nothing written. A write cut off by the
+// (userrange), so an unreadable one returns -1 with nothing written. A write cut off by the
 // read end closing or the writer being killed returns -1 too; what went in stays.
 //
-// pi->lock guards all fields. copyin/copyout run with it held: they do not sleep, but resolving
-// a copy-on-write or lazy page may call kalloc(), so pi->lock comes before kmem.lock (defs.h).
+// pi->lock guards all fields. copyin/copyout run with it held (defs.h: pipe->lock -> kmem.lock).
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -128,7 +127,7 @@ pipewrite(struct pipe *pi, uint64 addr, int n)
 
   if(n <= 0)
     return n == 0 ? 0 : -1;
-  if(copyin_probe(p->pagetable, addr, n) < 0)
+  if(userrange(p->pagetable, addr, n, 0) < 0)
     return -1;
 
   acquire(&pi->lock);
@@ -141,7 +140,7 @@ pipewrite(struct pipe *pi, uint64 addr, int n)
     }
     uint m = MIN((uint)(n - done), PIPESIZE - pi->count);
     // Bytes past count are not data yet, so a failed copy leaves the ring as it was.
-    // copyin_probe made that impossible; the check stays so a broken promise is an error.
+    // userrange made that impossible; the check stays so a broken promise is an error.
     if(ringcopy(pi, pi->head + pi->count, addr + done, m, 0) < 0)
       break;
     if(pi->count == 0)
@@ -154,8 +153,7 @@ pipewrite(struct pipe *pi, uint64 addr, int n)
 }
 
 // Read up to n bytes into user address addr. Sleeps until there is data or the write end is
-// closed (then returns 0). Returns the count, or -1 if killed while waiting or if the copy to
-// user memory failed (then nothing is consumed).
+// closed (then returns 0). Returns the count, or -1 if killed while waiting or the copy failed.
 int
 piperead(struct pipe *pi, uint64 addr, int n)
 {

@@ -1,7 +1,6 @@
 // The platform-level interrupt controller: routes the UART and virtio disk
 // interrupts to every hart's S-mode context, and claims/completes them.
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/memlayout.h"
 #include "kernel/riscv.h"
 #include "kernel/defs.h"
@@ -12,7 +11,6 @@
 
 // The interrupt sources the kernel handles (devintr() in trap.c knows each one).
 static const int plic_sources[] = { UART0_IRQ, VIRTIO0_IRQ };
-#define NSOURCES ((int)(sizeof(plic_sources) / sizeof(plic_sources[0])))
 
 // Every PLIC register is a 32-bit word.
 #define PLIC_REG(addr) (*(volatile uint32 *)(addr))
@@ -24,7 +22,7 @@ static const int plic_sources[] = { UART0_IRQ, VIRTIO0_IRQ };
 void
 plicinit(void)
 {
-  for(int i = 0; i < NSOURCES; i++)
+  for(int i = 0; i < NELEM(plic_sources); i++)
     PLIC_REG(PLIC_PRIORITY + 4 * plic_sources[i]) = PLIC_PRIO_ENABLED;
 }
 
@@ -35,7 +33,7 @@ plicinithart(void)
 {
   uint32 enable = 0;
 
-  for(int i = 0; i < NSOURCES; i++)
+  for(int i = 0; i < NELEM(plic_sources); i++)
     enable |= 1U << plic_sources[i];
   PLIC_REG(PLIC_SENABLE(cpuid())) = enable;
   PLIC_REG(PLIC_SPRIORITY(cpuid())) = PLIC_THRESHOLD_ALL;

@@ -2,14 +2,8 @@
 // the UART whole (no other hart's printf, no write() bytes inside), except while panicking.
 #include <stdarg.h>
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/spinlock.h"
-#include "kernel/sleeplock.h"
-#include "kernel/fs.h"
-#include "kernel/file.h"
-#include "kernel/memlayout.h"
 #include "kernel/riscv.h"
-#include "kernel/proc.h"
 #include "kernel/defs.h"
 
 // Once panicked is set, only panic_hart may still produce output: uart.c
@@ -40,16 +34,6 @@ printnum(uint64 x, int base, int negative)
 }
 
 static void
-printsigned(long long v)
-{
-  // Negate in unsigned arithmetic so the most negative value works too.
-  if(v < 0)
-    printnum(-(uint64)v, 10, 1);
-  else
-    printnum((uint64)v, 10, 0);
-}
-
-static void
 printptr(uint64 x)
 {
   consputc('0');
@@ -72,9 +56,12 @@ printstr(const char *s)
 static void
 printconv(int c, int longs, va_list *ap)
 {
+  long long v;
+
   switch(c){
   case 'd':
-    printsigned(longs ? va_arg(*ap, long long) : va_arg(*ap, int));
+    v = longs ? va_arg(*ap, long long) : va_arg(*ap, int);
+    printnum(v < 0 ? -(uint64)v : (uint64)v, 10, v < 0);   // -(uint64): LLONG_MIN works too
     break;
   case 'u':
     printnum(longs ? va_arg(*ap, uint64) : va_arg(*ap, uint), 10, 0);
@@ -151,8 +138,7 @@ panic(char *s)
   __sync_synchronize();
 
   // printf skips printlock now: a hart frozen mid-printf may hold it.
-  printf("panic: ");
-  printf("%s\n", s);
+  printf("panic: %s\n", s);
   for(;;)
     ;
 }

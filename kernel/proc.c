@@ -1,11 +1,9 @@
 // Processes and harts: the process table and a slot's life (allocproc .. freeproc), fork,
 // exit and wait, the per-hart scheduler with sleep and wakeup, and kill.
 //
-// Locks (defs.h has the order for the whole kernel):
-//   wait_lock -> p->lock.  wait_lock guards every p->parent and the exit/wait hand-off.
-//   A hart holds at most one p->lock at a time.
-//   A process switches away (sched) holding its own p->lock and nothing else; whoever
-//   runs next on that hart releases it (the scheduler, or forkret for a new process).
+// Locks: defs.h has the order. A hart holds at most one p->lock. A process switches away
+// (sched) holding its own p->lock and nothing else; whoever runs next on that hart releases
+// it (the scheduler, or forkret for a new process).
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -61,15 +59,14 @@ procinit(void)
   }
 }
 
-// This hart's id (start.c keeps it in tp). Stable only while interrupts are off: a
-// process may be moved to another hart at any timer interrupt.
+// This hart's id (start.c keeps it in tp) and struct cpu. Stable only while interrupts are
+// off: a process may be moved to another hart at any timer interrupt.
 int
 cpuid(void)
 {
   return (int)r_tp();
 }
 
-// This hart's struct cpu. Interrupts must be off, for the reason above.
 struct cpu*
 mycpu(void)
 {
@@ -196,12 +193,12 @@ userinit(void)
 
 // ---------------------------------------------------------------- user memory size
 
-// Change the current process's size by n bytes. Growth maps zeroed pages now, unless lazy:
-// then vmfault() maps each page on first touch. Shrinking frees at once. A shrink past
+// sbrk: change the current process's size by n bytes. Growth maps zeroed pages now, unless
+// lazy: then vmfault() maps each page on first touch. Shrinking frees at once. A shrink past
 // address 0 is no change at all (programs written for xv6 rely on it). 0, or -1 with the
 // size unchanged if the new size would wrap or reach TRAPFRAME, or memory ran out.
-static int
-resize(int n, int lazy)
+int
+growproc(int n, int lazy)
 {
   struct proc *p = myproc();
   uint64 sz = p->sz;
@@ -223,20 +220,6 @@ resize(int n, int lazy)
   return 0;
 }
 
-// sbrk(n, SBRK_EAGER).
-int
-growproc(int n)
-{
-  return resize(n, 0);
-}
-
-// sbrk(n, SBRK_LAZY).
-int
-growlazy(int n)
-{
-  return resize(n, 1);
-}
-
 // ---------------------------------------------------------------- fork, exit, wait
 
 // The child gets its own reference to each of the parent's open files and to its
@@ -256,11 +239,9 @@ static void
 dropfiles(struct proc *p)
 {
   for(int fd = 0; fd < NOFILE; fd++){
-    struct file *f = p->ofile[fd];
-    if(f){
-      p->ofile[fd] = 0;
-      fileclose(f);
-    }
+    if(p->ofile[fd])
+      fileclose(p->ofile[fd]);
+    p->ofile[fd] = 0;
   }
   if(p->cwd){
     begin_op();
@@ -414,17 +395,6 @@ wait(uint64 addr)
 
 // ---------------------------------------------------------------- scheduling
 
-// Run p on this hart until it switches back (p->lock held before and after: see the top
-// of this file).
-static void
-runproc(struct cpu *c, struct proc *p)
-{
-  p->state = RUNNING;
-  c->proc = p;
-  swtch(&c->context, &p->context);
-  c->proc = 0;
-}
-
 // The RUNNABLE process with the least recent CPU use, or 0; of equals the first after this
 // hart's last, so that they take turns. Looks without locks (64 per switch would cost more
 // than the switch): the caller locks the one chosen and checks it again.
@@ -467,7 +437,10 @@ scheduler(void)
     acquire(&p->lock);
     if(p->state == RUNNABLE){   // another hart may have taken it since pickproc() looked
       c->last = p - proc;
-      runproc(c, p);
+      p->state = RUNNING;
+      c->proc = p;
+      swtch(&c->context, &p->context);   // back when p gives the hart up (sched)
+      c->proc = 0;
     }
     release(&p->lock);
   }
@@ -590,38 +563,32 @@ forkret(void)
 
 // ---------------------------------------------------------------- kill
 
-// The live process with this pid, returned locked; 0 if there is none.
-static struct proc*
-lockpid(int pid)
+// Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits
+// with status -1 when it next heads back to user mode (usertrap checks), and a sleep ends
+// early so that loops that can give up do. A zombie can be killed (its exit status stays).
+// How many were marked.
+static int
+killmatching(int id, int group)
 {
+  int n = 0;
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     acquire(&p->lock);
-    if(p->state != UNUSED && p->pid == pid)
-      return p;
+    if(p->state != UNUSED && (group ? p->pgid : p->pid) == id && id > 0 && p != initproc){
+      p->killed = 1;
+      if(p->state == SLEEPING)
+        p->state = RUNNABLE;
+      n++;
+    }
     release(&p->lock);
   }
-  return 0;
+  return n;
 }
 
-// Mark process pid killed: it exits with status -1 when it next heads back to user mode
-// (usertrap checks), and a sleep ends early so that loops that can give up do. A zombie
-// can be killed (its exit status stays), init cannot. 0, or -1 for no such process or init.
+// kill(pid): 0, or -1 for no such process or init.
 int
 kill(int pid)
 {
-  if(pid <= 0)
-    return -1;
-  struct proc *p = lockpid(pid);
-  if(p == 0)
-    return -1;
-  int ok = (p != initproc);
-  if(ok){
-    p->killed = 1;
-    if(p->state == SLEEPING)
-      p->state = RUNNABLE;
-  }
-  release(&p->lock);
-  return ok ? 0 : -1;
+  return killmatching(pid, 0) > 0 ? 0 : -1;
 }
 
 // Make process pid, the caller or a child of it, the first of a new process group (pgid =
@@ -643,22 +610,14 @@ setpgrp(int pid)
   return r;
 }
 
-// ^C (console.c): kill, as kill() does, every process in group pgid but init. Under
+// ^C (console.c): kill every process in group pgid but init. Under
 // wait_lock, so that a member's fork finished before (the child is seen here) or sees
 // its parent killed.
 void
 killgroup(int pgid)
 {
   acquire(&wait_lock);
-  for(struct proc *p = proc; p < &proc[NPROC]; p++){
-    acquire(&p->lock);
-    if(p->state != UNUSED && p->pgid == pgid && pgid > 0 && p != initproc){
-      p->killed = 1;
-      if(p->state == SLEEPING)
-        p->state = RUNNABLE;
-    }
-    release(&p->lock);
-  }
+  killmatching(pgid, 1);
   release(&wait_lock);
 }
 
@@ -705,19 +664,6 @@ either_copyin(void *dst, int user_src, uint64 src, uint64 len)
   return copyin(myproc()->pagetable, dst, src, len);
 }
 
-static char*
-statename(enum procstate s)
-{
-  switch(s){
-  case USED:     return "new";
-  case SLEEPING: return "sleep";
-  case RUNNABLE: return "ready";
-  case RUNNING:  return "run";
-  case ZOMBIE:   return "zombie";
-  default:       return "?";
-  }
-}
-
 // ^P on the console: one line per process, "pid state name", then the pages it maps and
 // how many of them are shared (uvmcount, vm.c; tests/shell_session.py reads the line).
 // Takes no locks, so that it works on a wedged kernel; what it prints may then be
@@ -725,6 +671,9 @@ statename(enum procstate s)
 void
 procdump(void)
 {
+  static char *statename[] = {
+    [USED] "new", [SLEEPING] "sleep", [RUNNABLE] "ready", [RUNNING] "run", [ZOMBIE] "zombie",
+  };
   int mapped, shared;
 
   printf("\n");
@@ -732,7 +681,7 @@ procdump(void)
     if(p->state == UNUSED)
       continue;
     uvmcount(p->pagetable, p->sz, &mapped, &shared);
-    printf("%d %s %s  %d pages, %d shared\n", p->pid, statename(p->state), p->name,
+    printf("%d %s %s  %d pages, %d shared\n", p->pid, statename[p->state], p->name,
            mapped, shared);
   }
 }

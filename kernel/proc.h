@@ -27,7 +27,7 @@ extern struct cpu cpus[NCPU];
 
 // The page at TRAPFRAME in a process's user page table. trampoline.S fills in the
 // user registers on a trap and reloads them on return; usertrapret() fills in the
-// first five words for the next trap. trampoline.S's TF_ offsets follow this layout:
+// first five words for the next trap. trampoline.S (TF_ offsets, each_reg) follows it:
 // the five kernel words at 0..32, then x1..x31 in register-number order, xN at 32 + 8*N.
 struct trapframe {
   uint64 kernel_satp;          // kernel page table (satp value)
@@ -48,8 +48,8 @@ struct trapframe {
 _Static_assert(__builtin_offsetof(struct trapframe, epc) == 24, "trampoline.S: TF_EPC");
 _Static_assert(__builtin_offsetof(struct trapframe, ra) == 32 + 8*1, "trampoline.S: TF_RA");
 _Static_assert(__builtin_offsetof(struct trapframe, a0) == 32 + 8*10, "trampoline.S: TF_A0");
-_Static_assert(__builtin_offsetof(struct trapframe, s2) == 32 + 8*18, "trampoline.S: TF_S2");
-_Static_assert(__builtin_offsetof(struct trapframe, t6) == 32 + 8*31, "trampoline.S: TF_T6");
+_Static_assert(__builtin_offsetof(struct trapframe, s2) == 32 + 8*18, "trampoline.S: each_reg");
+_Static_assert(__builtin_offsetof(struct trapframe, t6) == 32 + 8*31, "trampoline.S: each_reg");
 
 // A slot's life: UNUSED -> USED (allocproc) -> RUNNABLE <-> RUNNING <-> SLEEPING ...
 // -> ZOMBIE (exit) -> UNUSED (the parent's wait, through freeproc).

@@ -9,10 +9,7 @@
 // sstatus: supervisor status.
 #define SSTATUS_SPP  (1L << 8)   // previous mode: 1 = supervisor, 0 = user
 #define SSTATUS_SPIE (1L << 5)   // supervisor interrupts enabled before the trap
-#define SSTATUS_UPIE (1L << 4)
 #define SSTATUS_SIE  (1L << 1)   // supervisor interrupt enable
-#define SSTATUS_UIE  (1L << 0)
-#define SSTATUS_SUM  (1L << 18)  // supervisor may access user pages
 
 // sie / sip: interrupt enable and pending bits.
 #define SIE_SSIE (1L << 1)       // software
@@ -38,13 +35,9 @@
 #define EXC_LOAD_PAGE_FAULT   13
 #define EXC_STORE_PAGE_FAULT  15   // also AMOs
 
-#define CSR_STIMECMP 0x14d        // Sstc supervisor timer compare
-
 static inline uint64 r_tp(void)   { uint64 x; asm volatile("mv %0, tp" : "=r" (x)); return x; }
 static inline void   w_tp(uint64 x) { asm volatile("mv tp, %0" : : "r" (x)); }
 static inline uint64 r_sp(void)   { uint64 x; asm volatile("mv %0, sp" : "=r" (x)); return x; }
-static inline uint64 r_ra(void)   { uint64 x; asm volatile("mv %0, ra" : "=r" (x)); return x; }
-static inline uint64 r_fp(void)   { uint64 x; asm volatile("mv %0, s0" : "=r" (x)); return x; }
 
 // Read or write a CSR by its name in the privileged specification.
 #define CSRR(csr)    ({ uint64 x_; asm volatile("csrr %0, " #csr : "=r" (x_)); x_; })
@@ -58,13 +51,11 @@ static inline uint64 r_sie(void)         { return CSRR(sie); }
 static inline void   w_sie(uint64 x)     { CSRW(sie, x); }
 static inline uint64 r_sepc(void)        { return CSRR(sepc); }
 static inline void   w_sepc(uint64 x)    { CSRW(sepc, x); }
-static inline uint64 r_stvec(void)       { return CSRR(stvec); }
 static inline void   w_stvec(uint64 x)   { CSRW(stvec, x); }
 static inline uint64 r_satp(void)        { return CSRR(satp); }
 static inline void   w_satp(uint64 x)    { CSRW(satp, x); }
 static inline uint64 r_scause(void)      { return CSRR(scause); }
 static inline uint64 r_stval(void)       { return CSRR(stval); }
-static inline uint64 r_sscratch(void)    { return CSRR(sscratch); }
 static inline void   w_sscratch(uint64 x) { CSRW(sscratch, x); }
 static inline void   w_scounteren(uint64 x) { CSRW(scounteren, x); }
 static inline uint64 r_scounteren(void)  { return CSRR(scounteren); }

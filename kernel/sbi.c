@@ -1,7 +1,6 @@
 // Calls from the S-mode kernel into the OpenSBI firmware (SBI specification v1.0+): the timer,
 // starting harts, and shutting the machine down.
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/riscv.h"
 #include "kernel/defs.h"
 

@@ -6,7 +6,6 @@
 #include "kernel/riscv.h"
 #include "kernel/defs.h"
 #include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/spinlock.h"
 #include "kernel/proc.h"
 #include "kernel/sleeplock.h"

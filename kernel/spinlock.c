@@ -4,7 +4,6 @@
 
 #include "kernel/types.h"
 #include "kernel/param.h"
-#include "kernel/memlayout.h"
 #include "kernel/spinlock.h"
 #include "kernel/riscv.h"
 #include "kernel/proc.h"

@@ -1,9 +1,7 @@
 // C entry point of every hart, reached from entry.S on the hart's boot stack:
 // establishes the per-hart invariants the rest of the kernel relies on, then runs main().
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/riscv.h"
-#include "kernel/defs.h"
 
 void main(int boot);
 void start(uint64 hartid, int boot) __attribute__((noreturn));

@@ -31,13 +31,6 @@ fdarg(int n, int *pfd)
   return f;
 }
 
-// Argument n as a path into path[MAXPATH]: 0, or -1 for a bad pointer or a path too long.
-static int
-argpath(int n, char *path)
-{
-  return argstr(n, path, MAXPATH) < 0 ? -1 : 0;
-}
-
 // Is [addr, addr+n) below MAXVA? Catches absurd pointers before any side effect; copyin and
 // copyout still check every page.
 static int
@@ -389,7 +382,7 @@ static uint64
 onpath(int (*op)(char *path))
 {
   char path[MAXPATH];
-  if(argpath(0, path) < 0)
+  if(argstr(0, path, MAXPATH) < 0)
     return -1;
   begin_op();
   int r = op(path);
@@ -403,7 +396,7 @@ sys_open(void)
   char path[MAXPATH];
   int omode;
   argint(1, &omode);
-  if(argpath(0, path) < 0)
+  if(argstr(0, path, MAXPATH) < 0)
     return -1;
   begin_op();
   int fd = openpath(path, omode);
@@ -416,7 +409,7 @@ static uint64
 makenode(short type, short major, short minor)
 {
   char path[MAXPATH];
-  if(argpath(0, path) < 0)
+  if(argstr(0, path, MAXPATH) < 0)
     return -1;
   begin_op();
   struct inode *ip = create(path, type, major, minor);
@@ -448,7 +441,7 @@ uint64
 sys_link(void)
 {
   char old[MAXPATH], new[MAXPATH];
-  if(argpath(0, old) < 0 || argpath(1, new) < 0)
+  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
     return -1;
   begin_op();
   int r = linkpath(old, new);
@@ -493,7 +486,7 @@ sys_exec(void)
   char path[MAXPATH], *argv[MAXARG];
   uint64 uargv;
   argaddr(1, &uargv);
-  if(argpath(0, path) < 0)
+  if(argstr(0, path, MAXPATH) < 0)
     return -1;
   memset(argv, 0, sizeof(argv));
   int r = (fetchargs(uargv, argv) < 0) ? -1 : exec(path, argv);

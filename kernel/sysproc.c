@@ -34,7 +34,6 @@ sys_exit(void)
   exit(intarg(0));
 }
 
-// fork() returns -1 when the process table is full or memory runs out.
 uint64
 sys_fork(void)
 {
@@ -102,10 +101,8 @@ sys_sbrk(void)
   uint64 oldsz = myproc()->sz;
   int r = -1;
 
-  if(how == SBRK_EAGER)
-    r = growproc(n);
-  else if(how == SBRK_LAZY)
-    r = growlazy(n);
+  if(how == SBRK_EAGER || how == SBRK_LAZY)
+    r = growproc(n, how == SBRK_LAZY);
   return r < 0 ? -1 : oldsz;
 }
 

@@ -152,41 +152,30 @@ devintr(uint64 scause)
   return INTR_NONE;
 }
 
+// Each exception's name, and whether stval holds the faulting address; for the others the
+// pc is the best address (an illegal instruction's stval holds the instruction bits).
+static const struct { char *name; int addr; } exceptions[] = {
+  [EXC_INST_MISALIGNED]  = { "misaligned instruction fetch", 1 },
+  [EXC_INST_ACCESS]      = { "instruction access fault", 1 },
+  [EXC_ILLEGAL_INST]     = { "illegal instruction", 0 },
+  [EXC_BREAKPOINT]       = { "breakpoint", 0 },
+  [EXC_LOAD_MISALIGNED]  = { "misaligned load", 1 },
+  [EXC_LOAD_ACCESS]      = { "load access fault", 1 },
+  [EXC_STORE_MISALIGNED] = { "misaligned store", 1 },
+  [EXC_STORE_ACCESS]     = { "store access fault", 1 },
+  [EXC_ECALL_U]          = { "environment call from user mode", 0 },
+  [EXC_ECALL_S]          = { "environment call from supervisor mode", 0 },
+  [EXC_INST_PAGE_FAULT]  = { "instruction page fault", 1 },
+  [EXC_LOAD_PAGE_FAULT]  = { "load page fault", 1 },
+  [EXC_STORE_PAGE_FAULT] = { "store page fault", 1 },
+};
+
 static char *
 exception_name(uint64 scause)
 {
-  switch(scause){
-  case EXC_INST_MISALIGNED:  return "misaligned instruction fetch";
-  case EXC_INST_ACCESS:      return "instruction access fault";
-  case EXC_ILLEGAL_INST:     return "illegal instruction";
-  case EXC_BREAKPOINT:       return "breakpoint";
-  case EXC_LOAD_MISALIGNED:  return "misaligned load";
-  case EXC_LOAD_ACCESS:      return "load access fault";
-  case EXC_STORE_MISALIGNED: return "misaligned store";
-  case EXC_STORE_ACCESS:     return "store access fault";
-  case EXC_ECALL_U:          return "environment call from user mode";
-  case EXC_ECALL_S:          return "environment call from supervisor mode";
-  case EXC_INST_PAGE_FAULT:  return "instruction page fault";
-  case EXC_LOAD_PAGE_FAULT:  return "load page fault";
-  case EXC_STORE_PAGE_FAULT: return "store page fault";
-  default:                   return "unknown exception";
-  }
-}
-
-// For these causes stval holds the faulting address; for the others (illegal instruction
-// holds the instruction bits) the pc is the best address.
-static int
-stval_is_address(uint64 scause)
-{
-  switch(scause){
-  case EXC_INST_MISALIGNED: case EXC_INST_ACCESS:
-  case EXC_LOAD_MISALIGNED: case EXC_LOAD_ACCESS:
-  case EXC_STORE_MISALIGNED: case EXC_STORE_ACCESS:
-  case EXC_INST_PAGE_FAULT: case EXC_LOAD_PAGE_FAULT: case EXC_STORE_PAGE_FAULT:
-    return 1;
-  default:
-    return 0;
-  }
+  if(scause < NELEM(exceptions) && exceptions[scause].name != 0)
+    return exceptions[scause].name;
+  return "unknown exception";
 }
 
 // An exception other than ecall from user mode. Page faults may be legal (lazy allocation,
@@ -207,7 +196,7 @@ user_exception(struct proc *p, uint64 scause)
 
   printf("usertrap: pid %d (%s) killed: %s at va 0x%lx, pc 0x%lx%s\n",
          p->pid, p->name, exception_name(scause),
-         stval_is_address(scause) ? stval : pc, pc,
+         scause < NELEM(exceptions) && exceptions[scause].addr ? stval : pc, pc,
          r == FAULT_NOMEM ? ", out of memory" : "");
   setkilled(p);
 }
@@ -220,7 +209,6 @@ usertrap(void)
   if((r_sstatus() & SSTATUS_SPP) != 0)
     panic("usertrap: not from user mode");
 
-  // From here on a trap is a kernel trap.
   w_stvec((uint64)kernelvec);
 
   struct proc *p = myproc();
@@ -248,9 +236,8 @@ usertrap(void)
   if(killed(p))
     exit(-1);
 
-  if(kind == INTR_TIMER){
+  if(kind == INTR_TIMER)
     yield();
-  }
 
   usertrapret();
 }

@@ -11,6 +11,4 @@ typedef unsigned short uint16;
 typedef unsigned int   uint32;
 typedef unsigned long  uint64;
 
-typedef uint64 pde_t;
-
 #endif

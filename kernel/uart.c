@@ -1,11 +1,9 @@
 // Driver for the 16550-compatible UART on QEMU virt: initialisation, polled output
 // for the kernel's printf and echo, and interrupt-driven buffered output for write().
 #include "kernel/types.h"
-#include "kernel/param.h"
 #include "kernel/memlayout.h"
 #include "kernel/riscv.h"
 #include "kernel/spinlock.h"
-#include "kernel/proc.h"
 #include "kernel/defs.h"
 
 // 16550 registers, as byte offsets from UART0.
@@ -131,10 +129,8 @@ uartstart(void)
     wakeup(&tx.tx_r);   // room in the ring for a sleeping uartputc()
 }
 
-// Turn the receive-data interrupt on or off (console flow control; the
-// console calls this under cons.lock, which keeps IER writes serialised).
-// While it is off, received bytes wait in the UART's FIFO; turning it on
-// with bytes waiting raises the interrupt, and uartintr() takes them.
+// Turn the receive-data interrupt on or off: the console's flow control (console.c), under
+// cons.lock, which keeps IER writes serialised.
 void
 uartsetrx(int on)
 {
@@ -142,7 +138,7 @@ uartsetrx(int on)
 }
 
 // One received byte, or -1 if none is waiting.
-int
+static int
 uartgetc(void)
 {
   if(ReadReg(LSR) & LSR_RX_READY)
@@ -157,8 +153,7 @@ uartintr(void)
   // Reading ISR acknowledges a transmit-empty interrupt.
   (void)ReadReg(ISR);
 
-  // Take bytes only while the console has room for them; the rest stay in
-  // the FIFO, and consoleroom() has turned the receive interrupt off.
+  // Only while the console has room (flow control, console.c).
   int c;
   while(consoleroom() && (c = uartgetc()) != -1)
     consoleintr(c);

@@ -16,7 +16,6 @@
 #include "kernel/types.h"
 #include "kernel/riscv.h"
 #include "kernel/defs.h"
-#include "kernel/param.h"
 #include "kernel/memlayout.h"
 #include "kernel/spinlock.h"
 #include "kernel/sleeplock.h"

@@ -131,20 +131,12 @@ walk(pagetable_t pagetable, uint64 va, int alloc)
   return &last[PX(0, va)];
 }
 
-// walk() without allocating, for addresses that come from user space: 0 as well for
-// va at or above MAXVA.
-static pte_t *
-lookup(pagetable_t pagetable, uint64 va)
-{
-  return va < MAXVA ? walk(pagetable, va, 0) : 0;
-}
-
 // The physical address of user page va, or 0 if it is not mapped with PTE_U.
 // No fault handling: callers that want a missing page resolved use vmfault().
 uint64
 walkaddr(pagetable_t pagetable, uint64 va)
 {
-  pte_t *pte = lookup(pagetable, va);
+  pte_t *pte = va < MAXVA ? walk(pagetable, va, 0) : 0;
   if(pte == 0 || (*pte & (PTE_V | PTE_U)) != (PTE_V | PTE_U))
     return 0;
   return PTE2PA(*pte);
@@ -389,7 +381,7 @@ useraccess(pagetable_t pagetable, uint64 va, int write, pte_t **ptep)
 {
   if(va >= MAXVA)
     return FAULT_BAD;
-  pte_t *pte = *ptep = lookup(pagetable, va);
+  pte_t *pte = *ptep = walk(pagetable, va, 0);
   if(pte == 0 || (*pte & PTE_V) == 0)
     return lazyalloc(pagetable, va, ptep);
   if((*pte & (PTE_U | PTE_R)) != (PTE_U | PTE_R))
@@ -418,64 +410,35 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
 
 // ---------------------------------------------------------------- kernel <-> user copies
 
-// Physical address of the user page at va (page-aligned), usable for a store if write,
-// resolving a page fault on the way. 0 if the process may not access it so.
-static uint64
-userpage(pagetable_t pagetable, uint64 va, int write)
+// The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries, make
+// each page usable (for a store if how is TOUSER) and copy its piece to or from kern.
+// 1 if a STRINGFROMUSER copy found the NUL, 0 if len ran out, -1 at an address the process
+// may not access so (the pieces before it have been copied).
+enum { TOUSER, FROMUSER, STRINGFROMUSER };
+
+static int
+usercopy(pagetable_t pagetable, uint64 va, char *kern, uint64 len, int how)
 {
   pte_t *pte;
-  if(useraccess(pagetable, va, write, &pte) != FAULT_OK)
-    return 0;
-  return PTE2PA(*pte);
-}
 
-// What a copy does with one piece of user memory that lies within one page: user is
-// the piece (through the kernel's direct map), kern the matching kernel bytes, n the
-// length. Returns 1 if the copy is complete (copyinstr found the NUL), else 0.
-typedef int chunkfn(char *user, char *kern, uint64 n);
-
-// The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries,
-// make each page usable (for a store if write) and hand its piece to fn.
-// 1 if fn ended the copy, 0 if len ran out, -1 at an address the process may not
-// access so (the pieces before it have been handed to fn).
-static int
-usercopy(pagetable_t pagetable, uint64 va, char *kern, uint64 len, int write, chunkfn *fn)
-{
   while(len > 0){
     uint64 off = va % PGSIZE;
-    uint64 pa = userpage(pagetable, va - off, write);
-    if(pa == 0)
+    if(useraccess(pagetable, va - off, how == TOUSER, &pte) != FAULT_OK)
       return -1;
+    char *user = (char *)PTE2PA(*pte) + off;   // through the kernel's direct map
     uint64 n = PGSIZE - off < len ? PGSIZE - off : len;
-    if(fn((char *)pa + off, kern, n))
-      return 1;
+    if(how == TOUSER)
+      memmove(user, kern, n);
+    else if(how == FROMUSER)
+      memmove(kern, user, n);
+    else
+      for(uint64 i = 0; i < n; i++)
+        if((kern[i] = user[i]) == '\0')
+          return 1;
     va += n;
     kern += n;
     len -= n;
   }
-  return 0;
-}
-
-static int
-touser(char *user, char *kern, uint64 n)
-{
-  memmove(user, kern, n);
-  return 0;
-}
-
-static int
-fromuser(char *user, char *kern, uint64 n)
-{
-  memmove(kern, user, n);
-  return 0;
-}
-
-static int
-stringfromuser(char *user, char *kern, uint64 n)
-{
-  for(uint64 i = 0; i < n; i++)
-    if((kern[i] = user[i]) == '\0')
-      return 1;
   return 0;
 }
 
@@ -484,14 +447,14 @@ stringfromuser(char *user, char *kern, uint64 n)
 int
 copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
 {
-  return usercopy(pagetable, dstva, src, len, 1, touser) < 0 ? -1 : 0;
+  return usercopy(pagetable, dstva, src, len, TOUSER) < 0 ? -1 : 0;
 }
 
 // Copy len bytes from user srcva to kernel dst. 0 on success, -1 on a bad address.
 int
 copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 {
-  return usercopy(pagetable, srcva, dst, len, 0, fromuser) < 0 ? -1 : 0;
+  return usercopy(pagetable, srcva, dst, len, FROMUSER) < 0 ? -1 : 0;
 }
 
 // Copy a NUL-terminated string of at most max bytes (NUL included) from user srcva to
@@ -499,15 +462,16 @@ copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 int
 copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 {
-  return usercopy(pagetable, srcva, dst, max, 0, stringfromuser) == 1 ? 0 : -1;
+  return usercopy(pagetable, srcva, dst, max, STRINGFROMUSER) == 1 ? 0 : -1;
 }
 
 // Make every page of user [va, va+len) usable, for a store if write: afterwards a copy of
-// that range cannot fail (useraccess() has resolved every page it would fault on). A
-// process has one thread and nobody else unmaps its pages, so this stays true
-// until the process itself changes its memory. 0, or -1 if some page may not be accessed
-// so, or memory ran out.
-static int
+// that range cannot fail (useraccess() has resolved every page it would fault on). A process
+// has one thread and nobody else unmaps its pages, so this stays true until the process
+// itself changes its memory. 0, or -1 if some page may not be accessed so, or memory ran
+// out. For callers that must not act on part of a buffer, such as a pipe or console write,
+// which cannot take bytes back once the reader has them.
+int
 userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
 {
   pte_t *pte;
@@ -520,14 +484,6 @@ userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
     if(useraccess(pagetable, a, write, &pte) != FAULT_OK)
       return -1;
   return 0;
-}
-
-// userrange() for a copyin: for callers that must not act on part of a buffer, such as a
-// pipe or console write, which cannot take bytes back once the reader has them.
-int
-copyin_probe(pagetable_t pagetable, uint64 srcva, uint64 len)
-{
-  return userrange(pagetable, srcva, len, 0);
 }
 
 // ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
@@ -582,9 +538,8 @@ nextleaf(pagetable_t pagetable, uint64 *va, uint64 end)
 _Static_assert(sizeof(struct vmpage) == 2*sizeof(uint64) + 2*sizeof(uint),
                "struct vmpage has padding");
 
-// What the PTE pte (0: none) says about the page at va, as vmquery() reports it. The
-// software bits are copied as they are, whatever a kernel keeps in them: that is how a
-// copy-on-write mark shows, in any kernel and in either bit (VMP_ISCOW, vmquery.h).
+// What the PTE pte (0: none) says about the page at va, as vmquery.h describes it: the
+// software bits as they are, which is how a copy-on-write mark shows (VMP_ISCOW).
 static void
 describe(uint64 va, pte_t pte, struct vmpage *vp)
 {
@@ -601,10 +556,8 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
     vp->refs = krefcount((void *)vp->pa);
 }
 
-// vmquery(): describe npages pages of pagetable from va into the user array dst (struct
-// vmpage, kernel/vmquery.h). 0, or -1 for a bad range or buffer, and then dst is
-// untouched: every page of dst is made writable (userrange) before anything is written,
-// so the copies below cannot fail.
+// vmquery() (kernel/vmquery.h): npages entries from va into the user array dst, which is
+// made writable whole (userrange) before anything is written, so the copies cannot fail.
 int
 uvmquery(pagetable_t pagetable, uint64 va, int npages, uint64 dst)
 {

@@ -327,7 +327,8 @@ main(int argc, char *argv[])
   sb.bmapstart = 2 + NLOG + NINODEBLK;
   freeblock = NMETA;
 
-  printf("mkfs: %d blocks: %d meta (boot, super, log %d, inode %d, bitmap %d), %d data; %d inodes\n",
+  printf("mkfs: %d blocks: %d meta (boot, super, log %d, inode %d, bitmap %d), "
+         "%d data; %d inodes\n",
          FSSIZE, NMETA, NLOG, NINODEBLK, NBITMAP, NDATA, NINODES);
 
   uchar zero[BSIZE];

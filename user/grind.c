@@ -207,7 +207,8 @@ workop(int *fds, int *nfd, int *kids, int *nkid, char *heapbase)
   case 8: {                            // pipe traffic within this process
     int p[2];
     if(pipe(p) == 0){
-      int n = 1 + rnd() % 400;           // at least 1: we hold the write end, so an empty read would block
+      // at least 1: we hold the write end, so an empty read would block
+      int n = 1 + rnd() % 400;
       write(p[1], iobuf, n);
       read(p[0], iobuf, rnd() % 500);
       close(p[0]);

@@ -11,7 +11,8 @@
 #define MAXWORDS (MAXARG - 1)   // words per simple command: exec needs room for the final 0
 #define MAXREDIR 4     // redirections per command
 #define NCMD     64    // tree nodes per line
-#define MAXNEST  8     // depth of ( ) nesting: parsing and running recurse, and the stack is one page
+// depth of ( ) nesting: parsing and running recurse, and the stack is one page
+#define MAXNEST  8
 #define NHIST    8     // earlier lines that up and down recall
 #define ESC      '\x1b' // the console passes ESC [ A (up) and ESC [ B (down) on at once
 

@@ -22,7 +22,7 @@ struct block {
 
 #define UNIT        sizeof(struct block)
 #define GROW_UNITS  4096                          // at least 64 KiB per sbrk, to amortize it
-#define MAX_UNITS   (0x7fffffff / UNIT - 1)       // sbrk's int argument (with padding) limits a block
+#define MAX_UNITS   (0x7fffffff / UNIT - 1)  // sbrk's int argument (with padding) limits a block
 
 static struct block *freelist;
 
