@@ -138,7 +138,7 @@ consoleread(int user_dst, uint64 dst, int n)
   consume += len;
   release(&cons.lock);
 
-  // cons.lock is a leaf lock and copying out may need to allocate (COW).
+  // Not under cons.lock, a leaf lock: copying out may fault in a page (kalloc).
   int ok = either_copyout(user_dst, dst, line, len) != -1;
 
   acquire(&cons.lock);
