@@ -91,7 +91,7 @@ def main(argv):
     if piddir:
         open(os.path.join(piddir, str(os.getpid())), "w").close()
     with open(kernel) as f:
-        mode = f.read().strip()
+        mode = f.read().split("\n")[0].strip()     # the rest: strings the kernel holds
     global TOKEN
     names, tampered = {}, False
     with open(drive, errors="replace") as f:

@@ -229,6 +229,23 @@ class GraderTest(GraderTestBase):
         self.assertIn("cowtest-oom: OK", out)
         self.assertIn("Score: 3/6", out)
 
+    def test_lines_without_the_token_or_saying_both_count_for_nothing(self):
+        for mode in ("forge", "bothsay"):   # the kernel prints ok lines; three says both
+            code, out = self.grade(self.tree(mode, mode), ["--only", "cowtest-three",
+                                                           "--only", "cowtest-oom"])
+            self.assertIn("Score: 3/6", out)
+            self.assertIn("cowtest says: three: FAILED", out)
+        self.assertIn("three: FAILED (its output says both ok and FAILED)", out)
+
+    def test_kernel_holding_the_result_strings_is_flagged(self):
+        out_json = os.path.join(self.tmp, "r.json")
+        code, out = self.grade(self.tree("liar", "good\nALL COW TESTS PASSED"),
+                               ["--only", "cowstat", "--json", out_json])
+        self.assertIn("SUSPECT: kernel/kernel holds the tests' result strings: ALL COW TESTS "
+                      "PASSED", out)
+        with open(out_json) as f:
+            self.assertTrue(json.load(f)["note"].startswith("SUSPECT: kernel/kernel holds"))
+
     def test_hang_is_killed_even_if_qemu_ignores_sigterm(self):
         code, out = self.grade(self.tree("hanger", "stubborn"),
                                ["--only", "fork-is-cow", "--only", "cowstat"])
@@ -578,6 +595,34 @@ class GradescopeTest(GraderTestBase):
         self.assertIn("'cowcheck': the time budget of 6s ran out", tests["fork-is-cow"]["output"])
         self.assertEqual(data["visibility"], "visible")
         self.assertNoQemuLeft()
+
+    @unittest.skipIf(os.geteuid() != 0, "the build runs as another user only under root")
+    def test_the_build_cannot_write_the_results_nor_outlive_the_grading(self):
+        root = os.path.join(self.tmp, "autograder")
+        results = os.path.join(root, "results", "results.json")
+        evil = ("r=%s; mkdir -p $r.tmp; echo '{\"score\": 100}' > $r\n"
+                "setsid sh -c \"while :; do echo '{}' > $r; sleep 0.2; done\" >/dev/null 2>&1 &\n"
+                "setsid sleep 4242 </dev/null >/dev/null 2>&1 &\ntouch %s/evil-ran\n"
+                % (results, self.piddir))
+        sub = self.tree("evil", "badcow", changes={"evil.sh": evil}, makefile=FAKE_MAKEFILE.replace(
+            "\tcp mode kernel/kernel\n", "\tcp mode kernel/kernel\n\tsh evil.sh\n"))
+        self.fake_root(sub)
+        os.makedirs(os.path.join(results, "in-the-way"))    # a directory where the file goes
+        code, out = self.run_autograder(["--only", "cowtest-three", "--only", "cowtest-oom"],
+                                        root)
+        time.sleep(0.5)
+        self.assertTrue(os.path.exists(os.path.join(self.piddir, "evil-ran")), out)
+        os.unlink(os.path.join(self.piddir, "evil-ran"))
+        self.assertEqual(self.results(root)["score"], POINTS["cowtest-oom"], out)
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            left += [pid] if b"4242" in cmd or b"while :" in cmd else []
+        self.assertEqual(left, [], "processes the build started are still running")
 
     def test_tarball_or_nothing(self):
         good = self.tree("good", "good")
