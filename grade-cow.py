@@ -604,7 +604,8 @@ class Report:
 
     def as_json(self):
         return {"tree": self.name, "score": self.score, "max_score": self.max_score,
-                "elapsed": round(time.monotonic() - self.started, 1), "note": self.note, "suspect": self.suspect,
+                "elapsed": round(time.monotonic() - self.started, 1), "note": self.note,
+                "suspect": self.suspect,
                 "tests": [{"name": r.name, "points": r.points, "score": r.score,
                            "status": "passed" if r.ok else "failed", "output": r.output(),
                            "elapsed": round(r.elapsed, 1)} for r in self.results]}

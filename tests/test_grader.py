@@ -49,8 +49,8 @@ fs.img:
 \tfor p in cowtest usertests cowstat $(basename $(notdir $(EXTRA_PROGS))); do \\
 \t  printf 'program %s\\n@TOKEN-SLOT-16@!\\n' $$p > fsroot/_$$p; done
 \tcat user/cowtest.c >> fsroot/_cowtest
-\tprintf '#!/bin/sh\\nout=$$1; shift 2\\nfor f; do echo "file $${f##*/_}"; cat "$$f"; done > $$out\\n' \\
-\t  > mkfs/mkfs
+\tprintf '#!/bin/sh\\nout=$$1; shift 2\\n' > mkfs/mkfs
+\tprintf 'for f; do echo "file $${f##*/_}"; cat "$$f"; done > $$out\\n' >> mkfs/mkfs
 \tchmod +x mkfs/mkfs
 \ttouch README fs.img
 \techo '$(EXTRA_PROGS)' > extra.txt
