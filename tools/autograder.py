@@ -29,6 +29,7 @@ Python 3 standard library only.
 import argparse
 import concurrent.futures
 import csv
+import fcntl
 import json
 import os
 import pwd
@@ -56,6 +57,7 @@ GRACE = 30          # seconds after the budget before a submission's grading is 
 CLONE_TIMEOUT = 300
 UNPACKED_MAX = 64 << 20     # bytes an unpacked submission may hold
 BUILD_UID = 64000           # the first user id tried for the submissions' builds and QEMUs
+USER_LOCKS = "/run/grade-cow-users"     # a lock per user id in use by a grader (root only)
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu): the
@@ -612,20 +614,38 @@ def parse_args(argv):
 
 
 def build_users(n):
-    """A queue of n user ids no account has, for the submissions' builds and QEMUs; of n
-    None when not root (then they run as we do)."""
+    """A queue of n user ids that no account has and no other grader on this machine holds
+    (a lock in USER_LOCKS each, while we run), for the submissions' builds and QEMUs; n
+    times None when not root (then they run as we do)."""
     users = queue.Queue()
-    uid = BUILD_UID
-    while users.qsize() < n:
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            users.put(uid if os.geteuid() == 0 else None)
-        uid += 1
     if os.geteuid():
         kit.say("autograder: not root, so each submission is built and run as this user, "
                 "with its rights: grade in a fresh container or VM per submission")
+        for _ in range(n):
+            users.put(None)
+        return users
+    os.makedirs(USER_LOCKS, mode=0o700, exist_ok=True)
+    uid = BUILD_UID - 1
+    while users.qsize() < n:
+        uid += 1
+        try:
+            pwd.getpwuid(uid)
+            continue                # an account's
+        except KeyError:
+            pass
+        lock = open(os.path.join(USER_LOCKS, str(uid)), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:             # another grader's
+            lock.close()
+            continue
+        _held.append(lock)
+        kit.end_user(uid)           # what a grader that was killed may have left
+        users.put(uid)
     return users
+
+
+_held = []      # the locks of our user ids: released when this process ends
 
 
 def main(argv):
