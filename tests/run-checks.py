@@ -717,7 +717,6 @@ def autograder_check():
         return passed, failed
     finally:
         shutil.rmtree(work, ignore_errors=True)
-# <<< solution
 
 
 # Cheating kernels and builds, each a patch to the starter, graded together by
@@ -828,6 +827,7 @@ def cheat_check():
         return passed, failed
     finally:
         shutil.rmtree(work, ignore_errors=True)
+# <<< solution
 
 
 def full_checks():

@@ -88,7 +88,7 @@ class GraderTestBase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="grade-test-")
         self.piddir = os.path.join(self.tmp, "pids")
         os.mkdir(self.piddir)
-        os.chmod(self.tmp, 0o711)       # the fake QEMU may run as the autograder's build user
+        os.chmod(self.tmp, 0o711)       # the fake QEMU may run as an unprivileged user
         os.chmod(self.piddir, 0o777)
         # The grader's copies of the protected files, as course staff have them.
         self.pristine = os.path.join(self.tmp, "pristine")

@@ -145,7 +145,7 @@ def run_grader(opts, tree, name, workdir, live, uid):
             why = "processes of user %d outlived the grading" % uid
     report = text.decode("utf-8", "replace")
     try:
-        if uid is not None and why:
+        if why:
             raise OSError(why)
         with open(out) as f:
             return json.load(f), report
@@ -282,10 +282,12 @@ def changed_line(changed):
 
 
 def own(top, uid):
-    """Gives the tree top to the user id uid: the submission's build may write only there."""
+    """Gives the tree top to the user id uid, for it alone: the submission's build may write
+    only there, and no other submission's may read it."""
     for d, dirs, files in os.walk(top):
         for x in [d] + [os.path.join(d, n) for n in dirs + files]:
             os.lchown(x, uid, uid)
+    os.chmod(top, 0o700)
 
 
 def grade_submission(opts, spec, name, live):
@@ -547,6 +549,9 @@ def run_gradescope(opts):
     root = os.environ.get("AUTOGRADER_ROOT", "/autograder")
     results = os.path.join(root, "results", "results.json")
     os.makedirs(os.path.dirname(results), exist_ok=True)
+    if os.geteuid() == 0:       # the grader's alone: the build users may not write here
+        os.chown(os.path.dirname(results), 0, 0)
+        os.chmod(os.path.dirname(results), 0o755)
     started = time.monotonic()
 
     def stopped(why):
