@@ -250,10 +250,22 @@ def capped(lines, n=OWN_LINES):
 
 
 def from_test(run, lines):
-    """lines without the run's token, and for each whether it had it (came from the test)."""
+    """lines without the run's token, and for each whether it had it (came from the test).
+    A kernel message printed on another hart can break into a line as it is printed, at
+    any character: what comes before the token is the message's; a token split by the
+    message has its first k characters on the line before and the rest on this one."""
     mark = run.token + " "
-    return ([l[len(mark):] if l.startswith(mark) else l for l in lines],
-            [l.startswith(mark) for l in lines])
+    out, real = list(lines), [False] * len(lines)
+    for i, line in enumerate(lines):
+        prev = lines[i - 1] if i and not real[i - 1] else ""
+        for k in range(len(mark), 0, -1):      # k == len(mark): the whole token here
+            at = line.find(mark[len(mark) - k:]) if k < len(mark) else line.find(mark)
+            if at >= 0 and (k == len(mark) or mark[:len(mark) - k] in prev):
+                out[i], real[i] = line[at + k:], True
+                if k < len(mark):
+                    out[i - 1] = prev.replace(mark[:len(mark) - k], "", 1)
+                break
+    return out, real
 
 
 class Console:

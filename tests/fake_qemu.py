@@ -45,6 +45,9 @@ def respond(mode, cmd, tampered):
         for n in COWTEST:
             if mode in ("badcow", "forge") and n == "three":
                 test("three: child saw 2\nthree: FAILED (count 3)\n")
+            elif mode == "interleave" and n in ("three", "simple"):  # a kernel line broke in
+                out(TOKEN[:5] + "usertrap: pid 9 killed\n" + TOKEN[5:] + " three: ok\n"
+                    if n == "three" else "u%s simple: ok\nsertrap: pid 8 killed\n" % TOKEN)
             elif mode == "bothsay" and n == "three":
                 test("three: FAILED (count 3)\nthree: ok\n")
             else:

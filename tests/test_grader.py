@@ -237,6 +237,11 @@ class GraderTest(GraderTestBase):
             self.assertIn("cowtest says: three: FAILED", out)
         self.assertIn("three: FAILED (its output says both ok and FAILED)", out)
 
+    def test_lines_a_kernel_message_broke_into_still_count(self):
+        code, out = self.grade(self.tree("mixed", "interleave"), ["--only", "cowtest-simple",
+                                                                  "--only", "cowtest-three"])
+        self.assertIn("Score: 6/6", out)
+
     def test_kernel_holding_the_result_strings_is_flagged(self):
         out_json = os.path.join(self.tmp, "r.json")
         code, out = self.grade(self.tree("liar", "good\nALL COW TESTS PASSED"),
