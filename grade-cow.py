@@ -110,7 +110,7 @@ GRADEEXEC_C = r"""
 
 #define LINE 200
 
-static char token[] = "@TOKEN-SLOT-16@!";   // the grader writes the run's token here
+static char token[] = "@TOKEN-SLOT-OF-24-CHARS@";  // the grader writes the token here
 
 static void
 emit(char *out, int n)
@@ -161,7 +161,12 @@ main(int argc, char *argv[])
   exit(0);
 }
 """
-TOKEN_SLOT = b"@TOKEN-SLOT-16@!"
+TOKEN_SLOT = b"@TOKEN-SLOT-OF-24-CHARS@"
+TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# A kernel line printed while a test's line is, on another hart, can be mixed into it; the
+# token still counts spread over at most this many more characters. A kernel that does not
+# know the token matches it by chance only with odds below 1e-9 a line (24 characters of 62).
+MIX_SPAN = 200
 # Programs put into each run's fs.img under names of its own, so a kernel cannot tell them
 # by name (usertests stays at /usertests too: it runs itself by that path).
 RENAMED = ["gradeexec", "cowtest", "usertests", "cowcheck", "cowstat"]
@@ -249,22 +254,32 @@ def capped(lines, n=OWN_LINES):
     return panic + ["..."] + lines[-(n - len(panic)):]
 
 
+def spread_mark(mark, text):
+    """The index in text of the last character of mark's characters found in order, each
+    within MIX_SPAN characters of the first, or None."""
+    for start in (i for i, c in enumerate(text) if c == mark[0]):
+        at = start
+        for c in mark[1:]:
+            at = text.find(c, at + 1, start + len(mark) + MIX_SPAN)
+            if at < 0:
+                break
+        else:
+            return at
+    return None
+
+
 def from_test(run, lines):
     """lines without the run's token, and for each whether it had it (came from the test).
-    A kernel message printed on another hart can break into a line as it is printed, at
-    any character: what comes before the token is the message's; a token split by the
-    message has its first k characters on the line before and the rest on this one."""
+    A kernel message printed on another hart can break into a line as it is printed, a
+    character here and there, and take the line break with it: the token counts spread
+    over a line and the one before (not the test's), within MIX_SPAN characters."""
     mark = run.token + " "
     out, real = list(lines), [False] * len(lines)
     for i, line in enumerate(lines):
-        prev = lines[i - 1] if i and not real[i - 1] else ""
-        for k in range(len(mark), 0, -1):      # k == len(mark): the whole token here
-            at = line.find(mark[len(mark) - k:]) if k < len(mark) else line.find(mark)
-            if at >= 0 and (k == len(mark) or mark[:len(mark) - k] in prev):
-                out[i], real[i] = line[at + k:], True
-                if k < len(mark):
-                    out[i - 1] = prev.replace(mark[:len(mark) - k], "", 1)
-                break
+        prev = lines[i - 1] + "\n" if i and not real[i - 1] else ""
+        end = spread_mark(mark, prev + line)
+        if end is not None and end >= len(prev):
+            out[i], real[i] = (prev + line)[end + 1:], True
     return out, real
 
 
@@ -500,7 +515,7 @@ def run_image(home, workdir):
     its name}, the token); raises Fail if home lacks a program."""
     fsroot = os.path.join(home, "fsroot")
     progs = sorted(os.listdir(fsroot)) if os.path.isdir(fsroot) else []
-    names, token = {}, secrets.token_hex(len(TOKEN_SLOT) // 2)
+    names, token = {}, "".join(secrets.choice(TOKEN_CHARS) for _ in TOKEN_SLOT)
     files = [os.path.join(fsroot, p) for p in progs if p[1:] not in RENAMED[:2] + RENAMED[3:]]
     for prog in RENAMED:
         if "_" + prog not in progs:

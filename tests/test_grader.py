@@ -47,7 +47,7 @@ kernel/kernel:
 fs.img:
 \tmkdir -p fsroot mkfs
 \tfor p in cowtest usertests cowstat $(basename $(notdir $(EXTRA_PROGS))); do \\
-\t  printf 'program %s\\n@TOKEN-SLOT-16@!\\n' $$p > fsroot/_$$p; done
+\t  printf 'program %s\\n@TOKEN-SLOT-OF-24-CHARS@\\n' $$p > fsroot/_$$p; done
 \tcat user/cowtest.c >> fsroot/_cowtest
 \tprintf '#!/bin/sh\\nout=$$1; shift 2\\n' > mkfs/mkfs
 \tprintf 'for f; do echo "file $${f##*/_}"; cat "$$f"; done > $$out\\n' >> mkfs/mkfs
