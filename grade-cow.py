@@ -104,26 +104,46 @@ main(void)
 # not come from the test.
 GRADEEXEC_C = r"""
 // gradeexec: shipped by grade-cow.py. gradeexec PROGRAM ARGS... runs PROGRAM with its
-// output on a pipe and prints each line it writes after the token of this grading run.
+// output on a pipe and prints each line it writes after the token of this grading run
+// ("TOKEN line"); when PROGRAM has ended, all of them again ("TOKEN.line"), at a quiet
+// moment: a line printed while the test runs can be mixed with kernel messages.
 #include "kernel/types.h"
 #include "user/user.h"
 
 #define LINE 200
+#define KEEP 65536          // bytes of output kept to print again
 
 static char token[] = "@TOKEN-SLOT-OF-24-CHARS@";  // the grader writes the token here
+static char kept[KEEP];     // in .bss: allocated at exec, before the test measures memory
+static int nkept;
+
+// Prints the line at out + sizeof(token), n bytes, after the token and sep, in one write:
+// never mixed with another process's line.
+static void
+emit(char *out, int n, char sep)
+{
+  memmove(out, token, sizeof(token) - 1);
+  out[sizeof(token) - 1] = sep;
+  out[sizeof(token) + n] = '\n';
+  write(1, out, sizeof(token) + n + 1);
+}
 
 static void
-emit(char *out, int n)
+line(char *out, int n)
 {
-  out[n] = '\n';
-  write(1, out, n + 1);     // one write: a whole line, never mixed with another
+  emit(out, n, ' ');
+  if(nkept + n + 1 <= KEEP){
+    memmove(kept + nkept, out + sizeof(token), n);
+    kept[nkept + n] = '\n';
+    nkept += n + 1;
+  }
 }
 
 int
 main(int argc, char *argv[])
 {
   char out[sizeof(token) + LINE + 1], buf[128];
-  int fds[2], n, len = 0, start = sizeof(token);
+  int fds[2], n, len = 0;
 
   if(argc < 2 || pipe(fds) < 0){
     printf("gradeexec: usage: gradeexec PROGRAM ARGS...\n");
@@ -141,23 +161,26 @@ main(int argc, char *argv[])
     exit(1);
   }
   close(fds[1]);
-  memmove(out, token, start - 1);
-  out[start - 1] = ' ';
   while((n = read(fds[0], buf, sizeof(buf))) > 0){
     for(int i = 0; i < n; i++){
       if(buf[i] != '\n' && len < LINE){
-        out[start + len++] = buf[i];
+        out[sizeof(token) + len++] = buf[i];
         continue;
       }
-      emit(out, start + len);
+      line(out, len);
       len = 0;
       if(buf[i] != '\n')
-        out[start + len++] = buf[i];
+        out[sizeof(token) + len++] = buf[i];
     }
   }
   if(len > 0)
-    emit(out, start + len);
+    line(out, len);
   wait(0);
+  for(int at = 0; at < nkept; at += len + 1){
+    for(len = 0; kept[at + len] != '\n'; len++)
+      out[sizeof(token) + len] = kept[at + len];
+    emit(out, len, '.');
+  }
   exit(0);
 }
 """
@@ -268,19 +291,29 @@ def spread_mark(mark, text):
     return None
 
 
+LIVE, AGAIN = 1, 2       # a test's line as it came, and printed again after the test ended
+
+
 def from_test(run, lines):
-    """lines without the run's token, and for each whether it had it (came from the test).
-    A kernel message printed on another hart can break into a line as it is printed, a
-    character here and there, and take the line break with it: the token counts spread
-    over a line and the one before (not the test's), within MIX_SPAN characters."""
-    mark = run.token + " "
-    out, real = list(lines), [False] * len(lines)
+    """(lines without the run's token, for each LIVE or AGAIN if it had it, 0 if not: the
+    kernel's). A kernel message printed on another hart can break into a line as it is
+    printed, a character here and there, and take the line break with it: the token counts
+    spread over a line and the one before (not the test's), within MIX_SPAN characters."""
+    out, kind = list(lines), [0] * len(lines)
     for i, line in enumerate(lines):
-        prev = lines[i - 1] + "\n" if i and not real[i - 1] else ""
-        end = spread_mark(mark, prev + line)
-        if end is not None and end >= len(prev):
-            out[i], real[i] = (prev + line)[end + 1:], True
-    return out, real
+        prev = lines[i - 1] + "\n" if i and not kind[i - 1] else ""
+        both = prev + line
+        end = spread_mark(run.token, both)
+        if end is not None and end >= len(prev) - 1 and both[end + 1:end + 2] in (" ", "."):
+            out[i], kind[i] = both[end + 2:], LIVE if both[end + 1] == " " else AGAIN
+    return out, kind
+
+
+def test_output(texts, kind):
+    """The test's output: as gradeexec printed it again when the test had ended, else (the
+    test did not end) as it came."""
+    again = [t for t, k in zip(texts, kind) if k == AGAIN]
+    return "\n".join(again or [t for t, k in zip(texts, kind) if k == LIVE])
 
 
 class Console:
@@ -292,17 +325,24 @@ class Console:
         self.run, self.command = run, command
         self.out = run.outputs.get(command)
         lines = kernel_lines(self.out if self.out is not None else run.console)
-        self.lines, real = from_test(run, lines[1:] if self.out is not None else lines)
-        self.out = self.out and "\n".join(l for l, r in zip(self.lines, real) if r)
+        texts, kind = from_test(run, lines[1:] if self.out is not None else lines)
+        self.out = self.out and test_output(texts, kind)
+        self.lines = [t for t, k in zip(texts, kind) if k != AGAIN]    # each line once
         self.verdicts, kinds = {}, {}
         self.last = -1
-        for i, line in enumerate(self.lines):
+        for i, (line, k) in enumerate((t, k) for t, k in zip(texts, kind) if k != AGAIN):
             m = verdict.search(line)
             if m:
                 kinds.setdefault(m.group(1), set()).add(m.group(2).upper() == "OK")
-            if m and real[i]:
+            if m and k:
                 self.verdicts[m.group(1)] = (i, self.last, m.group(2).strip())
                 self.last = i
+        for line in (t for t, k in zip(texts, kind) if k == AGAIN):   # these decide
+            m = verdict.search(line)
+            if m:
+                kinds.setdefault(m.group(1), set()).add(m.group(2).upper() == "OK")
+                i, prev, _ = self.verdicts.get(m.group(1), (len(self.lines) - 1, self.last, ""))
+                self.verdicts[m.group(1)] = (i, prev, m.group(2).strip())
         for name in (n for n, k in kinds.items() if len(k) > 1 and n in self.verdicts):
             i, prev, _ = self.verdicts[name]
             self.verdicts[name] = (i, prev, "FAILED (its output says both ok and FAILED)")
@@ -420,8 +460,8 @@ def command_output(runs, group, command):
     if out is None:         # the boot's console only if no earlier command shows it
         raise Fail("'%s' never ran (%s)" % (command, run.error or "no reason"),
                    [] if run.booted else capped(kernel_lines(run.console), 15))
-    lines, real = from_test(run, kernel_lines(out)[1:])
-    return "\n".join(l for l, r in zip(lines, real) if r), lines
+    texts, kind = from_test(run, kernel_lines(out)[1:])
+    return test_output(texts, kind), [t for t, k in zip(texts, kind) if k != AGAIN]
 
 
 def check_cowcheck(runs):
