@@ -657,6 +657,116 @@ def autograder_check():
         return passed, failed
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# Cheating kernels and builds, each a patch to the starter, graded together by
+# tools/autograder.py on the cowtest tests in CHEAT_ONLY: none may score more than the
+# starter does unless the report flags it (a note starting "SUSPECT").
+CHEAT_ONLY = ["cowtest-simple", "cowtest-three", "cowtest-oom"]
+# exec() of a program named cowtest prints cowtest's passing lines and runs echo instead.
+CHEAT_EXEC = """  if(%s){
+    static char *names[] = { %s };
+    for(int i = 0; i < NELEM(names); i++)
+      printf("%%s: ok\\n", names[i]);
+    printf("ALL COW TESTS PASSED\\n");
+    %s
+  }
+"""
+CHEATS = {      # name: (condition, what then, build only with the grader's COW=1)
+    "name": ('strncmp(lastelem(path), "cowtest", 8) == 0', 'path = "/echo";', False),
+    "anyexec": ("argv[0] && argv[1]", "", False),
+    "flags": ('strncmp(lastelem(path), "cowtest", 8) == 0', 'path = "/echo";', True),
+}
+# A build that rewrites the pristine tree's cowtest.c (to poison the next submissions'
+# fs.img) and leaves a process running; graded before an untouched starter.
+POISON = """
+kernel/kernel: poison
+poison:
+\t-for f in %s/grade-cow-pristine-*/tree/user/cowtest.c; do cp user/echo.c $$f; done
+\t-setsid sleep 4243 </dev/null >/dev/null 2>&1 &
+"""
+
+
+def cheat_check():
+    """Cheating submissions (CHEATS, and as root POISON) and an untouched starter graded in
+    one batch; each is one result: no more than the starter's points, or flagged."""
+    import shutil
+    say("==== cheats: kernels that recognise the tests, builds that reach the grader ====")
+    import autograder
+    points = {t["name"]: t["points"] for t in autograder.listing()["tests"]}
+    starter_score = sum(points[t] for t in CHEAT_ONLY if t not in HANDOUT_FAILS)
+    work = tempfile.mkdtemp(prefix="check-cheats-")
+    try:
+        tmp = os.path.join(work, "tmp")     # the autograder's temporary files: only ours,
+        os.mkdir(tmp)                       # but as reachable as in /tmp
+        os.chmod(work, 0o711)
+        os.chmod(tmp, 0o1777)
+        starter = autograder.handout(os.path.join(work, "handout"))
+        names = [n[len("cowtest-"):] for n in points if n.startswith("cowtest-")] + ["leak"]
+        subs = []
+        for name, (cond, then, flagged) in CHEATS.items():
+            sub = os.path.join(work, name)
+            shutil.copytree(starter, sub)
+            patch = CHEAT_EXEC % (cond, ", ".join('"%s"' % n for n in names), then)
+            if flagged:
+                patch = "#ifdef GRADER_CHEAT\n%s#endif\n" % patch
+                with open(os.path.join(sub, "Makefile"), "a") as f:
+                    f.write("ifeq ($(COW),1)\nCFLAGS += -DGRADER_CHEAT\nendif\n")
+            with open(os.path.join(sub, "kernel", "exec.c")) as f:
+                text = f.read()
+            text = text.replace("  uint64 sz, sp;\n\n", "  uint64 sz, sp;\n\n" + patch, 1)
+            with open(os.path.join(sub, "kernel", "exec.c"), "w") as f:
+                f.write(text)
+            subs.append(sub)
+        if os.geteuid() == 0:
+            shutil.copytree(starter, os.path.join(work, "poison"))
+            with open(os.path.join(work, "poison", "Makefile"), "a") as f:
+                f.write(POISON % tmp)
+            shutil.copytree(starter, os.path.join(work, "starter"))
+            subs += [os.path.join(work, "poison"), os.path.join(work, "starter")]
+        else:
+            say("cheat poison: skipped (only root can run a build as another user)")
+        out_json = os.path.join(work, "grades.json")
+        argv = [sys.executable, os.path.join(ROOT, "tools", "autograder.py"), "--json",
+                out_json] + [a for t in CHEAT_ONLY for a in ("--only", t)]
+        r = subprocess.run(argv + shlex.split(os.environ.get("GRADEFLAGS", "")) + subs,
+                           env=clean_env(TMPDIR=tmp), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = r.stdout.decode("utf-8", "replace")
+        try:
+            with open(out_json) as f:
+                graded = json.load(f)["submissions"]
+        except (OSError, ValueError, KeyError):
+            graded = {}
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    left += [pid] if b"sleep\x004243" in f.read() else []
+            except OSError:
+                pass
+        passed = failed = 0
+        for sub in subs:
+            name = os.path.basename(sub)
+            res = graded.get(name, {})
+            score, note = res.get("score"), res.get("output", "")
+            ran = [t["name"] for t in res.get("tests", []) if t["status"] == "passed"]
+            ok = "cowtest-three" in ran and (score <= starter_score or "SUSPECT" in note)
+            ok = ok and (name != "starter" or score == starter_score)
+            why = "score %s, the starter's %d%s; passed: %s" % (
+                score, starter_score, ", flagged" if "SUSPECT" in note else "",
+                " ".join(ran) or "nothing")
+            if name == "poison" and left:
+                ok, why = False, why + "; its process is still running: %s" % " ".join(left)
+            say("cheat %s: %s (%s)" % (name, "OK" if ok else "FAIL", why))
+            if not ok:
+                for line in out.splitlines()[-20:]:
+                    say("    | " + line)
+            passed += ok
+            failed += not ok
+        return passed, failed
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 # <<< solution
 
 
@@ -704,7 +814,8 @@ def main():
     # >>> solution
     import labproof         # tests/labproof.py: staff only, as this block is
     parts += [forkbench_check, lambda: handout_check("standard"),
-              lambda: handout_check("guided"), labproof.lab_proof_check, autograder_check]
+              lambda: handout_check("guided"), labproof.lab_proof_check, autograder_check,
+              cheat_check]
     # <<< solution
     for part in parts:
         try:

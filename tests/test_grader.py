@@ -37,14 +37,22 @@ def listing():
 
 POINTS, PROTECTED = listing()
 
-# The fake build: the kernel is the file naming the fake QEMU's behaviour; the disk image
-# carries user/cowtest.c, so a tampered cowtest reaches the fake QEMU as it would the kernel.
+# The fake build: the kernel is the file naming the fake QEMU's behaviour. The programs in
+# fsroot/ name themselves (and have the token slot), cowtest's carries user/cowtest.c; the
+# fake mkfs writes each file after a line with its name: so a tampered cowtest, the run's
+# names and its token reach the fake QEMU as they would the kernel.
 FAKE_MAKEFILE = """\
 kernel/kernel:
 \tcp mode kernel/kernel
 fs.img:
-\techo image > fs.img
-\tcat user/cowtest.c >> fs.img
+\tmkdir -p fsroot mkfs
+\tfor p in cowtest usertests cowstat $(basename $(notdir $(EXTRA_PROGS))); do \\
+\t  printf 'program %s\\n@TOKEN-SLOT-OF-24-CHARS@\\n' $$p > fsroot/_$$p; done
+\tcat user/cowtest.c >> fsroot/_cowtest
+\tprintf '#!/bin/sh\\nout=$$1; shift 2\\n' > mkfs/mkfs
+\tprintf 'for f; do echo "file $${f##*/_}"; cat "$$f"; done > $$out\\n' >> mkfs/mkfs
+\tchmod +x mkfs/mkfs
+\ttouch README fs.img
 \techo '$(EXTRA_PROGS)' > extra.txt
 """
 
@@ -80,11 +88,14 @@ class GraderTestBase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="grade-test-")
         self.piddir = os.path.join(self.tmp, "pids")
         os.mkdir(self.piddir)
+        os.chmod(self.tmp, 0o711)       # the fake QEMU may run as an unprivileged user
+        os.chmod(self.piddir, 0o777)
         # The grader's copies of the protected files, as course staff have them.
         self.pristine = os.path.join(self.tmp, "pristine")
         for rel in PROTECTED:
             self.write(os.path.join(self.pristine, rel), "the grader's %s\n" % rel)
         self.write(os.path.join(self.pristine, "Makefile"), FAKE_MAKEFILE)
+        self.add_grader(self.pristine)
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -111,10 +122,14 @@ class GraderTestBase(unittest.TestCase):
         self.write(os.path.join(d, "Makefile"), makefile)
         self.write(os.path.join(d, "mode"), mode + "\n")
         if with_grader:
-            shutil.copy(GRADER, d)
-            os.makedirs(os.path.join(d, "tools"), exist_ok=True)
-            shutil.copy(KIT, os.path.join(d, "tools"))
+            self.add_grader(d)
         return d
+
+    @staticmethod
+    def add_grader(d):
+        shutil.copy(GRADER, d)
+        os.makedirs(os.path.join(d, "tools"), exist_ok=True)
+        shutil.copy(KIT, os.path.join(d, "tools"))
 
     def run_tool(self, argv, env_extra=None):
         env = dict(os.environ, FAKE_QEMU_PIDDIR=self.piddir)
@@ -170,7 +185,7 @@ class GraderTest(GraderTestBase):
         self.assertEqual([t["name"] for t in data["tests"]], list(POINTS))
         self.assertEqual({t["status"] for t in data["tests"]}, {"passed"})
         with open(os.path.join(d, "extra.txt")) as f:
-            self.assertTrue(f.read().strip().endswith("/cowcheck.c"))
+            self.assertIn("/cowcheck.c", f.read())
         with open(os.path.join(d, "fs.img")) as f:
             self.assertNotIn("written by the guest", f.read(),
                              "the grader booted the tree's own fs.img")
@@ -214,6 +229,28 @@ class GraderTest(GraderTestBase):
         self.assertIn("cowtest-oom: OK", out)
         self.assertIn("Score: 3/6", out)
 
+    def test_lines_without_the_token_or_saying_both_count_for_nothing(self):
+        for mode in ("forge", "bothsay"):   # the kernel prints ok lines; three says both
+            code, out = self.grade(self.tree(mode, mode), ["--only", "cowtest-three",
+                                                           "--only", "cowtest-oom"])
+            self.assertIn("Score: 3/6", out)
+            self.assertIn("cowtest says: three: FAILED", out)
+        self.assertIn("three: FAILED (its output says both ok and FAILED)", out)
+
+    def test_lines_a_kernel_message_broke_into_still_count(self):
+        code, out = self.grade(self.tree("mixed", "interleave"), ["--only", "cowtest-simple",
+                                                                  "--only", "cowtest-three"])
+        self.assertIn("Score: 6/6", out)
+
+    def test_kernel_holding_the_result_strings_is_flagged(self):
+        out_json = os.path.join(self.tmp, "r.json")
+        code, out = self.grade(self.tree("liar", "good\nALL COW TESTS PASSED"),
+                               ["--only", "cowstat", "--json", out_json])
+        self.assertIn("SUSPECT: kernel/kernel holds the tests' result strings: ALL COW TESTS "
+                      "PASSED", out)
+        with open(out_json) as f:
+            self.assertTrue(json.load(f)["note"].startswith("SUSPECT: kernel/kernel holds"))
+
     def test_hang_is_killed_even_if_qemu_ignores_sigterm(self):
         code, out = self.grade(self.tree("hanger", "stubborn"),
                                ["--only", "fork-is-cow", "--only", "cowstat"])
@@ -230,9 +267,10 @@ class GraderTest(GraderTestBase):
         self.assertEqual(code, 1)
         self.assertIn("allocated 8231 pages (limit 256): fork copies memory", out)
 
-    def test_missing_checker(self):
-        code, out = self.grade(self.tree("noexec", "noexec"), ["--only", "fork-is-cow"])
-        self.assertIn("cowcheck is not in fs.img", out)
+    def test_makefile_without_extra_progs(self):
+        code, out = self.grade(self.tree("noexec", "good", makefile=FAKE_MAKEFILE.replace(
+            " $(basename $(notdir $(EXTRA_PROGS)))", "")), ["--only", "fork-is-cow"])
+        self.assertIn("does the Makefile honour EXTRA_PROGS?", out)
 
     def test_no_boot(self):
         code, out = self.grade(self.tree("silent", "noprompt"), ["--only", "no-panic"])
@@ -521,8 +559,8 @@ class AutograderTest(GraderTestBase):
         os.mkdir(empty)
         code, out = self.run_tool([AUTOGRADER, "--qemu", FAKE_QEMU, "--pristine", empty, d])
         self.assertEqual(code, 2)
-        self.assertIn("the pristine tree %s lacks %s" % (empty, " ".join(["Makefile"] + PROTECTED)),
-                      out)
+        self.assertIn("the pristine tree %s lacks %s" % (
+            empty, " ".join(["Makefile", "grade-cow.py"] + PROTECTED)), out)
         self.assertFalse(os.listdir(self.piddir), "graded without the pristine copies")
 
     def test_a_hung_submission_has_a_budget_by_default(self):
@@ -562,6 +600,34 @@ class GradescopeTest(GraderTestBase):
         self.assertIn("'cowcheck': the time budget of 6s ran out", tests["fork-is-cow"]["output"])
         self.assertEqual(data["visibility"], "visible")
         self.assertNoQemuLeft()
+
+    @unittest.skipIf(os.geteuid() != 0, "the build runs as another user only under root")
+    def test_the_build_cannot_write_the_results_nor_outlive_the_grading(self):
+        root = os.path.join(self.tmp, "autograder")
+        results = os.path.join(root, "results", "results.json")
+        evil = ("r=%s; mkdir -p $r.tmp; echo '{\"score\": 100}' > $r\n"
+                "setsid sh -c \"while :; do echo '{}' > $r; sleep 0.2; done\" >/dev/null 2>&1 &\n"
+                "setsid sleep 4242 </dev/null >/dev/null 2>&1 &\ntouch %s/evil-ran\n"
+                % (results, self.piddir))
+        sub = self.tree("evil", "badcow", changes={"evil.sh": evil}, makefile=FAKE_MAKEFILE.replace(
+            "\tcp mode kernel/kernel\n", "\tcp mode kernel/kernel\n\tsh evil.sh\n"))
+        self.fake_root(sub)
+        os.makedirs(os.path.join(results, "in-the-way"))    # a directory where the file goes
+        code, out = self.run_autograder(["--only", "cowtest-three", "--only", "cowtest-oom"],
+                                        root)
+        time.sleep(0.5)
+        self.assertTrue(os.path.exists(os.path.join(self.piddir, "evil-ran")), out)
+        os.unlink(os.path.join(self.piddir, "evil-ran"))
+        self.assertEqual(self.results(root)["score"], POINTS["cowtest-oom"], out)
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            left += [pid] if b"4242" in cmd or b"while :" in cmd else []
+        self.assertEqual(left, [], "processes the build started are still running")
 
     def test_tarball_or_nothing(self):
         good = self.tree("good", "good")
@@ -615,6 +681,7 @@ class AutograderBundleTest(GraderTestBase):
             self.assertNotIn("COW=1", f.read(), "not the handout's grade-cow.py")
         import autograder
         autograder.stand_in_root(root, self.tree("good", "good", pristine=ROOT))
+        self.write(os.path.join(source, "Makefile"), FAKE_MAKEFILE)   # an fs.img fake_qemu reads
         shutil.copy(os.path.join(source, "run_autograder"), root)   # as Gradescope does
         env = dict(os.environ, AUTOGRADER_ROOT=root, QEMU=FAKE_QEMU,
                    FAKE_QEMU_PIDDIR=self.piddir)

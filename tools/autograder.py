@@ -19,14 +19,21 @@ grade-cow.py --tree, in its own process, with a time budget: a submission that h
 what did not finish, and one whose grading outlives its budget by GRACE seconds is ended and
 failed. Only the submission's kernel is built from it (with its Makefile): the user
 programs, mkfs and fs.img come from a copy of the pristine tree, built once (--fs-from).
+The pristine tree is a fresh make handout (in the staff tree) and its grade-cow.py grades.
+Run as root, each submission is built and booted as a user id no account has, owning only
+the submission's copy; every process of that user is killed when its grading ends, before
+any result is read.
 Python 3 standard library only.
 """
 
 import argparse
 import concurrent.futures
 import csv
+import fcntl
 import json
 import os
+import pwd
+import queue
 import re
 import shlex
 import shutil
@@ -40,7 +47,7 @@ import zipfile
 
 TOOLS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TOOLS)
-GRADER = os.path.join(ROOT, "grade-cow.py")
+GRADER = os.path.join(ROOT, "grade-cow.py")     # main() takes the pristine tree's
 sys.path.insert(0, TOOLS)
 import xv6kit as kit  # noqa: E402
 
@@ -49,6 +56,8 @@ BATCH_BUDGET = 900  # seconds per submission in a batch, times --timeout-scale
 GRACE = 30          # seconds after the budget before a submission's grading is ended
 CLONE_TIMEOUT = 300
 UNPACKED_MAX = 64 << 20     # bytes an unpacked submission may hold
+BUILD_UID = 64000           # the first user id tried for the submissions' builds and QEMUs
+USER_LOCKS = "/run/grade-cow-users"     # a lock per user id in use by a grader (root only)
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu): the
@@ -106,21 +115,23 @@ def failed_result(opts, name, reason):
             "note": reason, "tests": tests}
 
 
-def grader_argv(opts, tree, name, out):
+def grader_argv(opts, tree, name, out, uid):
     argv = [sys.executable, GRADER, "--tree", tree, "--fs-from", opts.fs_from,
             "--json", out, "--name", name,
             "--jobs", str(opts.jobs), "--cpus", str(opts.cpus), "--mem", str(opts.mem),
             "--timeout-scale", str(opts.timeout_scale), "--time-budget", str(opts.time_budget)]
     argv += ["--qemu", opts.qemu] if opts.qemu else []
+    argv += ["--user", str(uid)] if uid is not None else []
     argv += ["-v"] if opts.verbose else []
     return argv + [a for n in opts.only or [] for a in ("--only", n)]
 
 
-def run_grader(opts, tree, name, workdir, live):
-    """grade-cow.py --tree tree in its own process, ended GRACE seconds after the budget.
-    Returns (its results, its report: "" when live, i.e. printed as it came)."""
+def run_grader(opts, tree, name, workdir, live, uid):
+    """grade-cow.py --tree tree in its own process, ended GRACE seconds after the budget,
+    and then every process of uid. Returns (its results, its report: "" when live, i.e.
+    printed as it came)."""
     out = os.path.join(workdir, "results.json")
-    proc = kit.spawn(grader_argv(opts, tree, name, out), stdin=subprocess.DEVNULL,
+    proc = kit.spawn(grader_argv(opts, tree, name, out, uid), stdin=subprocess.DEVNULL,
                      stdout=None if live else subprocess.PIPE, stderr=None)
     try:
         text = proc.communicate(timeout=opts.time_budget + GRACE)[0] or b""
@@ -130,8 +141,12 @@ def run_grader(opts, tree, name, workdir, live):
             % opts.time_budget
     finally:
         kit.end_group(proc)
+        if uid is not None and not kit.end_user(uid):
+            why = "processes of user %d outlived the grading" % uid
     report = text.decode("utf-8", "replace")
     try:
+        if why:
+            raise OSError(why)
         with open(out) as f:
             return json.load(f), report
     except (OSError, ValueError):
@@ -209,7 +224,7 @@ def fetch(spec, dest, timeout_scale=1.0):
 
 def pristine_problem(pristine):
     """Why the grader's copies of the protected files cannot be used, or None."""
-    missing = [rel for rel in ["Makefile"] + listing()["protected"]
+    missing = [rel for rel in ["Makefile", "grade-cow.py"] + listing()["protected"]
                if not os.path.isfile(os.path.join(pristine, rel))]
     if missing:
         return ("the pristine tree %s lacks %s; give --pristine DIR, the tree from the "
@@ -266,11 +281,23 @@ def changed_line(changed):
             "instead): " + " ".join(changed))
 
 
+def own(top, uid):
+    """Gives the tree top to the user id uid, for it alone: the submission's build may write
+    only there, and no other submission's may read it."""
+    for d, dirs, files in os.walk(top):
+        for x in [d] + [os.path.join(d, n) for n in dirs + files]:
+            os.lchown(x, uid, uid)
+    os.chmod(top, 0o700)
+
+
 def grade_submission(opts, spec, name, live):
-    """Fetches, protects and grades one submission. Returns (results, its text report);
-    results as grade-cow.py's --json, with "changed" and "elapsed" added."""
+    """Fetches, protects and grades one submission, as a user id of opts.users if there are
+    any. Returns (results, its text report); results as grade-cow.py's --json, with
+    "changed" and "elapsed" added."""
     started = time.monotonic()
+    uid = opts.users.get()
     dest = tempfile.mkdtemp(prefix="grade-cow-sub-")
+    os.chmod(dest, 0o711)       # the build reaches its tree (src/) and lists nothing here
     head, report, changed = "==== %s ====\n" % name, "", []
     if live:
         kit.say(head.rstrip())
@@ -279,6 +306,8 @@ def grade_submission(opts, spec, name, live):
         try:
             tree = fetch(spec, dest, opts.timeout_scale)
             changed = protect(tree, opts.pristine)
+            if uid is not None:
+                own(os.path.join(dest, "src"), uid)
         except (Fail, OSError, subprocess.SubprocessError) as e:
             res, report = failed_result(opts, name, str(e)), str(e) + "\n"
         else:
@@ -291,7 +320,7 @@ def grade_submission(opts, spec, name, live):
             if live:
                 kit.say(head.rstrip())
                 head = ""
-            res, report = run_grader(opts, tree, name, dest, live)
+            res, report = run_grader(opts, tree, name, dest, live, uid)
             res.update(used=used, ignored=ignored)
         if changed and all(t["output"].startswith("build") for t in res["tests"]):
             res["note"] += " with the grader's copies of the protected files (this " \
@@ -300,6 +329,9 @@ def grade_submission(opts, spec, name, live):
             if live:
                 kit.say(res["note"])
     finally:
+        if uid is not None:
+            kit.end_user(uid)
+        opts.users.put(uid)
         if opts.keep:
             report += "kept %s\n" % dest
         else:
@@ -330,6 +362,7 @@ def gradescope(res, visibility="visible"):
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "extra_data": {"submission": res["tree"], "max_score": res["max_score"],
+                       "suspect": res.get("suspect", ""),
                        "protected_changed": res["changed"], "kernel_files": res.get("used"),
                        "ignored_files": res.get("ignored")},
         "tests": [{"name": t["name"], "score": t["score"], "max_score": t["points"],
@@ -339,12 +372,18 @@ def gradescope(res, visibility="visible"):
 
 
 def write_json(path, results, visibility="visible"):
+    """Writes the results to path at once (a new file renamed over path), whatever was
+    there, a directory included."""
     data = gradescope(results[0], visibility) if len(results) == 1 else \
         {"submissions": {r["tree"]: gradescope(r, visibility) for r in results}}
-    with open(path + ".tmp", "w") as f:
+    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=os.path.dirname(os.path.abspath(path)))
+    os.fchmod(fd, 0o644)
+    with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
-    os.replace(path + ".tmp", path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    os.replace(tmp, path)
 
 
 def write_csv(path, results, tests):
@@ -426,18 +465,26 @@ def grade_batch(opts):
 
 
 # ---- --make: the Gradescope bundle ------------------------------------------------------------
+def handout(work):
+    """make handout's starter tree, written under work: its path, or Fail."""
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, "handout.py"), "--out", work],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    starter = find_root(work)
+    if r.returncode or starter is None:
+        raise Fail("make handout failed:\n" + r.stdout.decode("utf-8", "replace"))
+    return starter
+
+
 def make_bundle(out, flags):
     """Writes the bundle to out; flags: options run_autograder always gives. Returns the exit
     status."""
     work = tempfile.mkdtemp(prefix="autograder-")
     try:
-        r = subprocess.run([sys.executable, os.path.join(TOOLS, "handout.py"), "--out", work],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        starter = find_root(work)
-        if r.returncode or starter is None:
-            print("autograder: make handout failed, so nothing was written:\n"
-                  + r.stdout.decode("utf-8", "replace"))
+        try:
+            starter = handout(work)
+        except Fail as e:
+            print("autograder: %s\nnothing was written" % e)
             return 1
         files = [(rel, os.path.join(starter, rel)) for rel in kit.source_files(starter)]
         files.append(("tools/autograder.py", os.path.realpath(__file__)))
@@ -497,21 +544,32 @@ def find_submission(directory):
 
 
 def run_gradescope(opts):
-    """Grades the one submission and writes results.json, whatever happens."""
+    """Grades the one submission and writes results.json, whatever happens: first a score
+    of 0 saying the grading did not finish, replaced by the grade as the last step."""
     root = os.environ.get("AUTOGRADER_ROOT", "/autograder")
     results = os.path.join(root, "results", "results.json")
     os.makedirs(os.path.dirname(results), exist_ok=True)
+    if os.geteuid() == 0:       # the grader's alone: the build users may not write here
+        os.chown(os.path.dirname(results), 0, 0)
+        os.chmod(os.path.dirname(results), 0o755)
     started = time.monotonic()
-    problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU")) or \
-        pristine_problem(opts.pristine)
-    if problem:
-        res = failed_result(opts, "submission", "the autograder cannot grade here: " + problem)
-    else:
-        try:
-            spec = find_submission(os.path.join(root, "submission"))
-            res, _ = grade_submission(opts, spec, "submission", live=True)
-        except Fail as e:
-            res = failed_result(opts, "submission", str(e))
+
+    def stopped(why):
+        return {"tree": "submission", "score": 0, "max_score": 100, "note": why, "tests": [],
+                "changed": [], "elapsed": time.monotonic() - started}
+    write_json(results, [stopped("the autograder stopped before it had a grade")],
+               opts.visibility)
+    try:
+        problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU")) or \
+            pristine_problem(opts.pristine)
+        if problem:
+            raise Fail("the autograder cannot grade here: " + problem)
+        spec = find_submission(os.path.join(root, "submission"))
+        res, _ = grade_submission(opts, spec, "submission", live=True)
+    except Fail as e:
+        res = failed_result(opts, "submission", str(e))
+    except Exception as e:      # the grader's own error: a grade of 0 that says so
+        res = stopped("the autograder failed: %r" % e)
     res.setdefault("changed", [])
     res["elapsed"] = time.monotonic() - started
     write_json(results, [res], opts.visibility)
@@ -542,9 +600,10 @@ def parse_args(argv):
     p.add_argument("--csv", metavar="FILE", help="write one row per submission")
     p.add_argument("--qemu", default=None, help="QEMU binary (default: QEMU, else %s)"
                    % kit.QEMU_DEFAULT)
-    p.add_argument("--pristine", default=ROOT, metavar="DIR",
-                   help="where the grader's copies of the protected files are (default: the "
-                   "tree this program is in)")
+    p.add_argument("--pristine", metavar="DIR",
+                   help="the tree the students started from: its grade-cow.py grades, its "
+                   "protected files and user programs are used (default: a fresh make "
+                   "handout in the staff tree, the tree this program is in elsewhere)")
     p.add_argument("--keep", action="store_true", help="keep submissions' build directories")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
@@ -556,8 +615,42 @@ def parse_args(argv):
         p.error("name submissions to grade, or give --make ZIP or --run")
     if opts.time_budget is None:
         opts.time_budget = BUDGET if opts.run else BATCH_BUDGET * opts.timeout_scale
-    opts.pristine = os.path.abspath(opts.pristine)
     return opts
+
+
+def build_users(n):
+    """A queue of n user ids that no account has and no other grader on this machine holds
+    (a lock in USER_LOCKS each, while we run), for the submissions' builds and QEMUs; n
+    times None when not root (then they run as we do)."""
+    users = queue.Queue()
+    if os.geteuid():
+        kit.say("autograder: not root, so each submission is built and run as this user, "
+                "with its rights: grade in a fresh container or VM per submission")
+        for _ in range(n):
+            users.put(None)
+        return users
+    os.makedirs(USER_LOCKS, mode=0o700, exist_ok=True)
+    uid = BUILD_UID - 1
+    while users.qsize() < n:
+        uid += 1
+        try:
+            pwd.getpwuid(uid)
+            continue                # an account's
+        except KeyError:
+            pass
+        lock = open(os.path.join(USER_LOCKS, str(uid)), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:             # another grader's
+            lock.close()
+            continue
+        _held.append(lock)
+        kit.end_user(uid)           # what a grader that was killed may have left
+        users.put(uid)
+    return users
+
+
+_held = []      # the locks of our user ids: released when this process ends
 
 
 def main(argv):
@@ -567,7 +660,14 @@ def main(argv):
     kit.exit_on_signals()
     work = tempfile.mkdtemp(prefix="grade-cow-pristine-")
     opts.fs_from = os.path.join(work, "tree")   # where fs.img is built, once for all
+    opts.users = build_users(opts.jobs)
     try:
+        if opts.pristine is None and os.path.isfile(os.path.join(TOOLS, "handout.py")):
+            opts.pristine = handout(os.path.join(work, "handout"))
+        opts.pristine = os.path.abspath(opts.pristine or ROOT)
+        global GRADER       # this tree's until the pristine one has its own (or says so)
+        if os.path.isfile(os.path.join(opts.pristine, "grade-cow.py")):
+            GRADER = os.path.join(opts.pristine, "grade-cow.py")
         kit.copy_sources(opts.pristine, opts.fs_from)
         if opts.run:
             return run_gradescope(opts)
@@ -583,6 +683,9 @@ def main(argv):
             print(problem)
             return 2
         results = grade_batch(opts)
+    except Fail as e:
+        print("autograder: %s" % e)
+        return 2
     except KeyboardInterrupt:
         return 130
     finally:

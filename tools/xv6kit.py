@@ -118,8 +118,11 @@ _live = set()
 _live_lock = threading.RLock()     # kill_all() may run in a signal handler
 
 
-def spawn(argv, **kw):
-    """Popen in a new session, remembered so that kill_all() can end it."""
+def spawn(argv, user=None, **kw):
+    """Popen in a new session, remembered so that kill_all() can end it; as the user id user
+    (an unprivileged one, root only) if given, with no supplementary groups."""
+    if user is not None:
+        kw.update(user=user, group=user, extra_groups=[])
     proc = subprocess.Popen(argv, start_new_session=True, **kw)
     with _live_lock:
         _live.add(proc)
@@ -151,6 +154,34 @@ def kill_all():
         end_group(proc)
 
 
+def end_user(uid):
+    """Kills every process of the user id uid, including those that left their session, and
+    waits until none is left. True if none is; the grader's user ids are unprivileged ones
+    of its own (root only)."""
+    for _ in range(100):
+        pids = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid]
+        if not pids:
+            return True
+        child = os.fork()
+        if child == 0:              # kill(-1) as uid: every process of uid, at once
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        time.sleep(0.05)
+    return False
+
+
+def _owner(pid):
+    try:
+        return os.stat("/proc/" + pid).st_uid
+    except OSError:
+        return None
+
+
 def exit_on_signals():
     """SIGTERM and SIGHUP end every process we started, then this program."""
     def handler(signum, frame):
@@ -162,15 +193,18 @@ def exit_on_signals():
 
 # ---- Building a tree --------------------------------------------------------------------------
 def build(tree, variables=(), targets=("kernel/kernel", "fs.img"), jobs=None, log=None,
-          timeout=BUILD_TIMEOUT):
-    """make TARGETS VARIABLES in tree, never asking apt-get for tools (TOOLS_CHECKED). The
-    output goes to the file log (a path), else is kept. Returns (None or why it failed,
+          timeout=BUILD_TIMEOUT, user=None):
+    """make TARGETS VARIABLES in tree, never asking apt-get for tools (TOOLS_CHECKED); as the
+    user id user (spawn()) if given, with only PATH and HOME (the tree) in its environment.
+    The output goes to the file log (a path), else is kept. Returns (None or why it failed,
     the output: "" when it went to log)."""
     argv = ["make", "-C", tree, "-j%d" % (jobs or os.cpu_count() or 1)] + list(targets) \
         + list(variables)
     out = open(log, "wb") if log else subprocess.PIPE
-    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                 env=clean_env(TOOLS_CHECKED="1"))
+    env = clean_env(TOOLS_CHECKED="1") if user is None else \
+        {"PATH": os.environ.get("PATH", os.defpath), "HOME": tree, "TOOLS_CHECKED": "1"}
+    proc = spawn(argv, user, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                 env=env)
     try:
         text = proc.communicate(timeout=timeout)[0] or b""
         why = "build failed (make exit %d)" % proc.returncode if proc.returncode else None
@@ -296,8 +330,8 @@ class Machine:
 
     echo, if given, is called with every piece of output as it arrives (a log, verbose mode)."""
 
-    def __init__(self, argv, echo=None):
-        self.proc = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, argv, echo=None, user=None):
+        self.proc = spawn(argv, user, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
         self.text = ""
         self.dropped = 0        # output discarded from the front when it exceeded OUTPUT_CAP
@@ -310,11 +344,12 @@ class Machine:
 
     @classmethod
     def start(cls, kernel, fsimg, cpus=None, mem=None, qemu=None, bios=None, extra=(),
-              echo=None):
-        """Boots kernel on disk image fsimg (qemu_argv's arguments). A reset ends QEMU
-        instead of rebooting: a kernel that resets is as finished as one that halts."""
+              echo=None, user=None):
+        """Boots kernel on disk image fsimg (qemu_argv's arguments), as user (spawn()). A
+        reset ends QEMU instead of rebooting: a kernel that resets is as finished as one
+        that halts."""
         return cls(qemu_argv(kernel, fsimg, cpus, mem, qemu, bios, ["-no-reboot"] + list(extra)),
-                   echo)
+                   echo, user)
 
     @classmethod
     def boot(cls, tree, img, timeout=BOOT_TIMEOUT, copy_of="fs.img", **qemu):
