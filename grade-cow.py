@@ -236,8 +236,9 @@ GROUP_ORDER = ["cowtest", "cowcheck", "usertests"]
 # cowtest's tests, each graded on its own; its leak check is part of no-leak.
 COWTEST_NAMES = ["simple", "three", "file", "forkfork", "isolation", "textwrite",
                  "manyshare", "oom", "reuse", "onewrite", "nocopy", "race"]
-# usertests' tests graded on their own (freepages: in no-leak); the usertests test is the rest.
-USERTESTS_OWN = ["copyin", "copyout", "freepages"]
+# usertests' tests graded on their own (freepages and memfree: in no-leak); the usertests
+# test is the rest.
+USERTESTS_OWN = ["copyin", "copyout", "freepages", "memfree"]
 # Verdict lines: cowtest prints "NAME: ok" or "NAME: FAILED (expected X, saw Y)", usertests
 # "test NAME: OK" or "test NAME: FAILED", each after the test's own lines.
 COWTEST_VERDICT = re.compile(r"(?<![\w-])(%s): (ok\b|FAILED.*)"
@@ -412,8 +413,10 @@ def check_usertests_rest(runs):
 
 
 def check_no_leak(runs):
-    """cowtest's leak check and usertests' freepages: every page back after the run."""
+    """cowtest's leak check and usertests' freepages and memfree: every page back after a
+    child's exit and after the whole run."""
     cowtest(runs).require("leak", "cowtest says: leak: ")
+    usertests(runs).require("memfree", "usertests: test memfree: ")
     usertests(runs).require("freepages", "usertests: test freepages: ")
 
 
