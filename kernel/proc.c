@@ -33,7 +33,6 @@ static void forkret(void);
 static void freeproc(struct proc *p);
 
 // ---------------------------------------------------------------- harts
-
 // Every process slot has its own kernel stack page at KSTACK(slot), mapped once at boot.
 // The page below each stays unmapped: an overflow faults instead of running into the
 // neighbour.
@@ -85,7 +84,6 @@ myproc(void)
 }
 
 // ---------------------------------------------------------------- a slot's life
-
 // The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the
 // table is full.
 static struct proc*
@@ -192,7 +190,6 @@ userinit(void)
 }
 
 // ---------------------------------------------------------------- user memory size
-
 // sbrk: change the current process's size by n bytes. Growth maps zeroed pages now, unless
 // lazy: then vmfault() maps each page on first touch. Shrinking frees at once. A shrink past
 // address 0 is no change at all (programs written for xv6 rely on it). 0, or -1 with the
@@ -221,7 +218,6 @@ growproc(int n, int lazy)
 }
 
 // ---------------------------------------------------------------- fork, exit, wait
-
 // The child gets its own reference to each of the parent's open files and to its
 // current directory.
 static void
@@ -394,7 +390,6 @@ wait(uint64 addr)
 }
 
 // ---------------------------------------------------------------- scheduling
-
 // The RUNNABLE process with the least recent CPU use, or 0; of equals the first after this
 // hart's last, so that they take turns. Looks without locks (64 per switch would cost more
 // than the switch): the caller locks the one chosen and checks it again.
@@ -562,7 +557,6 @@ forkret(void)
 }
 
 // ---------------------------------------------------------------- kill
-
 // Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits
 // with status -1 when it next heads back to user mode (usertrap checks), and a sleep ends
 // early so that loops that can give up do. A zombie can be killed (its exit status stays).
@@ -639,7 +633,6 @@ killed(struct proc *p)
 }
 
 // ---------------------------------------------------------------- helpers for devices
-
 // Copy len bytes to dst, a user address of the current process if user_dst, else a kernel
 // address. 0, or -1 if the user address is bad.
 int

@@ -54,7 +54,6 @@ spanend(uint64 va, uint64 stop)
 }
 
 // ---------------------------------------------------------------- the kernel page table
-
 // Make the kernel page table: RAM and the devices mapped at their physical addresses (the
 // direct map), the trampoline at the top, and the per-process kernel stacks below it.
 void
@@ -97,7 +96,6 @@ kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
 }
 
 // ---------------------------------------------------------------- finding PTEs
-
 // The table one level down from the non-leaf entry e. A missing table is made (zeroed)
 // if alloc is set; 0 if it is missing and alloc is clear, or no page is free.
 static pagetable_t
@@ -143,7 +141,6 @@ walkaddr(pagetable_t pagetable, uint64 va)
 }
 
 // ---------------------------------------------------------------- mapping and unmapping
-
 // Map [va, va+size) to [pa, pa+size) with perm. va and size must be page-aligned and
 // nothing there may be mapped yet (both kernel bugs otherwise). -1 if a page-table page
 // cannot be allocated; then the PTEs this call made are removed again.
@@ -214,7 +211,6 @@ mapzeroed(pagetable_t pagetable, uint64 va, pte_t *pte, int perm)
 }
 
 // ---------------------------------------------------------------- user address spaces
-
 // A new, empty user page table, or 0 if out of memory.
 pagetable_t
 uvmcreate(void)
@@ -358,7 +354,6 @@ uvmclear(pagetable_t pagetable, uint64 va)
 }
 
 // ---------------------------------------------------------------- page faults
-
 // Lazy sbrk: the first touch of a page below p->sz maps a fresh zeroed page. *ptep is
 // the PTE found for va (0 if its last-level table is missing); it becomes the new PTE.
 static int
@@ -409,7 +404,6 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
 }
 
 // ---------------------------------------------------------------- kernel <-> user copies
-
 // The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries, make
 // each page usable (for a store if how is TOUSER) and copy its piece to or from kern.
 // 1 if a STRINGFROMUSER copy found the NUL, 0 if len ran out, -1 at an address the process
