@@ -57,9 +57,8 @@ counted(uint64 *counter)
   return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
 }
 
-// The value both parent and child get for a page the parent maps with PTE pte: a writable
-// page becomes read-only + PTE_COW; a read-only one (COW already, or never writable) keeps
-// its flags.
+// The value both parent and child get for a page the parent maps with PTE pte: a writable page
+// becomes read-only + PTE_COW; a read-only one (COW already, or never writable) keeps its flags.
 static pte_t
 cow_pte(pte_t pte)
 {
@@ -102,9 +101,8 @@ decide(uint64 pa)
   return krefcount((void *)pa) == 1 ? REUSE : COPY;
 }
 
-// COPY for the COW page whose PTE is pte: the PTE maps a writable copy of the page, and
-// this mapping's reference to the old one is dropped. -1 if no page is free (then nothing
-// changed).
+// COPY for the COW page whose PTE is pte: the PTE maps a writable copy of the page, and this
+// mapping's reference to the old one is dropped. -1 if no page is free (then nothing changed).
 static int
 copy(pte_t *pte)
 {

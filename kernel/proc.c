@@ -33,9 +33,8 @@ static void forkret(void);
 static void freeproc(struct proc *p);
 
 // ---------------------------------------------------------------- harts
-// Every process slot has its own kernel stack page at KSTACK(slot), mapped once at boot.
-// The page below each stays unmapped: an overflow faults instead of running into the
-// neighbour.
+// Every process slot has its own kernel stack page at KSTACK(slot), mapped once at boot. The page
+// below each stays unmapped: an overflow faults instead of running into the neighbour.
 void
 proc_mapstacks(pagetable_t kpgtbl)
 {
@@ -84,8 +83,7 @@ myproc(void)
 }
 
 // ---------------------------------------------------------------- a slot's life
-// The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the
-// table is full.
+// The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the table is full.
 static struct proc*
 claimslot(void)
 {
@@ -103,11 +101,10 @@ claimslot(void)
   return 0;
 }
 
-// A new process: a slot with a pid, a zeroed trapframe, a user page table with nothing
-// but the trampoline and the trapframe, and a kernel context that starts in forkret() at
-// the top of its kernel stack. Returned USED and locked, so that no other hart schedules
-// or frees it before the caller has filled it in; 0 (nothing held, nothing leaked) if
-// the table is full or memory ran out.
+// A new process: a slot with a pid, a zeroed trapframe, a user page table with nothing but the
+// trampoline and the trapframe, and a kernel context that starts in forkret() at the top of its
+// kernel stack. Returned USED and locked, so that no other hart schedules or frees it before the
+// caller has filled it in; 0 (nothing held, nothing leaked) if the table is full or memory ran out.
 static struct proc*
 allocproc(void)
 {
@@ -128,11 +125,10 @@ allocproc(void)
   return 0;
 }
 
-// Make slot p UNUSED again, freeing its user memory, page table and trapframe. The caller
-// holds p->lock and p is either a ZOMBIE being reaped (wait_lock held) or a USED slot
-// that never ran. Leaves zero what allocproc() and fork() take for granted: pagetable,
-// trapframe, sz, parent, ofile[] and cwd (exit() cleared those two), and chan (sleep()
-// clears it on waking).
+// Make slot p UNUSED again, freeing its user memory, page table and trapframe. The caller holds
+// p->lock and p is either a ZOMBIE being reaped (wait_lock held) or a USED slot that never ran.
+// Leaves zero what allocproc() and fork() take for granted: pagetable, trapframe, sz, parent,
+// ofile[] and cwd (exit() cleared those two), and chan (sleep() clears it on waking).
 static void
 freeproc(struct proc *p)
 {
@@ -218,8 +214,7 @@ growproc(int n, int lazy)
 }
 
 // ---------------------------------------------------------------- fork, exit, wait
-// The child gets its own reference to each of the parent's open files and to its
-// current directory.
+// The child gets its own reference to each of the parent's open files and to its current directory.
 static void
 inheritfiles(struct proc *child, struct proc *parent)
 {
@@ -350,9 +345,8 @@ zombiechild(struct proc *p, int *any)
   return 0;
 }
 
-// Free zombie child c and return its pid, first copying its exit status to user address
-// addr unless addr is 0. If that copy fails, c stays a ZOMBIE for a later wait and the
-// result is -1.
+// Free zombie child c and return its pid, first copying its exit status to user address addr unless
+// addr is 0. If that copy fails, c stays a ZOMBIE for a later wait and the result is -1.
 static int
 reap(struct proc *c, uint64 addr)
 {
@@ -557,10 +551,9 @@ forkret(void)
 }
 
 // ---------------------------------------------------------------- kill
-// Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits
-// with status -1 when it next heads back to user mode (usertrap checks), and a sleep ends
-// early so that loops that can give up do. A zombie can be killed (its exit status stays).
-// How many were marked.
+// Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits with
+// status -1 when it next heads back to user mode (usertrap checks), and a sleep ends early so that
+// loops that can give up do. A zombie can be killed (its exit status stays). How many were marked.
 static int
 killmatching(int id, int group)
 {
@@ -604,9 +597,8 @@ setpgrp(int pid)
   return r;
 }
 
-// ^C (console.c): kill every process in group pgid but init. Under
-// wait_lock, so that a member's fork finished before (the child is seen here) or sees
-// its parent killed.
+// ^C (console.c): kill every process in group pgid but init. Under wait_lock, so that a member's
+// fork finished before (the child is seen here) or sees its parent killed.
 void
 killgroup(int pgid)
 {
@@ -657,10 +649,9 @@ either_copyin(void *dst, int user_src, uint64 src, uint64 len)
   return copyin(myproc()->pagetable, dst, src, len);
 }
 
-// ^P on the console: one line per process, "pid state name", then the pages it maps and
-// how many of them are shared (uvmcount, vm.c; tests/shell_session.py reads the line).
-// Takes no locks, so that it works on a wedged kernel; what it prints may then be
-// slightly stale.
+// ^P on the console: one line per process, "pid state name", then the pages it maps and how many of
+// them are shared (uvmcount, vm.c; tests/shell_session.py reads the line). Takes no locks, so that
+// it works on a wedged kernel; what it prints may then be slightly stale.
 void
 procdump(void)
 {

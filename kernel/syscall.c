@@ -1,8 +1,7 @@
-// System-call dispatch: the table from kernel/syscall.h's numbers to the sys_ functions,
-// and the argument fetchers they use. A user program puts the number in a7 and up to six
-// arguments in a0..a5, and gets the result back in a0. Nothing it passes is trusted: user
-// memory is read only through copyin/copyinstr, which fail (-1) on any address the process
-// does not own.
+// System-call dispatch: the table from kernel/syscall.h's numbers to the sys_ functions, and the
+// argument fetchers they use. A user program puts the number in a7 and up to six arguments in
+// a0..a5, and gets the result back in a0. Nothing it passes is trusted: user memory is read only
+// through copyin/copyinstr, which fail (-1) on any address the process does not own.
 
 #include "kernel/types.h"
 #include "kernel/param.h"

@@ -6,12 +6,11 @@
 // virtio_disk_write_batch() queues a whole batch, notifies once, and sleeps until all of it
 // is done. The device completes a batch's requests in any order.
 //
-// Slots: every request is a chain of three descriptors (header, data, status), so the table
-// is cut into NSLOT fixed slots, slot s being descriptors 3s..3s+2: a request takes a free
-// slot, never searches for descriptors. The used ring names a finished chain by its head, 3s.
-// Each in-flight request points at its submitter's pending count; the interrupt frees the slot
-// at once (so a batch larger than the ring streams through it) and wakes the submitter when
-// the count reaches zero.
+// Slots: every request is a chain of three descriptors (header, data, status), so the table is cut
+// into NSLOT fixed slots, slot s being descriptors 3s..3s+2: a request takes a free slot, never
+// searches for descriptors. The used ring names a finished chain by its head, 3s. Each in-flight
+// request points at its submitter's pending count; the interrupt frees the slot at once (so a batch
+// larger than the ring streams through it) and wakes the submitter when the count reaches zero.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"

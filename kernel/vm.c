@@ -111,9 +111,8 @@ descend(pte_t *e, int alloc)
   return t;
 }
 
-// The address of the last-level PTE for va: two steps down from the root (Sv39 has
-// three levels), making missing tables if alloc is set. 0 if a table is missing (alloc
-// clear) or cannot be made.
+// The address of the last-level PTE for va: two steps down from the root (Sv39 has three levels),
+// making missing tables if alloc is set. 0 if a table is missing (alloc clear) or cannot be made.
 pte_t *
 walk(pagetable_t pagetable, uint64 va, int alloc)
 {
@@ -248,9 +247,8 @@ uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
   return newsz < oldsz ? newsz : oldsz;
 }
 
-// kfree() every page mapped by the last-level table pt, which covers the
-// L0SPAN from va, in one call for the table, then free pt itself. Every leaf must lie
-// below sz (sz page-aligned).
+// kfree() every page mapped by the last-level table pt, which covers the L0SPAN from va, in one
+// call for the table, then free pt itself. Every leaf must lie below sz (sz page-aligned).
 static void
 freeleaves(pagetable_t pt, uint64 va, uint64 sz)
 {
@@ -311,11 +309,10 @@ copy_table(pte_t *src, pte_t *dst, int n)
 }
 #endif
 
-// Give the child page table the parent's user memory [0, sz), one last-level table at a
-// time: allocate the child's table, then fill it from the parent's. Holes are skipped.
-// 0 on success; -1 if out of memory, after unmapping every child page mapped so far and
-// kfree()ing its page, so nothing leaks (the child's page-table pages go with the
-// child, uvmfree).
+// Give the child page table the parent's user memory [0, sz), one last-level table at a time:
+// allocate the child's table, then fill it from the parent's. Holes are skipped. 0 on success; -1
+// if out of memory, after unmapping every child page mapped so far and kfree()ing its page, so
+// nothing leaks (the child's page-table pages go with the child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
