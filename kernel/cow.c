@@ -9,9 +9,8 @@
 //  PTE_W clear; the two are never set together. A page that was never writable (text,
 //  rodata) is shared as it is, without the mark, and a store to it is refused forever.
 //
-//  The counts. kalloc.c keeps one count per physical page, one reference per mapping, and
-//  says how a count changes (atomically, no lock). Fork adds one for every page the child
-//  maps too; every unmapping drops one; the drop to 0 frees the page. No lock here either.
+//  The counts. kalloc.c's rules (one reference per mapping, atomic, no lock): fork adds one
+//  for every page the child maps too; every unmapping drops one; the drop to 0 frees the page.
 //
 //  The fault. A store to a page without PTE_W traps, and copyout() checks PTE_W before it
 //  writes through the kernel's own mapping: both reach useraccess() (vm.c), which walks

@@ -33,8 +33,9 @@
 // the process's saved registers.
 #define TRAMPOLINE (MAXVA - PGSIZE)        // same page in kernel and user page tables
 #define TRAPFRAME  (TRAMPOLINE - PGSIZE)   // user page tables only
-// Kernel stack of process slot p (kernel page table only): two pages per slot going
-// down from TRAMPOLINE, the stack in the upper one and an unmapped guard page below it.
+// Kernel stack of process slot p (kernel page table only): two pages per slot down from
+// TRAMPOLINE, the stack above an unmapped guard page: an overflow faults instead of running
+// into the neighbour.
 #define KSTACK(p)  (TRAMPOLINE - ((p) + 1) * 2 * PGSIZE)
 
 // User memory layout, from address 0: text, data, guard page, stack (USERSTACK pages), heap.

@@ -33,8 +33,7 @@ static void forkret(void);
 static void freeproc(struct proc *p);
 
 // ---------------------------------------------------------------- harts
-// Every process slot has its own kernel stack page at KSTACK(slot), mapped once at boot. The page
-// below each stays unmapped: an overflow faults instead of running into the neighbour.
+// Map every slot's kernel stack page at KSTACK(slot), once at boot (memlayout.h).
 void
 proc_mapstacks(pagetable_t kpgtbl)
 {

@@ -210,10 +210,8 @@ submit(struct buf *b, uint blockno, int write, int *pending)
   disk.avail->idx += 1;
 }
 
-// Write bs[i]->data to block blocknos[i] for i < n (or read the one block, write == 0), all
-// in flight at once, and sleep until every request is done, in no order among them. A block
-// number need not be the buffer's own (the log writes copies to its slots). The caller holds
-// every bs[i]->lock.
+// bwrite_batch() (bio.c says what it promises), or read the one block (n == 1, write == 0):
+// all requests in flight at once; sleep until every one is done. The caller holds each bs[i]->lock.
 static void
 transfer(struct buf **bs, uint *blocknos, int n, int write)
 {

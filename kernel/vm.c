@@ -54,8 +54,7 @@ spanend(uint64 va, uint64 stop)
 }
 
 // ---------------------------------------------------------------- the kernel page table
-// Make the kernel page table: RAM and the devices mapped at their physical addresses (the
-// direct map), the trampoline at the top, and the per-process kernel stacks below it.
+// Make the kernel page table: the direct map, the trampoline and the kernel stacks (memlayout.h).
 void
 kvminit(void)
 {
@@ -166,8 +165,7 @@ mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
   return 0;
 }
 
-// Remove npages mappings from va, and kfree() each page if do_free.
-// Pages that were never mapped (lazy sbrk holes) are skipped.
+// Remove npages mappings from va (holes skipped), and kfree() each page if do_free.
 void
 uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
 {
@@ -363,11 +361,10 @@ lazyalloc(pagetable_t pagetable, uint64 va, pte_t **ptep)
   return *ptep != 0 ? FAULT_OK : FAULT_NOMEM;
 }
 
-// Make the user page at va (page-aligned) usable for a load, or a store if write, and
-// set *ptep to its PTE. The page table is walked once and the PTE found is what the
-// fault resolvers get: a missing page may be a lazy one; a store to a page without PTE_W
-// may be a copy-on-write one. FAULT_OK: the access will now succeed. FAULT_NOMEM: a
-// legal access, but out of memory. FAULT_BAD: the process may not access va so.
+// Make the user page at va (page-aligned) usable for a load, or a store if write, and set *ptep
+// to its PTE; a FAULT_ result (defs.h). The page table is walked once and the PTE found is what
+// the fault resolvers get: a missing page may be a lazy one; a store to a page without PTE_W may
+// be a copy-on-write one.
 static int
 useraccess(pagetable_t pagetable, uint64 va, int write, pte_t **ptep)
 {
@@ -478,12 +475,11 @@ userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
 }
 
 // ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
-// Both read page tables only: they never change a PTE, and they see every page as it is,
-// including those without PTE_U (kernel/vmquery.h says what is reported).
+// Both only read page tables, every page as it is (kernel/vmquery.h says what is reported).
 // vmquery() reads the caller's own page table, which nothing else changes. ^P reads other
-// processes' tables with no lock (it must work on a wedged kernel), so a table may be
-// freed and reused under it: every address taken from a PTE is checked to be RAM before
-// it is read, so such a race gives a wrong count, never a fault in the kernel.
+// processes' tables with no lock (it must work on a wedged kernel), so a table may be freed and
+// reused under it: every address taken from a PTE is checked to be RAM before it is read, so such
+// a race gives a wrong count, never a fault in the kernel.
 
 // Is pa the address of a page of RAM the kernel maps (the allocator's pages, or the
 // kernel image, where the trampoline lives)?
