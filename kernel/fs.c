@@ -480,8 +480,6 @@ isdirempty(struct inode *dp)
   return 1;
 }
 
-// Path names
-
 // Split the first element off path: copy it to name and return the rest of path after the
 // slashes that follow it, or return 0 if path has no element left. name gets at most DIRSIZ
 // bytes, NUL-terminated only if shorter, the way a dirent stores it: longer elements are cut.
@@ -566,8 +564,6 @@ nameiparent(char *path, char *name)
   }
   return dir;
 }
-
-// Mounting
 
 // A file unlinked while open keeps its inode, with nlink 0, until its last close. A crash
 // before that close leaves the inode allocated with nothing to free it. At mount nothing is

@@ -32,7 +32,6 @@ extern char trampoline[];      // trampoline.S
 static void forkret(void);
 static void freeproc(struct proc *p);
 
-// ---------------------------------------------------------------- harts
 // Map every slot's kernel stack page at KSTACK(slot), once at boot (memlayout.h).
 void
 proc_mapstacks(pagetable_t kpgtbl)
@@ -81,7 +80,6 @@ myproc(void)
   return p;
 }
 
-// ---------------------------------------------------------------- a slot's life
 // The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the table is full.
 static struct proc*
 claimslot(void)
@@ -184,7 +182,6 @@ userinit(void)
   release(&p->lock);
 }
 
-// ---------------------------------------------------------------- user memory size
 // sbrk: change the current process's size by n bytes. Growth maps zeroed pages now, unless
 // lazy: then vmfault() maps each page on first touch. Shrinking frees at once. A shrink past
 // address 0 is no change at all (programs written for xv6 rely on it). 0, or -1 with the
@@ -212,7 +209,6 @@ growproc(int n, int lazy)
   return 0;
 }
 
-// ---------------------------------------------------------------- fork, exit, wait
 // The child gets its own reference to each of the parent's open files and to its current directory.
 static void
 inheritfiles(struct proc *child, struct proc *parent)
@@ -382,7 +378,6 @@ wait(uint64 addr)
   return pid;
 }
 
-// ---------------------------------------------------------------- scheduling
 // The RUNNABLE process with the least recent CPU use, or 0; of equals the first after this
 // hart's last, so that they take turns. Looks without locks (64 per switch would cost more
 // than the switch): the caller locks the one chosen and checks it again.
@@ -549,7 +544,6 @@ forkret(void)
   usertrapret();
 }
 
-// ---------------------------------------------------------------- kill
 // Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits with
 // status -1 when it next heads back to user mode (usertrap checks), and a sleep ends early so that
 // loops that can give up do. A zombie can be killed (its exit status stays). How many were marked.
@@ -623,7 +617,6 @@ killed(struct proc *p)
   return k;
 }
 
-// ---------------------------------------------------------------- helpers for devices
 // Copy len bytes to dst, a user address of the current process if user_dst, else a kernel
 // address. 0, or -1 if the user address is bad.
 int

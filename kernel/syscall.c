@@ -11,7 +11,6 @@
 #include "kernel/syscall.h"
 #include "kernel/defs.h"
 
-// ---------------------------------------------------------------- arguments
 // Argument register a0 + n, as the user left it. Only kernel code picks n.
 static uint64
 argraw(int n)
@@ -63,7 +62,6 @@ fetchstr(uint64 addr, char *buf, int max)
   return ok ? strlen(buf) : -1;
 }
 
-// ---------------------------------------------------------------- the table
 extern uint64 sys_exit(void), sys_getpid(void), sys_fork(void), sys_wait(void),
               sys_kill(void), sys_uptime(void), sys_pause(void), sys_sbrk(void),
               sys_memstat(void), sys_vmquery(void), sys_setfg(void);   // sysproc.c

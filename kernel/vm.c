@@ -53,7 +53,6 @@ spanend(uint64 va, uint64 stop)
   return boundary < stop ? boundary : stop;
 }
 
-// ---------------------------------------------------------------- the kernel page table
 // Make the kernel page table: the direct map, the trampoline and the kernel stacks (memlayout.h).
 void
 kvminit(void)
@@ -94,7 +93,6 @@ kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
     panic("kvmmap");
 }
 
-// ---------------------------------------------------------------- finding PTEs
 // The table one level down from the non-leaf entry e. A missing table is made (zeroed)
 // if alloc is set; 0 if it is missing and alloc is clear, or no page is free.
 static pagetable_t
@@ -138,7 +136,6 @@ walkaddr(pagetable_t pagetable, uint64 va)
   return PTE2PA(*pte);
 }
 
-// ---------------------------------------------------------------- mapping and unmapping
 // Map [va, va+size) to [pa, pa+size) with perm. va and size must be page-aligned and
 // nothing there may be mapped yet (both kernel bugs otherwise). -1 if a page-table page
 // cannot be allocated; then the PTEs this call made are removed again.
@@ -207,7 +204,6 @@ mapzeroed(pagetable_t pagetable, uint64 va, pte_t *pte, int perm)
   return pte;
 }
 
-// ---------------------------------------------------------------- user address spaces
 // A new, empty user page table, or 0 if out of memory.
 pagetable_t
 uvmcreate(void)
@@ -307,9 +303,8 @@ copy_table(pte_t *src, pte_t *dst, int n)
 }
 #endif
 
-// Give the child page table the parent's user memory [0, sz), one last-level table at a time:
-// allocate the child's table, then fill it from the parent's. Holes are skipped. 0 on success; -1
-// if out of memory, after unmapping every child page mapped so far and kfree()ing its page, so
+// Give the child page table the parent's user memory [0, sz), table by table (holes skipped).
+// 0, or -1 if out of memory, after unmapping and kfree()ing every child page mapped so far, so
 // nothing leaks (the child's page-table pages go with the child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
@@ -348,7 +343,6 @@ uvmclear(pagetable_t pagetable, uint64 va)
   *pte &= ~PTE_U;
 }
 
-// ---------------------------------------------------------------- page faults
 // Lazy sbrk: the first touch of a page below p->sz maps a fresh zeroed page. *ptep is
 // the PTE found for va (0 if its last-level table is missing); it becomes the new PTE.
 static int
@@ -397,7 +391,6 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
   return r;
 }
 
-// ---------------------------------------------------------------- kernel <-> user copies
 // The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries, make
 // each page usable (for a store if how is TOUSER) and copy its piece to or from kern.
 // 1 if a STRINGFROMUSER copy found the NUL, 0 if len ran out, -1 at an address the process
@@ -538,7 +531,6 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
   vp->flags = VMP_MAPPED | (pte & PTE_R ? VMP_R : 0) | (pte & PTE_W ? VMP_W : 0) |
               (pte & PTE_X ? VMP_X : 0) | (pte & PTE_U ? VMP_U : 0) |
               (pte & PTE_RSW0 ? VMP_RSW0 : 0) | (pte & PTE_RSW1 ? VMP_RSW1 : 0);
-  // The trampoline (kernel text) lies below the pages kalloc manages: its count reads 0.
   if(isram(vp->pa))
     vp->refs = krefcount((void *)vp->pa);
 }
