@@ -57,7 +57,8 @@ endif
 
 # Toolchain: the first RISC-V cross compiler found on PATH, unless TOOLPREFIX is given.
 ifndef TOOLPREFIX
-TOOLPREFIX := $(shell for p in riscv64-unknown-elf- riscv64-linux-gnu- riscv64-elf- riscv64-none-elf-; do \
+TOOLPREFIX := $(shell for p in riscv64-unknown-elf- riscv64-linux-gnu- riscv64-elf- \
+		riscv64-none-elf-; do \
 	if command -v $${p}gcc >/dev/null 2>&1; then echo $$p; exit 0; fi; done)
 endif
 # Programs make starts (the grader, tests) build with the same compiler.
@@ -269,7 +270,8 @@ GDBPORT ?= $(shell expr 25000 + `id -u` % 5000)
 qemu-gdb: $K/kernel fs.img .gdbinit.tmpl
 	@sed 's/__GDBPORT__/$(GDBPORT)/' .gdbinit.tmpl > .gdbinit
 	@sh tools/ensure-tools.sh gdb-safe-path $(CURDIR)
-	@echo "*** QEMU is halted, waiting for gdb on port $(GDBPORT): run 'make gdb' or 'gdb-multiarch' here in another window"
+	@echo "*** QEMU is halted, waiting for gdb on port $(GDBPORT):" \
+		"run 'make gdb' or 'gdb-multiarch' here in another window"
 	$(QEMU) $(QEMUOPTS) -S -gdb tcp::$(GDBPORT)
 
 gdb:

@@ -1,6 +1,5 @@
-// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple editing,
-// ^C for the foreground job, and output to the UART. Input arrives from uartintr() via
-// consoleintr().
+// The console device (major CONSOLE): line-buffered, echoed keyboard input with simple editing, ^C
+// for the foreground job, and output to the UART. Input arrives from uartintr() via consoleintr().
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/spinlock.h"

@@ -9,9 +9,8 @@
 //  PTE_W clear; the two are never set together. A page that was never writable (text,
 //  rodata) is shared as it is, without the mark, and a store to it is refused forever.
 //
-//  The counts. kalloc.c keeps one count per physical page, one reference per mapping, and
-//  says how a count changes (atomically, no lock). Fork adds one for every page the child
-//  maps too; every unmapping drops one; the drop to 0 frees the page. No lock here either.
+//  The counts. kalloc.c's rules (one reference per mapping, atomic, no lock): fork adds one
+//  for every page the child maps too; every unmapping drops one; the drop to 0 frees the page.
 //
 //  The fault. A store to a page without PTE_W traps, and copyout() checks PTE_W before it
 //  writes through the kernel's own mapping: both reach useraccess() (vm.c), which walks
@@ -57,9 +56,8 @@ counted(uint64 *counter)
   return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
 }
 
-// The value both parent and child get for a page the parent maps with PTE pte: a writable
-// page becomes read-only + PTE_COW; a read-only one (COW already, or never writable) keeps
-// its flags.
+// The value both parent and child get for a page the parent maps with PTE pte: a writable page
+// becomes read-only + PTE_COW; a read-only one (COW already, or never writable) keeps its flags.
 static pte_t
 cow_pte(pte_t pte)
 {
@@ -102,9 +100,8 @@ decide(uint64 pa)
   return krefcount((void *)pa) == 1 ? REUSE : COPY;
 }
 
-// COPY for the COW page whose PTE is pte: the PTE maps a writable copy of the page, and
-// this mapping's reference to the old one is dropped. -1 if no page is free (then nothing
-// changed).
+// COPY for the COW page whose PTE is pte: the PTE maps a writable copy of the page, and this
+// mapping's reference to the old one is dropped. -1 if no page is free (then nothing changed).
 static int
 copy(pte_t *pte)
 {

@@ -35,10 +35,9 @@ inuse(struct proc *p, uint64 va, int at)
   return n < NPTE ? n : NPTE;
 }
 
-// Copy-ahead's window: the entries from at up to (not including) the returned index, at
-// most n. A fault at the page just above the last window doubles it; any other starts
-// again at 1, the faulting page alone. The state is p's (proc.h), changed only here and
-// by cow_seqreset().
+// Copy-ahead's window: the entries from at up to (not including) the returned index, at most n. A
+// fault at the page just above the last window doubles it; any other starts again at 1, the
+// faulting page alone. The state is p's (proc.h), changed only here and by cow_seqreset().
 static int
 window(struct proc *p, uint64 va, int at, int n)
 {

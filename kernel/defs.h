@@ -28,7 +28,6 @@ struct superblock;
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 // ===== Firmware and devices =====
-
 // sbi.c: calls into the OpenSBI firmware, which runs in M-mode
 void            sbi_set_timer(uint64 when);
 int             sbi_hart_start(uint64 hartid, uint64 start_addr, uint64 opaque);
@@ -62,7 +61,6 @@ void            virtio_disk_write_batch(struct buf **bufs, uint *blocks, int n);
 void            virtio_disk_intr(void);
 
 // ===== Kernel library =====
-
 // string.c
 void*           memset(void *dst, int c, uint n);
 void*           memmove(void *dst, const void *src, uint n);
@@ -94,7 +92,6 @@ void            releasesleep(struct sleeplock *lk);
 int             holdingsleep(struct sleeplock *lk);
 
 // ===== Memory =====
-
 // kalloc.c: physical pages (the rules: kalloc.c's header)
 void            kinit(void);
 void*           kalloc(void);               // an uninitialised page, or 0 if none is free
@@ -150,7 +147,6 @@ void            cow_seqreset(struct proc *p);       // fork: no sequential write
 #endif
 
 // ===== Processes and traps =====
-
 // proc.c: the process table, fork/exit/wait, sleep/wakeup and the scheduler
 void            procinit(void);
 void            proc_mapstacks(pagetable_t kpt);
@@ -192,7 +188,6 @@ void            timerinit(void);            // per hart: choose Sstc or SBI, arm
 void            usertrapret(void);
 
 // ===== File system, from the disk up =====
-
 // bio.c: the buffer cache
 void            binit(void);
 struct buf*     bread(uint dev, uint blockno);
@@ -255,7 +250,6 @@ int             pipewrite(struct pipe *pi, uint64 src, int n);
 int             exec(char *path, char **argv);
 
 // ===== System calls =====
-
 // syscall.c: fetching a system call's arguments, and the dispatch
 void            syscall(void);
 void            argint(int n, int *ip);

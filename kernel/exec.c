@@ -144,9 +144,8 @@ push_args(pagetable_t pagetable, char **argv, uint64 base, uint64 *sp)
   return push(pagetable, sp, base, uargv, (argc + 1) * sizeof(uint64)) < 0 ? -1 : argc;
 }
 
-// Map the stack region above the *szp bytes of segments, its lowest page a guard page that
-// user code cannot touch, and push argv onto it. Returns argc with *szp the new size and *spp
-// the initial stack pointer, or -1 (*szp is then what the caller must free).
+// Map the stack region above the *szp bytes of segments and push argv onto it. Returns argc with
+// *szp the new size and *spp the initial stack pointer, or -1 (*szp is what the caller must free).
 static int
 setup_stack(pagetable_t pagetable, char **argv, uint64 *szp, uint64 *spp)
 {

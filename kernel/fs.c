@@ -28,7 +28,6 @@
 // There is one disk, so one superblock, read when the file system is mounted.
 struct superblock sb;
 
-// ---------------------------------------------------------------------------------------------
 // Blocks: the free bitmap has one bit per block, 1 for in use. mkfs marks the metadata blocks
 // (boot, superblock, log, inodes, bitmap) in use; they are never freed.
 
@@ -88,7 +87,6 @@ bfree(uint dev, uint b)
   log_freed(b);   // still in use on disk until this transaction commits
 }
 
-// ---------------------------------------------------------------------------------------------
 // Inodes: itable holds the inodes in use. A slot with ref > 0 belongs to (dev, inum), and ref
 // counts the pointers to it: open files, current directories, and short-lived ones in system
 // calls. The first ilock() loads the disk copy (valid); iupdate() writes changes back. An inode
@@ -297,7 +295,6 @@ stati(struct inode *ip, struct stat *st)
   st->size = ip->size;
 }
 
-// ---------------------------------------------------------------------------------------------
 // File contents: block n of a file is addrs[n] for n < NDIRECT; the next NINDIRECT are listed
 // in the indirect block addrs[NDIRECT]. An address of 0 means no block yet. Files have no holes:
 // writei never writes past the end, so every block below the size exists.
@@ -400,7 +397,6 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
   return done;
 }
 
-// ---------------------------------------------------------------------------------------------
 // Directories: a directory is a file of struct dirent. An entry with inum 0 is free; names are
 // unique within a directory. Every directory holds "." (itself) and ".." (its parent; the
 // root's is the root). A directory's nlink counts its name in its parent and the ".." of each
@@ -483,9 +479,6 @@ isdirempty(struct inode *dp)
       return 0;
   return 1;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Path names
 
 // Split the first element off path: copy it to name and return the rest of path after the
 // slashes that follow it, or return 0 if path has no element left. name gets at most DIRSIZ
@@ -571,9 +564,6 @@ nameiparent(char *path, char *name)
   }
   return dir;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Mounting
 
 // A file unlinked while open keeps its inode, with nlink 0, until its last close. A crash
 // before that close leaves the inode allocated with nothing to free it. At mount nothing is

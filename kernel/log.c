@@ -41,8 +41,7 @@
 #include "kernel/fs.h"
 #include "kernel/buf.h"
 
-// A transaction older than this many clock ticks (0.3 s) is committed at the next chance
-// (see "Group commit" above).
+// Ticks (0.3 s) after which the open transaction is committed at the next chance (Group commit).
 #define LOG_DELAY (3 * TICKHZ / 10)
 
 // The header block, on disk and in memory.

@@ -1,18 +1,5 @@
 // Physical memory map of QEMU's virt machine and the kernel's virtual layout.
-//
-// Physical (facts of QEMU virt; MEMSIZE_MB of RAM, 128 MiB unless `make MEM=N` says otherwise):
-//   0x0c000000  PLIC
-//   0x10000000  UART 16550
-//   0x10001000  virtio-mmio disk
-//   0x80000000  OpenSBI firmware (M-mode; S-mode may not touch it)
-//   0x80200000  the kernel: text, data, bss, then pages handed out by kalloc
-//   PHYSTOP     end of RAM (0x88000000 with 128 MiB)
-//
 // Kernel virtual addresses map RAM and devices one-to-one (the direct map).
-// At the top of every address space, kernel and user:
-//   TRAMPOLINE  the trap entry/exit code, mapped in both page tables
-//   below it    per-process kernel stacks, each under an unmapped guard page (kernel only)
-//   TRAPFRAME   per-process saved registers, just below TRAMPOLINE (user page tables only)
 #ifndef XV6_MEMLAYOUT_H
 #define XV6_MEMLAYOUT_H
 
@@ -32,8 +19,9 @@
 #define PLIC_SPRIORITY(hart) (PLIC + 0x200000 + 0x1000 * PLIC_SCONTEXT(hart))  // threshold
 #define PLIC_SCLAIM(hart)    (PLIC_SPRIORITY(hart) + 4)
 
-#define RAMBASE  0x80000000L                  // start of RAM (OpenSBI lives here)
-#define KERNBASE 0x80200000L                  // where OpenSBI enters the kernel
+#define RAMBASE  0x80000000L   // start of RAM: OpenSBI (M-mode; S-mode may not touch it)
+// Where OpenSBI enters the kernel: text, data, bss, then the pages kalloc hands out.
+#define KERNBASE 0x80200000L
 // RAM size in MiB; the Makefile passes -DMEMSIZE_MB=$(MEM) and gives QEMU the same -m, so
 // the kernel never uses more than the machine has. kalloc.c sizes its counts from PHYSTOP.
 #ifndef MEMSIZE_MB
@@ -41,11 +29,13 @@
 #endif
 #define PHYSTOP  (RAMBASE + MEMSIZE_MB*1024L*1024)  // end of RAM the kernel uses
 
-// The top of every address space (see the map above).
+// The top of every address space: the trap entry/exit code, then (user page tables only)
+// the process's saved registers.
 #define TRAMPOLINE (MAXVA - PGSIZE)        // same page in kernel and user page tables
 #define TRAPFRAME  (TRAMPOLINE - PGSIZE)   // user page tables only
-// Kernel stack of process slot p (kernel page table only): two pages per slot going
-// down from TRAMPOLINE, the stack in the upper one and an unmapped guard page below it.
+// Kernel stack of process slot p (kernel page table only): two pages per slot down from
+// TRAMPOLINE, the stack above an unmapped guard page: an overflow faults instead of running
+// into the neighbour.
 #define KSTACK(p)  (TRAMPOLINE - ((p) + 1) * 2 * PGSIZE)
 
 // User memory layout, from address 0: text, data, guard page, stack (USERSTACK pages), heap.

@@ -12,8 +12,7 @@
 #define MAXARG       32  // max exec arguments
 #define MAXOPBLOCKS  10  // max # of blocks any FS op writes
 #define LOGBLOCKS    (MAXOPBLOCKS*3)  // max data blocks in on-disk log
-// disk block cache: the whole log pinned, plus room to work
-#define NBUF         (LOGBLOCKS + 2*NCPU)
+#define NBUF         (LOGBLOCKS + 2*NCPU)  // buffer cache: the whole log pinned, plus room to work
 #define FSSIZE       2000  // size of file system in blocks
 #define MAXPATH      128   // maximum file path name
 #define USERSTACK    1     // user stack pages

@@ -32,11 +32,7 @@ extern char trampoline[];      // trampoline.S
 static void forkret(void);
 static void freeproc(struct proc *p);
 
-// ---------------------------------------------------------------- harts
-
-// Every process slot has its own kernel stack page at KSTACK(slot), mapped once at boot.
-// The page below each stays unmapped: an overflow faults instead of running into the
-// neighbour.
+// Map every slot's kernel stack page at KSTACK(slot), once at boot (memlayout.h).
 void
 proc_mapstacks(pagetable_t kpgtbl)
 {
@@ -84,10 +80,7 @@ myproc(void)
   return p;
 }
 
-// ---------------------------------------------------------------- a slot's life
-
-// The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the
-// table is full.
+// The first UNUSED slot, now USED and holding a new pid, returned locked; 0 if the table is full.
 static struct proc*
 claimslot(void)
 {
@@ -105,11 +98,10 @@ claimslot(void)
   return 0;
 }
 
-// A new process: a slot with a pid, a zeroed trapframe, a user page table with nothing
-// but the trampoline and the trapframe, and a kernel context that starts in forkret() at
-// the top of its kernel stack. Returned USED and locked, so that no other hart schedules
-// or frees it before the caller has filled it in; 0 (nothing held, nothing leaked) if
-// the table is full or memory ran out.
+// A new process: a slot with a pid, a zeroed trapframe, a user page table with nothing but the
+// trampoline and the trapframe, and a kernel context that starts in forkret() at the top of its
+// kernel stack. Returned USED and locked, so that no other hart schedules or frees it before the
+// caller has filled it in; 0 (nothing held, nothing leaked) if the table is full or memory ran out.
 static struct proc*
 allocproc(void)
 {
@@ -130,11 +122,10 @@ allocproc(void)
   return 0;
 }
 
-// Make slot p UNUSED again, freeing its user memory, page table and trapframe. The caller
-// holds p->lock and p is either a ZOMBIE being reaped (wait_lock held) or a USED slot
-// that never ran. Leaves zero what allocproc() and fork() take for granted: pagetable,
-// trapframe, sz, parent, ofile[] and cwd (exit() cleared those two), and chan (sleep()
-// clears it on waking).
+// Make slot p UNUSED again, freeing its user memory, page table and trapframe. The caller holds
+// p->lock and p is either a ZOMBIE being reaped (wait_lock held) or a USED slot that never ran.
+// Leaves zero what allocproc() and fork() take for granted: pagetable, trapframe, sz, parent,
+// ofile[] and cwd (exit() cleared those two), and chan (sleep() clears it on waking).
 static void
 freeproc(struct proc *p)
 {
@@ -191,8 +182,6 @@ userinit(void)
   release(&p->lock);
 }
 
-// ---------------------------------------------------------------- user memory size
-
 // sbrk: change the current process's size by n bytes. Growth maps zeroed pages now, unless
 // lazy: then vmfault() maps each page on first touch. Shrinking frees at once. A shrink past
 // address 0 is no change at all (programs written for xv6 rely on it). 0, or -1 with the
@@ -220,10 +209,7 @@ growproc(int n, int lazy)
   return 0;
 }
 
-// ---------------------------------------------------------------- fork, exit, wait
-
-// The child gets its own reference to each of the parent's open files and to its
-// current directory.
+// The child gets its own reference to each of the parent's open files and to its current directory.
 static void
 inheritfiles(struct proc *child, struct proc *parent)
 {
@@ -354,9 +340,8 @@ zombiechild(struct proc *p, int *any)
   return 0;
 }
 
-// Free zombie child c and return its pid, first copying its exit status to user address
-// addr unless addr is 0. If that copy fails, c stays a ZOMBIE for a later wait and the
-// result is -1.
+// Free zombie child c and return its pid, first copying its exit status to user address addr unless
+// addr is 0. If that copy fails, c stays a ZOMBIE for a later wait and the result is -1.
 static int
 reap(struct proc *c, uint64 addr)
 {
@@ -392,8 +377,6 @@ wait(uint64 addr)
   release(&wait_lock);
   return pid;
 }
-
-// ---------------------------------------------------------------- scheduling
 
 // The RUNNABLE process with the least recent CPU use, or 0; of equals the first after this
 // hart's last, so that they take turns. Looks without locks (64 per switch would cost more
@@ -561,12 +544,9 @@ forkret(void)
   usertrapret();
 }
 
-// ---------------------------------------------------------------- kill
-
-// Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits
-// with status -1 when it next heads back to user mode (usertrap checks), and a sleep ends
-// early so that loops that can give up do. A zombie can be killed (its exit status stays).
-// How many were marked.
+// Mark every live process but init whose pid (or, if group, pgid) is id killed: it exits with
+// status -1 when it next heads back to user mode (usertrap checks), and a sleep ends early so that
+// loops that can give up do. A zombie can be killed (its exit status stays). How many were marked.
 static int
 killmatching(int id, int group)
 {
@@ -610,9 +590,8 @@ setpgrp(int pid)
   return r;
 }
 
-// ^C (console.c): kill every process in group pgid but init. Under
-// wait_lock, so that a member's fork finished before (the child is seen here) or sees
-// its parent killed.
+// ^C (console.c): kill every process in group pgid but init. Under wait_lock, so that a member's
+// fork finished before (the child is seen here) or sees its parent killed.
 void
 killgroup(int pgid)
 {
@@ -638,8 +617,6 @@ killed(struct proc *p)
   return k;
 }
 
-// ---------------------------------------------------------------- helpers for devices
-
 // Copy len bytes to dst, a user address of the current process if user_dst, else a kernel
 // address. 0, or -1 if the user address is bad.
 int
@@ -664,10 +641,9 @@ either_copyin(void *dst, int user_src, uint64 src, uint64 len)
   return copyin(myproc()->pagetable, dst, src, len);
 }
 
-// ^P on the console: one line per process, "pid state name", then the pages it maps and
-// how many of them are shared (uvmcount, vm.c; tests/shell_session.py reads the line).
-// Takes no locks, so that it works on a wedged kernel; what it prints may then be
-// slightly stale.
+// ^P on the console: one line per process, "pid state name", then the pages it maps and how many of
+// them are shared (uvmcount, vm.c; tests/shell_session.py reads the line). Takes no locks, so that
+// it works on a wedged kernel; what it prints may then be slightly stale.
 void
 procdump(void)
 {

@@ -13,8 +13,7 @@ struct context {
 };
 _Static_assert(__builtin_offsetof(struct context, s) == 16, "swtch.S: CTX_S0");
 
-// One per hart, indexed by hart id (cpuid()). Only its own hart touches it, with
-// interrupts off.
+// One per hart, indexed by hart id (cpuid()). Only its own hart touches it, with interrupts off.
 struct cpu {
   struct proc *proc;           // running here, or 0 while in scheduler()
   struct context context;      // the scheduler's; sched() switches to it
@@ -73,8 +72,7 @@ struct proc {
   int cowwindow;               // ... and how many pages the last one resolved
 #endif
 
-  // Read or written only with lock held: other harts look at them (scheduler, kill,
-  // wakeup, wait).
+  // Read or written only with lock held: other harts look at them (scheduler, kill, wakeup, wait).
   struct spinlock lock;
   enum procstate state;
   int pid;

@@ -89,9 +89,8 @@ typedef uint64 *pagetable_t; // 512 PTEs
 #define PXSHIFT(level)  (PGSHIFT + 9 * (level))  // where level's index starts
 #define PX(level, va)   ((((uint64)(va)) >> PXSHIFT(level)) & PXMASK)
 
-// Sv39 translates 39-bit addresses, but those with bit 38 set stand for addresses whose
-// upper bits are all ones (sign extension). We use only the lower half: every valid
-// address lies below MAXVA.
+// Sv39 translates 39-bit addresses, but those with bit 38 set stand for addresses whose upper bits
+// are all ones (sign extension). We use only the lower half: every valid address lies below MAXVA.
 #define MAXVA (1L << (PXSHIFT(3) - 1))
 
 // A page-table entry: permission and status flags in bits 0-9, the physical page number

@@ -41,8 +41,7 @@ sbi_call(uint64 ext, uint64 fn, uint64 arg0, uint64 arg1, uint64 arg2)
 // fill it in; they all compute the same answer.
 static volatile int time_ext;
 
-// Request a timer interrupt on this hart once the time CSR reaches when; also clears a
-// pending one.
+// Request a timer interrupt on this hart once the time CSR reaches when; also clears a pending one.
 void
 sbi_set_timer(uint64 when)
 {

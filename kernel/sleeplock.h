@@ -1,5 +1,4 @@
-// A long-term lock: the holder may sleep while holding it, and so do its waiters
-// (sleeplock.c).
+// A long-term lock: the holder may sleep while holding it, and so do its waiters (sleeplock.c).
 #ifndef XV6_SLEEPLOCK_H
 #define XV6_SLEEPLOCK_H
 

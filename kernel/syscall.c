@@ -1,8 +1,7 @@
-// System-call dispatch: the table from kernel/syscall.h's numbers to the sys_ functions,
-// and the argument fetchers they use. A user program puts the number in a7 and up to six
-// arguments in a0..a5, and gets the result back in a0. Nothing it passes is trusted: user
-// memory is read only through copyin/copyinstr, which fail (-1) on any address the process
-// does not own.
+// System-call dispatch: the table from kernel/syscall.h's numbers to the sys_ functions, and the
+// argument fetchers they use. A user program puts the number in a7 and up to six arguments in
+// a0..a5, and gets the result back in a0. Nothing it passes is trusted: user memory is read only
+// through copyin/copyinstr, which fail (-1) on any address the process does not own.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -11,8 +10,6 @@
 #include "kernel/proc.h"
 #include "kernel/syscall.h"
 #include "kernel/defs.h"
-
-// ---------------------------------------------------------------- arguments
 
 // Argument register a0 + n, as the user left it. Only kernel code picks n.
 static uint64
@@ -64,8 +61,6 @@ fetchstr(uint64 addr, char *buf, int max)
   int ok = max > 0 && copyinstr(myproc()->pagetable, buf, addr, max) == 0;
   return ok ? strlen(buf) : -1;
 }
-
-// ---------------------------------------------------------------- the table
 
 extern uint64 sys_exit(void), sys_getpid(void), sys_fork(void), sys_wait(void),
               sys_kill(void), sys_uptime(void), sys_pause(void), sys_sbrk(void),

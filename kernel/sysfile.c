@@ -140,9 +140,6 @@ sys_pipe(void)
   return -1;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Path calls. The helpers run inside the caller's transaction.
-
 // Is ip a directory? Locks ip briefly; the type of a referenced inode cannot change.
 static int
 isdir(struct inode *ip)
@@ -373,9 +370,6 @@ chdirpath(char *path)
   p->cwd = ip;
   return 0;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Path system calls
 
 // The calls whose one argument is a path: run op on it inside one transaction.
 static uint64

@@ -122,8 +122,7 @@ sys_memstat(void)
   return copyout(myproc()->pagetable, addrarg(0), (char *)&m, sizeof(m)) < 0 ? -1 : 0;
 }
 
-// vmquery(uint64 va, int npages, struct vmpage *buf): what the caller's page table maps
-// at npages pages from va (kernel/vmquery.h; uvmquery() in vm.c does the work).
+// vmquery(va, npages, buf), as kernel/vmquery.h describes it; uvmquery() in vm.c does the work.
 uint64
 sys_vmquery(void)
 {

@@ -16,8 +16,7 @@
 struct spinlock tickslock;
 uint ticks;            // protected by tickslock; advanced by one hart only
 
-// Only one hart counts ticks, or they would advance NCPU times too fast.
-static int tick_hart;
+static int tick_hart;  // the only hart that counts ticks, else they would run NCPU times too fast
 
 // Per hart: 1 if the stimecmp CSR works here, else the SBI timer is used. Written once by
 // the hart itself in timerinit(), read only by that hart.
@@ -28,11 +27,10 @@ static int use_sstc[NCPU];
 // in the TLB: entering the kernel flushes nothing, returning to user flushes only USER_ASID
 // (the previous process's entries and any this one's lost since). Sound because the kernel
 // page table never changes after boot. Without (user_asid 0) both directions flush all.
-// Per hart, set by trapinithart().
 #define SATP_ASID_SHIFT 44
 #define SATP_ASID_MASK  (0xffffUL << SATP_ASID_SHIFT)
 #define USER_ASID       1UL
-static uint64 user_asid[NCPU];
+static uint64 user_asid[NCPU];   // per hart, set by trapinithart()
 
 extern char trampoline[], uservec[], userret[];   // trampoline.S
 void kernelvec(void);                             // kernelvec.S
@@ -40,11 +38,9 @@ int sstc_probe(void);                             // kernelvec.S
 void usertrap(void);
 void kerneltrap(void);
 
-// sip bit of a pending supervisor software interrupt (same position as in sie).
-#define SIP_SSIP SIE_SSIE
+#define SIP_SSIP SIE_SSIE   // sip's pending software interrupt, at sie's bit position
 
-// What devintr() found.
-enum intrkind { INTR_NONE, INTR_DEVICE, INTR_TIMER };
+enum intrkind { INTR_NONE, INTR_DEVICE, INTR_TIMER };   // what devintr() found
 
 static inline void
 w_stimecmp(uint64 x)

@@ -41,7 +41,6 @@ extern volatile int panic_hart;
 static volatile int sync_writers;
 
 // Output waiting for the UART. tx_w and tx_r only grow; slot = index % size.
-// Writers sleep on &tx_r while the ring is full; the interrupt side wakes them.
 #define UART_TX_BUF_SIZE 32
 static struct {
   struct spinlock lock;

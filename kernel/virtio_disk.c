@@ -6,12 +6,11 @@
 // virtio_disk_write_batch() queues a whole batch, notifies once, and sleeps until all of it
 // is done. The device completes a batch's requests in any order.
 //
-// Slots: every request is a chain of three descriptors (header, data, status), so the table
-// is cut into NSLOT fixed slots, slot s being descriptors 3s..3s+2: a request takes a free
-// slot, never searches for descriptors. The used ring names a finished chain by its head, 3s.
-// Each in-flight request points at its submitter's pending count; the interrupt frees the slot
-// at once (so a batch larger than the ring streams through it) and wakes the submitter when
-// the count reaches zero.
+// Slots: every request is a chain of three descriptors (header, data, status), so the table is cut
+// into NSLOT fixed slots, slot s being descriptors 3s..3s+2: a request takes a free slot, never
+// searches for descriptors. The used ring names a finished chain by its head, 3s. Each in-flight
+// request points at its submitter's pending count; the interrupt frees the slot at once (so a batch
+// larger than the ring streams through it) and wakes the submitter when the count reaches zero.
 
 #include "kernel/types.h"
 #include "kernel/riscv.h"
@@ -211,10 +210,8 @@ submit(struct buf *b, uint blockno, int write, int *pending)
   disk.avail->idx += 1;
 }
 
-// Write bs[i]->data to block blocknos[i] for i < n (or read the one block, write == 0), all
-// in flight at once, and sleep until every request is done, in no order among them. A block
-// number need not be the buffer's own (the log writes copies to its slots). The caller holds
-// every bs[i]->lock.
+// bwrite_batch() (bio.c says what it promises), or read the one block (n == 1, write == 0):
+// all requests in flight at once; sleep until every one is done. The caller holds each bs[i]->lock.
 static void
 transfer(struct buf **bs, uint *blocknos, int n, int write)
 {

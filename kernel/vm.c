@@ -53,10 +53,7 @@ spanend(uint64 va, uint64 stop)
   return boundary < stop ? boundary : stop;
 }
 
-// ---------------------------------------------------------------- the kernel page table
-
-// Make the kernel page table: RAM and the devices mapped at their physical addresses (the
-// direct map), the trampoline at the top, and the per-process kernel stacks below it.
+// Make the kernel page table: the direct map, the trampoline and the kernel stacks (memlayout.h).
 void
 kvminit(void)
 {
@@ -96,8 +93,6 @@ kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
     panic("kvmmap");
 }
 
-// ---------------------------------------------------------------- finding PTEs
-
 // The table one level down from the non-leaf entry e. A missing table is made (zeroed)
 // if alloc is set; 0 if it is missing and alloc is clear, or no page is free.
 static pagetable_t
@@ -113,9 +108,8 @@ descend(pte_t *e, int alloc)
   return t;
 }
 
-// The address of the last-level PTE for va: two steps down from the root (Sv39 has
-// three levels), making missing tables if alloc is set. 0 if a table is missing (alloc
-// clear) or cannot be made.
+// The address of the last-level PTE for va: two steps down from the root (Sv39 has three levels),
+// making missing tables if alloc is set. 0 if a table is missing (alloc clear) or cannot be made.
 pte_t *
 walk(pagetable_t pagetable, uint64 va, int alloc)
 {
@@ -141,8 +135,6 @@ walkaddr(pagetable_t pagetable, uint64 va)
     return 0;
   return PTE2PA(*pte);
 }
-
-// ---------------------------------------------------------------- mapping and unmapping
 
 // Map [va, va+size) to [pa, pa+size) with perm. va and size must be page-aligned and
 // nothing there may be mapped yet (both kernel bugs otherwise). -1 if a page-table page
@@ -170,8 +162,7 @@ mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
   return 0;
 }
 
-// Remove npages mappings from va, and kfree() each page if do_free.
-// Pages that were never mapped (lazy sbrk holes) are skipped.
+// Remove npages mappings from va (holes skipped), and kfree() each page if do_free.
 void
 uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
 {
@@ -213,8 +204,6 @@ mapzeroed(pagetable_t pagetable, uint64 va, pte_t *pte, int perm)
   return pte;
 }
 
-// ---------------------------------------------------------------- user address spaces
-
 // A new, empty user page table, or 0 if out of memory.
 pagetable_t
 uvmcreate(void)
@@ -252,9 +241,8 @@ uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
   return newsz < oldsz ? newsz : oldsz;
 }
 
-// kfree() every page mapped by the last-level table pt, which covers the
-// L0SPAN from va, in one call for the table, then free pt itself. Every leaf must lie
-// below sz (sz page-aligned).
+// kfree() every page mapped by the last-level table pt, which covers the L0SPAN from va, in one
+// call for the table, then free pt itself. Every leaf must lie below sz (sz page-aligned).
 static void
 freeleaves(pagetable_t pt, uint64 va, uint64 sz)
 {
@@ -315,11 +303,9 @@ copy_table(pte_t *src, pte_t *dst, int n)
 }
 #endif
 
-// Give the child page table the parent's user memory [0, sz), one last-level table at a
-// time: allocate the child's table, then fill it from the parent's. Holes are skipped.
-// 0 on success; -1 if out of memory, after unmapping every child page mapped so far and
-// kfree()ing its page, so nothing leaks (the child's page-table pages go with the
-// child, uvmfree).
+// Give the child page table the parent's user memory [0, sz), table by table (holes skipped).
+// 0, or -1 if out of memory, after unmapping and kfree()ing every child page mapped so far, so
+// nothing leaks (the child's page-table pages go with the child, uvmfree).
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
@@ -357,8 +343,6 @@ uvmclear(pagetable_t pagetable, uint64 va)
   *pte &= ~PTE_U;
 }
 
-// ---------------------------------------------------------------- page faults
-
 // Lazy sbrk: the first touch of a page below p->sz maps a fresh zeroed page. *ptep is
 // the PTE found for va (0 if its last-level table is missing); it becomes the new PTE.
 static int
@@ -371,11 +355,10 @@ lazyalloc(pagetable_t pagetable, uint64 va, pte_t **ptep)
   return *ptep != 0 ? FAULT_OK : FAULT_NOMEM;
 }
 
-// Make the user page at va (page-aligned) usable for a load, or a store if write, and
-// set *ptep to its PTE. The page table is walked once and the PTE found is what the
-// fault resolvers get: a missing page may be a lazy one; a store to a page without PTE_W
-// may be a copy-on-write one. FAULT_OK: the access will now succeed. FAULT_NOMEM: a
-// legal access, but out of memory. FAULT_BAD: the process may not access va so.
+// Make the user page at va (page-aligned) usable for a load, or a store if write, and set *ptep
+// to its PTE; a FAULT_ result (defs.h). The page table is walked once and the PTE found is what
+// the fault resolvers get: a missing page may be a lazy one; a store to a page without PTE_W may
+// be a copy-on-write one.
 static int
 useraccess(pagetable_t pagetable, uint64 va, int write, pte_t **ptep)
 {
@@ -407,8 +390,6 @@ vmfault(pagetable_t pagetable, uint64 va, int write)
   asm volatile("" : : "r" (pagetable), "r" (write));
   return r;
 }
-
-// ---------------------------------------------------------------- kernel <-> user copies
 
 // The loop copyout, copyin and copyinstr share: cut [va, va+len) at page boundaries, make
 // each page usable (for a store if how is TOUSER) and copy its piece to or from kern.
@@ -487,12 +468,11 @@ userrange(pagetable_t pagetable, uint64 va, uint64 len, int write)
 }
 
 // ---- Looking at an address space: the vmquery() system call and ^P (procdump) ----
-// Both read page tables only: they never change a PTE, and they see every page as it is,
-// including those without PTE_U (kernel/vmquery.h says what is reported).
+// Both only read page tables, every page as it is (kernel/vmquery.h says what is reported).
 // vmquery() reads the caller's own page table, which nothing else changes. ^P reads other
-// processes' tables with no lock (it must work on a wedged kernel), so a table may be
-// freed and reused under it: every address taken from a PTE is checked to be RAM before
-// it is read, so such a race gives a wrong count, never a fault in the kernel.
+// processes' tables with no lock (it must work on a wedged kernel), so a table may be freed and
+// reused under it: every address taken from a PTE is checked to be RAM before it is read, so such
+// a race gives a wrong count, never a fault in the kernel.
 
 // Is pa the address of a page of RAM the kernel maps (the allocator's pages, or the
 // kernel image, where the trampoline lives)?
@@ -551,7 +531,6 @@ describe(uint64 va, pte_t pte, struct vmpage *vp)
   vp->flags = VMP_MAPPED | (pte & PTE_R ? VMP_R : 0) | (pte & PTE_W ? VMP_W : 0) |
               (pte & PTE_X ? VMP_X : 0) | (pte & PTE_U ? VMP_U : 0) |
               (pte & PTE_RSW0 ? VMP_RSW0 : 0) | (pte & PTE_RSW1 ? VMP_RSW1 : 0);
-  // The trampoline (kernel text) lies below the pages kalloc manages: its count reads 0.
   if(isram(vp->pa))
     vp->refs = krefcount((void *)vp->pa);
 }

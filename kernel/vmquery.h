@@ -11,9 +11,8 @@
 //    allocated or copy-on-write pages, prepares) all of buf before it writes any of it.
 //  - The answer describes the address space as it is when the call returns, so pages of
 //    buf inside the range show as the writable pages they have become.
-//  - Any page-aligned range below MAXVA may be asked about. A page that is not mapped
-//    (beyond the heap, a lazy sbrk page never touched, the gap below the trapframe) is an
-//    entry with flags 0, not an error.
+//  - A page that is not mapped (beyond the heap, a lazy sbrk page never touched, the gap
+//    below the trapframe) is an entry with flags 0, not an error.
 //  - Every page is reported as it is, including the ones without VMP_U: the stack's
 //    guard page (mapped, no VMP_U), and at the top the trapframe (TRAPFRAME, R W) and the
 //    trampoline (TRAMPOLINE, R X, kernel code: refs 0, the allocator does not own it).

@@ -780,8 +780,8 @@ notsole(struct region *r)
 }
 
 // Whether r's counts or the free pages go wrong with one process at a time forking and
-// writing, no concurrency at all: a leaked or a lost reference, which the leak test reports. Then the counts cannot
-// show a race, and test_race judges the data only.
+// writing, no concurrency at all: a leaked or a lost reference, which the leak test reports.
+// Then the counts cannot show a race, and test_race judges the data only.
 static int
 race_wrong_alone(struct region *r)
 {

@@ -1,5 +1,6 @@
 // usertests: the kernel's regression suite (argument checking, memory, processes, files, pipes).
-// Each test runs in its own forked child; the runner reports OK/FAILED and finally checks for leaked pages.
+// Each test runs in its own forked child; the runner reports OK/FAILED and finally checks for
+// leaked pages.
 
 #include "kernel/types.h"
 #include "kernel/param.h"
@@ -268,7 +269,8 @@ copyin(char *s)
     char *argv[] = { "usertests", "-exit", "42", 0 };
     char *argv2[] = { "usertests", a, 0 };
     CHECK((r = write(fd, a, 10)) == -1, "write(file, %p, 10) returned %d, expected -1", a, r);
-    CHECK((r = write(fd, a, 2*PGSIZE)) == -1, "write(file, %p, 8192) returned %d, expected -1", a, r);
+    CHECK((r = write(fd, a, 2*PGSIZE)) == -1,
+          "write(file, %p, 8192) returned %d, expected -1", a, r);
     CHECK((r = write(p[1], a, 10)) == -1, "write(pipe, %p, 10) returned %d, expected -1", a, r);
     CHECK(open(a, O_RDONLY) == -1, "open(%p) succeeded", a);
     CHECK(open(a, O_CREATE | O_RDWR) == -1, "open(%p, O_CREATE) succeeded", a);
@@ -285,7 +287,8 @@ copyin(char *s)
   // A source that starts in the heap and runs off its end.
   char *top = heaptop();
   memset(top - PGSIZE, 'q', PGSIZE);
-  CHECK((r = write(fd, top - 5, 10)) == -1, "write(file) crossing the heap end returned %d, expected -1", r);
+  CHECK((r = write(fd, top - 5, 10)) == -1,
+        "write(file) crossing the heap end returned %d, expected -1", r);
   CHECK(fdsize(fd) == 0, "failed writes changed the file: size %d, expected 0", fdsize(fd));
   r = write(p[1], top - 5, 10);
   CHECK(r == -1 || r == 5, "write(pipe) crossing the heap end returned %d, expected -1", r);
@@ -293,7 +296,8 @@ copyin(char *s)
   close(p[1]);
   int got = readall(p[0], buf, 100);
   if(r == -1)
-    CHECK(got == 1 && buf[0] == 'z', "failed pipe writes left %d bytes in the pipe, expected only \"z\"", got);
+    CHECK(got == 1 && buf[0] == 'z',
+          "failed pipe writes left %d bytes in the pipe, expected only \"z\"", got);
   else
     CHECK(got == 6 && buf[5] == 'z', "pipe holds %d bytes after a short write of 5 and \"z\"", got);
   close(p[0]);
@@ -339,15 +343,18 @@ copyout(char *s)
     CHECK((r = wait((int *)a)) == -1, "wait(%p) returned %d, expected -1", a, r);
     int st = 0;
     r = wait(&st);
-    CHECK(r == -1 || (r == pid && st == 3), "after wait(%p) failed, wait returned %d status %d", a, r, st);
+    CHECK(r == -1 || (r == pid && st == 3),
+          "after wait(%p) failed, wait returned %d status %d", a, r, st);
     CHECK(wait(0) == -1, "wait found an unexpected child");
   }
   CHECK(memcmp(saved, text, sizeof saved) == 0, "a failed read changed the program text");
   CHECK(strcmp(ro, "read-only data") == 0, "a failed read changed read-only data");
   char *top = heaptop();
-  CHECK((r = read(fd, top - 5, 10)) == -1, "read(file) crossing the heap end returned %d, expected -1", r);
+  CHECK((r = read(fd, top - 5, 10)) == -1,
+        "read(file) crossing the heap end returned %d, expected -1", r);
   memset(buf, 0, 200);
-  CHECK((r = read(fd, buf, 200)) == 100, "read after failed reads returned %d, expected 100 (offset moved?)", r);
+  CHECK((r = read(fd, buf, 200)) == 100,
+        "read after failed reads returned %d, expected 100 (offset moved?)", r);
   for(int i = 0; i < 100; i++)
     CHECK(buf[i] == pat(i), "file data wrong at %d after failed reads", i);
   CHECK((r = read(p[0], buf, 10)) == 10 && memcmp(buf, "0123456789", 10) == 0,
@@ -374,7 +381,8 @@ copyinstr(char *s)
     char *p = top - offs[i];
     char *argv[] = { "usertests", "-exit", "42", 0 };
     char *argv2[] = { "usertests", p, 0 };
-    CHECK((r = open(p, O_CREATE | O_RDWR)) == -1, "open of a %d-byte unterminated path returned %d", offs[i], r);
+    CHECK((r = open(p, O_CREATE | O_RDWR)) == -1,
+          "open of a %d-byte unterminated path returned %d", offs[i], r);
     CHECK(open(p, O_RDONLY) == -1, "open(O_RDONLY) of an unterminated path succeeded");
     CHECK(mkdir(p) == -1, "mkdir of a %d-byte unterminated path succeeded", offs[i]);
     CHECK(unlink(p) == -1, "unlink of an unterminated path succeeded");
@@ -447,9 +455,11 @@ rwsizes(char *s)
   CHECK((r = read(fd, buf, -1)) == -1, "read(file, buf, -1) returned %d, expected -1", r);
   CHECK((r = read(fd, buf, -PGSIZE)) == -1, "read(file, buf, -4096) returned %d, expected -1", r);
   CHECK((r = write(fd, buf, -1)) == -1, "write(file, buf, -1) returned %d, expected -1", r);
-  CHECK((r = write(fd, buf, 0x80000000)) == -1, "write(file, buf, INT_MIN) returned %d, expected -1", r);
+  CHECK((r = write(fd, buf, 0x80000000)) == -1,
+        "write(file, buf, INT_MIN) returned %d, expected -1", r);
   CHECK(fdsize(fd) == 10, "bad writes changed the size to %d", fdsize(fd));
-  CHECK((r = read(fd, buf, 0x7fffffff)) == 10, "read(file, buf, INT_MAX) of a 10-byte file returned %d", r);
+  CHECK((r = read(fd, buf, 0x7fffffff)) == 10,
+        "read(file, buf, INT_MAX) of a 10-byte file returned %d", r);
   CHECK(buf[9] == '9', "read with a huge count returned wrong data");
   close(fd);
   // a huge count from a small buffer runs into unmapped memory: an error, never success
@@ -460,13 +470,15 @@ rwsizes(char *s)
   CHECK(fdsize(fd) <= MAXFILE*BSIZE, "file grew beyond MAXFILE");
   close(fd);
   fd = open("utsz", O_RDONLY);
-  CHECK((r = read(fd, top - 5, 0x7fffffff)) == -1, "read(file, heap end - 5, INT_MAX) returned %d, expected -1", r);
+  CHECK((r = read(fd, top - 5, 0x7fffffff)) == -1,
+        "read(file, heap end - 5, INT_MAX) returned %d, expected -1", r);
   close(fd);
   CHECK(pipe(p) == 0, "pipe failed");
   CHECK(write(p[1], "abc", 3) == 3, "pipe write failed");
   CHECK((r = read(p[0], buf, -1)) == -1, "read(pipe, buf, -1) returned %d, expected -1", r);
   CHECK((r = write(p[1], buf, -1)) == -1, "write(pipe, buf, -1) returned %d, expected -1", r);
-  CHECK((r = read(p[0], buf, 0x7fffffff)) == 3, "read(pipe, buf, INT_MAX) returned %d, expected 3", r);
+  CHECK((r = read(p[0], buf, 0x7fffffff)) == 3,
+        "read(pipe, buf, INT_MAX) returned %d, expected 3", r);
   CHECK(write(p[1], buf, 0) == 0, "write of 0 bytes failed");
   close(p[0]);
   close(p[1]);
@@ -510,7 +522,8 @@ sbrkbad(char *s)
   CHECK(sbrk(0) == old, "sbrk(-INT_MAX) changed the size");
   CHECK((r = sbrk(-(int)(uint64)old - PGSIZE)) == old, "sbrk below address 0 returned %p", r);
   CHECK(sbrk(0) == old, "sbrk below address 0 changed the size");
-  CHECK((r = sys_sbrk(PGSIZE, 0)) == SBRK_ERROR || r == old, "sys_sbrk with a bad mode returned %p", r);
+  CHECK((r = sys_sbrk(PGSIZE, 0)) == SBRK_ERROR || r == old,
+        "sys_sbrk with a bad mode returned %p", r);
   sbrk(old - sbrk(0));
   CHECK(sbrk(0) == old, "could not restore the size");
   // the process still works after all that
@@ -540,7 +553,8 @@ execargs(char *s)
   argv[3] = big;                             // one argument longer than a page
   argv[4] = 0;
   CHECK((r = exec(SELF, argv)) == -1, "exec with an 8 KiB argument returned %d", r);
-  big[1000] = 0;                             // 12 arguments of 1000 bytes overflow the one-page stack
+  // 12 arguments of 1000 bytes overflow the one-page stack
+  big[1000] = 0;
   for(int i = 3; i < 15; i++)
     argv[i] = big;
   argv[15] = 0;
@@ -577,7 +591,8 @@ execbad(char *s)
   close(fd);
   for(int i = 0; i < NELEM(cuts); i++){
     mkfile("uttrunc", buf, cuts[i]);
-    CHECK((r = exec("uttrunc", argv)) == -1, "exec of the first %d bytes of usertests returned %d", cuts[i], r);
+    CHECK((r = exec("uttrunc", argv)) == -1,
+          "exec of the first %d bytes of usertests returned %d", cuts[i], r);
   }
   unlink("uttrunc");
   CHECK((r = exec(SELF, (char **)KERNBASE)) == -1, "exec with argv = KERNBASE returned %d", r);
@@ -648,7 +663,8 @@ execevil(char *s)
   int st;
 
   evilimage(&e);
-  CHECK((st = runevil(&e)) == 42, "the well-formed hand-made ELF did not run (status %d, expected 42)", st);
+  CHECK((st = runevil(&e)) == 42,
+        "the well-formed hand-made ELF did not run (status %d, expected 42)", st);
   for(int v = 0; v < 11; v++){
     evilimage(&e);
     switch(v){
@@ -664,7 +680,8 @@ execevil(char *s)
     case 9: e.eh.e_ident[EI_CLASS] = 1; break;                            // a 32-bit object
     case 10: e.eh.e_machine = 62; break;                                  // for x86-64
     }
-    CHECK((st = runevil(&e)) == 0, "bad ELF variant %d: exec did not fail (child status %d)", v, st);
+    CHECK((st = runevil(&e)) == 0,
+          "bad ELF variant %d: exec did not fail (child status %d)", v, st);
   }
   unlink("utevil");
 }
@@ -845,7 +862,8 @@ sbrklazy1(char *s)
   CHECK(p[8*1024*1024] == 0, "untouched lazy memory not zero");
   CHECK(sbrk(-n) == p + n, "shrinking the lazy region failed");
   uint64 f3 = freepages();
-  CHECK(f3 + 3*NELEM(offs) + 2 >= f0, "shrinking the lazy region freed too little: %d before, %d after", (int)f0, (int)f3);
+  CHECK(f3 + 3*NELEM(offs) + 2 >= f0,
+        "shrinking the lazy region freed too little: %d before, %d after", (int)f0, (int)f3);
 }
 
 // System calls may read from and write into lazy pages nobody has touched yet.
@@ -861,12 +879,14 @@ lazyio(char *s)
   unlink("utlazy");
   mkfile("utlazy", buf, 3*PGSIZE);
   fd = open("utlazy", O_RDONLY);
-  CHECK((r = read(fd, p + PGSIZE + 100, 3*PGSIZE)) == 3*PGSIZE, "read into untouched lazy pages returned %d", r);
+  CHECK((r = read(fd, p + PGSIZE + 100, 3*PGSIZE)) == 3*PGSIZE,
+        "read into untouched lazy pages returned %d", r);
   for(int i = 0; i < 3*PGSIZE; i++)
     CHECK(p[PGSIZE + 100 + i] == pat(i), "lazy read data wrong at %d", i);
   close(fd);
   fd = open("utlazy", O_RDWR | O_TRUNC);
-  CHECK((r = write(fd, p + 8*PGSIZE, PGSIZE)) == PGSIZE, "write from an untouched lazy page returned %d", r);
+  CHECK((r = write(fd, p + 8*PGSIZE, PGSIZE)) == PGSIZE,
+        "write from an untouched lazy page returned %d", r);
   close(fd);
   fd = open("utlazy", O_RDONLY);
   CHECK(read(fd, buf, PGSIZE) == PGSIZE, "read back failed");
@@ -1242,7 +1262,8 @@ vmqbad(char *s)
   memset(top - PGSIZE, 0xa5, PGSIZE);
   CHECK((r = vmquery(0, 4, e)) == -1, "vmquery with 4 entries ending past the heap returned %d", r);
   CHECK(allbytes(top - PGSIZE, PGSIZE, 0xa5), "a refused vmquery wrote into the buffer");
-  CHECK((r = vmquery(0, 3, e)) == 0, "vmquery with 3 entries ending at the heap top returned %d", r);
+  CHECK((r = vmquery(0, 3, e)) == 0,
+        "vmquery with 3 entries ending at the heap top returned %d", r);
   CHECK(e[0].va == 0 && e[2].va == 2*PGSIZE, "the 3 entries describe %p..%p", (void *)e[0].va,
         (void *)e[2].va);
 }
@@ -1920,7 +1941,8 @@ sbrkunder(char *s)
       exit(0);                         // unreachable: the code is gone
     }
     int st = waitfor(pid);
-    CHECK(st == -1, "after sbrk(-size) (mode %d) the child exited with %d, expected -1", modes[i], st);
+    CHECK(st == -1,
+          "after sbrk(-size) (mode %d) the child exited with %d, expected -1", modes[i], st);
   }
 }
 
@@ -2083,7 +2105,8 @@ hasentry(char *dir, char *name)
   int fd = open(dir, O_RDONLY), found = 0, n = strlen(name);
   CHECK(fd >= 0, "cannot open directory %s", dir);
   while(read(fd, &de, sizeof de) == sizeof de)
-    if(de.inum != 0 && n <= DIRSIZ && memcmp(de.name, name, n) == 0 && (n == DIRSIZ || de.name[n] == 0))
+    if(de.inum != 0 && n <= DIRSIZ && memcmp(de.name, name, n) == 0
+       && (n == DIRSIZ || de.name[n] == 0))
       found = 1;
   close(fd);
   return found;
@@ -2186,7 +2209,8 @@ bigwrite(char *s)
     close(fd);
     fd = open("utbw", O_RDONLY);
     static char back[20000];
-    CHECK((r = readall(fd, back, sizeof back)) == sizes[k], "read back %d bytes, expected %d", r, sizes[k]);
+    CHECK((r = readall(fd, back, sizeof back)) == sizes[k],
+          "read back %d bytes, expected %d", r, sizes[k]);
     CHECK(memcmp(back, buf, sizes[k]) == 0, "write(%d) stored the wrong data", sizes[k]);
     close(fd);
   }
@@ -2281,7 +2305,8 @@ dirbasic(char *s)
   fd = open("utd", O_RDONLY);
   CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.type == T_DIR, "utd is not a directory");
   close(fd);
-  CHECK(hasentry("utd", ".") && hasentry("utd", "..") && hasentry("utd", "a"), "utd lacks ., .. or a");
+  CHECK(hasentry("utd", ".") && hasentry("utd", "..") && hasentry("utd", "a"),
+        "utd lacks ., .. or a");
   CHECK(unlink("utd") == -1, "unlink of a non-empty directory succeeded");
   CHECK(unlink("utd/a") == -1, "unlink of a non-empty directory succeeded");
   CHECK(unlink("utd/a/.") == -1, "unlink of . succeeded");
@@ -2348,7 +2373,8 @@ removeddir(char *s)
   CHECK(open("x", O_CREATE | O_RDWR) == -1, "create in a removed directory succeeded");
   CHECK(mknod("x", CONSOLE, 0) == -1, "mknod in a removed directory succeeded");
   CHECK(link("/utrdnew", "x") == -1, "link into a removed directory succeeded");
-  CHECK(unlink(".") == -1 && unlink("..") == -1 && unlink("x") == -1, "unlink in a removed directory succeeded");
+  CHECK(unlink(".") == -1 && unlink("..") == -1 && unlink("x") == -1,
+        "unlink in a removed directory succeeded");
   CHECK(fstat(fd, &st) == 0 && st.type == T_DIR && st.nlink == 0,
         "fstat of the open removed directory: type %d nlink %d", st.type, st.nlink);
   close(fd);
@@ -2375,7 +2401,8 @@ removeddir(char *s)
   CHECK(mkdir("/utrd") == 0, "mkdir of the freed name /utrd failed");
   CHECK(write(in[1], "g", 1) == 1, "pipe write failed");
   CHECK(waitfor(pid) == 0, "the child in the removed directory failed");
-  CHECK(countentries("/utrd") == 2, "the new /utrd has %d entries, expected 2", countentries("/utrd"));
+  CHECK(countentries("/utrd") == 2,
+        "the new /utrd has %d entries, expected 2", countentries("/utrd"));
   CHECK(unlink("/utrd") == 0, "unlink /utrd failed");
   close(in[0]);
   close(in[1]);
@@ -2446,8 +2473,10 @@ itablefull(char *s)
   }
   CHECK(full, "%d files open without filling the inode table (NINODE %d)", kids * PERKID, NINODE);
   // h0 is open in a child, so it is in the table; dup and sub are not and cannot be loaded.
-  CHECK(link("h0", "dup") == -1, "link onto the existing name dup succeeded with the inode table full");
-  CHECK(open("dup", O_CREATE | O_RDWR) == -1, "open(dup, O_CREATE) succeeded with the inode table full");
+  CHECK(link("h0", "dup") == -1,
+        "link onto the existing name dup succeeded with the inode table full");
+  CHECK(open("dup", O_CREATE | O_RDWR) == -1,
+        "open(dup, O_CREATE) succeeded with the inode table full");
   CHECK(open("dup", O_RDONLY) == -1, "open(dup) succeeded with the inode table full");
   CHECK(unlink("dup") == -1, "unlink(dup) succeeded with the inode table full");
   CHECK(mkdir("sub") == -1, "mkdir of the existing name sub succeeded");
@@ -2462,7 +2491,8 @@ itablefull(char *s)
   close(go[0]);
 
   CHECK(!dupnames("."), "a directory holds two entries with the same name");
-  CHECK(countentries(".") == before, "the directory has %d entries, expected %d", countentries("."), before);
+  CHECK(countentries(".") == before,
+        "the directory has %d entries, expected %d", countentries("."), before);
   CHECK(stat("h0", &st) == 0 && st.nlink == 1, "h0 has nlink %d, expected 1", st.nlink);
   expectfile("dup", "original", 8);
   CHECK(unlink("dup") == 0 && open("dup", O_RDONLY) == -1, "dup is still there after unlink");
@@ -2495,7 +2525,8 @@ linkremoved(char *s)
       CHECK(unlink("/utlrd/l") == 0, "unlink of a link just made failed");
   CHECK(waitfor(pid) == 0, "the mkdir/unlink child failed");
   unlink("/utlrd");
-  CHECK(stat("/utlrf", &st) == 0 && st.nlink == 1, "after the race the target has nlink %d, expected 1", st.nlink);
+  CHECK(stat("/utlrf", &st) == 0 && st.nlink == 1,
+        "after the race the target has nlink %d, expected 1", st.nlink);
   CHECK(unlink("/utlrf") == 0, "unlink /utlrf failed");
 }
 
@@ -2515,7 +2546,8 @@ statpad(char *s)
     CHECK(fd >= 0, "cannot open %s", paths[k]);
     memset(a, 0xa5, sizeof a64);
     memset(b, 0x5a, sizeof b64);
-    CHECK(fstat(fd, (struct stat *)a) == 0 && stat(paths[k], (struct stat *)b) == 0, "stat %s failed", paths[k]);
+    CHECK(fstat(fd, (struct stat *)a) == 0 && stat(paths[k], (struct stat *)b) == 0,
+          "stat %s failed", paths[k]);
     close(fd);
     for(int i = 0; i < sizeof(struct stat); i++)
       CHECK(a[i] == b[i], "%s: byte %d of struct stat was not written (0x%c%c)", paths[k], i,
@@ -2539,14 +2571,16 @@ writemax(char *s)
     big[i] = pat(i);
   fd = open("utwm", O_CREATE | O_TRUNC | O_RDWR);
   CHECK(fd >= 0, "create utwm failed");
-  CHECK((r = write(fd, big, max + BSIZE)) == max, "write of %d bytes to an empty file returned %d, expected %d",
+  CHECK((r = write(fd, big, max + BSIZE)) == max,
+        "write of %d bytes to an empty file returned %d, expected %d",
         max + BSIZE, r, max);
   CHECK((r = write(fd, big, 1)) == -1, "write at the size limit returned %d, expected -1", r);
   CHECK((r = write(fd, big, 0)) == 0, "write of 0 bytes at the size limit returned %d", r);
   close(fd);
   fd = open("utwm", O_TRUNC | O_RDWR);
   CHECK((r = write(fd, big, 270000)) == 270000, "write of 270000 bytes returned %d", r);
-  CHECK((r = write(fd, big + 270000, 10000)) == max - 270000, "write of 10000 bytes at 270000 returned %d, expected %d",
+  CHECK((r = write(fd, big + 270000, 10000)) == max - 270000,
+        "write of 10000 bytes at 270000 returned %d, expected %d",
         r, max - 270000);
   CHECK(fdsize(fd) == max, "size %d, expected %d", fdsize(fd), max);
   close(fd);
@@ -2603,21 +2637,29 @@ pathlimits(char *s)
   fd = open(slashpath(ok, MAXPATH - 1, "utpl"), O_CREATE | O_RDWR);
   CHECK(fd >= 0, "open(O_CREATE) of a %d-character path failed", MAXPATH - 1);
   close(fd);
-  CHECK(open(slashpath(no, MAXPATH, "utpl"), O_RDONLY) == -1, "open of a %d-character path succeeded", MAXPATH);
-  CHECK(link(ok, slashpath(ok2, MAXPATH - 1, "utpk")) == 0, "link of %d-character paths failed", MAXPATH - 1);
+  CHECK(open(slashpath(no, MAXPATH, "utpl"), O_RDONLY) == -1,
+        "open of a %d-character path succeeded", MAXPATH);
+  CHECK(link(ok, slashpath(ok2, MAXPATH - 1, "utpk")) == 0,
+        "link of %d-character paths failed", MAXPATH - 1);
   CHECK(link(no, "/utpm") == -1 && link("/utpl", slashpath(no, MAXPATH, "utpm")) == -1,
         "link of a %d-character path succeeded", MAXPATH);
-  CHECK(unlink(slashpath(no, MAXPATH, "utpk")) == -1, "unlink of a %d-character path succeeded", MAXPATH);
+  CHECK(unlink(slashpath(no, MAXPATH, "utpk")) == -1,
+        "unlink of a %d-character path succeeded", MAXPATH);
   CHECK(unlink(ok2) == 0 && unlink(ok) == 0, "unlink of a %d-character path failed", MAXPATH - 1);
-  CHECK(mkdir(slashpath(no, MAXPATH, "utpd")) == -1, "mkdir of a %d-character path succeeded", MAXPATH);
-  CHECK(mkdir(slashpath(ok, MAXPATH - 1, "utpd")) == 0, "mkdir of a %d-character path failed", MAXPATH - 1);
+  CHECK(mkdir(slashpath(no, MAXPATH, "utpd")) == -1,
+        "mkdir of a %d-character path succeeded", MAXPATH);
+  CHECK(mkdir(slashpath(ok, MAXPATH - 1, "utpd")) == 0,
+        "mkdir of a %d-character path failed", MAXPATH - 1);
   CHECK(chdir(no) == -1, "chdir to a %d-character path succeeded", MAXPATH);
   CHECK(chdir(ok) == 0 && chdir("/") == 0, "chdir to a %d-character path failed", MAXPATH - 1);
   CHECK(unlink(ok) == 0, "unlink of the directory failed");
-  CHECK(mknod(slashpath(no, MAXPATH, "utpn"), CONSOLE, 0) == -1, "mknod of a %d-character path succeeded", MAXPATH);
-  CHECK(mknod(slashpath(ok, MAXPATH - 1, "utpn"), CONSOLE, 0) == 0, "mknod of a %d-character path failed", MAXPATH - 1);
+  CHECK(mknod(slashpath(no, MAXPATH, "utpn"), CONSOLE, 0) == -1,
+        "mknod of a %d-character path succeeded", MAXPATH);
+  CHECK(mknod(slashpath(ok, MAXPATH - 1, "utpn"), CONSOLE, 0) == 0,
+        "mknod of a %d-character path failed", MAXPATH - 1);
   CHECK(unlink(ok) == 0, "unlink of the device node failed");
-  CHECK(exec(slashpath(no, MAXPATH, "usertests"), argv) == -1, "exec of a %d-character path returned", MAXPATH);
+  CHECK(exec(slashpath(no, MAXPATH, "usertests"), argv) == -1,
+        "exec of a %d-character path returned", MAXPATH);
   int pid = xfork();
   if(pid == 0){
     exec(slashpath(ok, MAXPATH - 1, "usertests"), argv);
@@ -2628,9 +2670,11 @@ pathlimits(char *s)
   CHECK(open("", O_RDONLY) == -1, "open of the empty path succeeded");
   CHECK(open("", O_CREATE | O_RDWR) == -1, "open(O_CREATE) of the empty path succeeded");
   CHECK(chdir("") == -1, "chdir to the empty path succeeded");
-  CHECK(mkdir("") == -1 && mknod("", CONSOLE, 0) == -1, "mkdir or mknod of the empty path succeeded");
+  CHECK(mkdir("") == -1 && mknod("", CONSOLE, 0) == -1,
+        "mkdir or mknod of the empty path succeeded");
   CHECK(unlink("") == -1, "unlink of the empty path succeeded");
-  CHECK(link("", "/utpl") == -1 && link("/usertests", "") == -1, "link with an empty path succeeded");
+  CHECK(link("", "/utpl") == -1 && link("/usertests", "") == -1,
+        "link with an empty path succeeded");
   CHECK(open("/utpl", O_RDONLY) == -1, "a failed link made /utpl");
 
   short majors[] = { -1, NDEV, 0x7fff }, minors[] = { -1, -0x8000 };
@@ -2706,7 +2750,8 @@ dirsiz(char *s)
   }
   fd = open(n15, O_CREATE | O_RDWR);
   if(fd >= 0){
-    CHECK(fstat(fd, &st) == 0 && st.ino == inum(n14), "creating the long name made a different file");
+    CHECK(fstat(fd, &st) == 0 && st.ino == inum(n14),
+          "creating the long name made a different file");
     close(fd);
   }
   CHECK(unlink(n14) == 0, "unlink of the %d-character name failed", DIRSIZ);
@@ -2832,7 +2877,8 @@ unlinkopen(char *s)
   CHECK(unlink("utuo") == 0, "unlink of an open file failed");
   CHECK(open("utuo", O_RDONLY) == -1, "the unlinked name still opens");
   mkfile("utuo", "bye", 3);            // a new file under the old name
-  CHECK(read(fd, buf, 5) == 5 && memcmp(buf, "hello", 5) == 0, "the open unlinked file lost its data");
+  CHECK(read(fd, buf, 5) == 5 && memcmp(buf, "hello", 5) == 0,
+        "the open unlinked file lost its data");
   CHECK(write(fd, "more", 4) == 4, "write to the unlinked file failed");
   CHECK(fstat(fd, &st) == 0 && st.nlink == 0 && st.size == 9, "unlinked file: nlink %d size %d",
         st.nlink, (int)st.size);
@@ -2926,7 +2972,8 @@ fstatbasic(char *s)
   CHECK(fstat(fd, &st) == 0, "fstat failed");
   CHECK(st.type == T_FILE && st.size == 1234 && st.nlink == 1, "fstat: type %d size %d nlink %d",
         st.type, (int)st.size, st.nlink);
-  CHECK(stat("utfs", &st2) == 0 && st2.ino == st.ino && st2.dev == st.dev, "stat and fstat disagree");
+  CHECK(stat("utfs", &st2) == 0 && st2.ino == st.ino && st2.dev == st.dev,
+        "stat and fstat disagree");
   close(fd);
   CHECK(stat("/", &st) == 0 && st.type == T_DIR && st.ino == ROOTINO, "stat / wrong");
   CHECK(stat("utmissing", &st) == -1, "stat of a missing file succeeded");
@@ -3051,7 +3098,8 @@ sharedoffset(char *s)
     exit(0);
   }
   CHECK(waitfor(pid) == 0, "child failed");
-  CHECK(read(fd, buf, 3) == 3 && memcmp(buf, "bcd", 3) == 0, "the child's read did not move our offset");
+  CHECK(read(fd, buf, 3) == 3 && memcmp(buf, "bcd", 3) == 0,
+        "the child's read did not move our offset");
   close(fd);
   unlink("utso");
 }
@@ -3372,7 +3420,8 @@ bigdir(char *s)
     expectfile(name, "t", 1);
   }
   rmnames("x", N);
-  CHECK(stat("target", &st) == 0 && st.nlink == 1, "nlink %d after unlinking, expected 1", st.nlink);
+  CHECK(stat("target", &st) == 0 && st.nlink == 1,
+        "nlink %d after unlinking, expected 1", st.nlink);
   CHECK(unlink("target") == 0 && countentries(".") == 2, "directory not empty");
   CHECK(chdir("..") == 0 && unlink("utbigdir") == 0, "cleanup failed");
 }
@@ -3501,7 +3550,8 @@ manypipes(char *s)
       CHECK(dup(0) == -1, "two descriptors were free, yet pipe() failed");
       close(d);
     }
-    CHECK(write(fds[n-1], "ok", 2) == 2 && read(fds[n-2], buf, 2) == 2, "the last pipe does not work");
+    CHECK(write(fds[n-1], "ok", 2) == 2 && read(fds[n-2], buf, 2) == 2,
+          "the last pipe does not work");
     for(int i = 0; i < n; i++)
       close(fds[i]);
     CHECK(pipe(p) == 0, "pipe fails after closing everything");
@@ -3521,15 +3571,19 @@ pipebadread(char *s)
   CHECK(pipe(p) == 0, "pipe failed");
   CHECK(write(p[1], "hello", 5) == 5, "write failed");
   for(int i = 0; i < n; i++)
-    CHECK((r = read(p[0], (char *)bad[i], 5)) == -1, "read(pipe, %p) returned %d, expected -1", (void *)bad[i], r);
-  CHECK((r = read(p[0], (char *)(uint64)textvictim, 5)) == -1, "read(pipe) into text returned %d", r);
+    CHECK((r = read(p[0], (char *)bad[i], 5)) == -1,
+          "read(pipe, %p) returned %d, expected -1", (void *)bad[i], r);
+  CHECK((r = read(p[0], (char *)(uint64)textvictim, 5)) == -1,
+        "read(pipe) into text returned %d", r);
   char *top = heaptop();
   r = read(p[0], top - 2, 5);          // only two bytes of room before unmapped memory
   if(r == -1){
-    CHECK(read(p[0], buf, 5) == 5 && memcmp(buf, "hello", 5) == 0, "a failed read consumed pipe data");
+    CHECK(read(p[0], buf, 5) == 5 && memcmp(buf, "hello", 5) == 0,
+          "a failed read consumed pipe data");
   } else {
     CHECK(r == 2 && memcmp(top - 2, "he", 2) == 0, "read crossing the heap end returned %d", r);
-    CHECK(read(p[0], buf, 3) == 3 && memcmp(buf, "llo", 3) == 0, "the short read consumed more than it returned");
+    CHECK(read(p[0], buf, 3) == 3 && memcmp(buf, "llo", 3) == 0,
+          "the short read consumed more than it returned");
   }
   CHECK(write(p[1], "world", 5) == 5, "write failed");
   char *l = sbrklazy(2*PGSIZE);
@@ -3590,7 +3644,8 @@ pipezeroread(char *s)
   CHECK(write(p[1], "data", 4) == 4, "pipe write failed");
   st = inchild_within(zeroread, p[0], 3 * TICKHZ);
   CHECK(st == 0, "read(pipe with data, buf, 0) %s", st == -1 ? "blocked" : "failed");
-  CHECK(read(p[0], buf, 10) == 4 && memcmp(buf, "data", 4) == 0, "a zero-length read consumed data");
+  CHECK(read(p[0], buf, 10) == 4 && memcmp(buf, "data", 4) == 0,
+        "a zero-length read consumed data");
   close(p[0]);
   close(p[1]);
   unlink("utcons0");
@@ -3680,7 +3735,8 @@ consbadwrite(char *s)
   CHECK(fd >= 0, "open of the console node failed");
   CHECK((r = write(fd, top - 128, 0)) == 0, "write(console, buf, 0) returned %d, expected 0", r);
   r = write(fd, top - 128, 200);
-  CHECK(r == -1, "write(console) of 128 good bytes then unmapped memory returned %d, expected -1", r);
+  CHECK(r == -1,
+        "write(console) of 128 good bytes then unmapped memory returned %d, expected -1", r);
   r = write(fd, top - PGSIZE, 0x7fffffff);
   CHECK(r == -1, "write(console, heap end - 4096, INT_MAX) returned %d, expected -1", r);
   close(fd);
