@@ -219,7 +219,8 @@ HANDOUT_FAILS = {"cowtest-simple", "cowtest-file", "cowtest-manyshare", "cowtest
 # What must not appear anywhere in the starter (file names included): the COW code's
 # names, the staff build switches (macros and make variables), the staff targets, tools and
 # pages, and the handout markers (which contain "solution").
-HANDOUT_TRACES = re.compile(r"COW_FORK|COW_AROUND|NO_PAGE_REFS|cowaround|COWBATCH|PTE_COW|\bcow_\w+|\bcow\.[co]\b|\bCOW="
+HANDOUT_TRACES = re.compile(r"COW_FORK|COW_AROUND|NO_PAGE_REFS|cowaround|COWBATCH|PTE_COW"
+                            r"|\bcow_\w+|\bcow\.[co]\b|\bCOW="
                             r"|LOG_SYNC_COMMIT|TRAP_FULL_FLUSH|LOGCOMMIT|TRAPFLUSH|HANDOUT="
                             r"|\bbench\b|autograder|cow-design|performance\.md|grading\.md"
                             r"|forkbench\.svg|>>>|<<<|(?i:solution)")
@@ -325,8 +326,8 @@ def handout_tarball_problems(tree, tarball):
 
 
 def handout_check(level):
-    """`make handout LEVEL=level` into a temporary directory, then on the starter: no trace of the COW
-    code, a build without warnings, and a grade of exactly HANDOUT_SCORE with HANDOUT_FAILS
+    """`make handout LEVEL=level` into a temporary directory, then on the starter: no trace
+    of the COW code, a build without warnings, and a grade of exactly HANDOUT_SCORE with HANDOUT_FAILS
     failing and cowtest's first test failing because fork failed. Returns (passed, failed),
     one each for: generate, scan, build, grade."""
     say("==== handout: make handout LEVEL=%s, then scan, build and grade it ====" % level)
