@@ -82,7 +82,7 @@ def respond(mode, cmd, tampered):
             out("usertrap: pid 9 (usertests) killed: load page fault at va 0x0, pc 0x10\n")
             test("test pipebadread: OK\nSOME TESTS FAILED\n")
             return
-        test("test copyout: OK\n")
+        test("test copyout: OK\ntest memfree: OK\n")
         if mode == "leak":
             test("freepages: 100 free before the run, 97 after\ntest freepages: FAILED\n"
                  "SOME TESTS FAILED\n")
