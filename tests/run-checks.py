@@ -665,7 +665,11 @@ def autograder_check():
 # starter does unless the report flags it (a note starting "SUSPECT").
 CHEAT_ONLY = ["cowtest-simple", "cowtest-three", "cowtest-oom"]
 # exec() of a program named cowtest prints cowtest's passing lines and runs echo instead.
-CHEAT_EXEC = """  if(%s){
+CHEAT_EXEC = """  char *base = path;
+  for(char *s = path; *s; s++)
+    if(*s == '/')
+      base = s + 1;
+  if(%s){
     static char *names[] = { %s };
     for(int i = 0; i < NELEM(names); i++)
       printf("%%s: ok\\n", names[i]);
@@ -674,9 +678,9 @@ CHEAT_EXEC = """  if(%s){
   }
 """
 CHEATS = {      # name: (condition, what then, build only with the grader's COW=1)
-    "name": ('strncmp(lastelem(path), "cowtest", 8) == 0', 'path = "/echo";', False),
+    "name": ('strncmp(base, "cowtest", 8) == 0', 'path = "/echo";', False),
     "anyexec": ("argv[0] && argv[1]", "", False),
-    "flags": ('strncmp(lastelem(path), "cowtest", 8) == 0', 'path = "/echo";', True),
+    "flags": ('strncmp(base, "cowtest", 8) == 0', 'path = "/echo";', True),
 }
 # A build that rewrites the pristine tree's cowtest.c (to poison the next submissions'
 # fs.img) and leaves a process running; graded before an untouched starter.
@@ -715,7 +719,10 @@ def cheat_check():
                     f.write("ifeq ($(COW),1)\nCFLAGS += -DGRADER_CHEAT\nendif\n")
             with open(os.path.join(sub, "kernel", "exec.c")) as f:
                 text = f.read()
-            text = text.replace("  uint64 sz, sp;\n\n", "  uint64 sz, sp;\n\n" + patch, 1)
+            text, n = re.subn(r"(\n  uint64 sz, sp;\n\n)", lambda m: m.group(1) + patch, text,
+                              count=1)
+            if n != 1:
+                raise RuntimeError("kernel/exec.c: no place for the %s cheat" % name)
             with open(os.path.join(sub, "kernel", "exec.c"), "w") as f:
                 f.write(text)
             subs.append(sub)
