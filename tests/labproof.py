@@ -7,7 +7,8 @@ tests/mistakes/ is a patch to that solution with one typical mistake; its first 
 what the mistake is ("Mistake:") and which tests must fail ("Fails:"; "a|b" means one of
 them). A mistake must score below 100, and for each entry a test must fail with its own
 verdict line (or the panic that cut it short) in the grader's output, so a student sees
-why."""
+why; or, for a mistake that keeps the tests from reporting at all, with the text its
+"Shows:" line gives."""
 
 import glob
 import json
@@ -56,20 +57,23 @@ def grade(tree):
     return report["score"], tests, said[-10:]
 
 
-def mistake_problems(score, tests, fails):
+def mistake_problems(score, tests, fails, shows=None):
+    """What is wrong with a mistake's grade. shows: text a failing test's output must hold
+    instead of its verdict line, for a mistake that stops the tests from reporting at all."""
     problems = []
     if score is None or score >= 100:
         problems.append("scored %s, expected less than 100" % score)
     for want in fails:      # "a|b": one of them, failing with its own line, is enough
         names = want.split("|")
         failing = [n for n in names if not tests.get(n, (True, ""))[0]]
-        shown = [n for n in failing
-                 if verdict_line(n) in tests[n][1] or "panic" in tests[n][1]]
+        shown = [n for n in failing if (shows in tests[n][1] if shows else
+                                        verdict_line(n) in tests[n][1] or
+                                        "panic" in tests[n][1])]
         if not failing:
             problems.append("%s passed, expected it to fail" % " and ".join(names))
         elif not shown:
-            problems.append("%s failed without its own line (%s) in the output"
-                            % (" and ".join(failing),
+            problems.append("%s failed without %s in the output"
+                            % (" and ".join(failing), repr(shows) if shows else
                                ", ".join(repr(verdict_line(n)) for n in failing)))
     return problems
 
@@ -79,7 +83,9 @@ def parse_mistake(path):
         text = f.read()
     what = re.search(r"^Mistake: (.*)$", text, re.M)
     fails = re.search(r"^Fails: (.*)$", text, re.M)
-    return (what.group(1) if what else "?"), (fails.group(1).split() if fails else [])
+    shows = re.search(r"^Shows: (.*)$", text, re.M)
+    return ((what.group(1) if what else "?"), (fails.group(1).split() if fails else []),
+            shows.group(1) if shows else None)
 
 
 def lab_proof_check():
@@ -107,7 +113,7 @@ def lab_proof_check():
                                              % (score, " ".join(bad))], lines)
         for path in sorted(glob.glob(os.path.join(MISTAKES, "*.patch"))):
             name = os.path.basename(path)[:-len(".patch")]
-            what, fails = parse_mistake(path)
+            what, fails, shows = parse_mistake(path)
             tree = os.path.join(work, name)
             os.mkdir(tree)
             handout.make_tree(ROOT, tree, "standard", solution=True)
@@ -121,7 +127,7 @@ def lab_proof_check():
             score, tests, lines = grade(tree)
             bad = sorted(n for n, (ok, _) in tests.items() if not ok)
             kit.say("lab proof %s (%s): %s/100, failed: %s" % (name, what, score, " ".join(bad)))
-            verdict(name, mistake_problems(score, tests, fails), lines)
+            verdict(name, mistake_problems(score, tests, fails, shows), lines)
             subprocess.call(["rm", "-rf", tree])
     finally:
         subprocess.call(["rm", "-rf", work])
