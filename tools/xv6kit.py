@@ -1,15 +1,14 @@
-"""The host side's one toolkit: building a tree and driving its kernel in QEMU. grade-cow.py,
-make check and its shell session, tools/crashtest.py and every other host tool import it;
-copy it (tools/xv6kit.py) along with grade-cow.py.
+"""The host side's one toolkit: build a tree and drive its kernel in QEMU. Every host tool
+imports it; copy it (tools/xv6kit.py) along with grade-cow.py. Standard library only.
 
-  build(tree, ["MEM=256"])          make kernel/kernel fs.img there: None or why it failed
+  build(tree, ["MEM=256"])          make kernel/kernel fs.img there: (None or why not, output)
   m, why = Machine.boot(tree, img)  boot tree's kernel on a fresh copy of its fs.img
   out, secs, why = m.run("ls", 10)  type a command, wait for the next prompt
-  m.close()                         end QEMU (kill_all() ends every one this module started)
+  m.close()                         end QEMU (kill_all() ends every process started here)
 
-Every process started here runs in its own session, so ending it ends what it started.
-Python 3 standard library only."""
+Every process started here runs in its own session, so ending it ends what it started."""
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -20,16 +19,15 @@ import sys
 import threading
 import time
 
-# ---- Settings: the Makefile's defaults, overridden by the environment as make does ----------
+# The Makefile's defaults, overridden by the environment as make does.
 QEMU_DEFAULT = "qemu-system-riscv64"
 OPENSBI_FW_DEFAULT = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 MEM_DEFAULT = 128           # MiB: QEMU's -m and the kernel's PHYSTOP, so build and boot agree
 CPUS_DEFAULT = 3
 QEMU_MIN = (5, 0)           # virtio-mmio force-legacy=false (modern virtio-mmio) appeared in 5.0
 
-# The shell's prompt: at the start of a line, or last thing printed by a program that did
-# not end its output with a newline. Patterns are searched in the output after a mark, so
-# ^ is the mark.
+# The shell's prompt, searched for in the output after a mark (so ^ is the mark): at the start
+# of a line, or last, after a program's output that did not end with a newline.
 PROMPT = re.compile(r"(?:^|\n)\$ |\$ \Z")
 OUTPUT_CAP = 1 << 20        # console bytes per boot; more means a flood (usertests -q: ~20 KiB)
 BUILD_TIMEOUT = 900
@@ -48,24 +46,20 @@ def tail(text, n=20):
 
 
 def shown(path):
-    """path as a person would like to read it: relative when under the current directory."""
+    """path relative to the current directory when it is under it."""
     rel = os.path.relpath(path)
     return path if rel.startswith(os.pardir) else rel
 
 
 def clean_env(**extra):
-    """Our environment without make's jobserver plumbing (it means nothing to a new make
-    started in another tree), plus extra."""
-    env = dict(os.environ)
-    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
-        env.pop(var, None)
-    env.update(extra)
-    return env
+    """Our environment plus extra, without make's jobserver plumbing (meaningless to a make
+    started in another tree)."""
+    plumbing = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    return dict({k: v for k, v in os.environ.items() if k not in plumbing}, **extra)
 
 
 def setting(name):
-    """A make variable the way make sees it here: from the environment, else the Makefile's
-    default (MEM, CPUS, QEMU, OPENSBI_FW)."""
+    """MEM, CPUS (numbers), QEMU or OPENSBI_FW: from the environment, else the Makefile's."""
     defaults = {"MEM": MEM_DEFAULT, "CPUS": CPUS_DEFAULT, "QEMU": QEMU_DEFAULT,
                 "OPENSBI_FW": OPENSBI_FW_DEFAULT}
     value = os.environ.get(name) or defaults[name]
@@ -77,17 +71,12 @@ def setting(name):
         sys.exit("%s=%s in the environment: give a number" % (name, value))
 
 
-def firmware():
-    """-bios: the opensbi package's firmware when installed, else the one bundled with QEMU."""
-    fw = setting("OPENSBI_FW")
-    return fw if os.path.exists(fw) else "default"
-
-
 def qemu_argv(kernel, fsimg, cpus=None, mem=None, qemu=None, bios=None, extra=()):
-    """QEMU's command line for kernel and disk image fsimg, exactly as `make qemu` builds it
-    (QEMUOPTS in the Makefile; make check compares the two): virt machine, OpenSBI as -bios,
-    mem MiB, cpus harts, the serial console on stdio, the disk on modern virtio-mmio."""
-    return [qemu or setting("QEMU"), "-machine", "virt", "-bios", bios or firmware(),
+    """QEMU's command line exactly as `make qemu` builds it (make check compares the two).
+    -bios: the opensbi package's firmware when installed, else the one bundled with QEMU."""
+    fw = setting("OPENSBI_FW")
+    return [qemu or setting("QEMU"), "-machine", "virt",
+            "-bios", bios or (fw if os.path.exists(fw) else "default"),
             "-kernel", kernel, "-m", "%dM" % (mem or setting("MEM")),
             "-smp", str(cpus or setting("CPUS")), "-nographic",
             "-global", "virtio-mmio.force-legacy=false",
@@ -104,10 +93,8 @@ def qemu_version_problem(qemu):
     except (OSError, subprocess.SubprocessError):
         return "%s not found (apt-get install qemu-system-misc)" % qemu
     m = re.search(r"version (\d+)\.(\d+)", out)
-    if not m:
-        return None
-    have = (int(m.group(1)), int(m.group(2)))
-    if have < QEMU_MIN:
+    have = m and (int(m.group(1)), int(m.group(2)))
+    if have and have < QEMU_MIN:
         return "%s %d.%d is too old: need >= %d.%d (apt-get install qemu-system-misc)" % (
             (os.path.basename(qemu),) + have + QEMU_MIN)
     return None
@@ -119,8 +106,8 @@ _live_lock = threading.RLock()     # kill_all() may run in a signal handler
 
 
 def spawn(argv, user=None, **kw):
-    """Popen in a new session, remembered so that kill_all() can end it; as the user id user
-    (an unprivileged one, root only) if given, with no supplementary groups."""
+    """Popen in a new session, remembered for kill_all(); as the unprivileged user id user
+    (root only) if given, with no supplementary groups."""
     if user is not None:
         kw.update(user=user, group=user, extra_groups=[])
     proc = subprocess.Popen(argv, start_new_session=True, **kw)
@@ -130,24 +117,20 @@ def spawn(argv, user=None, **kw):
 
 
 def end_group(proc, signals=((signal.SIGTERM, 2), (signal.SIGKILL, 5))):
-    """Ends a process spawn() started, and everything it started: each signal in turn until
-    it is gone, waiting the given seconds after each."""
+    """Ends a process spawn() started and all it started: each signal in turn, waiting the
+    given seconds after each, until it is gone."""
     for sig, wait in signals:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=wait)
             break
-        except subprocess.TimeoutExpired:
-            continue
     with _live_lock:
         _live.discard(proc)
 
 
 def kill_all():
-    """Ends every process started through this module that is still running."""
+    """Ends every process started here that is still running."""
     with _live_lock:
         procs = list(_live)
     for proc in procs:
@@ -155,12 +138,10 @@ def kill_all():
 
 
 def end_user(uid):
-    """Kills every process of the user id uid, including those that left their session, and
-    waits until none is left. True if none is; the grader's user ids are unprivileged ones
-    of its own (root only)."""
+    """Kills every process of the (unprivileged, grader-only) user id uid, even those that
+    left their session, and waits until none is left. True if none is (root only)."""
     for _ in range(100):
-        pids = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid]
-        if not pids:
+        if not any(p.isdigit() and _owner(p) == uid for p in os.listdir("/proc")):
             return True
         child = os.fork()
         if child == 0:              # kill(-1) as uid: every process of uid, at once
@@ -176,10 +157,8 @@ def end_user(uid):
 
 
 def _owner(pid):
-    try:
+    with contextlib.suppress(OSError):
         return os.stat("/proc/" + pid).st_uid
-    except OSError:
-        return None
 
 
 def exit_on_signals():
@@ -194,10 +173,9 @@ def exit_on_signals():
 # ---- Building a tree --------------------------------------------------------------------------
 def build(tree, variables=(), targets=("kernel/kernel", "fs.img"), jobs=None, log=None,
           timeout=BUILD_TIMEOUT, user=None):
-    """make TARGETS VARIABLES in tree, never asking apt-get for tools (TOOLS_CHECKED); as the
-    user id user (spawn()) if given, with only PATH and HOME (the tree) in its environment.
-    The output goes to the file log (a path), else is kept. Returns (None or why it failed,
-    the output: "" when it went to log)."""
+    """make targets variables in tree, never installing tools (TOOLS_CHECKED); as user
+    (spawn()) with only PATH and HOME=tree if given. Output to the file log if given, else
+    kept. Returns (None or why it failed, the output: "" when it went to log)."""
     argv = ["make", "-C", tree, "-j%d" % (jobs or os.cpu_count() or 1)] + list(targets) \
         + list(variables)
     out = open(log, "wb") if log else subprocess.PIPE
@@ -221,16 +199,14 @@ def build(tree, variables=(), targets=("kernel/kernel", "fs.img"), jobs=None, lo
 
 
 def warnings(output):
-    """The compiler's warning lines in a build's output."""
     return [line for line in output.splitlines() if "warning:" in line]
 
 
 # ---- Build outputs and source files ----------------------------------------------------------
-# What building and the Makefile's other targets write into a tree, in .gitignore's notation
-# (.gitignore lists the same; make check compares them): a pattern without "/" matches a
-# name in any directory, one with a "/" inside is a path from the top, a trailing "/" means
-# a directory. Nothing matching is copied into a grading directory, kept from an unpacked
-# submission, or packed by make handin.
+# What building and the Makefile's targets write into a tree, in .gitignore's notation (make
+# check compares the two): a pattern with an inner "/" is a path from the top, one without
+# matches a name in any directory, a trailing "/" means a directory. Nothing matching is
+# copied into a grading directory, kept from an unpacked submission, or packed by make handin.
 BUILD_OUTPUTS = ["*.o", "*.d", "*.asm", "*.sym", "user/_*", "user/usys.S", "kernel/kernel",
                  "mkfs/mkfs", "fs.img", ".gdbinit", "__pycache__/", ".build-cow",
                  ".extra-progs", "*.pyc", "fsroot/", "/handin.tar.gz"]
@@ -241,150 +217,121 @@ NOT_SOURCE = {".git"}           # a directory, or in a git worktree a file
 
 
 def is_build_output(rel, isdir=False):
-    """True if the path rel (relative to a tree's top, "/"-separated) is a build output."""
-    parts = rel.strip("/").split("/")
+    """True if rel (a "/"-separated path from the tree's top) is a build output."""
+    rel = rel.strip("/")
     for pat in BUILD_OUTPUTS:
-        if pat.endswith("/") and not isdir:
-            continue
         body = pat.strip("/")
-        if "/" in pat.rstrip("/"):          # anchored: the whole path, one part per part
-            want = body.split("/")
-            if len(want) == len(parts) and all(
-                    fnmatch.fnmatchcase(p, w) for p, w in zip(parts, want)):
-                return True
-        elif fnmatch.fnmatchcase(parts[-1], body):
+        name = rel if "/" in pat.rstrip("/") else rel.rsplit("/", 1)[-1]
+        # As many "/" on both sides: no * in the pattern can match across one.
+        if (isdir or not pat.endswith("/")) and name.count("/") == body.count("/") \
+                and fnmatch.fnmatchcase(name, body):
             return True
     return False
 
 
-def _walk(tree):
-    """(directory, its path relative to tree ending in "/" or "", dirs, names) under tree,
-    skipping .git, symbolic links to directories and build-output directories."""
+def _scan(tree):
+    """(source files, build outputs) under tree, paths from its top; not entered: .git,
+    symbolic links to directories, build-output directories (listed as outputs)."""
+    sources, outputs = [], []
     for d, dirs, names in os.walk(tree):
         rel = os.path.relpath(d, tree)
         rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        skip = [x for x in dirs if x in NOT_SOURCE or os.path.islink(os.path.join(d, x))
-                or is_build_output(rel + x, isdir=True)]
-        dirs[:] = sorted(x for x in dirs if x not in skip)
-        yield d, rel, skip, names
+        built = [x for x in dirs if is_build_output(rel + x, isdir=True)]
+        outputs += [rel + x for x in built]
+        dirs[:] = sorted(x for x in dirs if x not in built and x not in NOT_SOURCE
+                         and not os.path.islink(os.path.join(d, x)))
+        for n in names:
+            path = os.path.join(d, n)
+            if is_build_output(rel + n):
+                outputs.append(rel + n)
+            elif n not in NOT_SOURCE and os.path.isfile(path) and not os.path.islink(path):
+                sources.append(rel + n)
+    return sorted(sources), outputs
 
 
 def source_files(tree):
-    """The tree's files that are not build outputs (relative paths, sorted): regular files
-    only, no .git, no symbolic links."""
-    found = []
-    for d, rel, _, names in _walk(tree):
-        for n in names:
-            path = os.path.join(d, n)
-            if n not in NOT_SOURCE and not is_build_output(rel + n) and \
-                    os.path.isfile(path) and not os.path.islink(path):
-                found.append(rel + n)
-    return sorted(found)
+    """The tree's regular files that are not build outputs, .git or symbolic links: sorted
+    paths from its top."""
+    return _scan(tree)[0]
 
 
-def copy_sources(src, dst, files=None):
-    """Copies the source files of tree src into dst (made if needed), modes kept. Returns the
-    relative paths copied. Files whose size and modification time match are left alone, so
-    make in dst rebuilds only what changed."""
-    files = source_files(src) if files is None else files
+def remove_build_outputs(tree):
+    """Deletes every build output under tree (an unpacked submission may carry some)."""
+    for rel in _scan(tree)[1]:
+        path = os.path.join(tree, rel)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+
+
+def copy_sources(src, dst):
+    """Copies tree src's source files into dst, modes kept; returns their paths. Files of the
+    same size and modification time are left alone, so make in dst rebuilds only what changed."""
+    files = source_files(src)
     for rel in files:
         a, b = os.path.join(src, rel), os.path.join(dst, rel)
         st = os.stat(a)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             bt = os.stat(b)
             if bt.st_size == st.st_size and int(bt.st_mtime) == int(st.st_mtime):
                 continue
-        except FileNotFoundError:
-            pass
         os.makedirs(os.path.dirname(b), exist_ok=True)
         shutil.copy2(a, b)
     return files
 
 
-def remove_build_outputs(tree):
-    """Deletes every build output under tree (an unpacked submission may carry some)."""
-    for d, rel, skipped, names in _walk(tree):
-        for x in skipped:
-            if is_build_output(rel + x, isdir=True):
-                shutil.rmtree(os.path.join(d, x), ignore_errors=True)
-        for n in names:
-            if is_build_output(rel + n):
-                os.unlink(os.path.join(d, n))
-
-
 # ---- QEMU: one machine and its serial console -------------------------------------------------
 class MachineError(Exception):
-    """Machine.expect() did not see what it waited for; the message says why and shows the
-    end of the console."""
+    """Machine.expect() did not see what it waited for: why, and the end of the console."""
 
 
 class Machine:
-    """One QEMU and its serial console: a reader thread collects the output (carriage returns
-    dropped); callers type at the console and wait for patterns in what it printed after a
-    mark, an offset into all the output so far (mark() is the current end).
-
-      m, why = Machine.boot(tree, img)            # at the first prompt, or why not
-      m.expect(PROMPT, 60)                        # raises MachineError on timeout, panic, ...
-      out, seconds, why = m.run("cowtest", 300)   # types a line, waits for the next prompt
-      m.close()                                   # SIGTERM, then SIGKILL; m.kill(): SIGKILL now
-
-    echo, if given, is called with every piece of output as it arrives (a log, verbose mode)."""
+    """One QEMU and its serial console. A reader thread collects the output (less carriage
+    returns) and hands each piece to echo if given; callers wait for patterns in the output
+    after a mark, an offset into all of it (mark() is the current end)."""
 
     def __init__(self, argv, echo=None, user=None):
         self.proc = spawn(argv, user, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
-        self.text = ""
-        self.dropped = 0        # output discarded from the front when it exceeded OUTPUT_CAP
-        self.flood = False
-        self.eof = False
         self.echo = echo
+        self.text, self.flood, self.eof = "", False, False
+        self.dropped = 0        # output cut from the front once it exceeded OUTPUT_CAP
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     @classmethod
-    def start(cls, kernel, fsimg, cpus=None, mem=None, qemu=None, bios=None, extra=(),
-              echo=None, user=None):
-        """Boots kernel on disk image fsimg (qemu_argv's arguments), as user (spawn()). A
-        reset ends QEMU instead of rebooting: a kernel that resets is as finished as one
-        that halts."""
-        return cls(qemu_argv(kernel, fsimg, cpus, mem, qemu, bios, ["-no-reboot"] + list(extra)),
-                   echo, user)
-
-    @classmethod
-    def boot(cls, tree, img, timeout=BOOT_TIMEOUT, copy_of="fs.img", **qemu):
-        """Boots the kernel built in tree on the disk image img, made a fresh copy of the
-        image copy_of (a path in tree, or an absolute one) unless that is None, and waits for
-        the first shell prompt. Returns (the Machine, None or why no prompt came); the caller
-        closes the Machine either way. qemu: start()'s keyword arguments."""
+    def boot(cls, tree, img, timeout=BOOT_TIMEOUT, copy_of="fs.img", echo=None, user=None,
+             extra=(), **qemu):
+        """Boots tree's kernel on img, first a copy of copy_of (in tree, or absolute) unless
+        None, with qemu_argv()'s cpus, mem, qemu, bios, extra; a reset ends QEMU. Returns (the
+        Machine, None or why no prompt came); the caller closes it either way."""
         if copy_of:
             shutil.copyfile(os.path.join(tree, copy_of), img)
-        m = cls.start(os.path.join(tree, "kernel", "kernel"), img, **qemu)
+        m = cls(qemu_argv(os.path.join(tree, "kernel", "kernel"), img,
+                          extra=["-no-reboot"] + list(extra), **qemu), echo, user)
         return m, m.wait_for(PROMPT, 0, timeout)
 
     def _read(self):
-        fd = self.proc.stdout.fileno()
         while True:
             try:
-                chunk = os.read(fd, 65536)
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
             except OSError:
                 chunk = b""
-            if not chunk:
-                break
-            s = chunk.decode("utf-8", "replace").replace("\r", "")
-            if self.echo:
-                self.echo(s)
+            text = chunk.decode("utf-8", "replace").replace("\r", "")
+            if text and self.echo:
+                self.echo(text)
             with self.cond:
-                self.text += s
+                self.text += text
                 if len(self.text) > OUTPUT_CAP:
                     self.flood = True
-                    cut = len(self.text) - OUTPUT_CAP // 2
-                    self.dropped += cut
-                    self.text = self.text[cut:]
+                    self.dropped += len(self.text) - OUTPUT_CAP // 2
+                    self.text = self.text[-(OUTPUT_CAP // 2):]
+                self.eof = not chunk
                 self.cond.notify_all()
-        with self.cond:
-            self.eof = True
-            self.cond.notify_all()
+            if not chunk:
+                return
 
     def mark(self):
         with self.cond:
@@ -395,37 +342,34 @@ class Machine:
             return self.text[max(0, mark - self.dropped):]
 
     def wait_for(self, pattern, mark=0, timeout=BOOT_TIMEOUT, skip=None):
-        """Waits until pattern (a compiled regular expression) matches the output after mark.
-        Returns None, or why it did not: a kernel panic (the kernel's "panic: " outside the
-        text skip, e.g. a file being printed), a flood of output, QEMU's exit, or the timeout."""
+        """Waits until the compiled pattern matches the output after mark. Returns None, or
+        why not: a kernel panic ("panic: " outside the text skip, e.g. a file being printed),
+        a flood of output, QEMU's exit, or the timeout."""
         deadline = time.monotonic() + timeout
-        panic_seen = None
-        scanned = 0             # how much of the text after mark was searched last time
+        scanned = 0             # how much of the output after mark was searched last time
+        panic, panic_seen = False, None
         with self.cond:
             while True:
                 base = max(0, mark - self.dropped)
-                # Search again from before the old end: a match may straddle two chunks, and
-                # a pattern may span lines (the ^P listing): 4 KiB back.
+                # Search from 4 KiB before the old end (a match may straddle chunks or span
+                # lines): at the mark in a copy, where ^ matches; later in the text itself,
+                # so that a flood costs linear time.
                 begin = base + max(0, scanned - 4096)
-                if begin == base:   # near the mark: a copy from it, where ^ matches
+                if begin == base:
                     found = pattern.search(self.text[base:])
-                else:               # the text itself: no copy, so a flood costs linear time
+                else:
                     found = pattern.search(self.text, begin)
                 if found:
                     return None
-                now = time.monotonic()
-                if skip:            # may have been printed in pieces: the whole text again
+                if skip:        # may have been printed in pieces: the whole text again
                     panic = "panic: " in self.text[base:].replace(skip, "")
                 else:
-                    panic = self.text.find("panic: ", base + max(0, scanned - 16)) >= 0
+                    panic = panic or self.text.find("panic: ", base + max(0, scanned - 16)) >= 0
                 scanned = len(self.text) - base
-                if panic or (panic_seen and not skip):
-                    # Give the panic message a moment to finish, then stop waiting.
-                    panic_seen = panic_seen or now
-                    if now - panic_seen > 1.0:
-                        return "kernel panic"
-                else:
-                    panic_seen = None       # it was part of skip, still being printed
+                now = time.monotonic()
+                panic_seen = (panic_seen or now) if panic else None
+                if panic and now - panic_seen > 1.0:    # the panic message had time to end
+                    return "kernel panic"
                 if self.flood:
                     return "console flooded with more than %d MiB of output" % (OUTPUT_CAP >> 20)
                 if self.eof:
@@ -448,40 +392,32 @@ class Machine:
             self.proc.stdin.write(keys.encode())
             self.proc.stdin.flush()
             return True
-        except (BrokenPipeError, OSError):
+        except OSError:         # BrokenPipeError among them
             return False
 
     def send(self, line):
-        """Types line and Enter."""
         return self.type(line + "\n")
 
-    def run(self, command, timeout, prompt=PROMPT):
-        """Types command at the shell, which must be at its prompt, and waits for the next
-        one. Returns (the output from the echo of command through the prompt, seconds it
-        took, None or why it did not finish)."""
-        mark = self.mark()
-        start = time.monotonic()
+    def run(self, command, timeout):
+        """Types command at the shell's prompt and waits for the next one. Returns (the output
+        from command's echo through the prompt, seconds taken, None or why it did not end)."""
+        mark, start = self.mark(), time.monotonic()
         if not self.send(command):
             return "", 0.0, "QEMU stopped reading input"
-        why = self.wait_for(prompt, mark, timeout)
+        why = self.wait_for(PROMPT, mark, timeout)
         return self.since(mark), time.monotonic() - start, why
 
-    def _stop(self, signals):
+    def close(self, signals=((signal.SIGTERM, 2), (signal.SIGKILL, 5))):
+        """Ends QEMU: SIGTERM, then SIGKILL if it lingers."""
         end_group(self.proc, signals)
         self.reader.join(timeout=5)
         for f in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 f.close()
-            except OSError:
-                pass
-
-    def close(self):
-        """Ends QEMU: SIGTERM, then SIGKILL if it lingers."""
-        self._stop(((signal.SIGTERM, 2), (signal.SIGKILL, 5)))
 
     def kill(self):
         """Ends QEMU with SIGKILL at once: to the guest, a power cut at this instant."""
-        self._stop(((signal.SIGKILL, 5),))
+        self.close(((signal.SIGKILL, 5),))
 
     def __enter__(self):
         return self
