@@ -1,12 +1,10 @@
-"""The host side's one toolkit: build a tree and drive its kernel in QEMU. Every host tool
-imports it; copy it (tools/xv6kit.py) along with grade-cow.py. Standard library only.
+"""The host tools' one toolkit (copied along with grade-cow.py): build a tree, drive its kernel
+in QEMU. Every process started here runs in its own session, so ending it ends what it started.
 
-  build(tree, ["MEM=256"])          make kernel/kernel fs.img there: (None or why not, output)
-  m, why = Machine.boot(tree, img)  boot tree's kernel on a fresh copy of its fs.img
-  out, secs, why = m.run("ls", 10)  type a command, wait for the next prompt
-  m.close()                         end QEMU (kill_all() ends every process started here)
-
-Every process started here runs in its own session, so ending it ends what it started."""
+  why, output = build(tree, ["MEM=256"])    make kernel/kernel fs.img in tree
+  m, why = Machine.boot(tree, img)          boot tree's kernel on a fresh copy of its fs.img
+  out, secs, why = m.run("ls", 10)          type a command, wait for the next prompt
+  m.close()                                 end QEMU (kill_all() ends all started here)"""
 
 import contextlib
 import fnmatch
@@ -26,8 +24,7 @@ MEM_DEFAULT = 128           # MiB: QEMU's -m and the kernel's PHYSTOP, so build 
 CPUS_DEFAULT = 3
 QEMU_MIN = (5, 0)           # virtio-mmio force-legacy=false (modern virtio-mmio) appeared in 5.0
 
-# The shell's prompt, searched for in the output after a mark (so ^ is the mark): at the start
-# of a line, or last, after a program's output that did not end with a newline.
+# The shell's prompt in the output after a mark (^ is the mark): at a line's start, or last.
 PROMPT = re.compile(r"(?:^|\n)\$ |\$ \Z")
 OUTPUT_CAP = 1 << 20        # console bytes per boot; more means a flood (usertests -q: ~20 KiB)
 BUILD_TIMEOUT = 900
@@ -46,7 +43,7 @@ def tail(text, n=20):
 
 
 def shown(path):
-    """path relative to the current directory when it is under it."""
+    """path relative to the current directory if it is under it."""
     rel = os.path.relpath(path)
     return path if rel.startswith(os.pardir) else rel
 
@@ -117,8 +114,8 @@ def spawn(argv, user=None, **kw):
 
 
 def end_group(proc, signals=((signal.SIGTERM, 2), (signal.SIGKILL, 5))):
-    """Ends a process spawn() started and all it started: each signal in turn, waiting the
-    given seconds after each, until it is gone."""
+    """Ends a process spawn() started and all it started: each signal, then that many seconds'
+    wait, until it is gone."""
     for sig, wait in signals:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
@@ -173,9 +170,8 @@ def exit_on_signals():
 # ---- Building a tree --------------------------------------------------------------------------
 def build(tree, variables=(), targets=("kernel/kernel", "fs.img"), jobs=None, log=None,
           timeout=BUILD_TIMEOUT, user=None):
-    """make targets variables in tree, never installing tools (TOOLS_CHECKED); as user
-    (spawn()) with only PATH and HOME=tree if given. Output to the file log if given, else
-    kept. Returns (None or why it failed, the output: "" when it went to log)."""
+    """make targets variables in tree (TOOLS_CHECKED: no installing); as user if given, with
+    only PATH and HOME=tree. Returns (None or why it failed, the output, "" if it went to log)."""
     argv = ["make", "-C", tree, "-j%d" % (jobs or os.cpu_count() or 1)] + list(targets) \
         + list(variables)
     out = open(log, "wb") if log else subprocess.PIPE
@@ -203,10 +199,9 @@ def warnings(output):
 
 
 # ---- Build outputs and source files ----------------------------------------------------------
-# What building and the Makefile's targets write into a tree, in .gitignore's notation (make
-# check compares the two): a pattern with an inner "/" is a path from the top, one without
-# matches a name in any directory, a trailing "/" means a directory. Nothing matching is
-# copied into a grading directory, kept from an unpacked submission, or packed by make handin.
+# What building writes into a tree, as .gitignore lists it (make check compares them): an inner
+# "/" anchors a pattern at the top, a trailing "/" means a directory. Nothing matching is copied
+# into a grading directory, kept from an unpacked submission, or packed by make handin.
 BUILD_OUTPUTS = ["*.o", "*.d", "*.asm", "*.sym", "user/_*", "user/usys.S", "kernel/kernel",
                  "mkfs/mkfs", "fs.img", ".gdbinit", "__pycache__/", ".build-cow",
                  ".extra-progs", "*.pyc", "fsroot/", "/handin.tar.gz"]
@@ -230,8 +225,8 @@ def is_build_output(rel, isdir=False):
 
 
 def _scan(tree):
-    """(source files, build outputs) under tree, paths from its top; not entered: .git,
-    symbolic links to directories, build-output directories (listed as outputs)."""
+    """(source files, build outputs) under tree, paths from its top. Not entered: .git,
+    symbolic links, build-output directories (listed as outputs)."""
     sources, outputs = [], []
     for d, dirs, names in os.walk(tree):
         rel = os.path.relpath(d, tree)
@@ -250,8 +245,7 @@ def _scan(tree):
 
 
 def source_files(tree):
-    """The tree's regular files that are not build outputs, .git or symbolic links: sorted
-    paths from its top."""
+    """The tree's regular files but build outputs, .git and symbolic links, sorted."""
     return _scan(tree)[0]
 
 
@@ -266,8 +260,8 @@ def remove_build_outputs(tree):
 
 
 def copy_sources(src, dst):
-    """Copies tree src's source files into dst, modes kept; returns their paths. Files of the
-    same size and modification time are left alone, so make in dst rebuilds only what changed."""
+    """Copies src's source files into dst and returns them. Files of the same size and time
+    are left alone, so make in dst rebuilds only what changed."""
     files = source_files(src)
     for rel in files:
         a, b = os.path.join(src, rel), os.path.join(dst, rel)
@@ -287,9 +281,8 @@ class MachineError(Exception):
 
 
 class Machine:
-    """One QEMU and its serial console. A reader thread collects the output (less carriage
-    returns) and hands each piece to echo if given; callers wait for patterns in the output
-    after a mark, an offset into all of it (mark() is the current end)."""
+    """One QEMU and its console. A thread collects the output (to echo too, if given); callers
+    wait for patterns after a mark, an offset into all of it (mark() is the current end)."""
 
     def __init__(self, argv, echo=None, user=None):
         self.proc = spawn(argv, user, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -304,9 +297,8 @@ class Machine:
     @classmethod
     def boot(cls, tree, img, timeout=BOOT_TIMEOUT, copy_of="fs.img", echo=None, user=None,
              extra=(), **qemu):
-        """Boots tree's kernel on img, first a copy of copy_of (in tree, or absolute) unless
-        None, with qemu_argv()'s cpus, mem, qemu, bios, extra; a reset ends QEMU. Returns (the
-        Machine, None or why no prompt came); the caller closes it either way."""
+        """Boots tree's kernel (qemu: qemu_argv()'s cpus, mem, qemu, bios) on img, first a copy
+        of copy_of (in tree) unless None. Returns (the Machine, None or why no prompt came)."""
         if copy_of:
             shutil.copyfile(os.path.join(tree, copy_of), img)
         m = cls(qemu_argv(os.path.join(tree, "kernel", "kernel"), img,
@@ -342,18 +334,16 @@ class Machine:
             return self.text[max(0, mark - self.dropped):]
 
     def wait_for(self, pattern, mark=0, timeout=BOOT_TIMEOUT, skip=None):
-        """Waits until the compiled pattern matches the output after mark. Returns None, or
-        why not: a kernel panic ("panic: " outside the text skip, e.g. a file being printed),
-        a flood of output, QEMU's exit, or the timeout."""
+        """Waits until pattern matches the output after mark. Returns None, or why not: a
+        panic ("panic: " outside the text skip), a flood, QEMU's exit, the timeout."""
         deadline = time.monotonic() + timeout
         scanned = 0             # how much of the output after mark was searched last time
         panic, panic_seen = False, None
         with self.cond:
             while True:
                 base = max(0, mark - self.dropped)
-                # Search from 4 KiB before the old end (a match may straddle chunks or span
-                # lines): at the mark in a copy, where ^ matches; later in the text itself,
-                # so that a flood costs linear time.
+                # From 4 KiB before the old end (a match may span chunks): at the mark in a
+                # copy, where ^ matches; later in place, so that a flood costs linear time.
                 begin = base + max(0, scanned - 4096)
                 if begin == base:
                     found = pattern.search(self.text[base:])
@@ -399,8 +389,8 @@ class Machine:
         return self.type(line + "\n")
 
     def run(self, command, timeout):
-        """Types command at the shell's prompt and waits for the next one. Returns (the output
-        from command's echo through the prompt, seconds taken, None or why it did not end)."""
+        """Types command at the prompt, waits for the next. Returns (the output from the echo
+        through the prompt, seconds taken, None or why it did not end)."""
         mark, start = self.mark(), time.monotonic()
         if not self.send(command):
             return "", 0.0, "QEMU stopped reading input"
