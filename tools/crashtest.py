@@ -1,18 +1,14 @@
 #!/usr/bin/env python3
 """crashtest.py: crash QEMU at chosen and random moments and check what the file system promises.
-
-Builds this tree once, in a private copy with tools/crashwr.c as a user program, then runs each
-case --iters times: boot, start a crashwr scenario, kill QEMU (the crash), fsck the image
-(orphans allowed), boot again (the kernel recovers the log), run the scenario's check, fsck
-strictly. docs/build-and-debug.md (Crash safety) describes the output. The cases:
-  random   files rewritten to one generation at a time, killed after a random 0.5..6 s,
-           --rounds times on one image: every file wholly one generation;
-  closers  several writers, killed right after a chosen close()'s line: every file whose
-           close() returned wholly there, every other one a prefix of whole write chunks;
+Builds this tree once with tools/crashwr.c, then runs each case --iters times: boot, start a
+crashwr scenario, kill QEMU (the crash), fsck (orphans allowed), boot again (the kernel recovers
+the log), run the scenario's check, fsck strictly. docs/build-and-debug.md (Crash safety) has
+the details. The cases:
+  random   killed at random moments during rewrites: every file wholly one generation;
+  closers  killed right after a chosen close()'s line: every closed file whole;
   orphan   a file removed while open; killed: no orphan inode left after the reboot;
-  idle     written, nothing closed, every process asleep; killed after 1 s: all there after
-           the reboot, and then `halt` powers off;
-  hogs     as idle beside 60 CPU-bound processes: all there 1 s (at most 2) after the write;
+  idle     written, nothing closed, all asleep; killed 1 s later: all there; halt powers off;
+  hogs     as idle beside 60 CPU-bound processes;
   fsck     no QEMU: fsck.py reports each kind of damage planted in a fresh image."""
 
 import argparse
@@ -86,15 +82,22 @@ class Run:
             m.expect(re.compile(ready), self.t, mark)
         return img, m
 
-    def check(self, img, cmd, why="after the reboot"):
-        """Boots img (the kernel recovers the log) and runs the crashwr check cmd; Fail
-        (saying why) unless it says OK. Returns its output and the machine."""
+    def recover(self, img, cmd, why="after the reboot", halt=False):
+        """Boots img (the kernel recovers the log) and runs the crashwr check cmd, which must
+        say OK (else Fail, saying why); then `sync` and a kill, or `halt`, which must power
+        the machine off; then fscks img strictly. Returns cmd's output."""
         m = self.boot(img)
         out, _, stopped = m.run(cmd, self.t)
         if stopped or " ".join(cmd.split()[:2]) + ": OK" not in out:
             m.kill()
             raise Fail("%s, %s: %s\n%s" % (why, cmd, stopped or "", out.strip()))
-        return out, m
+        end, _, stopped = m.run("halt" if halt else "sync", self.t,
+                                EXITED if halt else kit.PROMPT)
+        m.kill()
+        if (halt and not stopped.startswith("QEMU exited")) or (stopped and not halt):
+            raise Fail("%s did not finish (%s):\n%s" % (end.split("\n")[0], stopped, end))
+        fsck_image(img, "after halt" if halt else "after recovery (a mount, then sync)")
+        return out
 
     def crash(self, img, m):
         """Kills m (the crash) and fscks img, orphans allowed; returns fsck's warnings."""
@@ -107,8 +110,7 @@ def case_random(run):
     img = run.random_img()
     if not os.path.exists(img):                    # the first iteration, or after a failure
         shutil.copy(os.path.join(run.tree, "fs.img"), img)
-        run.check(img, "crashwr init", why="on a fresh image")[1].kill()
-        fsck_image(img, "after crashwr init")
+        run.recover(img, "crashwr init", why="on a fresh image")
     notes = []
     for _ in range(run.args.rounds):
         delay = run.rng.uniform(0.5, 6.0)
@@ -116,9 +118,7 @@ def case_random(run):
         m.send("crashwr run")
         time.sleep(delay)
         replayed = any("replayed" in w for w in run.crash(img, m))
-        out, m = run.check(img, "crashwr check")
-        m.kill()
-        fsck_image(img, "after recovery")
+        out = run.recover(img, "crashwr check")
         gens = sorted(int(x) for x in re.findall(r"generation (\d+) whole", out))
         notes.append("%.1fs%s gen %d..%d" % (delay, " (log replayed)" if replayed else "",
                                             gens[0], gens[-1]))
@@ -155,9 +155,7 @@ def case_closers(run):
     closed = closed_lines(out)
     if "crashwr close: FAIL" in out or "cannot write" in out:
         raise Fail("a writer failed before the crash:\n" + kit.tail(out))
-    out, m = run.check(img, "crashwr closecheck %d %d" % (NWRITERS, epoch))
-    m.kill()
-    fsck_image(img, "after recovery")
+    out = run.recover(img, "crashwr closecheck %d %d" % (NWRITERS, epoch))
     have = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
             re.finditer(r"crashwr: (k\d_\d{4}) (\d+) of (\d+)", out)}
     lost = ["%s (%s of %d bytes)" % (name, have[name][0] if name in have else "missing", size)
@@ -179,12 +177,7 @@ def case_orphan(run):
         raise Fail("after the crash the image holds no orphan inode, so the case proves "
                    "nothing: the unlink and writes were not on disk although a later close() "
                    "had returned")
-    _, m = run.check(img, "crashwr orphancheck")
-    why = m.run("sync", run.t)[2]
-    m.kill()
-    if why:
-        raise Fail("sync after the reboot: " + why)
-    fsck_image(img, "after the reboot (a mount, then sync)")
+    run.recover(img, "crashwr orphancheck")
     return "an orphan after the crash (%s); none after the reboot" % orphans[0].split(" (")[0]
 
 
@@ -197,21 +190,11 @@ def case_idle(run, hogs=False):
     img, m = run.start(name, "crashwr " + name, r"crashwr idle: written, sleeping")
     time.sleep(wait)
     run.crash(img, m)
-    _, m = run.check(img, "crashwr idlecheck", why="calls that finished %.1f s before the "
-                     "crash are not on disk after the reboot%s"
-                     % (wait, ", with 60 CPU hogs running" if hogs else ""))
+    run.recover(img, "crashwr idlecheck", halt=not hogs,
+                why="calls that finished %.1f s before the crash are not on disk after the "
+                "reboot%s" % (wait, ", with 60 CPU hogs running" if hogs else ""))
     if hogs:
-        m.kill()
-        fsck_image(img, "after recovery")
         return "written under 60 hogs, killed %.1f s later: all there after the reboot" % wait
-    mark = m.mark()
-    m.send("halt")                                 # syncs and powers off: QEMU must exit
-    why = m.wait_for(EXITED, mark, run.t)
-    if not why.startswith("QEMU exited"):
-        raise Fail("halt did not power the machine off (%s); last output:\n%s"
-                   % (why, kit.tail(m.since(mark))))
-    m.close()
-    fsck_image(img, "after halt")
     return "idle %.1f s, then killed: all there after the reboot; halt powered off" % wait
 
 
@@ -306,11 +289,8 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES),
                     help="comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--rounds", type=int, default=2, help="random kills per iteration")
-    ap.add_argument("--cpus", type=int, default=kit.setting("CPUS"),
-                    help="harts (default: CPUS from the environment, else %d)" % kit.CPUS_DEFAULT)
-    ap.add_argument("--mem", type=int, default=kit.setting("MEM"),
-                    help="MiB of RAM, for the build and QEMU (default: MEM from the "
-                    "environment, else %d)" % kit.MEM_DEFAULT)
+    ap.add_argument("--cpus", type=int, default=kit.setting("CPUS"), help="harts (env. CPUS)")
+    ap.add_argument("--mem", type=int, default=kit.setting("MEM"), help="MiB of RAM (env. MEM)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--timeout-scale", type=float, default=1.0)
     ap.add_argument("-v", action="store_true", help="echo the consoles")
