@@ -21,8 +21,9 @@
 #define NHOGS 60
 #define CHUNK ((MAXOPBLOCKS - 5) * BSIZE)          // WRITE_CHUNK in kernel/file.c
 #define IDLESIZE 3000
-#define ABSENT 0                                   // expect(): no such file
-#define ISDIR (-1)                                 // expect(): a directory
+#define ABSENT (-2)                                // readpat(), expect(): no such file
+#define ISDIR (-3)                                 // expect(): a directory
+#define INHEADER (-1)                              // readpat(): the seed is in the file
 static const int sizes[NFILES] = { 100, 1024, 2000, 3500, 4096, 5120 };
 static char buf[16384];
 
@@ -50,23 +51,22 @@ putpat(int fd, int seed, int off, int n)
   return write(fd, fill(seed, off, n), n) == n ? 0 : -1;
 }
 
-// Reads the file s (its first sizeof(buf) bytes) into buf: its length, or -2 if none.
+// Reads the file s (its first sizeof(buf) bytes) into buf; every byte must be pattern
+// seed's, or with seed INHEADER, every byte after the first four, which hold the seed.
+// Returns the file's length, ABSENT, or -1 after naming the first wrong byte.
 static int
-slurp(char *s)
+readpat(char *s, int seed)
 {
-  int fd = open(s, O_RDONLY), n = 0, m;
+  int fd = open(s, O_RDONLY), n = 0, m, from = 0;
   if(fd < 0)
-    return -2;
+    return ABSENT;
   while((m = read(fd, buf + n, sizeof(buf) - n)) > 0)
     n += m;
   close(fd);
-  return n;
-}
-
-// Bytes from..n-1 of buf must be pattern seed's: n, or -1 after naming the first wrong one.
-static int
-checkpat(char *s, int seed, int from, int n)
-{
+  if(seed == INHEADER){
+    memmove(&seed, buf, sizeof(seed));
+    from = sizeof(seed);
+  }
   for(int k = from; k < n; k++){
     if(buf[k] != pat(seed, k)){
       printf("crashwr: %s byte %d is garbage\n", s, k);
@@ -74,13 +74,6 @@ checkpat(char *s, int seed, int from, int n)
     }
   }
   return n;
-}
-
-// The file s, all pattern seed: its length, -2 if there is none, -1 if it holds garbage.
-static int
-patfile(char *s, int seed)
-{
-  return checkpat(s, seed, 0, slurp(s));
 }
 
 // s = prefix followed by i in n decimal digits.
@@ -96,8 +89,8 @@ name(char *s, char *prefix, int i, int n)
 
 // ---- init, run, check: files rewritten whole, one generation at a time ----
 
-// Every cw file at generation g: bytes 0..3 hold g, so a reader knows which pattern the
-// rest must be. The closes come after all the writes, so that with group commit several
+// Every cw file at generation g: bytes 0..3 hold its seed, so a reader knows which pattern
+// the rest must be. The closes come after all the writes, so that with group commit several
 // whole-file writes share one transaction. 0, or 1 if a write failed.
 static int
 writegen(uint g)
@@ -105,7 +98,8 @@ writegen(uint g)
   char s[8];
   int fds[NFILES], bad = 0;
   for(int f = 0; f < NFILES; f++){
-    memmove(fill(g * NFILES + f, 0, sizes[f]), &g, sizeof(g));
+    int seed = g * NFILES + f;
+    memmove(fill(seed, 0, sizes[f]), &seed, sizeof(seed));
     fds[f] = open(name(s, "cw", f, 1), O_CREATE | O_RDWR);
     if(fds[f] < 0 || write(fds[f], buf, sizes[f]) != sizes[f]){
       printf("crashwr: cannot write %s\n", s);
@@ -153,34 +147,29 @@ check(int unused1, int unused2)
   char s[8];
   int bad = 0;
   for(int f = 0; f < NFILES; f++){
-    uint g = 0;
-    int n = slurp(name(s, "cw", f, 1));
-    memmove(&g, buf, sizeof(g));
-    if(checkpat(s, g * NFILES + f, sizeof(g), n) == sizes[f]){
-      printf("crashwr: %s generation %d whole\n", s, g);
+    int seed, n = readpat(name(s, "cw", f, 1), INHEADER);
+    memmove(&seed, buf, sizeof(seed));
+    if(n == sizes[f] && seed % NFILES == f){
+      printf("crashwr: %s generation %d whole\n", s, seed / NFILES);
       continue;
     }
     printf("crashwr: %s is missing, short or mixed (%d bytes of %d)\n", s, n, sizes[f]);
     bad = 1;
   }
   for(int id = 0; id < NSCRATCH; id++)
-    bad |= patfile(name(s, "t", id, 3), id) == -1;
+    bad |= readpat(name(s, "t", id, 3), id) == -1;
   return bad;
 }
 
 // ---- close: several writers; every file whose close() returned must survive whole ----
 
+// Writer w's file i: its name k<w>_<i> into s; returns its size, which epoch e picks.
 static int
-closesize(int w, int i, int e)
-{
-  return 1 + (int)(((uint)(w * 7919 + i * 4099 + e * 104729)) % 12288);
-}
-
-static char *
-closename(char *s, int w, int i)
+closefile(char *s, int w, int i, int e)
 {
   char prefix[] = { 'k', '0' + w, '_', 0 };
-  return name(s, prefix, i, 4);
+  name(s, prefix, i, 4);
+  return 1 + (int)(((uint)(w * 7919 + i * 4099 + e * 104729)) % 12288);
 }
 
 // Lines of several writers may interleave on the console and garble each other, so each
@@ -190,8 +179,8 @@ closewriter(int w, int e)
 {
   char s[16];
   for(int i = 0; i < NCLOSE; i++){
-    int n = closesize(w, i, e);
-    int fd = open(closename(s, w, i), O_CREATE | O_WRONLY);
+    int n = closefile(s, w, i, e);
+    int fd = open(s, O_CREATE | O_WRONLY);
     if(fd < 0 || putpat(fd, w * NCLOSE + i, 0, n) < 0){
       printf("crashwr: writer %d cannot write %s\n", w, s);
       exit(1);
@@ -226,9 +215,9 @@ closecheck(int nw, int e)
   int bad = 0;
   for(int w = 0; w < nw; w++){
     for(int i = 0; i < NCLOSE; i++){
-      int want = closesize(w, i, e);
-      int len = patfile(closename(s, w, i), w * NCLOSE + i);
-      if(len == -2)
+      int want = closefile(s, w, i, e);
+      int len = readpat(s, w * NCLOSE + i);
+      if(len == ABSENT)
         continue;
       if(len >= 0 && (len == want || (len < want && len % CHUNK == 0))){
         printf("crashwr: %s %d of %d\n", s, len, want);
@@ -295,22 +284,16 @@ hogs(int unused1, int unused2)
   return idle(0, 0);
 }
 
-// 0 if s is what is expected: size bytes of pattern seed, ABSENT or ISDIR; else 1, saying so.
+// 0 if s is size bytes of pattern seed (ABSENT: no such file; ISDIR: a directory); else 1,
+// saying so.
 static int
 expect(char *s, int seed, int size)
 {
   struct stat st;
-  int ok;
-  if(size == ABSENT)
-    ok = stat(s, &st) < 0;
-  else if(size == ISDIR)
-    ok = stat(s, &st) == 0 && st.type == T_DIR;
-  else
-    ok = patfile(s, seed) == size;
-  if(ok)
-    return 0;
-  printf("crashwr: %s is not %s\n", s, size == ABSENT ? "gone" : "all there");
-  return 1;
+  int ok = size == ISDIR ? stat(s, &st) == 0 && st.type == T_DIR : readpat(s, seed) == size;
+  if(!ok)
+    printf("crashwr: %s is not %s\n", s, size == ABSENT ? "gone" : "all there");
+  return !ok;
 }
 
 static int
