@@ -125,7 +125,7 @@ def run_program(m, cmd, vals, tag):
             if len(f) == 4 and f[0] == "sysbench" and re.fullmatch(r"-?\d+", f[2]):
                 vals[f[1]] = float(f[2])
     else:
-        vals["%s, s" % cmd] = -1 if why or "FAILED" in out else secs
+        vals["%s, s" % cmd] = -1 if why or "FAILED" in out else round(secs, 2)
     say("bench: %s: %s (%.1fs)%s" % (tag, cmd, secs, "; " + why if why else ""))
     return why
 

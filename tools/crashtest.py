@@ -94,7 +94,7 @@ class Run:
         end, _, stopped = m.run("halt" if halt else "sync", self.t,
                                 EXITED if halt else kit.PROMPT)
         m.kill()
-        if (halt and not stopped.startswith("QEMU exited")) or (stopped and not halt):
+        if not (stopped.startswith("QEMU exited") if halt else stopped is None):
             raise Fail("%s did not finish (%s):\n%s" % (end.split("\n")[0], stopped, end))
         fsck_image(img, "after halt" if halt else "after recovery (a mount, then sync)")
         return out
