@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from statistics import median
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
