@@ -42,7 +42,7 @@ def check(data, orphans_ok=False):
     owner = {}          # block -> the inode using it
 
     def use(b, what):
-        """b if it is a data block with no other owner (now what), else 0."""
+        """b if it is a data block with no other owner (what becomes its owner), else 0."""
         if not datastart <= b < size:
             bad("%s uses block %d outside the data area" % (what, b))
         elif b in owner:
