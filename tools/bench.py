@@ -1,32 +1,12 @@
 #!/usr/bin/env python3
-"""The benchmark driver: `make bench` (what copy-on-write fork buys), `make bench-paths`
-(--paths: what the fast paths buy) and --against REV (this tree against a git commit).
-
-Each mode builds three kernels, each in its own copy of the tree under bench-out/build-NAME/
-(so objects of different settings never mix), boots them headless at once (the QEMU command
-line of `make qemu`, from tools/xv6kit.py) and runs the benchmark programs on each in turn,
-the order rotating every round, so that a change in host load hits all alike. A ratio is
-taken within a round; the table shows its median and min..max over the rounds.
-  default  cow (COW=1), onepage (COWBATCH=0: one page per fault) and eager (COW=0), MEM 256
-           so the eager fork of 64 MiB fits. forkbench every round (3); then once on each,
-           sysbench and the wall-clock time of cowtest and `usertests -q` from typing the
-           command to the next prompt. Writes bench-out/bench.csv and draws
-           bench-out/forkbench.svg with gnuplot (installing gnuplot-nox when it is missing).
-  --paths  fast (the default build), synccommit (LOGCOMMIT=sync) and fullflush
-           (TRAPFLUSH=full); sysbench every round (5); writes bench-out/paths.csv.
-  --against REV  base (REV's default build, from git archive into bench-out/src-COMMIT/),
-           onepage and cow of this tree; forkbench and sysbench every round (3); writes
-           bench-out/against.csv.
-paths.csv and against.csv: KERNEL,ROUND,NAME,VALUE with every number (forkbench's as
-FIELD_SIZEMiB). bench.csv has one row per measurement line, prefixed by the kernel:
-  KERNEL,forkbench,SIZE_MIB,fork_us,forkwrite_us,pages,reuse_us,touch_us,mapped_pages,reps,
-      exec_us,random_us,random_written,random_allocated      (medians over the rounds)
-  KERNEL,wall,PROGRAM,SECONDS,ok|failed
-  KERNEL,sysbench,...          (sysbench's own lines, unchanged)
--1 in a forkbench field means that fork failed (the eager kernel ran out of memory).
-
-A benchmark, not a test: it reports timings and asserts none. The exit status is non-zero
-only when something could not be measured (a build, a boot, a program or the plot failed)."""
+"""The benchmark driver (staff; docs/performance.md). Builds three kernels, each in its own
+copy under bench-out/build-NAME/, boots them at once and runs the benchmarks on each in turn,
+the order rotating every round so that a change in host load hits all alike. Prints medians
+and ratios taken within a round; writes bench-out/MODE.csv (KERNEL,ROUND,NAME,VALUE; -1:
+failed) and for make bench bench-out/forkbench.svg. Modes: make bench (COW, one page per
+fault, eager fork), --paths (make bench-paths), --against REV (this tree against commit REV).
+A benchmark, not a test: it asserts no timing; the exit status is non-zero only when
+something could not be measured."""
 
 import argparse
 import os
@@ -34,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from statistics import median
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
@@ -43,25 +22,27 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import xv6kit as kit  # noqa: E402
 from xv6kit import say  # noqa: E402
 
-# Each mode's kernels (name, make settings; the table's columns) and ratios (a, b): a/b.
-COW_KERNELS = [("cow", ["COW=1"]), ("onepage", ["COW=1", "COWBATCH=0"]), ("eager", ["COW=0"])]
-COW_RATIOS = [("cow", "eager"), ("cow", "onepage")]
-PATH_KERNELS = [("fast", ["COW=1", "LOGCOMMIT=group", "TRAPFLUSH=asid"]),
-                ("synccommit", ["COW=1", "LOGCOMMIT=sync", "TRAPFLUSH=asid"]),
-                ("fullflush", ["COW=1", "LOGCOMMIT=group", "TRAPFLUSH=full"])]
-PATH_RATIOS = [("synccommit", "fast"), ("fullflush", "fast")]
-AGAINST_KERNELS = [("onepage", ["COW=1", "COWBATCH=0"]), ("cow", ["COW=1"])]
-AGAINST_RATIOS = [("onepage", "base"), ("cow", "base")]
+# Each mode: its kernels (name, make settings; the table's columns), the ratios a/b it shows,
+# its rounds and its title. --against also boots "base": the commit's default build.
+MODES = {
+    "bench": ([("cow", ["COW=1"]), ("onepage", ["COW=1", "COWBATCH=0"]), ("eager", ["COW=0"])],
+              [("cow", "eager"), ("cow", "onepage")], 3, "COW fork vs eager fork"),
+    "paths": ([("fast", ["COW=1", "LOGCOMMIT=group", "TRAPFLUSH=asid"]),
+               ("synccommit", ["COW=1", "LOGCOMMIT=sync", "TRAPFLUSH=asid"]),
+               ("fullflush", ["COW=1", "LOGCOMMIT=group", "TRAPFLUSH=full"])],
+              [("synccommit", "fast"), ("fullflush", "fast")], 5,
+              "Fast paths against the classic ones"),
+    "against": ([("onepage", ["COW=1", "COWBATCH=0"]), ("cow", ["COW=1"])],
+                [("onepage", "base"), ("cow", "base")], 3, "This tree against %s (base)"),
+}
 
 BOOT_TIMEOUT = 120
-# Seconds a program may take (generous: the eager kernel and a busy host are slow).
 TIMEOUTS = {"forkbench": 900, "sysbench": 900, "cowtest": 900, "usertests": 2400}
-WALL = ["cowtest", "usertests -q"]
+# forkbench's fields in its line's order; a line of an older tree may stop after "reps".
 FORKBENCH_FIELDS = ["fork_us", "forkwrite_us", "pages", "reuse_us", "touch_us",
                     "mapped_pages", "reps", "exec_us", "random_us", "random_written",
                     "random_allocated"]
-OLDEST_FORKBENCH = 7    # fields up to "reps": every forkbench line has at least these
-COUNT_FIELDS = {"pages", "mapped_pages", "reps", "random_written", "random_allocated"}
+OLDEST_FORKBENCH = 7
 # The forkbench fields the table shows, in its order.
 FORKBENCH_LABELS = {"fork_us": "fork+exit+wait, us", "forkwrite_us": "fork+child writes all, us",
                     "reuse_us": "parent writes after fork, us",
@@ -77,22 +58,20 @@ DISK_TIMES = {"filewrite_us", "fileread_us", "exec_us"}
 
 
 def build(name, settings, mem, tree=None):
-    """make kernel/kernel fs.img SETTINGS in bench-out/build-NAME, a copy of this tree's
-    sources (unchanged files keep their times, so make rebuilds only what changed), or in
-    tree when given (used as it is). Returns the directory, or None."""
+    """make kernel/kernel fs.img SETTINGS in tree, else in bench-out/build-NAME, a copy of
+    this tree's sources (make rebuilds only what changed). Returns the directory, or None."""
     dest = tree or os.path.join(OUT, "build-" + name)
     if tree is None:
         kit.copy_sources(ROOT, dest)
     log = os.path.join(OUT, "build-%s.log" % name)
-    start = time.monotonic()
     why, _ = kit.build(dest, ["MEM=%d" % mem] + settings, log=log)
     if why:
         with open(log, errors="replace") as f:
             say("bench: building the %s kernel: %s; the end of %s:\n%s"
                 % (name, why, log, kit.tail(f.read(), 15)))
         return None
-    say("bench: built the %s kernel (%s MEM=%d) in %s (%.0fs)"
-        % (name, " ".join(settings), mem, os.path.relpath(dest, ROOT), time.monotonic() - start))
+    say("bench: built the %s kernel (%s MEM=%d) in %s"
+        % (name, " ".join(settings), mem, os.path.relpath(dest, ROOT)))
     return dest
 
 
@@ -105,17 +84,12 @@ def export_rev(rev):
         return None, "git knows no commit %r here" % rev
     commit = r.stdout.strip()
     dest = os.path.join(OUT, "src-" + commit)
-    if os.path.exists(os.path.join(dest, "Makefile")):
-        return dest, commit
-    tmp = dest + ".part"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    archive = subprocess.Popen(["git", "-C", ROOT, "archive", commit], stdout=subprocess.PIPE)
-    untar = subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout)
-    archive.stdout.close()
-    if archive.wait() != 0 or untar.returncode != 0:
-        return None, "could not extract %s with git archive | tar" % commit
-    os.rename(tmp, dest)
+    if not os.path.exists(os.path.join(dest, "Makefile")):
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+        if subprocess.run("git -C '%s' archive %s | tar -x -C '%s'" % (ROOT, commit, dest),
+                          shell=True).returncode != 0:
+            return None, "could not extract %s with git archive | tar" % commit
     return dest, commit
 
 
@@ -134,22 +108,10 @@ def parse_forkbench(out):
     return rows
 
 
-def parse_sysbench(out):
-    """{name: number} from sysbench's `sysbench,NAME,VALUE,UNIT` lines."""
-    vals = {}
-    for f in (line.strip().split(",") for line in out.splitlines()):
-        if len(f) == 4 and f[0] == "sysbench":
-            try:
-                vals[f[1]] = float(f[2])
-            except ValueError:
-                pass
-    return vals
-
-
-# ---- Measuring ------------------------------------------------------------------------------
-def run_program(m, cmd, vals, records, tag):
-    """Runs cmd on machine m; its numbers go into vals, its bench.csv lines into records.
-    Returns None, or why it did not finish (the console is then in an unknown state)."""
+def run_program(m, cmd, vals, tag):
+    """Runs cmd on machine m and puts its numbers into vals (-1 for the time of a program
+    that printed FAILED). Returns None, or why it did not finish (the console is then in an
+    unknown state)."""
     prog = cmd.split()[0]
     out, secs, why = m.run(cmd, TIMEOUTS[prog])
     if prog == "forkbench":
@@ -158,42 +120,38 @@ def run_program(m, cmd, vals, records, tag):
             vals.update(("%s_%dMiB" % (f, size), v) for f, v in row.items())
     elif prog == "sysbench":
         why = why or ("sysbench: FAIL" in out and "sysbench failed") or None
-        vals.update(parse_sysbench(out))
-        records += [l.strip() for l in out.splitlines() if l.startswith("sysbench,")]
+        for f in (line.strip().split(",") for line in out.splitlines()):
+            if len(f) == 4 and f[0] == "sysbench" and re.fullmatch(r"-?\d+", f[2]):
+                vals[f[1]] = float(f[2])
     else:
-        ok = why is None and "FAILED" not in out
-        vals["%s, s" % cmd] = secs
-        records.append("wall,%s,%.2f,%s" % (cmd, secs, "ok" if ok else "failed"))
+        vals["%s, s" % cmd] = -1 if why or "FAILED" in out else round(secs, 2)
     say("bench: %s: %s (%.1fs)%s" % (tag, cmd, secs, "; " + why if why else ""))
     return why
 
 
 def measure(kernels, opts, rounds, each_round, once=()):
-    """Boots the kernels ({name: built tree}) at once, each on its own copy of its fs.img
-    with its console in bench-out/console-NAME.log, and runs the commands each_round on
-    each in turn every round, the order rotating (idle machines wait in wfi); then the
-    commands once on each, their numbers added to its last round. Returns ({name: [{key:
-    number} per round]}, {name: bench.csv lines}, problems). Closes every machine."""
+    """Boots the kernels ({name: built tree}) at once, consoles in bench-out/console-NAME.log,
+    and runs the commands each_round on each in turn every round, the order rotating (idle
+    machines wait in wfi); then the commands once on each, their numbers added to its last
+    round. Returns ({name: [{key: number} per round]}, problems). Closes every machine."""
     names = list(kernels)
-    runs, records = {n: [] for n in names}, {n: [] for n in names}
-    machines, logs, problems = {}, [], []
+    runs, machines, logs, problems = {n: [] for n in names}, {}, [], []
 
     def run_all(name, cmds, vals, tag):
         for cmd in cmds:
-            why = name in machines and run_program(machines[name], cmd, vals, records[name], tag)
+            why = name in machines and run_program(machines[name], cmd, vals, tag)
             if why:
                 problems.append("%s: %s: %s" % (tag, cmd, why))
                 machines.pop(name).close()
     try:
         for name in names:
             say("bench: booting the %s kernel (CPUS=%d, MEM=%d)" % (name, opts.cpus, opts.mem))
-            log = open(os.path.join(OUT, "console-%s.log" % name), "w")
+            log = open(os.path.join(OUT, "console-%s.log" % name), "w", buffering=1)
             logs.append(log)
-            m, why = kit.Machine.boot(kernels[name], os.path.join(OUT, "fs-%s.img" % name),
-                                      BOOT_TIMEOUT, cpus=opts.cpus, mem=opts.mem,
-                                      extra=["-icount", "shift=0,sleep=off"] if opts.icount
-                                      else [], echo=lambda s, f=log: (f.write(s), f.flush()))
-            machines[name] = m
+            machines[name], why = kit.Machine.boot(
+                kernels[name], os.path.join(OUT, "fs-%s.img" % name), BOOT_TIMEOUT,
+                cpus=opts.cpus, mem=opts.mem, echo=log.write,
+                extra=["-icount", "shift=0,sleep=off"] if opts.icount else [])
             if why:
                 problems.append("%s kernel did not boot: %s" % (name, why))
                 machines.pop(name).close()
@@ -208,10 +166,9 @@ def measure(kernels, opts, rounds, each_round, once=()):
             m.close()
         for log in logs:
             log.close()
-    return runs, records, problems
+    return runs, problems
 
 
-# ---- Reporting ------------------------------------------------------------------------------
 def medians(rounds):
     """{key: median over the rounds}; a failed fork (-1) in any round marks the key failed."""
     vals = {}
@@ -262,147 +219,68 @@ def table(runs, ratios, icount):
     return lines
 
 
-def write_rounds_csv(path, runs):
-    with open(path, "w") as f:
-        f.write("kernel,round,name,value\n")
-        for name, rounds in runs.items():
-            for r, vals in enumerate(rounds):
-                for key in sorted(vals):
-                    f.write("%s,%d,%s,%.10g\n" % (name, r + 1, key, vals[key]))
-
-
-def write_bench_csv(path, runs, records):
-    with open(path, "w") as f:
-        f.write("kernel,record,f1,f2,f3,f4,f5,f6,f7,f8\n")
-        for name, rounds in runs.items():
-            med = medians(rounds)
-            sizes = sorted({int(m.group(2)) for m in map(FORKBENCH_KEY.match, med) if m})
-            for s in sizes:
-                f.write("%s,forkbench,%d,%s\n" % (name, s, ",".join(
-                    ("%d" if fld in COUNT_FIELDS else "%.1f") % med.get("%s_%dMiB" % (fld, s), -1)
-                    for fld in FORKBENCH_FIELDS)))
-            for line in records[name]:
-                f.write("%s,%s\n" % (name, line))
-
-
-def ensure_gnuplot():
-    """gnuplot's path, installing gnuplot-nox with apt-get when it is missing; or None."""
-    if shutil.which("gnuplot") or not shutil.which("apt-get"):
-        return shutil.which("gnuplot")
-    say("bench: installing gnuplot-nox with apt-get")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    for argv in (["update", "-q"], ["install", "-y", "-q", "gnuplot-nox"]):
-        subprocess.run(sudo + ["apt-get"] + argv, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=kit.clean_env(DEBIAN_FRONTEND="noninteractive"))
-    return shutil.which("gnuplot")
-
-
-# The plot's lines: gnuplot's "using ..." and the title of each (columns as forkbench.dat).
-PLOT_LINES = [
-    ("1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4'", "COW: fork + exit + wait"),
-    ("1:3 with linespoints lw 2 pt 5 lc rgb '#d62728'", "eager: fork + exit + wait"),
-    ("1:4 with linespoints lw 1 dt 2 pt 6 lc rgb '#1f77b4'",
-     "COW: fork + child writes every page"),
-    ("1:5 with linespoints lw 1 dt 3 pt 8 lc rgb '#2ca02c'",
-     "COW, one page per fault: fork + child writes every page"),
-    ("1:6 with linespoints lw 1 dt 2 pt 4 lc rgb '#d62728'",
-     "eager: fork + child writes every page")]
-PLOT = """
-set terminal svg size 820,520 dynamic enhanced font 'sans,13' background rgb 'white'
-set output '%(svg)s'
-set datafile missing '?'
-set title 'fork latency vs process size: copy-on-write vs eager copy (QEMU, %(how)s)'
-set logscale xy
-set xlabel 'process size, MiB of mapped (touched) pages (log)'
-set ylabel 'time, microseconds (log)'
-set format y '10^{%%L}'
-set grid xtics ytics mxtics mytics lc rgb '#dddddd'
-set key top left box opaque
-plot %(plot)s, \\
-  '%(dat)s' using 1:2:(sprintf('%%d MiB heap', $7)) with labels offset 0,-1.2 font ',9' notitle
-"""
-
-
 def plot(runs, svg, how):
-    """Fork latency against process size, COW (batched and one page per fault) vs eager,
-    log-log, as an SVG. True if drawn."""
-    gnuplot = ensure_gnuplot()
-    if not gnuplot:
-        say("bench: no gnuplot and it could not be installed: no plot")
-        return False
-    cow, one, eager = (medians(runs[n]) for n in ("cow", "onepage", "eager"))
+    """Each kernel's fork+exit+wait and fork+child-writes-all against process size (mapped
+    pages), log-log, drawn by gnuplot into svg. Returns None, or why not."""
+    if not shutil.which("gnuplot"):
+        return "gnuplot is not installed (apt-get install gnuplot-nox)"
+    meds = {n: medians(r) for n, r in runs.items()}
+    cols = [(n, f) for n in runs for f in ("fork_us", "forkwrite_us")]
     dat = os.path.join(OUT, "forkbench.dat")
     with open(dat, "w") as f:
-        f.write("# mapped_mib cow_fork_us eager_fork_us cow_forkwrite_us onepage_forkwrite_us "
-                "eager_forkwrite_us heap_mib\n")
-        for s in sorted({int(m.group(2)) for m in map(FORKBENCH_KEY.match, cow) if m}):
-            vals = [d.get("%s_%dMiB" % (k, s), -1) for d, k in
-                    ((cow, "fork_us"), (eager, "fork_us"), (cow, "forkwrite_us"),
-                     (one, "forkwrite_us"), (eager, "forkwrite_us"))]
-            f.write("%.4f %s %d\n" % (cow["mapped_pages_%dMiB" % s] * 4096 / 2**20,
-                                      " ".join("%.1f" % v if v > 0 else "?" for v in vals), s))
-    script = PLOT % {"svg": svg, "dat": dat, "how": how, "plot": ", \\\n  ".join(
-        "'%s' using %s title '%s'" % (dat, using, title) for using, title in PLOT_LINES)}
-    r = subprocess.run([gnuplot], input=script.encode(), stdout=subprocess.PIPE,
+        for size in sorted({int(m.group(2)) for m in map(FORKBENCH_KEY.match, meds["cow"]) if m}):
+            cells = [meds[n].get("%s_%dMiB" % (field, size), -1) for n, field in cols]
+            f.write("%.4f %s\n" % (meds["cow"]["mapped_pages_%dMiB" % size] * 4096 / 2**20,
+                                   " ".join("%.1f" % v if v > 0 else "?" for v in cells)))
+    lines = ", ".join("'%s' using 1:%d with linespoints title '%s: %s'"
+                      % (dat, i + 2, n, FORKBENCH_LABELS[fld]) for i, (n, fld) in enumerate(cols))
+    script = ("set terminal svg size 820,520 background rgb 'white'\nset output '%s'\n"
+              "set datafile missing '?'\nset logscale xy\nset key top left\n"
+              "set title 'fork latency against process size (QEMU, %s)'\n"
+              "set xlabel 'MiB of mapped pages'\nset ylabel 'microseconds'\nplot %s\n"
+              % (svg, how, lines))
+    r = subprocess.run(["gnuplot"], input=script, text=True, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
-    if r.returncode != 0 or not os.path.exists(svg):
-        say("bench: gnuplot failed: " + r.stdout.decode("utf-8", "replace").strip()[-500:])
-        return False
-    return True
+    return "gnuplot failed: " + r.stdout.strip()[-500:] if r.returncode else None
 
 
 def main(argv):
     p = argparse.ArgumentParser(description="The benchmarks (make bench, make bench-paths)")
     p.add_argument("--mem", type=int, default=256, help="MiB of RAM for every kernel (256)")
     p.add_argument("--cpus", type=int, default=3, help="harts QEMU emulates (3)")
-    p.add_argument("--forkbench-args", default="",
-                   help="arguments for forkbench, e.g. '-q' or '0 1 4' (default: its full run)")
-    p.add_argument("--only-forkbench", action="store_true",
-                   help="skip sysbench, cowtest and usertests (quicker)")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="rounds of the rotation (3; with --paths 5)")
-    p.add_argument("--paths", action="store_true",
-                   help="the fast paths against the classic ones (make bench-paths)")
-    p.add_argument("--against", metavar="REV",
-                   help="this tree's kernels (the default and COWBATCH=0) against the one "
-                   "git commit REV builds")
-    p.add_argument("--icount", action="store_true",
-                   help="run QEMU with -icount shift=0,sleep=off: the time CSR then counts "
-                   "guest instructions (1 us = 1000 instructions), so the numbers do not "
-                   "depend on how busy the host is; what the emulator spends outside guest "
-                   "instructions (e.g. its TLB flushes) is not counted")
+    p.add_argument("--forkbench-args", default="", help="e.g. '-q' or '0 1 4' (default: none)")
+    p.add_argument("--only-forkbench", action="store_true", help="no sysbench, cowtest, usertests")
+    p.add_argument("--rounds", type=int, help="rounds of the rotation (3; with --paths 5)")
+    p.add_argument("--paths", action="store_true", help="the fast paths against the classic ones")
+    p.add_argument("--against", metavar="REV", help="this tree's kernels against commit REV's")
+    p.add_argument("--icount", action="store_true", help="QEMU with -icount shift=0,sleep=off: "
+                   "the time CSR counts guest instructions (1 us = 1000), whatever the host load")
     opts = p.parse_args(argv)
     if (opts.rounds is not None and opts.rounds < 1) or opts.cpus < 1 or opts.mem < 64:
         p.error("--rounds and --cpus must be positive, --mem at least 64")
     os.makedirs(OUT, exist_ok=True)
     kit.exit_on_signals()
 
-    forkbench = ("forkbench " + opts.forkbench_args).strip()
+    mode = "paths" if opts.paths else "against" if opts.against else "bench"
+    kernels, ratios, rounds, title = MODES[mode]
+    rounds = opts.rounds or rounds
+    forkbench = [("forkbench " + opts.forkbench_args).strip()]
     sysbench = [] if opts.only_forkbench else ["sysbench"]
+    each = {"bench": forkbench, "paths": ["sysbench"], "against": forkbench + sysbench}[mode]
+    once = sysbench + ["cowtest", "usertests -q"] if mode == "bench" and sysbench else []
     trees = {}
-    if opts.paths:
-        kernels, ratios, each, once, rounds = PATH_KERNELS, PATH_RATIOS, ["sysbench"], [], 5
-        title, csv = "Fast paths against the classic ones", "paths.csv"
-    elif opts.against:
+    if opts.against:
         src, commit = export_rev(opts.against)
         trees["base"] = src and build("base", [], opts.mem, tree=src)
         if not trees["base"]:
-            say("bench: " + commit if not src else "bench: could not build " + commit)
+            say("bench: " + (commit if not src else "could not build " + commit))
             return 1
-        kernels, ratios, each, once, rounds = (AGAINST_KERNELS, AGAINST_RATIOS,
-                                               [forkbench] + sysbench, [], 3)
-        title, csv = "This tree against %s (base)" % commit, "against.csv"
-    else:
-        kernels, ratios, each, rounds = COW_KERNELS, COW_RATIOS, [forkbench], 3
-        once = [] if opts.only_forkbench else sysbench + WALL
-        title, csv = "COW fork vs eager fork", "bench.csv"
+        title = title % commit
     for name, settings in kernels:
         trees[name] = build(name, settings, opts.mem)
         if not trees[name]:
             return 1
-    rounds = opts.rounds or rounds
-    runs, records, problems = measure(trees, opts, rounds, each, once)
+    runs, problems = measure(trees, opts, rounds, each, once)
 
     clock = "instruction count (-icount: 1 us = 1000 guest instructions)" if opts.icount \
         else "wall clock of the emulated machine"
@@ -414,19 +292,20 @@ def main(argv):
         + ("; disk times under -icount mean nothing: n/a" if opts.icount else ""))
     for line in table(runs, ratios, opts.icount):
         say(line)
-    path = os.path.join(OUT, csv)
-    wrote = os.path.relpath(path, ROOT)
-    if opts.paths or opts.against:
-        write_rounds_csv(path, runs)
-    else:
-        write_bench_csv(path, runs, records)
-        svg = os.path.join(OUT, "forkbench.svg")
-        how = "CPUS=%d, MEM=%d%s" % (opts.cpus, opts.mem, ", -icount" if opts.icount else "")
-        if all(runs[n] and runs[n][0] for n in runs) and plot(runs, svg, how):
-            wrote += " and " + os.path.relpath(svg, ROOT)
-        else:
-            problems.append("no plot")
-    say("\nbench: wrote " + wrote)
+    wrote = [os.path.join(OUT, mode + ".csv")]
+    with open(wrote[0], "w") as f:
+        f.write("kernel,round,name,value\n")
+        for name, per_round in runs.items():
+            for r, vals in enumerate(per_round):
+                f.writelines("%s,%d,%s,%.10g\n" % (name, r + 1, k, vals[k]) for k in sorted(vals))
+    if mode == "bench":
+        wrote.append(os.path.join(OUT, "forkbench.svg"))
+        why = plot(runs, wrote[-1], "CPUS=%d, MEM=%d%s"
+                   % (opts.cpus, opts.mem, ", -icount" if opts.icount else ""))
+        if why:
+            problems.append("no plot: " + why)
+            wrote.pop()
+    say("\nbench: wrote " + " and ".join(os.path.relpath(w, ROOT) for w in wrote))
     for line in problems:
         say("bench: could not measure: " + line)
     return 1 if problems else 0
