@@ -104,7 +104,7 @@ static char kept[KEEP];     // in .bss: allocated at exec, before the test measu
 static int nkept;
 
 // Prints the token, sep and the n bytes at s as one line, in one write: never mixed with
-// another process's line.
+// another process's line. A line printed as it came (sep ' ') is kept to print again.
 static void
 emit(char sep, char *s, int n)
 {
@@ -115,13 +115,7 @@ emit(char sep, char *s, int n)
   memmove(out + sizeof(token), s, n);
   out[sizeof(token) + n] = '\n';
   write(1, out, sizeof(token) + n + 1);
-}
-
-static void
-line(char *s, int n)
-{
-  emit(' ', s, n);
-  if(nkept + n + 1 <= KEEP){
+  if(sep == ' ' && nkept + n + 1 <= KEEP){
     memmove(kept + nkept, s, n);
     kept[nkept + n] = '\n';
     nkept += n + 1;
@@ -153,7 +147,7 @@ main(int argc, char *argv[])
   while((n = read(fds[0], buf, sizeof(buf))) > 0){
     for(int i = 0; i < n; i++){
       if(buf[i] == '\n' || len == LINE){
-        line(cur, len);
+        emit(' ', cur, len);
         len = 0;
       }
       if(buf[i] != '\n')
@@ -161,7 +155,7 @@ main(int argc, char *argv[])
     }
   }
   if(len > 0)
-    line(cur, len);
+    emit(' ', cur, len);
   wait(0);
   for(int at = 0; at < nkept; at += n + 1){
     for(n = 0; kept[at + n] != '\n'; n++)
@@ -299,8 +293,8 @@ class Console:
     the previous verdict through its own; after the last is where the run stopped. A verdict
     printed again decides; a test said to pass and to fail is failed."""
 
-    def __init__(self, run, command, verdict=None):
-        self.run, self.command = run, command
+    def __init__(self, run, command, verdict=None, says=""):
+        self.run, self.command, self.says = run, command, says
         self.out = run.outputs.get(command)
         lines = kernel_lines(self.out if self.out is not None else run.console)
         texts, kind = from_test(run, lines[1:] if self.out is not None else lines)
@@ -348,7 +342,7 @@ class Console:
         """The lines after the last verdict: for a test whose verdict never came."""
         return capped(self.lines[self.last + 1:], 15)
 
-    def require(self, name, says):
+    def require(self, name):
         """Fail unless test name's verdict came and is ok: then with the test's own lines,
         or where the run stopped if the verdict never came."""
         said = self.said(name)
@@ -357,7 +351,7 @@ class Console:
                                                        self.why_stopped()), self.stopped())
         if said.upper() != "OK":    # the verdict line alone would only repeat the reason
             own = self.own(name)
-            raise Fail(says + said, own if len(own) > 1 else [])
+            raise Fail(self.says % name + said, own if len(own) > 1 else [])
 
 
 def command_output(runs, group, command):
@@ -371,20 +365,17 @@ def command_output(runs, group, command):
 
 
 def cowtest(runs):
-    return Console(runs["cowtest"], "cowtest", COWTEST_VERDICT)
+    return Console(runs["cowtest"], "cowtest", COWTEST_VERDICT, "cowtest says: %s: ")
 
 
 def usertests(runs):
-    return Console(runs["usertests"], "usertests -q", USERTESTS_VERDICT)
+    return Console(runs["usertests"], "usertests -q", USERTESTS_VERDICT, "usertests: test %s: ")
 
 
 # ---- The checks ------------------------------------------------------------------------------
-def check_cowtest(name):
-    return lambda runs: cowtest(runs).require(name, "cowtest says: %s: " % name)
-
-
-def check_usertest(name):
-    return lambda runs: usertests(runs).require(name, "usertests: test %s: " % name)
+def check_verdict(program, name):
+    """The check that test name of program (cowtest or usertests) passed."""
+    return lambda runs: program(runs).require(name)
 
 
 def check_usertests_rest(runs):
@@ -408,9 +399,9 @@ def check_usertests_rest(runs):
 def check_no_leak(runs):
     """cowtest's leak check and usertests' freepages and memfree: every page back after a
     child's exit and after the whole run."""
-    cowtest(runs).require("leak", "cowtest says: leak: ")
-    usertests(runs).require("memfree", "usertests: test memfree: ")
-    usertests(runs).require("freepages", "usertests: test freepages: ")
+    cowtest(runs).require("leak")
+    usertests(runs).require("memfree")
+    usertests(runs).require("freepages")
 
 
 def check_no_panic(runs):
@@ -476,11 +467,12 @@ def check_cowstat(runs):
 
 # The point table (docs/lab-cow.md has it too): each mistake a kernel typically makes
 # costs once. A leak fails no-leak only; usertests counts the tests not graded on their own.
-TESTS = [Test("cowtest-" + n, 3, ["cowtest"], check_cowtest(n)) for n in COWTEST_NAMES] + [
+TESTS = [Test("cowtest-" + n, 3, ["cowtest"], check_verdict(cowtest, n))
+         for n in COWTEST_NAMES] + [
     Test("fork-is-cow", 14, ["cowcheck"], check_cowcheck),
     Test("cowstat", 6, ["cowcheck"], check_cowstat),
-    Test("usertests-copyin", 5, ["usertests"], check_usertest("copyin")),
-    Test("usertests-copyout", 5, ["usertests"], check_usertest("copyout")),
+    Test("usertests-copyin", 5, ["usertests"], check_verdict(usertests, "copyin")),
+    Test("usertests-copyout", 5, ["usertests"], check_verdict(usertests, "copyout")),
     Test("usertests", 20, ["usertests"], check_usertests_rest),
     Test("no-leak", 8, ["cowtest", "usertests"], check_no_leak),
     Test("no-panic", 6, list(GROUPS), check_no_panic),
@@ -496,17 +488,15 @@ class Budget:
         self.seconds, self.scale = seconds, scale
         self.end = None if seconds is None else time.monotonic() + seconds
 
-    def cap(self, base):
-        if self.end is None:
-            return base * self.scale
-        return max(0.0, min(base * self.scale, self.end - time.monotonic()))
+    def left(self):
+        return float("inf") if self.end is None else max(0.0, self.end - time.monotonic())
 
-    def over(self):
-        return self.end is not None and time.monotonic() >= self.end
+    def cap(self, base):
+        return min(base * self.scale, self.left())
 
     def explain(self, why):
         """why, or the budget's reason when a timeout happened because the budget ran out."""
-        if why and why.startswith("timeout") and self.over():
+        if why and why.startswith("timeout") and self.left() == 0:
             return "the time budget of %.0fs ran out" % self.seconds
         return why
 
@@ -557,7 +547,7 @@ def run_group(opts, tree, disk, group, budget, echo):
     """Boots a fresh copy of disk's fs.img (run_image()) and types the group's commands,
     each run by gradeexec, every program under its name in that image."""
     run = GroupRun(ran=True)
-    if budget.over():
+    if budget.left() == 0:
         run.error = budget.explain("timeout")
         return run
     start = time.monotonic()
@@ -761,22 +751,14 @@ def list_tables():
     return "\n".join(lines) + "\n"
 
 
-def git_changes(tree, out):
-    """How many paths git status shows as changed or untracked in tree (0 outside git)."""
-    r = subprocess.run(["git", "-C", tree, "status", "--porcelain"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    if r.returncode:
-        return 0
-    mine = os.path.relpath(out, tree)
-    return sum(1 for l in r.stdout.decode("utf-8", "replace").splitlines()
-               if l[3:].strip('"') != mine)
-
-
 def handin(tree, out):
     """Packs tree's source files (no build outputs, no .git) into the .tar.gz out, under one
     top directory named like the tree: what the course's grading accepts as a submission."""
     out = os.path.abspath(out)
-    changes = git_changes(tree, out)
+    git = subprocess.run(["git", "-C", tree, "status", "--porcelain"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    changed = [] if git.returncode else git.stdout.decode("utf-8", "replace").splitlines()
+    changes = len([l for l in changed if l[3:].strip('"') != os.path.relpath(out, tree)])
     if changes:
         print("handin: warning: git status shows %d uncommitted change%s; the tarball has "
               "the files as they are on disk (commit if your course grades commits)"
