@@ -8,10 +8,10 @@ runs the tests, scores them out of 100 and says why each failing test failed.
   ./grade-cow.py --list               the tests, their points and the protected files
   ./grade-cow.py --handin FILE        pack this tree without build outputs (make handin)
 
-Every test runs under gradeexec, which prints the test's lines after a token new for each
-run; the programs are in fs.img under random names; a result line without the token counts
-for nothing. Course staff grade with this script too, in a copy holding their copies of the
-protected files. Needs tools/xv6kit.py beside it; Python 3 standard library only.
+Every test runs under gradeexec (below), which prints the test's lines after a token new for
+each run; the programs are in fs.img under random names; a result line without the token
+counts for nothing. Course staff grade with this script too, in a copy holding their copies
+of the protected files. Needs tools/xv6kit.py beside it; Python 3 standard library only.
 """
 
 import argparse
@@ -89,10 +89,10 @@ main(void)
 }
 """
 GRADEEXEC_C = r"""
-// gradeexec: shipped by grade-cow.py. gradeexec PROGRAM ARGS... runs PROGRAM with its
-// output on a pipe and prints each line it writes after the token of this grading run
-// ("TOKEN line"); when PROGRAM has ended, all of them again ("TOKEN.line"), at a quiet
-// moment: a line printed while the test runs can be mixed with kernel messages.
+// gradeexec: shipped by grade-cow.py. gradeexec PROGRAM ARGS... prints each line PROGRAM
+// writes after this grading run's token ("TOKEN line"), and when PROGRAM has ended all of
+// them again ("TOKEN.line"), at a quiet moment: a line printed while the test runs can be
+// mixed with kernel messages.
 #include "kernel/types.h"
 #include "user/user.h"
 
@@ -592,9 +592,6 @@ class Report:
         self.shown = {}         # console lines printed -> the test they were printed under
         self.started = time.monotonic()
 
-    def total(self, key):
-        return sum(t[key] for t in self.tests)
-
     def add(self, test, fail=None, elapsed=0.0):
         """test passed, or failed with the Fail fail."""
         output = ""
@@ -616,8 +613,8 @@ class Report:
             kit.say("    " + line)
 
     def as_json(self):
-        return {"tree": self.name, "score": self.total("score"),
-                "max_score": self.total("points"),
+        return {"tree": self.name, "score": sum(t["score"] for t in self.tests),
+                "max_score": sum(t["points"] for t in self.tests),
                 "elapsed": round(time.monotonic() - self.started, 1), "note": self.note,
                 "suspect": self.suspect, "tests": self.tests}
 
