@@ -65,8 +65,8 @@ main(void)
   check(mem != SBRK_ERROR, "sbrk");
   for(int off = 0; off < GROW; off += PAGE)
     mem[off] = (char)(off / PAGE + 1);
-  check(pipe(fds) == 0, "pipe");
-  check(memstat(&before) == 0, "memstat");
+  check(pipe(fds) >= 0, "pipe");
+  check(memstat(&before) >= 0, "memstat");
   int pid = fork();
   check(pid >= 0, "fork");
   if(pid == 0){
@@ -75,7 +75,7 @@ main(void)
     read(fds[0], &c, 1);
     exit(0);
   }
-  check(memstat(&after) == 0, "memstat");
+  check(memstat(&after) >= 0, "memstat");
   printf("cowcheck: touched %d pages; fork allocated %d pages; %d mappings shared\n",
          GROW / PAGE, (int)(before.freepages - after.freepages),
          (int)(after.cowshared - before.cowshared));
