@@ -343,8 +343,8 @@ class Console:
         return capped(self.lines[self.last + 1:], 15)
 
     def require(self, name):
-        """Fail unless test name's verdict came and is ok: then with the test's own lines,
-        or where the run stopped if the verdict never came."""
+        """Fails unless test name's verdict came and is ok, showing the test's own lines, or
+        where the run stopped if the verdict never came; says % name begins a failing one."""
         said = self.said(name)
         if said is None:
             raise Fail("%s did not report %s (%s)" % (self.command.split()[0], name,
