@@ -7,16 +7,11 @@ runs the tests, scores them out of 100 and says why each failing test failed.
   ./grade-cow.py --tree DIR --fs-from C    ... with only its kernel: fs.img is built in C
   ./grade-cow.py --list               the tests, their points and the protected files
   ./grade-cow.py --handin FILE        pack this tree without build outputs (make handin)
-  options: --cpus N  --mem MIB  --timeout-scale X  --time-budget S  --only NAME  -v
-           --json FILE  --qemu PATH  --name NAME  --user UID
 
-Every test runs under gradeexec, which prints the test's lines after a token new for each
-run; the programs are in fs.img under random names; a result line without the token counts
-for nothing.
-
-Course staff grade a submission with this script too, in a copy that has their copies of the
-protected files. The build and the QEMU driver are tools/xv6kit.py's: copy it along with this
-file. Python 3 standard library only.
+Every test runs under gradeexec (below), which prints the test's lines after a token new for
+each run; the programs are in fs.img under random names; a result line without the token
+counts for nothing. Course staff grade with this script too, in a copy holding their copies
+of the protected files. Needs tools/xv6kit.py beside it; Python 3 standard library only.
 """
 
 import argparse
@@ -27,20 +22,19 @@ import re
 import secrets
 import shutil
 import stat
+import string
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from collections import namedtuple
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, os.path.join(HERE, "tools"))
 import xv6kit as kit  # noqa: E402
 
-OWN_LINES = 12          # at most this many console lines are shown for one failing test
-
-# The checking program the grader ships; built with EXTRA_PROGS into the tree's fs.img.
-# Its size (GROW_MB) is read back from the source for the messages below.
+# The programs the grader ships, built with EXTRA_PROGS into the tree's fs.img.
 COWCHECK_C = r"""
 // cowcheck: shipped by grade-cow.py. Does fork share a big address space or copy it?
 #include "kernel/types.h"
@@ -52,10 +46,12 @@ COWCHECK_C = r"""
 #define GROW     (GROW_MB * 1024 * 1024)
 
 static void
-fail(const char *what)
+check(int ok, const char *what)
 {
-  printf("cowcheck: %s failed\n", what);
-  exit(1);
+  if(!ok){
+    printf("cowcheck: %s failed\n", what);
+    exit(1);
+  }
 }
 
 int
@@ -64,27 +60,22 @@ main(void)
   struct memstat before, after;
   int fds[2];
   char c = 0;
-
   char *mem = sbrk(GROW);
-  if(mem == SBRK_ERROR)
-    fail("sbrk");
+
+  check(mem != SBRK_ERROR, "sbrk");
   for(int off = 0; off < GROW; off += PAGE)
     mem[off] = (char)(off / PAGE + 1);
-  if(pipe(fds) < 0)
-    fail("pipe");
-  if(memstat(&before) < 0)
-    fail("memstat");
+  check(pipe(fds) >= 0, "pipe");
+  check(memstat(&before) >= 0, "memstat");
   int pid = fork();
-  if(pid < 0)
-    fail("fork");
+  check(pid >= 0, "fork");
   if(pid == 0){
     // Parked on the pipe so the parent measures while both share everything.
     close(fds[1]);
     read(fds[0], &c, 1);
     exit(0);
   }
-  if(memstat(&after) < 0)
-    fail("memstat");
+  check(memstat(&after) >= 0, "memstat");
   printf("cowcheck: touched %d pages; fork allocated %d pages; %d mappings shared\n",
          GROW / PAGE, (int)(before.freepages - after.freepages),
          (int)(after.cowshared - before.cowshared));
@@ -92,21 +83,16 @@ main(void)
   close(fds[1]);
   wait(0);
   for(int off = 0; off < GROW; off += PAGE)
-    if(mem[off] != (char)(off / PAGE + 1))
-      fail("parent's memory check");
+    check(mem[off] == (char)(off / PAGE + 1), "parent's memory check");
   printf("cowcheck: done\n");
   exit(0);
 }
 """
-# The program every test runs under, shipped like cowcheck: it runs the test with its output
-# on a pipe and prints each of the test's lines after this run's token, which the grader
-# writes into its copy of the binary (over TOKEN_SLOT). A result line without the token did
-# not come from the test.
 GRADEEXEC_C = r"""
-// gradeexec: shipped by grade-cow.py. gradeexec PROGRAM ARGS... runs PROGRAM with its
-// output on a pipe and prints each line it writes after the token of this grading run
-// ("TOKEN line"); when PROGRAM has ended, all of them again ("TOKEN.line"), at a quiet
-// moment: a line printed while the test runs can be mixed with kernel messages.
+// gradeexec: shipped by grade-cow.py. gradeexec PROGRAM ARGS... prints each line PROGRAM
+// writes after this grading run's token ("TOKEN line"), and when PROGRAM has ended all of
+// them again ("TOKEN.line"), at a quiet moment: a line printed while the test runs can be
+// mixed with kernel messages.
 #include "kernel/types.h"
 #include "user/user.h"
 
@@ -117,23 +103,20 @@ static char token[] = "@TOKEN-SLOT-OF-24-CHARS@";  // the grader writes the toke
 static char kept[KEEP];     // in .bss: allocated at exec, before the test measures memory
 static int nkept;
 
-// Prints the line at out + sizeof(token), n bytes, after the token and sep, in one write:
-// never mixed with another process's line.
+// Prints the token, sep and the n bytes at s as one line, in one write: never mixed with
+// another process's line. A line printed as it came (sep ' ') is kept to print again.
 static void
-emit(char *out, int n, char sep)
+emit(char sep, char *s, int n)
 {
+  char out[sizeof(token) + LINE + 1];
+
   memmove(out, token, sizeof(token) - 1);
   out[sizeof(token) - 1] = sep;
+  memmove(out + sizeof(token), s, n);
   out[sizeof(token) + n] = '\n';
   write(1, out, sizeof(token) + n + 1);
-}
-
-static void
-line(char *out, int n)
-{
-  emit(out, n, ' ');
-  if(nkept + n + 1 <= KEEP){
-    memmove(kept + nkept, out + sizeof(token), n);
+  if(sep == ' ' && nkept + n + 1 <= KEEP){
+    memmove(kept + nkept, s, n);
     kept[nkept + n] = '\n';
     nkept += n + 1;
   }
@@ -142,7 +125,7 @@ line(char *out, int n)
 int
 main(int argc, char *argv[])
 {
-  char out[sizeof(token) + LINE + 1], buf[128];
+  char buf[128], cur[LINE];
   int fds[2], n, len = 0;
 
   if(argc < 2 || pipe(fds) < 0){
@@ -163,29 +146,27 @@ main(int argc, char *argv[])
   close(fds[1]);
   while((n = read(fds[0], buf, sizeof(buf))) > 0){
     for(int i = 0; i < n; i++){
-      if(buf[i] != '\n' && len < LINE){
-        out[sizeof(token) + len++] = buf[i];
-        continue;
+      if(buf[i] == '\n' || len == LINE){
+        emit(' ', cur, len);
+        len = 0;
       }
-      line(out, len);
-      len = 0;
       if(buf[i] != '\n')
-        out[sizeof(token) + len++] = buf[i];
+        cur[len++] = buf[i];
     }
   }
   if(len > 0)
-    line(out, len);
+    emit(' ', cur, len);
   wait(0);
-  for(int at = 0; at < nkept; at += len + 1){
-    for(len = 0; kept[at + len] != '\n'; len++)
-      out[sizeof(token) + len] = kept[at + len];
-    emit(out, len, '.');
+  for(int at = 0; at < nkept; at += n + 1){
+    for(n = 0; kept[at + n] != '\n'; n++)
+      ;
+    emit('.', kept + at, n);
   }
   exit(0);
 }
 """
 TOKEN_SLOT = b"@TOKEN-SLOT-OF-24-CHARS@"
-TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+TOKEN_CHARS = string.ascii_letters + string.digits
 # A kernel line printed while a test's line is, on another hart, can be mixed into it; the
 # token still counts spread over at most this many more characters. A kernel that does not
 # know the token matches it by chance only with odds below 1e-9 a line (24 characters of 62).
@@ -196,8 +177,8 @@ RENAMED = ["gradeexec", "cowtest", "usertests", "cowcheck", "cowstat"]
 # Strings only the tests print: a kernel holding one may print the tests' lines itself.
 SUSPECT = re.compile(rb"(?:ALL |COW )*TESTS PASSED|fork allocated \d+|[\w%]*: (?:ok|OK)\n")
 COWCHECK_MB = int(re.search(r"#define GROW_MB\s+(\d+)", COWCHECK_C).group(1))
-# fork of a process that touched COWCHECK_MB MiB must allocate fewer than this many pages.
-COWCHECK_LIMIT = 256
+COWCHECK_LIMIT = 256    # pages a fork of the COWCHECK_MB MiB process must allocate fewer than
+OWN_LINES = 12          # at most this many console lines are shown for one failing test
 
 # ---- Protected files -------------------------------------------------------------------------
 # Everything that decides a grade besides the kernel. When course staff grade a submission,
@@ -224,15 +205,14 @@ PROTECTED = [
 ]
 COWCHECK_ROW = ("cowcheck", "the fork-is-cow check: its C source is inside grade-cow.py")
 
-# ---- What runs in each boot ---------------------------------------------------------------
-# group name -> list of (shell command, base timeout in seconds). Each group gets a fresh
-# copy of fs.img and its own QEMU.
+# ---- What runs in each boot ------------------------------------------------------------------
+# group -> [(shell command, base timeout in seconds)], in the order the groups boot. Each
+# group gets a fresh copy of fs.img and its own QEMU.
 GROUPS = {
     "cowtest": [("cowtest", 300)],
     "cowcheck": [("cowcheck", 90), ("cowstat", 30)],
     "usertests": [("usertests -q", 1200)],
 }
-GROUP_ORDER = ["cowtest", "cowcheck", "usertests"]
 # cowtest's tests, each graded on its own; its leak check is part of no-leak.
 COWTEST_NAMES = ["simple", "three", "file", "forkfork", "isolation", "textwrite",
                  "manyshare", "oom", "reuse", "onewrite", "nocopy", "race"]
@@ -245,6 +225,8 @@ COWTEST_VERDICT = re.compile(r"(?<![\w-])(%s): (ok\b|FAILED.*)"
                              % "|".join(COWTEST_NAMES + ["leak"]))
 USERTESTS_VERDICT = re.compile(r"\btest (\w+): (OK\b|FAILED.*)")
 
+Test = namedtuple("Test", "name points groups check")
+
 
 class Fail(Exception):
     """A test's verdict: failed, with this reason, and the console lines that show why."""
@@ -254,15 +236,9 @@ class Fail(Exception):
         self.lines = list(lines)
 
 
-class Test:
-    def __init__(self, name, points, groups, check):
-        self.name, self.points, self.groups, self.check = name, points, groups, check
-
-
-# ---- Reading a console: which lines are whose ---------------------------------------------
+# ---- Reading a console: which lines are whose ------------------------------------------------
 def kernel_lines(text):
-    """The console's lines from the kernel's first on: OpenSBI's banner says nothing about
-    the kernel and would be the same in every boot."""
+    """The console's lines from the kernel's first on (OpenSBI's banner says nothing)."""
     lines = text.rstrip("\n").splitlines()
     first = next((i for i, l in enumerate(lines) if "kernel is booting" in l), None)
     if first is None:       # a kernel that stopped before its first line: after the banner
@@ -279,8 +255,8 @@ def capped(lines, n=OWN_LINES):
 
 
 def spread_mark(mark, text):
-    """The index in text of the last character of mark's characters found in order, each
-    within MIX_SPAN characters of the first, or None."""
+    """The index in text of the last of mark's characters found in order, each within
+    MIX_SPAN characters of the first, or None."""
     for start in (i for i, c in enumerate(text) if c == mark[0]):
         at = start
         for c in mark[1:]:
@@ -297,9 +273,9 @@ LIVE, AGAIN = 1, 2       # a test's line as it came, and printed again after the
 
 def from_test(run, lines):
     """(lines without the run's token, for each LIVE or AGAIN if it had it, 0 if not: the
-    kernel's). A kernel message printed on another hart can break into a line as it is
-    printed, a character here and there, and take the line break with it: the token counts
-    spread over a line and the one before (not the test's), within MIX_SPAN characters."""
+    kernel's). A kernel message on another hart can break into a line as it is printed and
+    take its line break: the token counts spread over a line and the one before (not the
+    test's), within MIX_SPAN characters."""
     out, kind = list(lines), [0] * len(lines)
     for i, line in enumerate(lines):
         prev = lines[i - 1] + "\n" if i and not kind[i - 1] else ""
@@ -310,41 +286,43 @@ def from_test(run, lines):
     return out, kind
 
 
-def test_output(texts, kind):
-    """The test's output: as gradeexec printed it again when the test had ended, else (the
-    test did not end) as it came."""
-    again = [t for t, k in zip(texts, kind) if k == AGAIN]
-    return "\n".join(again or [t for t, k in zip(texts, kind) if k == LIVE])
-
-
 class Console:
-    """One command's output, cut at the verdict lines the test printed (those with the run's
-    token): a test's own lines run from after the previous verdict through its own; after
-    the last verdict is where the run stopped. A test said to pass and to fail is failed."""
+    """One command's output. out: the test's output, as gradeexec printed it again when the
+    test had ended, else as it came (None if the command never ran); lines: each line once.
+    With verdict, cut at the verdict lines the test printed: a test's own lines run from after
+    the previous verdict through its own; after the last is where the run stopped. A verdict
+    printed again decides; a test said to pass and to fail is failed."""
 
-    def __init__(self, run, command, verdict):
-        self.run, self.command = run, command
+    def __init__(self, run, command, verdict=None, says=""):
+        self.run, self.command, self.says = run, command, says
         self.out = run.outputs.get(command)
         lines = kernel_lines(self.out if self.out is not None else run.console)
         texts, kind = from_test(run, lines[1:] if self.out is not None else lines)
-        self.out = self.out and test_output(texts, kind)
-        self.lines = [t for t, k in zip(texts, kind) if k != AGAIN]    # each line once
-        self.verdicts, kinds = {}, {}
-        self.last = -1
-        for i, (line, k) in enumerate((t, k) for t, k in zip(texts, kind) if k != AGAIN):
+        again = [t for t, k in zip(texts, kind) if k == AGAIN]
+        if self.out is not None:
+            self.out = "\n".join(again or [t for t, k in zip(texts, kind) if k == LIVE])
+        live = [(t, k) for t, k in zip(texts, kind) if k != AGAIN]
+        self.lines = [t for t, _ in live]
+        self.verdicts, self.last = {}, -1
+        if verdict:
+            self.cut(verdict, live, again)
+
+    def cut(self, verdict, live, again):
+        seen = {}       # test name -> {True for "ok", False for FAILED}, from every line
+        for i, (line, k) in enumerate(live):
             m = verdict.search(line)
             if m:
-                kinds.setdefault(m.group(1), set()).add(m.group(2).upper() == "OK")
+                seen.setdefault(m.group(1), set()).add(m.group(2).upper() == "OK")
             if m and k:
                 self.verdicts[m.group(1)] = (i, self.last, m.group(2).strip())
                 self.last = i
-        for line in (t for t, k in zip(texts, kind) if k == AGAIN):   # these decide
+        for line in again:      # these decide
             m = verdict.search(line)
             if m:
-                kinds.setdefault(m.group(1), set()).add(m.group(2).upper() == "OK")
+                seen.setdefault(m.group(1), set()).add(m.group(2).upper() == "OK")
                 i, prev, _ = self.verdicts.get(m.group(1), (len(self.lines) - 1, self.last, ""))
                 self.verdicts[m.group(1)] = (i, prev, m.group(2).strip())
-        for name in (n for n, k in kinds.items() if len(k) > 1 and n in self.verdicts):
+        for name in (n for n, ok in seen.items() if len(ok) > 1 and n in self.verdicts):
             i, prev, _ = self.verdicts[name]
             self.verdicts[name] = (i, prev, "FAILED (its output says both ok and FAILED)")
 
@@ -356,42 +334,48 @@ class Console:
         i, prev, _ = self.verdicts[name]
         return capped(self.lines[prev + 1:i + 1])
 
-    def stopped(self):
-        """(the lines after the last verdict, why the run stopped there): for a test whose
-        verdict never came."""
-        if self.out is None:
-            why = self.run.error or "'%s' never ran" % self.command
-        else:
-            why = self.run.error or "it ended without it"
-        return capped(self.lines[self.last + 1:], 15), why
+    def why_stopped(self):
+        return self.run.error or ("it ended without it" if self.out is not None
+                                  else "'%s' never ran" % self.command)
 
-    def require(self, name, says):
-        """Fail unless test name printed its verdict, and that verdict is ok: the test's own
-        lines, or where the run stopped if the verdict never came."""
+    def stopped(self):
+        """The lines after the last verdict: for a test whose verdict never came."""
+        return capped(self.lines[self.last + 1:], 15)
+
+    def require(self, name):
+        """Fails unless test name's verdict came and is ok, showing the test's own lines, or
+        where the run stopped if the verdict never came; says % name begins a failing one."""
         said = self.said(name)
         if said is None:
-            lines, why = self.stopped()
-            raise Fail("%s did not report %s (%s)" % (self.command.split()[0], name, why), lines)
+            raise Fail("%s did not report %s (%s)" % (self.command.split()[0], name,
+                                                       self.why_stopped()), self.stopped())
         if said.upper() != "OK":    # the verdict line alone would only repeat the reason
             own = self.own(name)
-            raise Fail(says + said, own if len(own) > 1 else [])
+            raise Fail(self.says % name + said, own if len(own) > 1 else [])
+
+
+def command_output(runs, group, command):
+    """(a command's output, its lines), or Fail if it never ran."""
+    run = runs[group]
+    con = Console(run, command)
+    if con.out is None:     # the boot's console only if no earlier command shows it
+        raise Fail("'%s' never ran (%s)" % (command, run.error or "no reason"),
+                   [] if run.booted else capped(kernel_lines(run.console), 15))
+    return con.out, con.lines
 
 
 def cowtest(runs):
-    return Console(runs["cowtest"], "cowtest", COWTEST_VERDICT)
+    return Console(runs["cowtest"], "cowtest", COWTEST_VERDICT, "cowtest says: %s: ")
 
 
 def usertests(runs):
-    return Console(runs["usertests"], "usertests -q", USERTESTS_VERDICT)
+    return Console(runs["usertests"], "usertests -q", USERTESTS_VERDICT, "usertests: test %s: ")
 
 
-# ---- The checks --------------------------------------------------------------------------
-def check_cowtest(name):
-    return lambda runs: cowtest(runs).require(name, "cowtest says: %s: " % name)
-
-
-def check_usertest(name):
-    return lambda runs: usertests(runs).require(name, "usertests: test %s: " % name)
+# ---- The checks ------------------------------------------------------------------------------
+def check_verdict(program, name):
+    """The check that test name of program (cowtest or usertests) passed."""
+    return lambda runs: program(runs).require(name)
 
 
 def check_usertests_rest(runs):
@@ -407,22 +391,22 @@ def check_usertests_rest(runs):
         raise Fail("usertests failed: " + " ".join(failed), lines)
     if not re.search(r"ALL TESTS PASSED|SOME TESTS FAILED", con.out or ""):
         last = max(con.verdicts, key=lambda n: con.verdicts[n][0]) if con.verdicts else None
-        lines, why = con.stopped()
         raise Fail("usertests did not finish (%s)%s" % (
-            why, "; the last test it reported: " + last if last else ""), lines)
+            con.why_stopped(), "; the last test it reported: " + last if last else ""),
+            con.stopped())
 
 
 def check_no_leak(runs):
     """cowtest's leak check and usertests' freepages and memfree: every page back after a
     child's exit and after the whole run."""
-    cowtest(runs).require("leak", "cowtest says: leak: ")
-    usertests(runs).require("memfree", "usertests: test memfree: ")
-    usertests(runs).require("freepages", "usertests: test freepages: ")
+    cowtest(runs).require("leak")
+    usertests(runs).require("memfree")
+    usertests(runs).require("freepages")
 
 
 def check_no_panic(runs):
     panics, problems = {}, []       # panic line -> the boots that printed it
-    for group in GROUP_ORDER:
+    for group in GROUPS:
         run = runs[group]
         m = re.search(r"panic:[^\n]*", run.console)
         if m:
@@ -456,26 +440,13 @@ def copies_at_fork(runs):
     return bool(m) and int(m.group(2)) >= int(m.group(1))
 
 
-def command_output(runs, group, command):
-    """(a command's output, its lines without the typed one), or Fail if it never ran."""
-    run = runs[group]
-    out = run.outputs.get(command)
-    if out is None:         # the boot's console only if no earlier command shows it
-        raise Fail("'%s' never ran (%s)" % (command, run.error or "no reason"),
-                   [] if run.booted else capped(kernel_lines(run.console), 15))
-    texts, kind = from_test(run, kernel_lines(out)[1:])
-    return test_output(texts, kind), [t for t, k in zip(texts, kind) if k != AGAIN]
-
-
 def check_cowcheck(runs):
     out, lines = command_output(runs, "cowcheck", "cowcheck")
     because = " (%s)" % runs["cowcheck"].error if runs["cowcheck"].error else ""
     m = re.search(r"fork allocated (-?\d+) pages", out)
     if not m:
         bad = re.search(r"cowcheck: [^\n]*failed", out)
-        if bad:
-            raise Fail(bad.group(0), capped(lines))
-        raise Fail("cowcheck did not report" + because, capped(lines))
+        raise Fail(bad.group(0) if bad else "cowcheck did not report" + because, capped(lines))
     pages = int(m.group(1))
     if pages >= COWCHECK_LIMIT:
         raise Fail("fork of a %d MiB process allocated %d pages (limit %d): fork copies memory%s"
@@ -496,37 +467,36 @@ def check_cowstat(runs):
 
 # The point table (docs/lab-cow.md has it too): each mistake a kernel typically makes
 # costs once. A leak fails no-leak only; usertests counts the tests not graded on their own.
-TESTS = [Test("cowtest-" + n, 3, ["cowtest"], check_cowtest(n)) for n in COWTEST_NAMES] + [
+TESTS = [Test("cowtest-" + n, 3, ["cowtest"], check_verdict(cowtest, n))
+         for n in COWTEST_NAMES] + [
     Test("fork-is-cow", 14, ["cowcheck"], check_cowcheck),
     Test("cowstat", 6, ["cowcheck"], check_cowstat),
-    Test("usertests-copyin", 5, ["usertests"], check_usertest("copyin")),
-    Test("usertests-copyout", 5, ["usertests"], check_usertest("copyout")),
+    Test("usertests-copyin", 5, ["usertests"], check_verdict(usertests, "copyin")),
+    Test("usertests-copyout", 5, ["usertests"], check_verdict(usertests, "copyout")),
     Test("usertests", 20, ["usertests"], check_usertests_rest),
     Test("no-leak", 8, ["cowtest", "usertests"], check_no_leak),
-    Test("no-panic", 6, GROUP_ORDER, check_no_panic),
+    Test("no-panic", 6, list(GROUPS), check_no_panic),
 ]
 
 
-# ---- Grading one tree --------------------------------------------------------------------------
+# ---- Booting and running the tests -----------------------------------------------------------
 class Budget:
-    """The wall-clock time one tree may take (--time-budget), never scaled; None: no limit.
-    Every wait is cut to what is left."""
+    """Timeouts: base seconds times --timeout-scale, cut to what is left of --time-budget
+    (the wall-clock seconds one tree may take, never scaled; None: no limit)."""
 
-    def __init__(self, seconds):
-        self.seconds = seconds
+    def __init__(self, seconds, scale):
+        self.seconds, self.scale = seconds, scale
         self.end = None if seconds is None else time.monotonic() + seconds
 
-    def cap(self, timeout):
-        if self.end is None:
-            return timeout
-        return max(0.0, min(timeout, self.end - time.monotonic()))
+    def left(self):
+        return float("inf") if self.end is None else max(0.0, self.end - time.monotonic())
 
-    def over(self):
-        return self.end is not None and time.monotonic() >= self.end
+    def cap(self, base):
+        return min(base * self.scale, self.left())
 
     def explain(self, why):
         """why, or the budget's reason when a timeout happened because the budget ran out."""
-        if why and why.startswith("timeout") and self.over():
+        if why and why.startswith("timeout") and self.left() == 0:
             return "the time budget of %.0fs ran out" % self.seconds
         return why
 
@@ -534,37 +504,31 @@ class Budget:
 class GroupRun:
     """What one boot produced: per-command output, whole console, and what went wrong."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, ran=False):
+        self.ran, self.booted = ran, False
         self.outputs = {}
         self.console = ""
-        self.ran = False
-        self.booted = False
         self.error = "did not run"
         self.elapsed = 0.0
         self.token = "-"
 
 
-def random_name(taken):
-    while True:
-        name = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8))
-        if name not in taken:
-            return name
-
-
 def run_image(home, workdir):
-    """This run's fs.img, made with home's mkfs from its fs.img's programs (built in home):
-    RENAMED under random names, gradeexec holding a new token. Returns (the image, {program:
-    its name}, the token); raises Fail if home lacks a program."""
+    """This run's fs.img, made with home's mkfs from the programs home's build put in
+    fsroot/: those in RENAMED under random names, gradeexec holding a new token. Returns
+    (the image, {program: its name}, the token); raises Fail if home lacks a program."""
     fsroot = os.path.join(home, "fsroot")
     progs = sorted(os.listdir(fsroot)) if os.path.isdir(fsroot) else []
-    names, token = {}, "".join(secrets.choice(TOKEN_CHARS) for _ in TOKEN_SLOT)
-    files = [os.path.join(fsroot, p) for p in progs if p[1:] not in RENAMED[:2] + RENAMED[3:]]
+    token = "".join(secrets.choice(TOKEN_CHARS) for _ in TOKEN_SLOT)
+    files = [os.path.join(fsroot, p) for p in progs if p[1:] not in RENAMED or p == "_usertests"]
+    names, taken = {}, {p[1:] for p in progs}
     for prog in RENAMED:
         if "_" + prog not in progs:
             raise Fail("the build made no %s for fs.img (does the Makefile honour "
                        "EXTRA_PROGS?)" % os.path.join(fsroot, "_" + prog))
-        names[prog] = random_name(set(names.values()) | {p[1:] for p in progs})
+        while prog not in names or names[prog] in taken:
+            names[prog] = "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+        taken.add(names[prog])
         with open(os.path.join(fsroot, "_" + prog), "rb") as f:
             data = f.read().replace(TOKEN_SLOT, token.encode())
         files.append(os.path.join(workdir, "_" + names[prog]))
@@ -582,9 +546,8 @@ def run_image(home, workdir):
 def run_group(opts, tree, disk, group, budget, echo):
     """Boots a fresh copy of disk's fs.img (run_image()) and types the group's commands,
     each run by gradeexec, every program under its name in that image."""
-    run = GroupRun(group)
-    run.ran = True
-    if budget.over():
+    run = GroupRun(ran=True)
+    if budget.left() == 0:
         run.error = budget.explain("timeout")
         return run
     start = time.monotonic()
@@ -593,19 +556,17 @@ def run_group(opts, tree, disk, group, budget, echo):
     shutil.copyfile(image, fsimg)
     if opts.user is not None:
         os.chown(fsimg, opts.user, opts.user)
-    con, why = kit.Machine.boot(tree, fsimg, budget.cap(kit.BOOT_TIMEOUT * opts.timeout_scale),
-                                None, cpus=opts.cpus, mem=opts.mem, qemu=opts.qemu, echo=echo,
-                                user=opts.user)
+    con, why = kit.Machine.boot(tree, fsimg, budget.cap(kit.BOOT_TIMEOUT), None, cpus=opts.cpus,
+                                mem=opts.mem, qemu=opts.qemu, echo=echo, user=opts.user)
     try:
         if why:
             run.error = "no shell prompt: " + budget.explain(why)
             return run
-        run.booted = True
-        run.error = ""
+        run.booted, run.error = True, ""
         for command, timeout in GROUPS[group]:
             prog, _, args = command.partition(" ")
             out, _, why = con.run(" ".join([names["gradeexec"], names[prog], args]).rstrip(),
-                                  budget.cap(timeout * opts.timeout_scale))
+                                  budget.cap(timeout))
             run.outputs[command] = out
             if why:
                 run.error = "'%s': %s" % (command, budget.explain(why))
@@ -620,76 +581,50 @@ def run_group(opts, tree, disk, group, budget, echo):
     return run
 
 
-class Result:
-    def __init__(self, name, points, ok, reason="", lines=(), elapsed=0.0):
-        self.name, self.points, self.ok = name, points, ok
-        self.reason, self.lines, self.elapsed = reason, list(lines), elapsed
-
-    @property
-    def score(self):
-        return self.points if self.ok else 0
-
-    def output(self):
-        return "\n".join([self.reason] + ["| " + l for l in self.lines]) if not self.ok else ""
-
-
+# ---- Grading one tree ------------------------------------------------------------------------
 class Report:
-    """One tree's grading: the results and what is printed as they come. Console lines are
-    printed once: a test whose lines were printed under an earlier test says so instead."""
+    """One tree's results (as in the JSON), printed as they come. Console lines are printed
+    once: a test whose lines were printed under an earlier test says so instead."""
 
     def __init__(self, name):
-        self.name = name
-        self.results = []
+        self.name, self.tests = name, []
         self.note = self.suspect = ""
         self.shown = {}         # console lines printed -> the test they were printed under
         self.started = time.monotonic()
 
-    @property
-    def score(self):
-        return sum(r.score for r in self.results)
-
-    @property
-    def max_score(self):
-        return sum(r.points for r in self.results)
-
-    def add(self, result):
-        if result.lines:
-            key = "\n".join(result.lines)
-            if key in self.shown:
-                result.lines = ["(the same console lines as under %s)" % self.shown[key]]
-            else:
-                self.shown[key] = result.name
-        self.results.append(result)
-        kit.say("%s: %s (%.1fs)" % (result.name, "OK" if result.ok else "FAIL", result.elapsed))
-        for line in result.output().splitlines():
+    def add(self, test, fail=None, elapsed=0.0):
+        """test passed, or failed with the Fail fail."""
+        output = ""
+        if fail:
+            lines = fail.lines
+            key = "\n".join(lines)
+            if lines and key in self.shown:
+                lines = ["(the same console lines as under %s)" % self.shown[key]]
+            elif lines:
+                self.shown[key] = test.name
+            output = "\n".join([str(fail)] + ["| " + l for l in lines])
+            self.note = self.note or "%s: %s" % (test.name, fail)
+        self.tests.append({"name": test.name, "points": test.points,
+                           "score": 0 if fail else test.points,
+                           "status": "failed" if fail else "passed", "output": output,
+                           "elapsed": round(elapsed, 1)})
+        kit.say("%s: %s (%.1fs)" % (test.name, "FAIL" if fail else "OK", elapsed))
+        for line in output.splitlines():
             kit.say("    " + line)
-        if not result.ok and not self.note:
-            self.note = "%s: %s" % (result.name, result.reason)
-
-    def fail_all(self, tests, reason, lines=()):
-        """Every test failed for one reason (nothing could run), shown under the first."""
-        for i, t in enumerate(tests):
-            sys.stdout.write("== Test %s == " % t.name)
-            self.add(Result(t.name, t.points, False, reason, [] if i else lines))
 
     def as_json(self):
-        return {"tree": self.name, "score": self.score, "max_score": self.max_score,
+        return {"tree": self.name, "score": sum(t["score"] for t in self.tests),
+                "max_score": sum(t["points"] for t in self.tests),
                 "elapsed": round(time.monotonic() - self.started, 1), "note": self.note,
-                "suspect": self.suspect,
-                "tests": [{"name": r.name, "points": r.points, "score": r.score,
-                           "status": "passed" if r.ok else "failed", "output": r.output(),
-                           "elapsed": round(r.elapsed, 1)} for r in self.results]}
+                "suspect": self.suspect, "tests": self.tests}
 
 
 def selected_tests(only):
-    if not only:
-        return TESTS
-    names = {t.name for t in TESTS}
-    unknown = [n for n in only if n not in names]
+    unknown = [n for n in only or [] if n not in [t.name for t in TESTS]]
     if unknown:
         sys.exit("grade-cow: unknown test %s; tests are: %s"
                  % (", ".join(unknown), " ".join(t.name for t in TESTS)))
-    return [t for t in TESTS if t.name in only]
+    return [t for t in TESTS if not only or t.name in only]
 
 
 def locked(home):
@@ -701,8 +636,8 @@ def locked(home):
 
 def build(opts, tree, workdir, budget):
     """make kernel/kernel fs.img with the grader's programs in tree; with --fs-from DIR, only
-    the kernel in tree (as --user) and fs.img in DIR. Returns (None or why it failed, the end
-    of the build log)."""
+    the kernel in tree (as --user) and fs.img in DIR. Returns None, or a Fail saying why the
+    build failed, with the end of its log."""
     settings = ["MEM=%d" % opts.mem]
     # >>> solution
     settings.append("COW=1")    # the staff tree's default, whatever the environment says
@@ -710,6 +645,7 @@ def build(opts, tree, workdir, budget):
     steps = [(tree, ["kernel/kernel", "fs.img"])]
     if opts.fs_from:
         steps = [(opts.fs_from, ["fs.img"]), (tree, ["kernel/kernel"])]
+    log = os.path.join(workdir, "build.log")
     for where, targets in steps:
         home = where if where == opts.fs_from else workdir     # of cowcheck.c and the lock
         with locked(home):
@@ -721,18 +657,24 @@ def build(opts, tree, workdir, budget):
                     if f.read() != text:
                         f.truncate(0)
                         f.write(text)
-            log = os.path.join(workdir, "build.log")
+            user = opts.user if where == tree else None
             why, _ = kit.build(where, settings + ["EXTRA_PROGS=" + " ".join(srcs)], targets,
-                               opts.make_jobs, log,
-                               budget.cap(kit.BUILD_TIMEOUT * opts.timeout_scale),
-                               opts.user if where == tree else None)
+                               opts.make_jobs, log, budget.cap(kit.BUILD_TIMEOUT), user)
             if opts.user is not None and not kit.end_user(opts.user):
                 why = "processes the build started as user %d could not be killed" % opts.user
         if why:
             with open(log, "rb") as f:
-                return (budget.explain(why.replace("build timed out", "timeout")),
-                        kit.tail(f.read().decode("utf-8", "replace")).splitlines())
-    return None, []
+                return Fail(budget.explain(why.replace("build timed out", "timeout")),
+                            kit.tail(f.read().decode("utf-8", "replace")).splitlines())
+    return None
+
+
+def echo_to_stderr(prefix):
+    """For -v: a function printing console output to stderr, each line after prefix."""
+    def echo(s):
+        sys.stderr.write("".join(prefix + line for line in s.splitlines(True)))
+        sys.stderr.flush()
+    return echo
 
 
 def grade_tree(opts, tree, report, budget):
@@ -740,39 +682,35 @@ def grade_tree(opts, tree, report, budget):
     workdir = tempfile.mkdtemp(prefix="grade-cow-run-")
     os.chmod(workdir, 0o711)    # QEMU as --user opens its disk here; nobody lists it
     tests = selected_tests(opts.only)
+    echo = echo_to_stderr("[%s] " % opts.name if opts.name else "") if opts.verbose else None
     try:
         start = time.monotonic()
-        why, log = build(opts, tree, workdir, budget)
-        kit.say("build: %s (%.0fs)" % (why or "OK", time.monotonic() - start))
+        failed = build(opts, tree, workdir, budget)
+        kit.say("build: %s (%.0fs)" % (failed or "OK", time.monotonic() - start))
         try:
-            if why:
-                raise Fail(why, log)
+            if failed:
+                raise failed
             with locked(opts.fs_from or workdir):
                 disk = run_image(opts.fs_from or tree, workdir)
-        except Fail as e:
-            report.fail_all(tests, str(e), e.lines)
+        except Fail as e:       # nothing can run: every test fails, the lines under the first
+            for i, t in enumerate(tests):
+                sys.stdout.write("== Test %s == " % t.name)
+                report.add(t, Fail(str(e), [] if i else e.lines))
             return
         report.suspect = suspect_strings(tree)
-        runs = {g: GroupRun(g) for g in GROUP_ORDER}
-        prefix = "[%s] " % opts.name if opts.name else ""
-
-        def echo(s):
-            sys.stderr.write("".join(prefix + line for line in s.splitlines(True)))
-            sys.stderr.flush()
-
+        runs = {g: GroupRun() for g in GROUPS}
         for t in tests:
             sys.stdout.write("== Test %s == " % t.name)
             sys.stdout.flush()
             for g in t.groups:
                 if not runs[g].ran:
-                    runs[g] = run_group(opts, tree, disk, g, budget,
-                                        echo if opts.verbose else None)
+                    runs[g] = run_group(opts, tree, disk, g, budget, echo)
             elapsed = sum(runs[g].elapsed for g in t.groups)
             try:
                 t.check(runs)
-                report.add(Result(t.name, t.points, True, elapsed=elapsed))
+                report.add(t, None, elapsed)
             except Fail as e:
-                report.add(Result(t.name, t.points, False, str(e), e.lines, elapsed))
+                report.add(t, e, elapsed)
         if copies_at_fork(runs):
             kit.say(EAGER_NOTE)
             report.note = EAGER_NOTE[len("note: "):] + (
@@ -800,44 +738,34 @@ def suspect_strings(tree):
     return why
 
 
-# ---- --list and make handin --------------------------------------------------------------------
+# ---- --list, make handin, the command line ---------------------------------------------------
 def list_tables():
     lines = ["%-22s %6s  %s" % ("test", "points", "boots")]
-    for t in TESTS:
-        lines.append("%-22s %6d  %s" % (t.name, t.points, " ".join(t.groups)))
+    lines += ["%-22s %6d  %s" % (t.name, t.points, " ".join(t.groups)) for t in TESTS]
     lines += ["", "Protected files: course staff grade every submission with their own copies",
               "%-22s %s" % ("file", "why")]
     lines += ["%-22s %s" % row for row in PROTECTED + [COWCHECK_ROW]]
     return "\n".join(lines) + "\n"
 
 
-def git_changes(tree, out):
-    """How many paths git status shows as changed or untracked in tree (0 outside git)."""
-    r = subprocess.run(["git", "-C", tree, "status", "--porcelain"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    if r.returncode:
-        return 0
-    lines = r.stdout.decode("utf-8", "replace").splitlines()
-    mine = os.path.relpath(out, tree)
-    return sum(1 for l in lines if l[3:].strip('"') != mine)
-
-
 def handin(tree, out):
     """Packs tree's source files (no build outputs, no .git) into the .tar.gz out, under one
     top directory named like the tree: what the course's grading accepts as a submission."""
     out = os.path.abspath(out)
-    changes = git_changes(tree, out)
+    git = subprocess.run(["git", "-C", tree, "status", "--porcelain"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    changed = [] if git.returncode else git.stdout.decode("utf-8", "replace").splitlines()
+    changes = len([l for l in changed if l[3:].strip('"') != os.path.relpath(out, tree)])
     if changes:
         print("handin: warning: git status shows %d uncommitted change%s; the tarball has "
               "the files as they are on disk (commit if your course grades commits)"
               % (changes, "" if changes == 1 else "s"))
     files = [f for f in kit.source_files(tree) if os.path.join(tree, f) != out]
     top = os.path.basename(os.path.abspath(tree))
-    tmp = out + ".tmp"
-    with tarfile.open(tmp, "w:gz") as tar:
+    with tarfile.open(out + ".tmp", "w:gz") as tar:
         for rel in files:
             tar.add(os.path.join(tree, rel), arcname=top + "/" + rel, recursive=False)
-    os.replace(tmp, out)
+    os.replace(out + ".tmp", out)
     print("handin: wrote %s (%d files, %d KiB, no build outputs): hand in this file"
           % (kit.shown(out), len(files), (os.path.getsize(out) + 1023) // 1024))
     return 0
@@ -856,8 +784,7 @@ def parse_args(argv):
     p.add_argument("--cpus", type=int, default=kit.setting("CPUS"),
                    help="harts QEMU emulates (default: CPUS, else %d)" % kit.CPUS_DEFAULT)
     p.add_argument("--mem", type=int, default=kit.setting("MEM"),
-                   help="MiB of RAM, given to make and QEMU (default: MEM, else %d)"
-                   % kit.MEM_DEFAULT)
+                   help="MiB of RAM for make and QEMU (default: MEM, else %d)" % kit.MEM_DEFAULT)
     p.add_argument("--timeout-scale", type=float, default=1.0,
                    help="multiply every timeout by X (slow machines)")
     p.add_argument("--time-budget", type=float, default=None, metavar="S",
@@ -868,11 +795,10 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--qemu", default=kit.setting("QEMU"),
                    help="QEMU binary (default: QEMU, else %s)" % kit.QEMU_DEFAULT)
-    p.add_argument("--name", default="", help="the tree's name in the report and before "
-                   "echoed console lines")
-    p.add_argument("--fs-from", metavar="DIR", help="build fs.img (the user programs, "
-                   "mkfs, cowcheck) in DIR, a copy of the course's tree, and only the kernel "
-                   "in the graded tree")
+    p.add_argument("--name", default="",
+                   help="the tree's name in the report and before echoed console lines")
+    p.add_argument("--fs-from", metavar="DIR", help="build fs.img (the user programs, mkfs, "
+                   "cowcheck) in DIR, a copy of the course's tree, and only the kernel in --tree")
     p.add_argument("--user", type=int, metavar="UID", help="build the kernel and run QEMU as "
                    "this unprivileged user id, and kill its processes after each (root only)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -910,15 +836,16 @@ def main(argv):
     kit.exit_on_signals()
     report = Report(opts.name or os.path.basename(opts.tree))
     try:
-        grade_tree(opts, opts.tree, report, Budget(opts.time_budget))
+        grade_tree(opts, opts.tree, report, Budget(opts.time_budget, opts.timeout_scale))
     except KeyboardInterrupt:
         return 130
     finally:
         kit.kill_all()
-    kit.say("Score: %d/%d" % (report.score, report.max_score))
+    result = report.as_json()
+    kit.say("Score: %d/%d" % (result["score"], result["max_score"]))
     if opts.json:
-        write_json(opts.json, report.as_json())
-    return 0 if report.score == report.max_score and len(report.results) == len(tests) else 1
+        write_json(opts.json, result)
+    return 0 if result["score"] == result["max_score"] and len(report.tests) == len(tests) else 1
 
 
 if __name__ == "__main__":
