@@ -1,18 +1,14 @@
 #!/usr/bin/env python3
 """Grading submissions of the COW lab (course staff only: make handout leaves this file out).
 
-  tools/autograder.py [OPTIONS] SUB [SUB...]   grade directories, git URLs, .tar.gz files
-  tools/autograder.py --make ZIP [--flags='OPTIONS']   (make autograder) the Gradescope bundle:
-      setup.sh, run_autograder, a fresh make handout's starter tree and this program
-  tools/autograder.py --run [OPTIONS]   (run_autograder) grades $AUTOGRADER_ROOT/submission
-      (default root /autograder); writes results/results.json in every case
+  tools/autograder.py [OPTIONS] SUB...   grade trees, git URLs, .tar.gz files (docs/grading.md)
+  tools/autograder.py --make ZIP [--flags='OPTIONS']   the Gradescope bundle (make autograder)
+  tools/autograder.py --run [OPTIONS]   grades $AUTOGRADER_ROOT/submission (run_autograder)
 
-Each submission is unpacked into its own directory without build outputs, gets the pristine
-tree's protected files (grade-cow.py's PROTECTED; --pristine, default a fresh make handout)
-and is graded there by the pristine grade-cow.py --tree, with a time budget. Only its kernel
-is built from it: the user programs and fs.img come from the pristine tree (--fs-from).
-As root, each submission builds and boots as a user id no account has, owning only its copy;
-every process of that user is killed before any result is read.
+Each submission is unpacked into its own directory, gets the pristine tree's protected files
+and is graded there by the pristine grade-cow.py --tree, with a time budget; only its kernel
+is built from it. As root, it builds and boots as a user id no account has, and every
+process of that user is killed before any result is read.
 """
 
 import argparse
@@ -170,8 +166,8 @@ def safe_extract(tar, dest):
 
 
 def fetch(spec, dest, timeout_scale):
-    """Puts a copy of submission spec in dest/src, without build outputs; returns the tree to
-    build, or raises Fail."""
+    """Puts a copy of submission spec (a git URL, a tree, a tar archive or a directory with
+    one in it) in dest/src without build outputs; returns the tree to build, or raises Fail."""
     top = os.path.join(dest, "src")
     if re.match(r"^[\w+.-]+://|^git@", spec) or (spec.endswith(".git") and not os.path.isdir(spec)):
         try:
@@ -182,8 +178,17 @@ def fetch(spec, dest, timeout_scale):
             raise Fail("git clone timed out")
         if r.returncode:
             raise Fail("git clone failed: " + kit.tail(r.stdout.decode("utf-8", "replace"), 3))
-    elif os.path.isdir(spec):
+    elif os.path.isdir(spec) and find_root(spec):
         kit.copy_sources(spec, top)
+    elif os.path.isdir(spec):
+        archives = sorted(os.path.join(d, n) for d, _, names in os.walk(spec) for n in names
+                          if tarfile.is_tarfile(os.path.join(d, n)))
+        if len(archives) != 1:
+            found = "%d archives" % len(archives) if archives else \
+                "no tree (a Makefile next to kernel/) and no .tar.gz"
+            raise Fail("the submission has %s: upload the .tar.gz that `make handin` writes, "
+                       "or the tree itself" % found)
+        return fetch(archives[0], dest, timeout_scale)
     elif os.path.isfile(spec) and tarfile.is_tarfile(spec):
         os.mkdir(top)
         try:
@@ -467,22 +472,6 @@ def stand_in_root(root, submission, source=None):
 
 
 # ---- --run: one submission on Gradescope --------------------------------------------------------
-def find_submission(directory):
-    """What to grade in Gradescope's submission directory: the tree in it (at any depth),
-    else the one tar archive in it. Raises Fail."""
-    if not os.path.isdir(directory):
-        raise Fail("no submission directory %s" % directory)
-    if find_root(directory):
-        return directory
-    archives = sorted(os.path.join(d, n) for d, _, names in os.walk(directory) for n in names
-                      if tarfile.is_tarfile(os.path.join(d, n)))
-    if len(archives) == 1:
-        return archives[0]
-    raise Fail("the submission has %s: upload the .tar.gz that `make handin` writes, or "
-               "the tree itself" % ("no tree (a Makefile next to kernel/) and no .tar.gz"
-                                    if not archives else "%d archives" % len(archives)))
-
-
 def setup_problem(opts):
     """Why this machine or the pristine tree cannot grade, or None."""
     problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU"))
@@ -514,8 +503,8 @@ def run_gradescope(opts):
         problem = setup_problem(opts)
         if problem:
             raise Fail("the autograder cannot grade here: " + problem)
-        spec = find_submission(os.path.join(root, "submission"))
-        res, _ = grade_submission(opts, spec, "submission", live=True)
+        res, _ = grade_submission(opts, os.path.join(root, "submission"), "submission",
+                                  live=True)
     except Fail as e:
         res = failed_result(opts, "submission", str(e))
     except Exception as e:      # the grader's own error: a grade of 0 that says so
@@ -538,25 +527,21 @@ def parse_args(argv):
     p.add_argument("--jobs", "-j", type=int, default=1, help="grade N submissions at once")
     p.add_argument("--cpus", type=int, default=kit.setting("CPUS"), help="harts QEMU emulates")
     p.add_argument("--mem", type=int, default=kit.setting("MEM"), help="MiB of RAM")
-    p.add_argument("--timeout-scale", type=float, default=1.0,
-                   help="multiply every timeout by X (slow machines)")
-    p.add_argument("--time-budget", type=float, default=None, metavar="S",
-                   help="at most S seconds per submission, never scaled (default: %d, with "
-                   "--run %d)" % (BATCH_BUDGET, BUDGET))
+    p.add_argument("--timeout-scale", type=float, default=1.0, help="every timeout times X")
+    p.add_argument("--time-budget", type=float, metavar="S", help="at most S seconds per "
+                   "submission, never scaled (default: %d, with --run %d)"
+                   % (BATCH_BUDGET, BUDGET))
     p.add_argument("--only", action="append", metavar="NAME", help="run only this test")
     p.add_argument("-v", "--verbose", action="store_true", help="echo the consoles")
     p.add_argument("--json", metavar="FILE", help="write Gradescope results JSON")
     p.add_argument("--csv", metavar="FILE", help="write one row per submission")
-    p.add_argument("--qemu", default=None, help="QEMU binary (default: QEMU, else %s)"
-                   % kit.QEMU_DEFAULT)
-    p.add_argument("--pristine", metavar="DIR",
-                   help="the tree the students started from: its grade-cow.py grades, its "
-                   "protected files and user programs are used (default: a fresh make "
-                   "handout in the staff tree, the tree this program is in elsewhere)")
+    p.add_argument("--qemu", help="QEMU binary (default: QEMU, else %s)" % kit.QEMU_DEFAULT)
+    p.add_argument("--pristine", metavar="DIR", help="the tree the students started from "
+                   "(default: a fresh make handout, or this tree where there is none)")
     p.add_argument("--keep", action="store_true", help="keep submissions' build directories")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="Gradescope visibility of the --json results (default visible)")
+                   help="Gradescope visibility of the results (default visible)")
     opts = p.parse_args(argv)
     if opts.jobs < 1 or opts.timeout_scale <= 0 or (opts.time_budget or 1) <= 0:
         p.error("--jobs, --timeout-scale and --time-budget must be positive")
