@@ -118,11 +118,7 @@ GRADE_CASES = {
 
 
 def alive(pid):
-    """True if pid runs (a zombie answers kill(0) too, but counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+    """True if pid runs (a zombie counts as dead)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().split(")")[-1].split()[0] != "Z"

@@ -268,10 +268,7 @@ def grade_submission(opts, spec, name, live):
     the text report: "" when live, i.e. printed as it came)."""
     started = time.monotonic()
     report = []
-
-    def tell(text):
-        report.append(text + "\n")
-    tell = kit.say if live else tell
+    tell = kit.say if live else (lambda text: report.append(text + "\n"))
     tell("==== %s ====" % name)
     uid = opts.users.get()
     dest = tempfile.mkdtemp(prefix="grade-cow-sub-")
