@@ -400,8 +400,7 @@ def grade_batch(opts):
     def one(spec, name):
         res, report = grade_submission(opts, spec, name, live=opts.jobs == 1)
         with lock:
-            sys.stdout.write(report)
-            sys.stdout.flush()
+            print(report, end="", flush=True)
         return res
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
@@ -470,7 +469,11 @@ def stand_in_root(root, submission, source=None):
 
 # ---- --run: one submission on Gradescope --------------------------------------------------------
 def setup_problem(opts):
-    """Why this machine or the pristine tree cannot grade, or None."""
+    """Why this machine, the pristine tree or --only cannot grade, or None."""
+    names = {t["name"] for t in listing()["tests"]}
+    unknown = [n for n in opts.only or [] if n not in names]
+    if unknown:
+        return "unknown test %s; tests are: %s" % (", ".join(unknown), " ".join(sorted(names)))
     problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU"))
     missing = [rel for rel in ["Makefile", "grade-cow.py"] + listing()["protected"]
                if not os.path.isfile(os.path.join(opts.pristine, rel))]
@@ -601,14 +604,9 @@ def main(argv):
         kit.copy_sources(opts.pristine, opts.fs_from)
         if opts.run:
             return run_gradescope(opts)
-        names = {t["name"] for t in listing()["tests"]}
-        unknown = [n for n in opts.only or [] if n not in names]
-        if unknown:
-            sys.exit("autograder: unknown test %s; tests are: %s"
-                     % (", ".join(unknown), " ".join(sorted(names))))
         problem = setup_problem(opts)
         if problem:
-            print(problem)
+            print("autograder: " + problem)
             return 2
         results = grade_batch(opts)
     except Fail as e:
