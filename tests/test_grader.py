@@ -71,8 +71,8 @@ NEEDS_OWN_USER_H = FAKE_MAKEFILE.replace(
 
 # grade-cow.py on one fake tree each: the case's name is the fake kernel's mode unless mode
 # says otherwise; only: the tests run; code: the exit status; has / lacks: text the report
-# must / must not hold (the name grade-cow aside); once: text it holds exactly once; lines: the report's most lines;
-# boots: QEMU ran (and none may be left).
+# must / must not hold (the name grade-cow aside); once: text it holds exactly once; lines:
+# the report has fewer; boots: QEMU ran (none may be left in any case).
 GRADE_CASES = {
     "leak": dict(has=["Score: %d/100" % (100 - POINTS["no-leak"]), "no-leak: FAIL",
                       "cowtest says: leak: FAILED (expected free pages unchanged, saw 3)",

@@ -190,26 +190,23 @@ def make_tree(root, dest, level, solution=False):
 
 
 def make_tarball(tree, files, path):
-    """A reproducible .tar.gz of tree (same input, same bytes): sorted, no owners, fixed times."""
-    dirs = {os.path.dirname(rel) for rel in files}
-    for d in list(dirs):
-        while d:
-            dirs.add(d)
-            d = os.path.dirname(d)
+    """A reproducible .tar.gz of tree (same input, same bytes): the directories, then the
+    files, sorted; no owners, no times, modes 0755 or 0644."""
+    def normalized(info):
+        info.mode = 0o755 if info.isdir() or info.mode & 0o100 else 0o644
+        info.uid = info.gid = info.mtime = 0
+        info.uname = info.gname = ""
+        return info
+    dirs = {""}
+    for rel in files:
+        while rel:
+            rel = os.path.dirname(rel)
+            dirs.add(rel)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel in sorted(dirs | {""}):
-            info = tarfile.TarInfo(os.path.join(NAME, rel).rstrip("/"))
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
-            tar.addfile(info)
-        for rel in files:
-            full = os.path.join(tree, rel)
-            info = tarfile.TarInfo(os.path.join(NAME, rel))
-            info.size = os.path.getsize(full)
-            info.mode = 0o755 if os.stat(full).st_mode & 0o100 else 0o644
-            info.mtime = 0
-            with open(full, "rb") as f:
-                tar.addfile(info, f)
+        for rel in sorted(dirs) + files:
+            tar.add(os.path.join(tree, rel), os.path.join(NAME, rel).rstrip("/"),
+                    recursive=False, filter=normalized)
     with open(path, "wb") as f:
         with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
             gz.write(buf.getvalue())
