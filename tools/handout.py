@@ -13,7 +13,6 @@ says more. A staff macro or marker left over is an error, and then nothing is wr
 
 import argparse
 import gzip
-import io
 import os
 import re
 import shutil
@@ -202,14 +201,11 @@ def make_tarball(tree, files, path):
         while rel:
             rel = os.path.dirname(rel)
             dirs.add(rel)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel in sorted(dirs) + files:
             tar.add(os.path.join(tree, rel), os.path.join(NAME, rel).rstrip("/"),
                     recursive=False, filter=normalized)
-    with open(path, "wb") as f:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
-            gz.write(buf.getvalue())
 
 
 def main(argv):
@@ -235,10 +231,10 @@ def main(argv):
         except HandoutError as e:
             print("handout: %s; nothing written" % e, file=sys.stderr)
             return 1
-        make_tarball(tree, files, os.path.join(work, NAME + ".tar.gz"))
+        make_tarball(tree, files, tree + ".tar.gz")
         shutil.rmtree(final_tree, ignore_errors=True)
         os.rename(tree, final_tree)
-        os.replace(os.path.join(work, NAME + ".tar.gz"), final_tree + ".tar.gz")
+        os.replace(tree + ".tar.gz", final_tree + ".tar.gz")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     left_out = sorted(SOLUTION_FILES & set(kit.source_files(ROOT))) + list(SOLUTION_DIRS)
