@@ -159,10 +159,8 @@ def safe_extract(tar, dest):
     if size > UNPACKED_MAX:
         raise Fail("the archive unpacks to %d MiB, more than the %d MiB a submission may hold"
                    % (size >> 20, UNPACKED_MAX >> 20))
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, members=members, filter="data")
-    else:
-        tar.extractall(dest, members=members)
+    safer = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}   # not every 3.x has it
+    tar.extractall(dest, members=members, **safer)
 
 
 def fetch(spec, dest, timeout_scale):
