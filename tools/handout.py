@@ -58,7 +58,7 @@ def squeeze(lines):
     removals (blank lines inside it go too) shrink to the longer of the two runs."""
     res = []
     after = None        # in a run of removals: the blank lines since its last removal
-    for line in lines + ["end"]:    # a last line that ends a run at the end of the text
+    for line in lines + ["end"]:    # "end": so that a run at the end of the text ends too
         if line is None:
             after = []
         elif after is not None and line.strip() == "":
@@ -85,8 +85,9 @@ def resolve_c(path, text, defined=frozenset()):
         m = DIRECTIVE.match(line)
         word, rest = m.groups() if m else (None, line)
         staff = STAFF_WORD.search(rest)
-        if word in ("ifdef", "ifndef") and rest.split()[:1] and rest.split()[0] in STAFF_MACROS:
-            stack.append((rest.split()[0] in defined) == (word == "ifdef"))
+        macro = (rest.split() or [None])[0]
+        if word in ("ifdef", "ifndef") and macro in STAFF_MACROS:
+            stack.append((macro in defined) == (word == "ifdef"))
             out.append(None)
             continue
         if staff and not word and live:
