@@ -1,29 +1,14 @@
 #!/usr/bin/env python3
 """Grading submissions of the COW lab (course staff only: make handout leaves this file out).
 
-  tools/autograder.py [OPTIONS] SUB [SUB...]              grade submissions: directories,
-      git URLs, .tar.gz files; a report each, a summary table, --csv and --json
-  tools/autograder.py --make ZIP [--flags='OPTIONS']      (make autograder) the Gradescope
-      bundle: setup.sh and run_autograder at the top, as Gradescope's specification asks,
-      and next to them the starter tree of a fresh `make handout` (exactly what students
-      got: grade-cow.py, tools/xv6kit.py, the protected files, the user programs), plus this
-      program
-  tools/autograder.py --run [OPTIONS]                     (what run_autograder runs) grades
-      $AUTOGRADER_ROOT/submission (default root /autograder): the tree in it at any depth,
-      or the one tar archive in it; writes results/results.json in every case
+  tools/autograder.py [OPTIONS] SUB...   grade trees, git URLs, .tar.gz files (docs/grading.md)
+  tools/autograder.py --make ZIP [--flags='OPTIONS']   the Gradescope bundle (make autograder)
+  tools/autograder.py --run [OPTIONS]   grades $AUTOGRADER_ROOT/submission (run_autograder)
 
-Each submission is copied (or unpacked, or cloned) into its own temporary directory without
-build outputs, gets the grader's copies of the protected files (grade-cow.py's PROTECTED,
-from --pristine DIR, the tree the students started from), and is graded there by
-grade-cow.py --tree, in its own process, with a time budget: a submission that hangs fails
-what did not finish, and one whose grading outlives its budget by GRACE seconds is ended and
-failed. Only the submission's kernel is built from it (with its Makefile): the user
-programs, mkfs and fs.img come from a copy of the pristine tree, built once (--fs-from).
-The pristine tree is a fresh make handout (in the staff tree) and its grade-cow.py grades.
-Run as root, each submission is built and booted as a user id no account has, owning only
-the submission's copy; every process of that user is killed when its grading ends, before
-any result is read.
-Python 3 standard library only.
+Each submission is unpacked into its own directory, gets the pristine tree's protected files
+and is graded there by the pristine grade-cow.py --tree, with a time budget; only its kernel
+is built from it. As root, it builds and boots as a user id no account has, and every
+process of that user is killed before any result is read.
 """
 
 import argparse
@@ -91,15 +76,12 @@ _listing = {}
 def listing():
     """grade-cow.py's tests ({"name", "points"} each) and protected files, from --list."""
     if not _listing:
-        fd, path = tempfile.mkstemp(suffix=".json")
-        os.close(fd)
-        try:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "list.json")
             subprocess.run([sys.executable, GRADER, "--list", "--json", path],
                            stdout=subprocess.DEVNULL, check=True)
             with open(path) as f:
                 _listing.update(json.load(f))
-        finally:
-            os.unlink(path)
     return _listing
 
 
@@ -112,86 +94,78 @@ def failed_result(opts, name, reason):
     tests = [{"name": t["name"], "points": t["points"], "score": 0, "status": "failed",
               "output": reason} for t in selected(opts.only)]
     return {"tree": name, "score": 0, "max_score": sum(t["points"] for t in tests),
-            "note": reason, "tests": tests}
+            "note": reason, "tests": tests, "changed": []}
 
 
-def grader_argv(opts, tree, name, out, uid):
-    argv = [sys.executable, GRADER, "--tree", tree, "--fs-from", opts.fs_from,
-            "--json", out, "--name", name,
-            "--jobs", str(opts.jobs), "--cpus", str(opts.cpus), "--mem", str(opts.mem),
-            "--timeout-scale", str(opts.timeout_scale), "--time-budget", str(opts.time_budget)]
+def run_grader(opts, tree, name, workdir, uid, tell):
+    """grade-cow.py --tree tree in its own process, ended GRACE seconds after the budget,
+    and then every process of uid. Returns its results; its report goes to tell."""
+    out = os.path.join(workdir, "results.json")
+    argv = [sys.executable, GRADER, "--tree", tree, "--fs-from", opts.fs_from, "--json", out,
+            "--name", name, "--jobs", str(opts.jobs), "--cpus", str(opts.cpus),
+            "--mem", str(opts.mem), "--timeout-scale", str(opts.timeout_scale),
+            "--time-budget", str(opts.time_budget)]
     argv += ["--qemu", opts.qemu] if opts.qemu else []
     argv += ["--user", str(uid)] if uid is not None else []
     argv += ["-v"] if opts.verbose else []
-    return argv + [a for n in opts.only or [] for a in ("--only", n)]
-
-
-def run_grader(opts, tree, name, workdir, live, uid):
-    """grade-cow.py --tree tree in its own process, ended GRACE seconds after the budget,
-    and then every process of uid. Returns (its results, its report: "" when live, i.e.
-    printed as it came)."""
-    out = os.path.join(workdir, "results.json")
-    proc = kit.spawn(grader_argv(opts, tree, name, out, uid), stdin=subprocess.DEVNULL,
-                     stdout=None if live else subprocess.PIPE, stderr=None)
+    argv += [a for n in opts.only or [] for a in ("--only", n)]
+    live = tell is kit.say      # then the report is printed as it comes
+    proc = kit.spawn(argv, stdin=subprocess.DEVNULL, stdout=None if live else subprocess.PIPE)
+    why = None
     try:
-        text = proc.communicate(timeout=opts.time_budget + GRACE)[0] or b""
-        why = None
+        text = proc.communicate(timeout=opts.time_budget + GRACE)[0]
+        if text:
+            tell(text.decode("utf-8", "replace").rstrip("\n"))
     except subprocess.TimeoutExpired:
-        text, why = b"", "grading did not finish within its time budget (%.0fs)" \
-            % opts.time_budget
+        why = "grading did not finish within its time budget (%.0fs)" % opts.time_budget
     finally:
         kit.end_group(proc)
         if uid is not None and not kit.end_user(uid):
             why = "processes of user %d outlived the grading" % uid
-    report = text.decode("utf-8", "replace")
     try:
-        if why:
-            raise OSError(why)
-        with open(out) as f:
-            return json.load(f), report
+        if not why:
+            with open(out) as f:
+                return json.load(f)
     except (OSError, ValueError):
-        reason = why or "grader error: grade-cow.py exited %s without results" % proc.returncode
-        return failed_result(opts, name, reason), report + reason + "\n"
+        pass
+    why = why or "grader error: grade-cow.py exited %s without results" % proc.returncode
+    tell(why)
+    return failed_result(opts, name, why)
 
 
 # ---- Fetching a submission ----------------------------------------------------------------
 def find_root(top):
-    """The directory of an unpacked submission that holds its Makefile."""
+    """The least deep directory under top that holds a Makefile and a kernel/ directory."""
     best = None
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if d != ".git")
         if "Makefile" in filenames and os.path.isdir(os.path.join(dirpath, "kernel")):
-            depth = dirpath.count(os.sep)
-            if best is None or depth < best[0]:
-                best = (depth, dirpath)
-    return best[1] if best else None
+            if best is None or dirpath.count(os.sep) < best.count(os.sep):
+                best = dirpath
+    return best
 
 
 def safe_extract(tar, dest):
     """Extracts only regular files and directories that stay inside dest, at most
     UNPACKED_MAX bytes in all."""
     dest = os.path.realpath(dest)
-    members, size = [], 0
+    members = []
     for m in tar.getmembers():
         target = os.path.realpath(os.path.join(dest, m.name))
-        if not (target == dest or target.startswith(dest + os.sep)):
-            continue
-        if m.isfile() or m.isdir():
-            size += m.size
+        if (target == dest or target.startswith(dest + os.sep)) and (m.isfile() or m.isdir()):
             m.mode = (m.mode | 0o600) & 0o755
             members.append(m)
+    size = sum(m.size for m in members)
     if size > UNPACKED_MAX:
         raise Fail("the archive unpacks to %d MiB, more than the %d MiB a submission may hold"
                    % (size >> 20, UNPACKED_MAX >> 20))
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, members=members, filter="data")
-    else:
-        tar.extractall(dest, members=members)
+    safer = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}   # not every 3.x has it
+    tar.extractall(dest, members=members, **safer)
 
 
-def fetch(spec, dest, timeout_scale=1.0):
-    """Puts a copy of submission spec under dest, without build outputs; returns the tree to
-    build, or raises Fail."""
+def fetch(spec, dest, timeout_scale):
+    """Puts a copy of submission spec (a git URL, a tree, a tar archive or a directory with
+    one in it) in dest/src without build outputs; returns the tree to build, or raises Fail."""
     top = os.path.join(dest, "src")
     if re.match(r"^[\w+.-]+://|^git@", spec) or (spec.endswith(".git") and not os.path.isdir(spec)):
         try:
@@ -202,8 +176,17 @@ def fetch(spec, dest, timeout_scale=1.0):
             raise Fail("git clone timed out")
         if r.returncode:
             raise Fail("git clone failed: " + kit.tail(r.stdout.decode("utf-8", "replace"), 3))
-    elif os.path.isdir(spec):
+    elif os.path.isdir(spec) and find_root(spec):
         kit.copy_sources(spec, top)
+    elif os.path.isdir(spec):
+        archives = sorted(os.path.join(d, n) for d, _, names in os.walk(spec) for n in names
+                          if tarfile.is_tarfile(os.path.join(d, n)))
+        if len(archives) != 1:
+            found = "%d archives" % len(archives) if archives else \
+                "no tree (a Makefile next to kernel/) and no .tar.gz"
+            raise Fail("the submission has %s: upload the .tar.gz that `make handin` writes, "
+                       "or the tree itself" % found)
+        return fetch(archives[0], dest, timeout_scale)
     elif os.path.isfile(spec) and tarfile.is_tarfile(spec):
         os.mkdir(top)
         try:
@@ -222,29 +205,21 @@ def fetch(spec, dest, timeout_scale=1.0):
     return root
 
 
-def pristine_problem(pristine):
-    """Why the grader's copies of the protected files cannot be used, or None."""
-    missing = [rel for rel in ["Makefile", "grade-cow.py"] + listing()["protected"]
-               if not os.path.isfile(os.path.join(pristine, rel))]
-    if missing:
-        return ("the pristine tree %s lacks %s; give --pristine DIR, the tree from the "
-                "handout the submissions started from" % (pristine, " ".join(missing)))
-    return None
+def read(path):
+    """The bytes of the file path, or None if it is not a file."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def protect(tree, pristine):
-    """Puts the grader's copies of the protected files over the submission's. Returns the
-    ones the submission had changed, "(missing)" after those it did not have."""
+    """Puts the pristine copies of the protected files over the submission's. Returns those
+    the submission had changed, "(missing)" after those it did not have."""
     changed = []
     for rel in listing()["protected"]:
-        with open(os.path.join(pristine, rel), "rb") as f:
-            want = f.read()
-        dst = os.path.join(tree, rel)
-        have = None
-        if os.path.isfile(dst) and not os.path.islink(dst):
-            with open(dst, "rb") as f:
-                have = f.read()
-        if have == want:
+        want, dst = read(os.path.join(pristine, rel)), os.path.join(tree, rel)
+        if not os.path.islink(dst) and read(dst) == want:
             continue
         changed.append(rel if os.path.lexists(dst) else rel + " (missing)")
         if os.path.isdir(dst) and not os.path.islink(dst):
@@ -258,22 +233,17 @@ def protect(tree, pristine):
 
 
 def used_and_ignored(tree, pristine):
-    """The submission's files that differ from the pristine tree's (or are new to it): those
-    the grade uses (its Makefile and kernel/, to build the kernel) and those it ignores."""
-    def differs(rel):
-        other = os.path.join(pristine, rel)
-        if not os.path.isfile(other):
-            return True
-        with open(os.path.join(tree, rel), "rb") as a, open(other, "rb") as b:
-            return a.read() != b.read()
-    diff = [rel for rel in kit.source_files(tree) if differs(rel)]
+    """The submission's files that differ from the pristine tree's (or are new): those the
+    grade uses (its Makefile and kernel/, to build the kernel) and those it ignores."""
+    diff = [rel for rel in kit.source_files(tree)
+            if read(os.path.join(tree, rel)) != read(os.path.join(pristine, rel))]
     used = [rel for rel in diff if rel == "Makefile" or rel.startswith("kernel/")]
     return used, [rel for rel in diff if rel not in used]
 
 
 def listed(files, most=12):
-    return " ".join(files[:most]) + (" and %d more" % (len(files) - most)
-                                     if len(files) > most else "") or "-"
+    more = " and %d more" % (len(files) - most) if len(files) > most else ""
+    return " ".join(files[:most]) + more or "-"
 
 
 def changed_line(changed):
@@ -282,8 +252,8 @@ def changed_line(changed):
 
 
 def own(top, uid):
-    """Gives the tree top to the user id uid, for it alone: the submission's build may write
-    only there, and no other submission's may read it."""
+    """Gives the tree top to uid alone: the build may write only there, and no other
+    submission's may read it."""
     for d, dirs, files in os.walk(top):
         for x in [d] + [os.path.join(d, n) for n in dirs + files]:
             os.lchown(x, uid, uid)
@@ -292,16 +262,16 @@ def own(top, uid):
 
 def grade_submission(opts, spec, name, live):
     """Fetches, protects and grades one submission, as a user id of opts.users if there are
-    any. Returns (results, its text report); results as grade-cow.py's --json, with
-    "changed" and "elapsed" added."""
+    any. Returns (results as grade-cow.py's --json with changed, used, ignored and elapsed,
+    the text report: "" when live, i.e. printed as it came)."""
     started = time.monotonic()
+    report = []
+    tell = kit.say if live else (lambda text: report.append(text + "\n"))
+    tell("==== %s ====" % name)
     uid = opts.users.get()
     dest = tempfile.mkdtemp(prefix="grade-cow-sub-")
     os.chmod(dest, 0o711)       # the build reaches its tree (src/) and lists nothing here
-    head, report, changed = "==== %s ====\n" % name, "", []
-    if live:
-        kit.say(head.rstrip())
-        head = ""
+    changed = []
     try:
         try:
             tree = fetch(spec, dest, opts.timeout_scale)
@@ -309,56 +279,43 @@ def grade_submission(opts, spec, name, live):
             if uid is not None:
                 own(os.path.join(dest, "src"), uid)
         except (Fail, OSError, subprocess.SubprocessError) as e:
-            res, report = failed_result(opts, name, str(e)), str(e) + "\n"
+            res = failed_result(opts, name, str(e))
+            tell(str(e))
         else:
             used, ignored = used_and_ignored(tree, opts.pristine)
-            head += ("built from the submission (its kernel): %s\nignored (the user "
-                     "programs, mkfs and fs.img are the course's): %s\n"
-                     % (listed(used), listed(ignored)))
+            tell("built from the submission (its kernel): %s\nignored (the user programs, "
+                 "mkfs and fs.img are the course's): %s" % (listed(used), listed(ignored)))
             if changed:
-                head += changed_line(changed) + "\n"
-            if live:
-                kit.say(head.rstrip())
-                head = ""
-            res, report = run_grader(opts, tree, name, dest, live, uid)
+                tell(changed_line(changed))
+            res = run_grader(opts, tree, name, dest, uid, tell)
             res.update(used=used, ignored=ignored)
         if changed and all(t["output"].startswith("build") for t in res["tests"]):
             res["note"] += " with the grader's copies of the protected files (this " \
                 "submission changed %s)" % " ".join(changed)
-            report += res["note"] + "\n"
-            if live:
-                kit.say(res["note"])
+            tell(res["note"])
     finally:
         if uid is not None:
             kit.end_user(uid)
         opts.users.put(uid)
         if opts.keep:
-            report += "kept %s\n" % dest
+            tell("kept %s" % dest)
         else:
             shutil.rmtree(dest, ignore_errors=True)
     res.update(changed=changed, elapsed=time.monotonic() - started)
-    return res, head + report
+    return res, "".join(report)
 
 
 # ---- Output formats --------------------------------------------------------------------------
-def summary(res):
-    """What the whole submission got, in a few lines (Gradescope's "output")."""
-    lines = ["Score: %d/%d" % (res["score"], res["max_score"])]
-    if res["changed"]:
-        lines.append(changed_line(res["changed"]))
-    if res["note"]:
-        lines.append(res["note"])
-    return "\n".join(lines)
-
-
-def gradescope(res, visibility="visible"):
-    """res in Gradescope's results.json format (as its specification says): the score, one
-    entry per test, a summary for the student, and for staff in extra_data the protected
-    files the submission changed."""
+def gradescope(res, visibility):
+    """res in Gradescope's results.json format: the score, one entry per test, a summary for
+    the student, and for staff in extra_data the files the submission changed."""
+    summary = ["Score: %d/%d" % (res["score"], res["max_score"])]
+    summary += [changed_line(res["changed"])] if res["changed"] else []
+    summary += [res["note"]] if res["note"] else []
     return {
         "score": res["score"],
         "execution_time": round(res["elapsed"]),
-        "output": summary(res),
+        "output": "\n".join(summary),
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "extra_data": {"submission": res["tree"], "max_score": res["max_score"],
@@ -371,9 +328,8 @@ def gradescope(res, visibility="visible"):
     }
 
 
-def write_json(path, results, visibility="visible"):
-    """Writes the results to path at once (a new file renamed over path), whatever was
-    there, a directory included."""
+def write_json(path, results, visibility):
+    """Writes the results to path at once (a new file renamed over path, even a directory)."""
     data = gradescope(results[0], visibility) if len(results) == 1 else \
         {"submissions": {r["tree"]: gradescope(r, visibility) for r in results}}
     fd, tmp = tempfile.mkstemp(prefix=".results-", dir=os.path.dirname(os.path.abspath(path)))
@@ -415,23 +371,14 @@ def summary_table(results):
     return "\n".join(lines) + "\n"
 
 
-def submission_name(spec):
-    name = os.path.basename(spec.rstrip("/")) or spec
-    for ext in (".tar.gz", ".tgz", ".tar", ".git"):
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return name
-
-
 def unique_names(specs):
-    """A name per submission for reports, CSV rows and JSON keys: the file or directory name,
-    with as many parent directories as it takes to tell equal names apart."""
-    names = [submission_name(s) for s in specs]
+    """A name per submission for reports, CSV rows and JSON keys: the file or directory name
+    without .tar.gz/.tgz/.tar/.git, with as many parent directories as tell equal ones apart."""
+    names = [re.sub(r"\.(tar\.gz|tgz|tar|git)$", "", os.path.basename(s.rstrip("/")) or s)
+             for s in specs]
     parents = [os.path.dirname(os.path.abspath(s.rstrip("/"))) for s in specs]
     for _ in range(8):
         dup = {n for n in names if names.count(n) > 1}
-        if not dup:
-            break
         for i, n in enumerate(names):
             if n in dup and parents[i] not in ("/", ""):
                 names[i] = os.path.basename(parents[i]) + "/" + n
@@ -446,20 +393,16 @@ def unique_names(specs):
 
 def grade_batch(opts):
     """Grades opts.submissions, opts.jobs at a time; returns their results in order."""
-    live = opts.jobs == 1
     lock = threading.Lock()
 
     def one(spec, name):
-        res, report = grade_submission(opts, spec, name, live)
-        if not live:
-            with lock:
-                sys.stdout.write(report)
-                sys.stdout.flush()
+        res, report = grade_submission(opts, spec, name, live=opts.jobs == 1)
+        with lock:
+            print(report, end="", flush=True)
         return res
 
-    names = unique_names(opts.submissions)
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
-        results = list(pool.map(one, opts.submissions, names))
+        results = list(pool.map(one, opts.submissions, unique_names(opts.submissions)))
     sys.stdout.write("\n" + summary_table(results))
     return results
 
@@ -477,15 +420,10 @@ def handout(work):
 
 
 def make_bundle(out, flags):
-    """Writes the bundle to out; flags: options run_autograder always gives. Returns the exit
-    status."""
+    """Writes the bundle to out; flags: the options run_autograder always gives."""
     work = tempfile.mkdtemp(prefix="autograder-")
     try:
-        try:
-            starter = handout(work)
-        except Fail as e:
-            print("autograder: %s\nnothing was written" % e)
-            return 1
+        starter = handout(work)
         files = [(rel, os.path.join(starter, rel)) for rel in kit.source_files(starter)]
         files.append(("tools/autograder.py", os.path.realpath(__file__)))
         with zipfile.ZipFile(out + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
@@ -495,12 +433,14 @@ def make_bundle(out, flags):
                 info.compress_type = zipfile.ZIP_DEFLATED
                 z.writestr(info, data)
             add("setup.sh", SETUP_SH, 0o755)
-            add("run_autograder", RUN_AUTOGRADER % " ".join(shlex.quote(f) for f in flags),
-                0o755)
+            add("run_autograder", RUN_AUTOGRADER % " ".join(map(shlex.quote, flags)), 0o755)
             for rel, path in files:
                 with open(path, "rb") as f:
                     add(rel, f.read(), 0o755 if rel.endswith(".py") else 0o644)
         os.replace(out + ".tmp", out)
+    except Fail as e:
+        print("autograder: %s\nnothing was written" % e)
+        return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("autograder: wrote %s (setup.sh, run_autograder and the starter tree from make "
@@ -510,10 +450,9 @@ def make_bundle(out, flags):
 
 
 def stand_in_root(root, submission, source=None):
-    """Lays out a stand-in for /autograder at root, as Gradescope does before a run:
-    submission (a tree, or a file such as make handin's tarball) in submission/, and the
-    unpacked bundle source (a directory, if given) in source/ with run_autograder copied to
-    the top. Returns root."""
+    """Lays out a stand-in for /autograder at root, as Gradescope does: submission (a tree
+    or a file) in submission/, and the unpacked bundle source (if given) in source/ with
+    run_autograder copied to the top. Returns root."""
     if source:
         shutil.copytree(source, os.path.join(root, "source"))
         shutil.copy(os.path.join(source, "run_autograder"), root)
@@ -527,20 +466,19 @@ def stand_in_root(root, submission, source=None):
 
 
 # ---- --run: one submission on Gradescope --------------------------------------------------------
-def find_submission(directory):
-    """What to grade in Gradescope's submission directory: the tree in it (at any depth),
-    else the one tar archive in it. Raises Fail."""
-    if not os.path.isdir(directory):
-        raise Fail("no submission directory %s" % directory)
-    if find_root(directory):
-        return directory
-    archives = sorted(os.path.join(d, n) for d, _, names in os.walk(directory) for n in names
-                      if tarfile.is_tarfile(os.path.join(d, n)))
-    if len(archives) == 1:
-        return archives[0]
-    raise Fail("the submission has %s: upload the .tar.gz that `make handin` writes, or "
-               "the tree itself" % ("no tree (a Makefile next to kernel/) and no .tar.gz"
-                                    if not archives else "%d archives" % len(archives)))
+def setup_problem(opts):
+    """Why this machine, the pristine tree or --only cannot grade, or None."""
+    names = {t["name"] for t in listing()["tests"]}
+    unknown = [n for n in opts.only or [] if n not in names]
+    if unknown:
+        return "unknown test %s; tests are: %s" % (", ".join(unknown), " ".join(sorted(names)))
+    problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU"))
+    missing = [rel for rel in ["Makefile", "grade-cow.py"] + listing()["protected"]
+               if not os.path.isfile(os.path.join(opts.pristine, rel))]
+    if missing and not problem:
+        return ("the pristine tree %s lacks %s; give --pristine DIR, the tree from the "
+                "handout the submissions started from" % (opts.pristine, " ".join(missing)))
+    return problem
 
 
 def run_gradescope(opts):
@@ -560,17 +498,15 @@ def run_gradescope(opts):
     write_json(results, [stopped("the autograder stopped before it had a grade")],
                opts.visibility)
     try:
-        problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU")) or \
-            pristine_problem(opts.pristine)
+        problem = setup_problem(opts)
         if problem:
             raise Fail("the autograder cannot grade here: " + problem)
-        spec = find_submission(os.path.join(root, "submission"))
-        res, _ = grade_submission(opts, spec, "submission", live=True)
+        res, _ = grade_submission(opts, os.path.join(root, "submission"), "submission",
+                                  live=True)
     except Fail as e:
         res = failed_result(opts, "submission", str(e))
     except Exception as e:      # the grader's own error: a grade of 0 that says so
         res = stopped("the autograder failed: %r" % e)
-    res.setdefault("changed", [])
     res["elapsed"] = time.monotonic() - started
     write_json(results, [res], opts.visibility)
     print("autograder: wrote %s (score %d/%d)" % (results, res["score"], res["max_score"]))
@@ -589,25 +525,21 @@ def parse_args(argv):
     p.add_argument("--jobs", "-j", type=int, default=1, help="grade N submissions at once")
     p.add_argument("--cpus", type=int, default=kit.setting("CPUS"), help="harts QEMU emulates")
     p.add_argument("--mem", type=int, default=kit.setting("MEM"), help="MiB of RAM")
-    p.add_argument("--timeout-scale", type=float, default=1.0,
-                   help="multiply every timeout by X (slow machines)")
-    p.add_argument("--time-budget", type=float, default=None, metavar="S",
-                   help="at most S seconds per submission, never scaled (default: %d, with "
-                   "--run %d)" % (BATCH_BUDGET, BUDGET))
+    p.add_argument("--timeout-scale", type=float, default=1.0, help="every timeout times X")
+    p.add_argument("--time-budget", type=float, metavar="S", help="at most S seconds per "
+                   "submission, never scaled (default: %d, with --run %d)"
+                   % (BATCH_BUDGET, BUDGET))
     p.add_argument("--only", action="append", metavar="NAME", help="run only this test")
     p.add_argument("-v", "--verbose", action="store_true", help="echo the consoles")
     p.add_argument("--json", metavar="FILE", help="write Gradescope results JSON")
     p.add_argument("--csv", metavar="FILE", help="write one row per submission")
-    p.add_argument("--qemu", default=None, help="QEMU binary (default: QEMU, else %s)"
-                   % kit.QEMU_DEFAULT)
-    p.add_argument("--pristine", metavar="DIR",
-                   help="the tree the students started from: its grade-cow.py grades, its "
-                   "protected files and user programs are used (default: a fresh make "
-                   "handout in the staff tree, the tree this program is in elsewhere)")
+    p.add_argument("--qemu", help="QEMU binary (default: QEMU, else %s)" % kit.QEMU_DEFAULT)
+    p.add_argument("--pristine", metavar="DIR", help="the tree the students started from "
+                   "(default: a fresh make handout, or this tree where there is none)")
     p.add_argument("--keep", action="store_true", help="keep submissions' build directories")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="Gradescope visibility of the --json results (default visible)")
+                   help="Gradescope visibility of the results (default visible)")
     opts = p.parse_args(argv)
     if opts.jobs < 1 or opts.timeout_scale <= 0 or (opts.time_budget or 1) <= 0:
         p.error("--jobs, --timeout-scale and --time-budget must be positive")
@@ -618,10 +550,12 @@ def parse_args(argv):
     return opts
 
 
+_held = []      # the locks of our user ids: released when this process ends
+
+
 def build_users(n):
-    """A queue of n user ids that no account has and no other grader on this machine holds
-    (a lock in USER_LOCKS each, while we run), for the submissions' builds and QEMUs; n
-    times None when not root (then they run as we do)."""
+    """A queue of n user ids that no account has and no other grader here holds (a lock in
+    USER_LOCKS each), for the submissions' builds and QEMUs; n times None when not root."""
     users = queue.Queue()
     if os.geteuid():
         kit.say("autograder: not root, so each submission is built and run as this user, "
@@ -650,9 +584,6 @@ def build_users(n):
     return users
 
 
-_held = []      # the locks of our user ids: released when this process ends
-
-
 def main(argv):
     opts = parse_args(argv)
     if opts.make:
@@ -671,16 +602,9 @@ def main(argv):
         kit.copy_sources(opts.pristine, opts.fs_from)
         if opts.run:
             return run_gradescope(opts)
-        if opts.only:
-            names = {t["name"] for t in listing()["tests"]}
-            unknown = [n for n in opts.only if n not in names]
-            if unknown:
-                sys.exit("autograder: unknown test %s; tests are: %s"
-                         % (", ".join(unknown), " ".join(sorted(names))))
-        problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU")) or \
-            pristine_problem(opts.pristine)
+        problem = setup_problem(opts)
         if problem:
-            print(problem)
+            print("autograder: " + problem)
             return 2
         results = grade_batch(opts)
     except Fail as e:
