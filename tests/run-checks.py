@@ -241,8 +241,8 @@ def perf_checks():
 
 def cowdemo_check():
     """`cowdemo` (user/cowdemo.c) checks its own story and ends with one line "cowdemo: OK:
-    ..." or "cowdemo: FAIL". The staff tree requires the copy-on-write story here and the
-    eager story on a COW=0 build in a scratch copy. One check a kernel."""
+    ..." or "cowdemo: FAIL", on this kernel (the staff tree adds an eager kernel built in a
+    scratch copy). One check a kernel."""
     say("==== cowdemo: copy-on-write, one page at a time ====")
     mem = "MEM=%d" % kit.setting("MEM")
     kit.build(ROOT, [mem])
