@@ -566,15 +566,9 @@ def unzip_bundle(bundle, source):
 
 
 def autograder_check():
-    """make autograder, then the bundle end to end on a stand-in /autograder, as Gradescope
-    runs it. One check each:
-      bundle   the zip: setup.sh and run_autograder at its top, executable
-      full     this tree packed by make handin: the whole grade, 100, nothing changed
-      starter  make handout's tree (AUTOGRADER_ONLY): the starter's points on those
-      tamper   the starter with a cowtest that only prints "ok": the same points, and
-               user/cowtest.c listed as changed
-      hang     the starter with a kernel that never reaches the shell: a results.json all
-               the same, within the time budget"""
+    """make autograder, then the bundle end to end on a stand-in /autograder as Gradescope
+    runs it, one check each: the bundle's layout, then its results.json (score and files
+    changed) for this tree, the starter, a tampered starter and a starter that hangs."""
     say("==== autograder: make autograder, run_autograder on a stand-in /autograder ====")
     flags, scale, budget = grade_flags(), timeout_scale(), HANG_BUDGET * timeout_scale()
     only = [a for t in AUTOGRADER_ONLY for a in ("--only", t)]
@@ -613,9 +607,8 @@ def autograder_check():
                                 "the time budget")
             if name.endswith("hang") and secs > budget + 30:
                 problems.append("took %.0fs, the budget is %.0fs" % (secs, budget))
-            results.append(verdict(name, problems[:10], ["| " + l for l in
-                                                         out.splitlines()[-15:]],
-                                   "%s; %.0fs" % (what, secs)))
+            lines = ["| " + l for l in out.splitlines()[-15:]]
+            results.append(verdict(name, problems[:10], lines, "%s; %.0fs" % (what, secs)))
     return total(results)
 
 
@@ -736,18 +729,20 @@ PARTS.update({"forkbench": forkbench_check,
 # <<< solution
 
 
+def selects(arg, part):
+    return part == arg or part.startswith(arg + "-")
+
+
 def main(args):
     if args[:1] == ["--list"]:
         print(" ".join(PARTS))
         return 0
-    unknown = [a for a in args if not any(p == a or p.startswith(a + "-") for p in PARTS)]
+    unknown = [a for a in args if not any(selects(a, p) for p in PARTS)]
     if unknown:
         sys.exit("run-checks.py: no part %s; --list names them" % " ".join(unknown))
-    if args:
-        chosen = [p for p in PARTS if any(p == a or p.startswith(a + "-") for a in args)]
-    else:
-        full = os.environ.get("CHECK_FULL") == "1"
-        chosen = [p for p in PARTS if full or p not in CI_ONLY]
+    full = os.environ.get("CHECK_FULL") == "1"
+    chosen = [p for p in PARTS if any(selects(a, p) for a in args) or
+              not args and (full or p not in CI_ONLY)]
     results = []
     for name in chosen:
         try:
