@@ -316,7 +316,8 @@ def forkbench_check():
     say("==== forkbench -q (prints its rows; timings not checked) ====")
     import bench
     out, _, why = run_on_copy("forkbench -q", 300, cpus=1)
-    sys.stdout.write(out)
+    for line in out.splitlines():
+        say("    " + line.rstrip())
     rows = bench.parse_forkbench(out)
     problems = [why] if why else []
     for size in (0, 1):
