@@ -1,11 +1,8 @@
 #!/usr/bin/env python3
-"""`make check`: everything that can be tested on this machine, each check counted as one
-result; docs/build-and-debug.md lists the parts in order. CHECK_FULL=1 (CI) adds the whole
-usertests suite, grind, the grader at 8 harts and a build with each toolchain prefix.
-Ends with exactly one line "N passed, N failed" (totals over everything run); exit 1 on any
-failure. Every QEMU started here, directly or by the grader, is gone when it returns.
-
-Environment: GRADEFLAGS adds options to the grader (e.g. "--timeout-scale 2")."""
+"""`make check`: everything that can be tested on this machine, one result per check, in the
+parts docs/build-and-debug.md lists; ends with "N passed, N failed" (exit 1 on a failure).
+`run-checks.py PART...` runs only those parts (--list names them); CHECK_FULL=1 (CI) adds
+the CI-only parts to a full run. GRADEFLAGS adds options to every grader run here."""
 
 import json
 import os
@@ -28,19 +25,23 @@ import xv6kit as kit  # noqa: E402
 from xv6kit import say, clean_env  # noqa: E402
 
 
+def grade_flags():
+    return shlex.split(os.environ.get("GRADEFLAGS", ""))
+
+
 def timeout_scale():
-    """The --timeout-scale in GRADEFLAGS, for every timeout here too (1 if none)."""
+    """GRADEFLAGS' --timeout-scale (1 if none), for every timeout here too."""
     m = re.search(r"--timeout-scale[= ]\s*([0-9.]+)", os.environ.get("GRADEFLAGS", ""))
     return float(m.group(1)) if m else 1.0
 
 
-def verdict(name, ok, what, lines=()):
-    """Says how one check went: "NAME: OK (what)", or FAIL with what was expected and the
-    lines that show what was seen. Returns (passed, failed) for this one check."""
-    say("%s: %s (%s%s)" % (name, "OK" if ok else "FAIL", "" if ok else "expected: ", what))
-    for line in [] if ok else lines:
+def verdict(name, problems, lines=(), note=""):
+    """Says how one check went: "NAME: OK" or "NAME: FAIL" (note in parentheses), and on a
+    failure its problems (expected against seen), then lines. Returns (passed, failed)."""
+    say("%s: %s%s" % (name, "FAIL" if problems else "OK", " (%s)" % note if note else ""))
+    for line in list(problems)[:20] + list(lines if problems else []):
         say("    " + line.rstrip())
-    return (1, 0) if ok else (0, 1)
+    return (0, 1) if problems else (1, 0)
 
 
 def total(results):
@@ -48,10 +49,48 @@ def total(results):
     return tuple(map(sum, zip((0, 0), *results)))
 
 
+def run(argv, cwd=ROOT, env=None, timeout=None, stdin=subprocess.DEVNULL, show=False):
+    """Runs argv, its output captured unless show: (exit status, output); status None on a
+    timeout."""
+    try:
+        r = subprocess.run(argv, cwd=cwd, env=env or clean_env(), stdin=stdin, timeout=timeout,
+                           stdout=None if show else subprocess.PIPE, stderr=subprocess.STDOUT)
+        return r.returncode, (r.stdout or b"").decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        return None, (e.stdout or b"").decode("utf-8", "replace") + "\n(timed out)"
+
+
+def run_json(argv, result, **kw):
+    """run(argv), then the JSON it wrote to the file result: (data or None, output, seconds)."""
+    start = time.monotonic()
+    _, out = run(argv, **kw)
+    try:
+        with open(result) as f:
+            return json.load(f), out, time.monotonic() - start
+    except (OSError, ValueError):
+        return None, out, time.monotonic() - start
+
+
+def grade_tree(tree, cpus=3, show=False):
+    """Builds and grades tree with its own grade-cow.py (and GRADEFLAGS): (the JSON report or
+    None, the grader's output, captured unless show). report["by_name"]: its tests by name."""
+    with tempfile.TemporaryDirectory(prefix="check-grade-") as d:
+        result = os.path.join(d, "grade.json")
+        argv = [sys.executable, os.path.join(tree, "grade-cow.py"), "--cpus", str(cpus),
+                "--json", result] + grade_flags()
+        report, out, _ = run_json(argv, result, cwd=tree, show=show)
+    if report is not None:
+        report["by_name"] = {t["name"]: t for t in report.get("tests", [])}
+    return report, out
+
+
+def failing(report):
+    return sorted(n for n, t in report["by_name"].items() if t["status"] != "passed")
+
+
 def boot_and_run(tree, command, timeout, cpus=3):
     """Boots tree's kernel (built already) on a fresh copy of its fs.img, types command at
-    the shell and ends QEMU. Returns (output, seconds, None or why the command did not
-    finish). Timeouts are times timeout_scale()."""
+    the shell and ends QEMU: (output, seconds, None or why the command did not finish)."""
     with tempfile.TemporaryDirectory(prefix="check-run-") as d:
         m, why = kit.Machine.boot(tree, os.path.join(d, "fs.img"),
                                   kit.BOOT_TIMEOUT * timeout_scale(), cpus=cpus)
@@ -62,7 +101,6 @@ def boot_and_run(tree, command, timeout, cpus=3):
 
 
 def run_on_copy(command, timeout, cpus=3):
-    """Builds this tree, then boot_and_run() on it."""
     kit.build(ROOT, ["MEM=%d" % kit.setting("MEM")])
     return boot_and_run(ROOT, command, timeout, cpus)
 
@@ -80,23 +118,12 @@ def host_tests():
 def grader(cpus):
     """./grade-cow.py on this tree at cpus harts, one check per grader test."""
     say("==== grade-cow.py --cpus %d ====" % cpus)
-    fd, out = tempfile.mkstemp(prefix="check-grade-", suffix=".json")
-    os.close(fd)
-    try:
-        argv = [sys.executable, os.path.join(ROOT, "grade-cow.py"),
-                "--cpus", str(cpus), "--json", out]
-        argv += shlex.split(os.environ.get("GRADEFLAGS", ""))
-        code = subprocess.call(argv, cwd=ROOT, stdin=subprocess.DEVNULL, env=clean_env())
-        try:
-            with open(out) as f:
-                tests = json.load(f)["tests"]
-        except (OSError, ValueError, KeyError):
-            say("grader at CPUS=%d produced no results (exit %d)" % (cpus, code))
-            return 0, 1
-        passed = sum(1 for t in tests if t["status"] == "passed")
-        return passed, len(tests) - passed
-    finally:
-        os.unlink(out)
+    report, _ = grade_tree(ROOT, cpus, show=True)
+    if report is None:
+        say("grader at CPUS=%d produced no results" % cpus)
+        return 0, 1
+    bad = len(failing(report))
+    return len(report["by_name"]) - bad, bad
 
 
 def shell_check(cpus, old_platform=False):
@@ -112,11 +139,9 @@ MAIN_HIT = re.compile(r"Breakpoint 1, (?:0x[0-9a-f]+ in )?main \(")
 
 
 def gdb_session(deadline, console):
-    """Attaches gdb-multiarch to the halted kernel, breaks at main, continues; then, as the
-    README tells students, loads user/_init's symbols and breaks in its main (a hardware
-    breakpoint: the user address is not mapped while the kernel runs). console: the FIFO
-    QEMU reads as the serial console's input, for typing at the shell.
-    Returns (hit, output) once gdb connected, or (None, output) if it could not yet."""
+    """gdb-multiarch on the halted kernel: break at main; then, as the README says, load
+    user/_init's symbols and hbreak in its main (its address is unmapped in the kernel).
+    console: QEMU's console input. (hit main?, output), hit None if gdb could not connect."""
     cmds = ["gdb-multiarch", "-q", "-batch", "-nx", "-x", ".gdbinit",
             "-ex", "break main", "-ex", "continue", "-ex", "bt 1"]
     # Without the file gdb would not stop again and the last continue would never end.
@@ -124,44 +149,36 @@ def gdb_session(deadline, console):
         cmds += ["-ex", "delete", "-ex", "add-symbol-file user/_init",
                  "-ex", "hbreak init.c:main", "-ex", "continue", "-ex", "bt 1"]
         # >>> solution: the starter has no cow_fault
-        # The fault path: init's next system call stops in usertrap; then a command typed
-        # at the shell, whose fork is followed by COW faults (init's own fork at boot is
-        # not: neither init nor its child writes memory before wait and exec). Typed only
-        # now, when the kernel's UART is set up to receive it.
+        # init's next system call stops in usertrap; then a command typed at the shell
+        # forks, and COW faults follow (init's own fork at boot writes nothing before exec).
+        # Typed only now, when the kernel's UART is set up to receive it.
         cmds += ["-ex", "delete", "-ex", "break usertrap", "-ex", "continue", "-ex", "bt 1",
                  "-ex", "delete", "-ex", "break cow_fault",
                  "-ex", "shell printf 'echo gdb\\n' > '%s'" % console,
                  "-ex", "continue", "-ex", "bt 2", "-ex", "info args"]
         # <<< solution
-    try:
-        r = subprocess.run(cmds, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=max(5, deadline - time.monotonic()))
-        out = r.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace") + "\n(gdb timed out)"
-        return bool(MAIN_HIT.search(out)), out
-    if re.search(r"Connection refused|Connection timed out|not being run", out) and \
-            "Breakpoint 1," not in out:
+    code, out = run(cmds, timeout=max(5, deadline - time.monotonic()))
+    if code is not None and "Breakpoint 1," not in out and \
+            re.search(r"Connection refused|Connection timed out|not being run", out):
         return None, out
     return bool(MAIN_HIT.search(out)), out
 
 
 def gdb_check():
     """`make qemu-gdb` plus a scripted gdb: must stop at the breakpoint in the kernel's main,
-    then in user/init's main (the staff tree adds a test of the fault path, below). One
-    check each."""
+    then in user/init's main (the staff tree adds the fault path). One check each."""
     say("==== gdb check: make qemu-gdb, gdb-multiarch -batch, break main ====")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     home = tempfile.mkdtemp(prefix="check-gdb-home-")
     log = open(os.path.join(home, "qemu.log"), "w+")
-    # QEMU's console input: a FIFO that gdb's `shell` writes to. Opened read-write here so
-    # that it never reads as closed, and so that opening it does not wait for a writer.
+    # QEMU's console input: a FIFO opened read-write here, so that it never reads as closed
+    # and opening it does not wait for a writer.
     console = os.path.join(home, "console")
     os.mkfifo(console)
     console_fd = os.open(console, os.O_RDWR)
-    # A private HOME: the safe-path line qemu-gdb adds for gdb lands there, not in ours.
+    # A private HOME: qemu-gdb's safe-path line for gdb lands there, not in ours.
     qemu = kit.spawn(["make", "-s", "qemu-gdb", "GDBPORT=%d" % port], cwd=ROOT,
                      stdin=console_fd, stdout=log, stderr=subprocess.STDOUT,
                      env=clean_env(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".c")))
@@ -173,264 +190,134 @@ def gdb_check():
             if qemu.poll() is not None:
                 out = "make qemu-gdb exited with status %d" % qemu.returncode
                 break
-            if not (os.path.exists(gdbinit) and ":%d" % port in open(gdbinit).read()):
-                time.sleep(0.5)
-                continue
-            hit, out = gdb_session(deadline, console)
-            if hit is None:
-                time.sleep(1)
+            if os.path.exists(gdbinit) and ":%d" % port in open(gdbinit).read():
+                hit, out = gdb_session(deadline, console)
+            time.sleep(0.5 if hit is None else 0)
     finally:
         kit.end_group(qemu)
         os.close(console_fd)
         log.seek(0)
-        qemu_log = log.read()
+        qemu_log = log.read().rstrip().splitlines()[-10:]
         log.close()
         shutil.rmtree(home, ignore_errors=True)
     if hit and not os.path.exists(os.path.join(ROOT, "user", "_init")):
         hit, out = False, "user/_init, the unstripped init gdb reads symbols from, does not exist"
     seen = out.rstrip().splitlines()[-20:]
-    results = [verdict("gdb check", hit, "stopped at the breakpoint in main",
-                       seen + ["-- make qemu-gdb said:"] + qemu_log.rstrip().splitlines()[-10:]),
-               verdict("gdb user check", re.search(r"Breakpoint 2, main \(\) at user/init\.c", out),
-                       "add-symbol-file user/_init; stopped in init's main", seen)]
+    results = [verdict("gdb check", [] if hit else ["expected: stopped at the breakpoint in main"],
+                       seen + ["-- make qemu-gdb said:"] + qemu_log),
+               verdict("gdb user check",
+                       [] if re.search(r"Breakpoint 2, main \(\) at user/init\.c", out) else
+                       ["expected: add-symbol-file user/_init; stopped in init's main"], seen)]
     # >>> solution: the starter has no cow_fault
-    # A breakpoint on usertrap stops in trap.c (not in an inlined riscv.h helper). Then gdb's
-    # frame line "#0  cow_fault (pte=0x87f66050, va=40960) at kernel/cow.c:109" (an
-    # argument may read va=va@entry=40960) and `info args` show every argument's value.
+    # usertrap stops in trap.c (not in an inlined riscv.h helper); then the frame line
+    # "#0  cow_fault (pte=0x87f66050, va=40960) at kernel/cow.c:109" (or va=va@entry=...)
+    # and `info args` show every argument's value.
     frame = re.search(r"^#0 +cow_fault \((.*)\) at kernel/cow\.c:\d+$", out, re.M)
     shown = re.search(r"Breakpoint 3, usertrap \(\) at kernel/trap\.c:\d+", out) and \
         frame and "<optimized out>" not in frame.group(1) and "va=" in frame.group(1) and \
         re.search(r"^va = (?:0x[0-9a-f]+|[0-9]+)$", out, re.M)
-    results.append(verdict(
-        "gdb fault-path check", shown, "break usertrap stops in trap.c; a command typed at the "
-        "shell forks, and in cow_fault bt and info args show its arguments", seen))
+    results.append(verdict("gdb fault-path check", [] if shown else [
+        "expected: break usertrap stops in trap.c; a command typed at the shell forks, and "
+        "in cow_fault bt and info args show its arguments"], seen))
     # <<< solution
     return total(results)
 
 
-# >>> solution: the handout round trip; tools/handout.py leaves this block out of the starter
-# The starter's grade (./grade-cow.py --cpus 3): everything that needs no copy-on-write
-# passes (cowtest three forkfork isolation textwrite, cowstat, usertests, no-leak,
-# no-panic); these fail. The same at both levels (the levels differ in kalloc.c only).
-HANDOUT_SCORE = 62
-HANDOUT_FAILS = {"cowtest-simple", "cowtest-file", "cowtest-manyshare", "cowtest-oom",
-                 "cowtest-reuse", "cowtest-onewrite", "cowtest-nocopy", "cowtest-race",
-                 "fork-is-cow"}
-# What must not appear anywhere in the starter (file names included): the COW code's
-# names, the staff build switches (macros and make variables), the staff targets, tools and
-# pages, and the handout markers (which contain "solution").
-HANDOUT_TRACES = re.compile(r"COW_FORK|COW_AROUND|NO_PAGE_REFS|cowaround|COWBATCH|PTE_COW"
-                            r"|\bcow_\w+|\bcow\.[co]\b|\bCOW="
-                            r"|LOG_SYNC_COMMIT|TRAP_FULL_FLUSH|LOGCOMMIT|TRAPFLUSH|HANDOUT="
-                            r"|\bbench\b|autograder|cow-design|performance\.md|grading\.md"
-                            r"|forkbench\.svg|>>>|<<<|(?i:solution)")
-# What the starter must contain, and the staff files it must not.
-HANDOUT_NEEDS = ["Makefile", "README", "grade-cow.py", "user/cowtest.c", "user/cowstat.c",
-                 "kernel/vm.c", "kernel/kalloc.c", "docs/lab-cow.md", "docs/build-and-debug.md"]
-HANDOUT_STAFF = ["kernel/cow.c", "tools/handout.py", "tools/bench.py", "docs/cow-design.md",
-                 "docs/performance.md", "docs/grading.md", "docs/forkbench.svg"]
-# The README a student opens: short, and its first screen leads to the lab text, the code
-# the lab changes and the gdb instructions.
-README_LINES, README_SCREEN = 120, 40
-README_FIRST_SCREEN = ["docs/lab-cow.md", "kernel/vm.c", "kernel/kalloc.c", "make qemu-gdb",
-                       "docs/build-and-debug.md"]
-# Links: Markdown [text](target) and, in any text, a path under docs/.
-MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-DOCS_PATH = re.compile(r"(?<![\w/.-])docs/[\w.-]*\w")
-
-
-def md_anchors(text):
-    """The anchors of a Markdown page's headings, as GitHub makes them."""
-    anchors = set()
-    for line in text.splitlines():
-        m = re.match(r"#{1,6}\s+(.*)", line)
-        if m:
-            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
-            anchors.add(slug)
-    return anchors
-
-
-def link_problems(tree, rel, text):
-    """Links in the starter file rel (text) to a file or heading that is not in the starter."""
-    targets = []
-    if rel.endswith(".md"):
-        for m in MD_LINK.finditer(text):
-            t = m.group(1)
-            if re.match(r"[a-z]+:", t):
-                continue        # a URL
-            path, _, anchor = t.partition("#")
-            full = os.path.join(os.path.dirname(rel), path) if path else rel
-            targets.append((t, os.path.normpath(full), anchor))
-    targets += [(m.group(0), m.group(0), "") for m in DOCS_PATH.finditer(text)]
-    problems = []
-    for shown, path, anchor in targets:
-        full = os.path.join(tree, path)
-        if not os.path.exists(full):
-            problems.append("%s: links to %s, which is not in the starter" % (rel, shown))
-        elif anchor and path.endswith(".md"):
-            with open(full, encoding="utf-8", errors="replace") as f:
-                if anchor not in md_anchors(f.read()):
-                    problems.append("%s: links to %s, a heading %s does not have"
-                                    % (rel, shown, path))
-    return problems
-
-
-def handout_scan(tree):
-    """Problems of a generated starter tree: traces of the COW code and of staff material,
-    staff files, links to what is not shipped, missing files, a README that does not lead
-    a student to the lab from its first screen."""
-    problems, files = [], 0
-    for d, dirs, names in os.walk(tree):
-        for n in sorted(names):
-            path = os.path.join(d, n)
-            rel = os.path.relpath(path, tree)
-            files += 1
-            if HANDOUT_TRACES.search(rel):
-                problems.append("%s: the name is a trace" % rel)
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            for i, line in enumerate(text.splitlines(), 1):
-                if HANDOUT_TRACES.search(line):
-                    problems.append("%s:%d: %s" % (rel, i, line.strip()[:100]))
-            problems += link_problems(tree, rel, text)
-    problems += ["%s is missing" % n for n in HANDOUT_NEEDS
-                 if not os.path.isfile(os.path.join(tree, n))]
-    problems += ["%s is staff-only but in the starter" % n for n in HANDOUT_STAFF
-                 if os.path.exists(os.path.join(tree, n))]
-    if os.path.isfile(os.path.join(tree, "README")):
-        with open(os.path.join(tree, "README"), encoding="utf-8", errors="replace") as f:
-            readme = f.read().splitlines()
-        if len(readme) > README_LINES:
-            problems.append("README has %d lines, more than %d" % (len(readme), README_LINES))
-        screen = "\n".join(readme[:README_SCREEN])
-        problems += ["README's first %d lines do not name %s" % (README_SCREEN, w)
-                     for w in README_FIRST_SCREEN if w not in screen]
-    if files < 50:
-        problems.append("only %d files" % files)
-    return problems
-
-
-def handout_tarball_problems(tree, tarball):
-    """Differences between the tree and the tarball written next to it."""
-    import tarfile
-    on_disk = {}
-    for d, _, names in os.walk(tree):
-        for n in names:
-            p = os.path.join(d, n)
-            with open(p, "rb") as f:
-                on_disk[os.path.relpath(p, os.path.dirname(tree))] = f.read()
-    with tarfile.open(tarball) as tar:
-        packed = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    return ["%s differs or is missing" % n
-            for n in sorted(set(on_disk) | set(packed)) if on_disk.get(n) != packed.get(n)]
-
-
-def handout_check(level):
-    """`make handout LEVEL=level` into a temporary directory, then on the starter: no trace
-    of the COW code, a build without warnings, and a grade of exactly HANDOUT_SCORE with HANDOUT_FAILS
-    failing and cowtest's first test failing because fork failed. Returns (passed, failed),
-    one each for: generate, scan, build, grade."""
-    say("==== handout: make handout LEVEL=%s, then scan, build and grade it ====" % level)
-    out = tempfile.mkdtemp(prefix="check-handout-")
-    tree = os.path.join(out, "xv6-cow-lab")
-    passed = failed = 0
-
-    def verdict(name, problems):
-        nonlocal passed, failed
-        if problems:
-            failed += 1
-            say("handout %s %s: FAIL" % (level, name))
-            for p in problems[:20]:
-                say("    " + p)
-        else:
-            passed += 1
-            say("handout %s %s: OK" % (level, name))
-        return not problems
-
-    try:
-        r = subprocess.run(["make", "-s", "handout", "HANDOUT=" + out, "LEVEL=" + level],
-                           cwd=ROOT,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=clean_env())
-        said = r.stdout.decode("utf-8", "replace").splitlines()
-        tarball = tree + ".tar.gz"
-        if r.returncode != 0 or not os.path.isdir(tree) or not os.path.isfile(tarball):
-            verdict("generate", ["make handout exited %d" % r.returncode] + said[-10:])
-            return passed, failed + 3        # nothing to scan, build or grade
-        verdict("generate", handout_tarball_problems(tree, tarball))
-        verdict("scan", handout_scan(tree))
-
-        r = subprocess.run(["make", "-C", tree, "-j2", "kernel/kernel", "fs.img"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=clean_env(TOOLS_CHECKED="1"))
-        log = r.stdout.decode("utf-8", "replace").splitlines()
-        warnings = [l for l in log if "warning:" in l]
-        if not verdict("build", (["make exited %d" % r.returncode] + log[-10:]
-                                 if r.returncode else []) + warnings):
-            return passed, failed + 1
-
-        result = os.path.join(out, "grade.json")
-        argv = [sys.executable, os.path.join(tree, "grade-cow.py"), "--cpus", "3",
-                "--json", result] + shlex.split(os.environ.get("GRADEFLAGS", ""))
-        # The expected failures would fill the screen: keep the grader's report unless needed.
-        g = subprocess.run(argv, cwd=tree, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=clean_env())
-        graded = g.stdout.decode("utf-8", "replace").splitlines()
-        try:
-            with open(result) as f:
-                report = json.load(f)
-            tests = {t["name"]: t for t in report["tests"]}
-        except (OSError, ValueError, KeyError):
-            verdict("grade", ["the grader wrote no results"] + graded[-10:])
-            return passed, failed
-        fails = {n for n, t in tests.items() if t["status"] != "passed"}
-        problems = []
-        if report["score"] != HANDOUT_SCORE:
-            problems.append("score %s, expected %d" % (report["score"], HANDOUT_SCORE))
-        if fails != HANDOUT_FAILS:
-            problems.append("failed: %s; expected: %s"
-                            % (" ".join(sorted(fails)), " ".join(sorted(HANDOUT_FAILS))))
-        simple = tests.get("cowtest-simple", {}).get("output", "")
-        if "simple: FAILED (expected fork to succeed" not in simple:
-            problems.append("cowtest-simple did not fail because fork failed: "
-                            + simple.split("\n")[0])
-        say("handout %s grade: %s/100 (expected %d)" % (level, report["score"], HANDOUT_SCORE))
-        if problems:        # the grader's verdicts, without the console tails
-            problems += [l for l in graded if re.match(r"== Test .*: (OK|FAIL)|Score", l)]
-        verdict("grade", problems)
-        return passed, failed
-    finally:
-        subprocess.call(["rm", "-rf", out])
-# <<< solution
-
-
 def perf_checks():
-    """The fast paths still correct: `sysbench -q` on this tree's image (its own byte and
-    status checks; its timings are printed, never judged), one check, and
-    tools/crashtest.py bounded to three iterations, one check per crash case."""
+    """The fast paths still correct: `sysbench -q` (its own checks; timings printed, never
+    judged), one check, and tools/crashtest.py for three iterations, one check per case."""
     say("==== sysbench -q and tools/crashtest.py ====")
     out, _, why = run_on_copy("sysbench -q", 180)
     lines = [l for l in out.splitlines() if not l.startswith("sysbench,")] + [why or ""]
-    result = verdict("sysbench -q", why is None and "sysbench: OK" in out, "sysbench: OK", lines)
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "crashtest.py"),
-                        "--iters", "3", "--rounds", "1",
-                        "--timeout-scale", str(2 * timeout_scale())],
-                       cwd=ROOT, stdin=subprocess.DEVNULL, env=clean_env(),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = r.stdout.decode("utf-8", "replace")
+    result = verdict("sysbench -q", [] if why is None and "sysbench: OK" in out else
+                     ["expected: sysbench: OK"], lines)
+    code, out = run([sys.executable, os.path.join(ROOT, "tools", "crashtest.py"), "--iters",
+                     "3", "--rounds", "1", "--timeout-scale", str(2 * timeout_scale())])
     sys.stdout.write(out)
     cases = re.findall(r"^crashtest: case \S+: (OK|FAIL)", out, re.M)
-    crashed = r.returncode != 0 and "FAIL" not in cases      # died without a verdict
+    crashed = code != 0 and "FAIL" not in cases      # died without a verdict
     return total([result, (cases.count("OK"), cases.count("FAIL") + crashed)])
 
 
-# >>> solution: tools/bench.py, which this uses, is not in the starter
+def cowdemo_check():
+    """`cowdemo` (user/cowdemo.c) checks its own story and ends with one line "cowdemo: OK:
+    ..." or "cowdemo: FAIL", on this kernel (the staff tree adds an eager kernel built in a
+    scratch copy). One check a kernel."""
+    say("==== cowdemo: copy-on-write, one page at a time ====")
+    mem = "MEM=%d" % kit.setting("MEM")
+    kit.build(ROOT, [mem])
+    runs = [("this kernel", ROOT, "cowdemo: OK")]
+    with tempfile.TemporaryDirectory(prefix="check-cowdemo-eager-") as scratch:
+        # >>> solution: the default kernel shares; COW=0 builds the eager one (the starter's)
+        runs = [("the COW kernel", ROOT, "cowdemo: OK: fork shared")]
+        kit.copy_sources(ROOT, scratch)
+        why, out = kit.build(scratch, ["COW=0", mem])
+        if why:
+            say("building the eager kernel (make COW=0): %s:\n%s" % (why, kit.tail(out, 10)))
+        runs.append(("the eager kernel (make COW=0)", scratch,
+                     "cowdemo: OK: this kernel's fork is eager"))
+        # <<< solution
+        results = []
+        for name, tree, want in runs:
+            out, _, why = boot_and_run(tree, "cowdemo", 120)
+            lines = out.replace("\r", "").splitlines() + ["(no more output: %s)" % why] * bool(why)
+            said = [l.strip() for l in lines if l.startswith(want)]
+            ok = said and "panic" not in out
+            results.append(verdict("cowdemo on " + name, [] if ok else [
+                "expected: a line starting '%s'; its output:" % want], lines[-40:],
+                said[0] if ok else ""))
+    return total(results)
+
+
+def full_checks():
+    """CI only: the whole usertests suite and a bounded grind at CPUS=3, the grader at 8."""
+    say("==== CI only: usertests (all tests), grind 5, grade-cow.py --cpus 8 ====")
+    results = []
+    for cmd, want, limit in (("usertests", "ALL TESTS PASSED", 1800),
+                             ("grind 5", "grind: no pages leaked", 900)):
+        out, elapsed, why = run_on_copy(cmd, limit)
+        ok = not why and want in out and "panic" not in out and "accepted" not in out
+        results.append(verdict("%s (CPUS=3, %.0fs)" % (cmd, elapsed), [] if ok else [
+            "expected: " + want, why or ""], out.splitlines()[-15:]))
+    return total(results + [grader(8)])
+
+
+def toolchain_check():
+    """CI only: a build without warnings with each RISC-V toolchain prefix on PATH, each in
+    its own copy. One check a prefix."""
+    say("==== CI only: warning-free builds with each toolchain prefix ====")
+    results = []
+    for prefix in ("riscv64-unknown-elf-", "riscv64-linux-gnu-"):
+        if shutil.which(prefix + "gcc") is None:
+            say("build with %s: not installed, skipped" % prefix)
+            continue
+        with tempfile.TemporaryDirectory(prefix="check-toolchain-") as d:
+            kit.copy_sources(ROOT, d)
+            why, out = kit.build(d, ["TOOLPREFIX=" + prefix])
+        problems = [why] + out.splitlines()[-10:] if why else kit.warnings(out)[-10:]
+        results.append(verdict("build with " + prefix, problems))
+    return total(results)
+
+
+# >>> solution: the staff-only parts; tools/handout.py leaves this block out of the starter
+def skipped(names, why):
+    """A failed check for each of names, which could not run."""
+    return [verdict(n, ["not run: " + why]) for n in names]
+
+
+def read_text(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
 def forkbench_check():
-    """`forkbench -q` boots, runs and prints every row (sizes 0 and 1 MiB), each with
-    all its fields and no failed fork; one check. Its timings are printed, never judged."""
+    """`forkbench -q` prints every row (0 and 1 MiB), each with all its fields and no failed
+    fork. Its timings are printed, never judged."""
     say("==== forkbench -q (prints its rows; timings not checked) ====")
     import bench
     out, _, why = run_on_copy("forkbench -q", 300, cpus=1)
+    for line in out.splitlines():
+        say("    " + line.rstrip())
     rows = bench.parse_forkbench(out)
     problems = [why] if why else []
     for size in (0, 1):
@@ -440,101 +327,211 @@ def forkbench_check():
             problems.append("a fork failed at %d MiB" % size)
     if "forkbench: done" not in out:
         problems.append("no 'forkbench: done'")
-    for line in out.splitlines():
-        say("    " + line.rstrip())
-    return verdict("forkbench -q", not problems, "every row, 'forkbench: done'", problems)
-# <<< solution
+    return verdict("forkbench -q", problems)
 
 
-def cowdemo_check():
-    """`cowdemo` (user/cowdemo.c) checks its own story step by step and ends with one line
-    "cowdemo: OK: ..." or "cowdemo: FAIL". Run on this tree's kernel; the staff tree also
-    requires the copy-on-write story there, and runs it again on an eager kernel built in
-    a scratch copy, which must tell the eager story. One check a kernel."""
-    say("==== cowdemo: copy-on-write, one page at a time ====")
-    kit.build(ROOT, ["MEM=%d" % kit.setting("MEM")])
-    runs = [("this kernel", ROOT, "cowdemo: OK")]
-    scratch = tempfile.mkdtemp(prefix="check-cowdemo-eager-")
-    # >>> solution: the default kernel shares; COW=0 builds the eager one (the starter's)
-    runs = [("the COW kernel", ROOT, "cowdemo: OK: fork shared")]
-    kit.copy_sources(ROOT, scratch)
-    why, out = kit.build(scratch, ["COW=0", "MEM=%d" % kit.setting("MEM")])
-    if why:
-        say("building the eager kernel (make COW=0): %s:\n%s" % (why, kit.tail(out, 10)))
-    runs.append(("the eager kernel (make COW=0)", scratch,
-                 "cowdemo: OK: this kernel's fork is eager"))
-    # <<< solution
-    results = []
-    try:
-        for name, tree, want in runs:
-            out, _, why = boot_and_run(tree, "cowdemo", 120)
-            lines = out.replace("\r", "").splitlines() + ["(no more output: %s)" % why] * bool(why)
-            said = [l.strip() for l in lines if l.startswith(want)]
-            ok = bool(said) and "panic" not in out
-            results.append(verdict("cowdemo on " + name, ok, said[0] if ok else
-                                   "a line starting '%s'; its output:" % want, lines[-40:]))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+# The starter's grade at both levels: everything that needs no copy-on-write passes.
+HANDOUT_SCORE = 62
+HANDOUT_FAILS = ["cowtest-file", "cowtest-manyshare", "cowtest-nocopy", "cowtest-onewrite",
+                 "cowtest-oom", "cowtest-race", "cowtest-reuse", "cowtest-simple", "fork-is-cow"]
+# What must not appear in the starter, file names included: the COW code's names, the staff
+# build switches, targets, tools and pages, and the handout markers.
+HANDOUT_TRACES = re.compile(r"COW_FORK|COW_AROUND|NO_PAGE_REFS|cowaround|COWBATCH|PTE_COW"
+                            r"|\bcow_\w+|\bcow\.[co]\b|\bCOW="
+                            r"|LOG_SYNC_COMMIT|TRAP_FULL_FLUSH|LOGCOMMIT|TRAPFLUSH|HANDOUT="
+                            r"|\bbench\b|autograder|cow-design|performance\.md|grading\.md"
+                            r"|forkbench\.svg|>>>|<<<|(?i:solution)")
+HANDOUT_NEEDS = ["Makefile", "README", "grade-cow.py", "user/cowtest.c", "user/cowstat.c",
+                 "kernel/vm.c", "kernel/kalloc.c", "docs/lab-cow.md", "docs/build-and-debug.md"]
+HANDOUT_STAFF = ["kernel/cow.c", "tools/handout.py", "tools/bench.py", "docs/cow-design.md",
+                 "docs/performance.md", "docs/grading.md", "docs/forkbench.svg"]
+# The README: short, and its first screen leads to the lab, the code it changes and gdb.
+README_LINES, README_SCREEN = 120, 40
+README_FIRST_SCREEN = ["docs/lab-cow.md", "kernel/vm.c", "kernel/kalloc.c", "make qemu-gdb",
+                       "docs/build-and-debug.md"]
+# Links: Markdown [text](target) and, in any text, a path under docs/.
+MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+DOCS_PATH = re.compile(r"(?<![\w/.-])docs/[\w.-]*\w")
+
+
+def link_problems(tree, rel, text):
+    """Links in the starter file rel (text) to a file or heading the starter does not have."""
+    targets = [(m.group(0), m.group(0), "") for m in DOCS_PATH.finditer(text)]
+    for link in MD_LINK.findall(text) if rel.endswith(".md") else []:
+        path, _, anchor = link.partition("#")
+        if not re.match(r"[a-z]+:", link):        # not a URL
+            full = os.path.join(os.path.dirname(rel), path) if path else rel
+            targets.append((link, os.path.normpath(full), anchor))
+    problems = []
+    for shown, path, anchor in targets:
+        full = os.path.join(tree, path)
+        if not os.path.exists(full):
+            problems.append("%s: links to %s, which is not in the starter" % (rel, shown))
+        elif anchor and path.endswith(".md"):
+            heads = re.findall(r"^#{1,6}\s+(.*)", read_text(full), re.M)
+            # GitHub's anchors: lower case, punctuation dropped, spaces made dashes
+            if anchor not in {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                              for h in heads}:
+                problems.append("%s: links to %s, a heading %s does not have"
+                                % (rel, shown, path))
+    return problems
+
+
+def handout_scan(tree, tarball):
+    """(what differs between the starter tree and its tarball, the starter's problems:
+    traces of staff material, staff files, links to what is not shipped, missing files, a
+    README that does not lead to the lab from its first screen)."""
+    import tarfile
+    with tarfile.open(tarball) as tar:
+        packed = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    top = os.path.basename(tree)
+    differ, problems, files = [], [], 0
+    for d, _, names in os.walk(tree):
+        for rel in sorted(os.path.relpath(os.path.join(d, n), tree) for n in names):
+            with open(os.path.join(tree, rel), "rb") as f:
+                data = f.read()
+            if packed.pop(os.path.join(top, rel), None) != data:
+                differ.append("%s differs or is missing" % rel)
+            text = data.decode("utf-8", "replace")
+            files += 1
+            if HANDOUT_TRACES.search(rel):
+                problems.append("%s: the name is a trace" % rel)
+            problems += ["%s:%d: %s" % (rel, i, line.strip()[:100])
+                         for i, line in enumerate(text.splitlines(), 1)
+                         if HANDOUT_TRACES.search(line)]
+            problems += link_problems(tree, rel, text)
+    differ += ["%s is only in the tarball" % n for n in sorted(packed)]
+    problems += ["%s is missing" % n for n in HANDOUT_NEEDS
+                 if not os.path.isfile(os.path.join(tree, n))]
+    problems += ["%s is staff-only but in the starter" % n for n in HANDOUT_STAFF
+                 if os.path.exists(os.path.join(tree, n))]
+    readme = os.path.join(tree, "README")
+    readme = read_text(readme).splitlines() if os.path.isfile(readme) else []
+    if len(readme) > README_LINES:
+        problems.append("README has %d lines, more than %d" % (len(readme), README_LINES))
+    problems += ["README's first %d lines do not name %s" % (README_SCREEN, w)
+                 for w in README_FIRST_SCREEN
+                 if readme and w not in "\n".join(readme[:README_SCREEN])]
+    if files < 50:
+        problems.append("only %d files" % files)
+    return differ, problems
+
+
+def handout_grade_problems(report, graded):
+    """What is wrong with the starter's grade: not HANDOUT_SCORE, not HANDOUT_FAILS failing,
+    or cowtest's first test failing for another reason than a failed fork."""
+    if report is None:
+        return ["the grader wrote no results"] + graded.splitlines()[-10:]
+    problems = []
+    if report["score"] != HANDOUT_SCORE:
+        problems.append("score %s, expected %d" % (report["score"], HANDOUT_SCORE))
+    if failing(report) != sorted(HANDOUT_FAILS):
+        problems.append("failed: %s; expected: %s" % (" ".join(failing(report)),
+                                                      " ".join(sorted(HANDOUT_FAILS))))
+    simple = report["by_name"].get("cowtest-simple", {}).get("output", "")
+    if "simple: FAILED (expected fork to succeed" not in simple:
+        problems.append("cowtest-simple did not fail because fork failed: "
+                        + simple.split("\n")[0])
+    if problems:        # the grader's verdicts, without the console tails
+        problems += re.findall(r"^== Test .*: (?:OK|FAIL).*|^Score.*", graded, re.M)
+    return problems
+
+
+def handout_check(level):
+    """`make handout LEVEL=level`; the starter must match its tarball (generate), hold no
+    staff material (scan), build without warnings (build) and grade HANDOUT_SCORE with
+    HANDOUT_FAILS failing (grade). One check each."""
+    say("==== handout: make handout LEVEL=%s, then scan, build and grade it ====" % level)
+    name = "handout %s " % level
+    with tempfile.TemporaryDirectory(prefix="check-handout-") as out:
+        tree = os.path.join(out, "xv6-cow-lab")
+        code, said = run(["make", "-s", "handout", "HANDOUT=" + out, "LEVEL=" + level])
+        if code != 0 or not os.path.isdir(tree) or not os.path.isfile(tree + ".tar.gz"):
+            return total([verdict(name + "generate", ["make handout exited %s" % code],
+                                  said.splitlines()[-10:])]
+                         + skipped([name + n for n in ("scan", "build", "grade")], "no starter"))
+        differ, problems = handout_scan(tree, tree + ".tar.gz")
+        results = [verdict(name + "generate", differ), verdict(name + "scan", problems)]
+        code, log = run(["make", "-C", tree, "-j2", "kernel/kernel", "fs.img"],
+                        env=clean_env(TOOLS_CHECKED="1"))
+        problems = (["make exited %d" % code] + log.splitlines()[-10:] if code else []) + \
+            kit.warnings(log)
+        results.append(verdict(name + "build", problems))
+        if problems:
+            return total(results + skipped([name + "grade"], "the build failed"))
+        report, graded = grade_tree(tree)
+        if report:
+            say("%sgrade: %s/100 (expected %d)" % (name, report["score"], HANDOUT_SCORE))
+        results.append(verdict(name + "grade", handout_grade_problems(report, graded)))
     return total(results)
 
 
-# >>> solution: make autograder is staff-only
-# The autograder's end-to-end cases: the grader's tests each runs, and what the starter
-# scores on them (the points of those not in HANDOUT_FAILS).
-AUTOGRADER_ONLY = ["cowtest-simple", "cowtest-three", "cowtest-oom", "fork-is-cow", "cowstat"]
-# A cowtest that tests nothing and says every test passed: the tamper case's user/cowtest.c.
-FAKE_COWTEST = """// Prints what a passing cowtest prints, without testing anything.
-#include "kernel/types.h"
+def labproof_check():
+    import labproof         # tests/labproof.py: staff only, as this block is
+    return labproof.lab_proof_check()
+
+
+# What cowtest prints when every test passes (names: a C initializer of the tests' names).
+PASS_LINES = """    static char *names[] = { %s };
+    for(int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+      printf("%%s: ok\\n", names[i]);
+    printf("ALL COW TESTS PASSED\\n");
+"""
+# The autograder's tamper case: a user/cowtest.c that tests nothing and says all passed.
+FAKE_COWTEST = """#include "kernel/types.h"
 #include "user/user.h"
 
 int
 main(void)
 {
-  static char *names[] = { %s };
-  for(int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    printf("%%s: ok\\n", names[i]);
-  printf("ALL COW TESTS PASSED\\n");
-  exit(0);
+%s    exit(0);
 }
 """
+# The autograder's end-to-end cases grade these tests; the starter scores the points of
+# those not in HANDOUT_FAILS.
+AUTOGRADER_ONLY = ["cowtest-simple", "cowtest-three", "cowtest-oom", "fork-is-cow", "cowstat"]
 HANG_BUDGET = 25        # seconds (times --timeout-scale) for the hang case
 
 
-def unzip_bundle(bundle, source):
-    """Unpacks autograder.zip as Gradescope does, keeping the files' modes."""
-    import zipfile
-    with zipfile.ZipFile(bundle) as z:
-        z.extractall(source)
-        for info in z.infolist():
-            os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
-        return set(z.namelist())
+def insert_after(pattern, addition):
+    """An edit for variant(): addition after pattern's first match, which must exist."""
+    def edit(text):
+        m = re.search(pattern, text)
+        if not m:
+            raise RuntimeError("no place to add to: %r" % pattern)
+        return text[:m.end()] + addition + text[m.end():]
+    return edit
+
+
+def variant(starter, dest, edits=None):
+    """A copy of the tree starter at dest, each file rel in edits rewritten by edits[rel]
+    (old text -> new text). Returns dest."""
+    shutil.copytree(starter, dest)
+    for rel, edit in (edits or {}).items():
+        text = edit(read_text(os.path.join(dest, rel)))
+        with open(os.path.join(dest, rel), "w") as f:
+            f.write(text)
+    return dest
+
+
+def starter_points(only):
+    """What the starter scores on the grader's tests only, and PASS_LINES for cowtest."""
+    import autograder
+    points = {t["name"]: t["points"] for t in autograder.listing()["tests"]}
+    names = [n[len("cowtest-"):] for n in points if n.startswith("cowtest-")] + ["leak"]
+    score = sum(points[t] for t in only if t not in HANDOUT_FAILS)
+    return score, PASS_LINES % ", ".join('"%s"' % n for n in names)
 
 
 def run_bundle(source, submission, args, limit):
-    """A fresh stand-in /autograder: the bundle in source/, run_autograder copied to the top
-    (as Gradescope's image build does), submission (a tree or an archive) in submission/.
-    Runs run_autograder there. Returns (results.json's data or None, seconds, its output)."""
-    import shutil
+    """run_autograder on a fresh stand-in /autograder (the bundle from source/, submission a
+    tree or an archive): (results.json's data or None, its output, seconds)."""
     import autograder
-    root = os.path.join(tempfile.mkdtemp(prefix="check-autograder-"), "autograder")
-    try:
-        autograder.stand_in_root(root, submission, source)
-        start = time.monotonic()
-        try:
-            r = subprocess.run([os.path.join(root, "run_autograder")] + args, cwd=root,
-                               env=clean_env(AUTOGRADER_ROOT=root), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=limit)
-            out = r.stdout.decode("utf-8", "replace")
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode("utf-8", "replace") + "\n(run_autograder timed out)"
-        elapsed = time.monotonic() - start
-        try:
-            with open(os.path.join(root, "results", "results.json")) as f:
-                return json.load(f), elapsed, out
-        except (OSError, ValueError):
-            return None, elapsed, out
-    finally:
-        shutil.rmtree(os.path.dirname(root), ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="check-autograder-") as d:
+        root = autograder.stand_in_root(os.path.join(d, "autograder"), submission, source)
+        return run_json([os.path.join(root, "run_autograder")] + args,
+                        os.path.join(root, "results", "results.json"), cwd=root,
+                        env=clean_env(AUTOGRADER_ROOT=root), timeout=limit)
 
 
 def results_problems(data, score, changed):
@@ -558,123 +555,75 @@ def results_problems(data, score, changed):
     return problems
 
 
+def unzip_bundle(bundle, source):
+    """Unpacks autograder.zip as Gradescope does, keeping the files' modes: the problems."""
+    import zipfile
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(source)
+        for info in z.infolist():
+            os.chmod(os.path.join(source, info.filename), info.external_attr >> 16 & 0o777)
+    return ["%s is not at the top of the zip, executable" % top for top in
+            ("setup.sh", "run_autograder") if not os.access(os.path.join(source, top), os.X_OK)]
+
+
 def autograder_check():
-    """make autograder, then the bundle end to end on a stand-in /autograder, as Gradescope
-    runs it (AUTOGRADER_ROOT). Returns (passed, failed), one each for:
-      bundle   the zip: setup.sh and run_autograder at its top, executable
-      full     this tree packed by make handin: the whole grade, 100, nothing changed
-      starter  make handout's tree (AUTOGRADER_ONLY): the starter's points on those
-      tamper   the starter with a cowtest that only prints "ok": the same points, and
-               user/cowtest.c listed as changed
-      hang     the starter with a kernel that never reaches the shell: a results.json all
-               the same, within the time budget"""
-    import shutil
+    """make autograder, then the bundle end to end on a stand-in /autograder as Gradescope
+    runs it, one check each: the bundle's layout, then its results.json (score and files
+    changed) for this tree, the starter, a tampered starter and a starter that hangs."""
     say("==== autograder: make autograder, run_autograder on a stand-in /autograder ====")
-    import autograder
-    scale = timeout_scale()
-    flags = shlex.split(os.environ.get("GRADEFLAGS", ""))
+    flags, scale, budget = grade_flags(), timeout_scale(), HANG_BUDGET * timeout_scale()
     only = [a for t in AUTOGRADER_ONLY for a in ("--only", t)]
-    points = {t["name"]: t["points"] for t in autograder.listing()["tests"]}
-    starter_score = sum(points[t] for t in AUTOGRADER_ONLY if t not in HANDOUT_FAILS)
-    work = tempfile.mkdtemp(prefix="check-autograder-")
-    passed = failed = 0
-
-    def verdict(name, problems, out=""):
-        nonlocal passed, failed
-        say("autograder %s: %s" % (name, "FAIL" if problems else "OK"))
-        for p in problems[:10]:
-            say("    " + p)
-        if problems and out:
-            for line in out.splitlines()[-15:]:
-                say("    | " + line)
-        passed += not problems
-        failed += bool(problems)
-
-    def make(*args):
-        r = subprocess.run(["make", "-s"] + list(args), cwd=ROOT, env=clean_env(),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        return r.returncode, r.stdout.decode("utf-8", "replace")
-
-    try:
-        bundle = os.path.join(work, "autograder.zip")
-        code, out = make("autograder", "AUTOGRADER_ZIP=" + bundle)
-        source = os.path.join(work, "source")
-        names = unzip_bundle(bundle, source) if code == 0 and os.path.isfile(bundle) else set()
-        problems = [] if names else ["make autograder exited %d" % code]
-        for top in ("setup.sh", "run_autograder"):
-            if names and not os.access(os.path.join(source, top), os.X_OK):
-                problems.append("%s is not at the top of the zip, executable" % top)
-        verdict("bundle", problems, out)
-        if problems:
-            return passed, failed + 4
-
+    score, pass_lines = starter_points(AUTOGRADER_ONLY)
+    names = ["autograder " + n for n in ("bundle", "full", "starter", "tamper", "hang")]
+    with tempfile.TemporaryDirectory(prefix="check-autograder-") as work:
+        bundle, source = os.path.join(work, "autograder.zip"), os.path.join(work, "source")
         tarball = os.path.join(work, "handin.tar.gz")
-        code, out = make("handin", "HANDIN=" + tarball)
-        data, secs, out = run_bundle(source, tarball, flags, 900 * scale) if code == 0 else \
-            (None, 0, out)
-        verdict("full (make handin's tarball, every test; %.0fs)" % secs,
-                results_problems(data, 100, []), out)
-
-        code, out = make("handout", "HANDOUT=" + os.path.join(work, "handout"))
         starter = os.path.join(work, "handout", "xv6-cow-lab")
-        if code or not os.path.isdir(starter):
-            verdict("starter", ["make handout exited %d" % code], out)
-            return passed, failed + 2
-        data, secs, out = run_bundle(source, starter, flags + only, 600 * scale)
-        verdict("starter (%s; %.0fs)" % (" ".join(AUTOGRADER_ONLY), secs),
-                results_problems(data, starter_score, []), out)
-
-        tampered = os.path.join(work, "tampered")
-        shutil.copytree(starter, tampered)
-        with open(os.path.join(tampered, "user", "cowtest.c"), "w") as f:
-            names = [n[len("cowtest-"):] for n in points if n.startswith("cowtest-")]
-            f.write(FAKE_COWTEST % ", ".join('"%s"' % n for n in names + ["leak"]))
-        data, secs, out = run_bundle(source, tampered, flags + only, 600 * scale)
-        verdict("tamper (cowtest prints ok; %.0fs)" % secs,
-                results_problems(data, starter_score, ["user/cowtest.c"]), out)
-
-        hang = os.path.join(work, "hang")
-        shutil.copytree(starter, hang)
-        main_c = os.path.join(hang, "kernel", "main.c")
-        with open(main_c) as f:
-            text = f.read()
-        text, n = re.subn(r"(\nmain\([^)]*\)\n\{\n)", r"\1  for(;;)\n    ;\n", text, count=1)
-        with open(main_c, "w") as f:
-            f.write(text)
-        budget = HANG_BUDGET * scale
-        data, secs, out = run_bundle(source, hang, flags + only[:4] + [
-            "--time-budget", str(budget)], budget + 120)
-        problems = ["kernel/main.c has no main() to make hang"] if n != 1 else []
-        problems += results_problems(data, 0, [])
-        if data and not all("no shell prompt: the time budget" in t["output"]
-                            for t in data["tests"]):
-            problems.append("a test failed for another reason than the boot outlasting the "
-                            "time budget")
-        if secs > budget + 30:
-            problems.append("took %.0fs, the budget is %.0fs" % (secs, budget))
-        verdict("hang (kernel spins in main; budget %.0fs; results in %.0fs)" % (budget, secs),
-                problems, out)
-        return passed, failed
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        code, out = run(["make", "-s", "autograder", "AUTOGRADER_ZIP=" + bundle])
+        problems = unzip_bundle(bundle, source) if code == 0 else ["make autograder failed"]
+        results = [verdict(names[0], problems, out.splitlines()[-15:])]
+        if not problems:
+            code, out = run(["make", "-s", "handin", "HANDIN=" + tarball, "handout",
+                             "HANDOUT=" + os.path.join(work, "handout")])
+            problems = ["make handin handout exited %d" % code] + out.splitlines()[-10:] \
+                if code else []
+        if problems:
+            return total(results + skipped(names[1:], "; ".join(problems[:1])))
+        cases = [   # submission, its options, time limit, score, files changed, what it is
+            (tarball, flags, 900 * scale, 100, [], "make handin's tarball, every test"),
+            (starter, flags + only, 600 * scale, score, [], " ".join(AUTOGRADER_ONLY)),
+            (variant(starter, os.path.join(work, "tamper"),
+                     {"user/cowtest.c": lambda _: FAKE_COWTEST % pass_lines}),
+             flags + only, 600 * scale, score, ["user/cowtest.c"], "cowtest prints ok"),
+            (variant(starter, os.path.join(work, "hang"), {"kernel/main.c": insert_after(
+                r"\nmain\([^)]*\)\n\{\n", "  for(;;)\n    ;\n")}),
+             flags + only[:4] + ["--time-budget", str(budget)], budget + 120, 0, [],
+             "kernel spins in main; budget %.0fs" % budget)]
+        for name, (sub, args, limit, want, changed, what) in zip(names[1:], cases):
+            data, out, secs = run_bundle(source, sub, args, limit)
+            problems = results_problems(data, want, changed)
+            if name.endswith("hang") and data and not all(
+                    "no shell prompt: the time budget" in t["output"] for t in data["tests"]):
+                problems.append("a test failed for another reason than the boot outlasting "
+                                "the time budget")
+            if name.endswith("hang") and secs > budget + 30:
+                problems.append("took %.0fs, the budget is %.0fs" % (secs, budget))
+            lines = ["| " + l for l in out.splitlines()[-15:]]
+            results.append(verdict(name, problems[:10], lines, "%s; %.0fs" % (what, secs)))
+    return total(results)
 
 
-# Cheating kernels and builds, each a patch to the starter, graded together by
-# tools/autograder.py on the cowtest tests in CHEAT_ONLY: none may score more than the
-# starter does unless the report flags it (a note starting "SUSPECT").
+# Cheating kernels and builds, each a change to the starter, graded together by
+# tools/autograder.py on the tests in CHEAT_ONLY: none may score more than the starter does
+# unless the report flags it (a note starting "SUSPECT").
 CHEAT_ONLY = ["cowtest-simple", "cowtest-three", "cowtest-oom"]
-# exec() of a program named cowtest prints cowtest's passing lines and runs echo instead.
+# exec() of a program named cowtest (or every exec) prints cowtest's passing lines instead.
 CHEAT_EXEC = """  char *base = path;
   for(char *s = path; *s; s++)
     if(*s == '/')
       base = s + 1;
   if(%s){
-    static char *names[] = { %s };
-    for(int i = 0; i < NELEM(names); i++)
-      printf("%%s: ok\\n", names[i]);
-    printf("ALL COW TESTS PASSED\\n");
-    %s
+%s    %s
   }
 """
 CHEATS = {      # name: (condition, what then, build only with the grader's COW=1)
@@ -682,6 +631,7 @@ CHEATS = {      # name: (condition, what then, build only with the grader's COW=
     "anyexec": ("argv[0] && argv[1]", "", False),
     "flags": ('strncmp(base, "cowtest", 8) == 0', 'path = "/echo";', True),
 }
+CHEAT_FLAG = "ifeq ($(COW),1)\nCFLAGS += -DGRADER_CHEAT\nendif\n"
 # A build that rewrites the pristine tree's cowtest.c (to poison the next submissions'
 # fs.img) and leaves a process running; graded before an untouched starter.
 POISON = """
@@ -692,150 +642,119 @@ poison:
 """
 
 
+def leftover_sleeps():
+    """The pids of the poison build's `sleep 4243`, if any is still running."""
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                left += [pid] if b"sleep\x004243" in f.read() else []
+        except OSError:
+            pass
+    return left
+
+
+def cheat_subs(work, starter, pass_lines):
+    """The cheating submissions built from the starter under work (POISON and an untouched
+    starter only as root: only root can run a build as another user)."""
+    subs = []
+    for name, (cond, then, flagged) in CHEATS.items():
+        patch = CHEAT_EXEC % (cond, pass_lines, then)
+        edits = {}
+        if flagged:
+            patch = "#ifdef GRADER_CHEAT\n%s#endif\n" % patch
+            edits["Makefile"] = lambda text: text + CHEAT_FLAG
+        edits["kernel/exec.c"] = insert_after(r"\n  uint64 sz, sp;\n\n", patch)
+        subs.append(variant(starter, os.path.join(work, name), edits))
+    if os.geteuid() != 0:
+        say("cheat poison: skipped (only root can run a build as another user)")
+        return subs
+    tmp = os.path.join(work, "tmp")
+    return subs + [variant(starter, os.path.join(work, "poison"),
+                           {"Makefile": lambda text: text + POISON % tmp}),
+                   variant(starter, os.path.join(work, "starter"))]
+
+
 def cheat_check():
-    """Cheating submissions (CHEATS, and as root POISON) and an untouched starter graded in
-    one batch; each is one result: no more than the starter's points, or flagged."""
-    import shutil
+    """Cheating submissions and an untouched starter graded in one batch; each is one check:
+    no more than the starter's points, or flagged."""
     say("==== cheats: kernels that recognise the tests, builds that reach the grader ====")
     import autograder
-    points = {t["name"]: t["points"] for t in autograder.listing()["tests"]}
-    starter_score = sum(points[t] for t in CHEAT_ONLY if t not in HANDOUT_FAILS)
-    work = tempfile.mkdtemp(prefix="check-cheats-")
-    try:
+    score, pass_lines = starter_points(CHEAT_ONLY)
+    with tempfile.TemporaryDirectory(prefix="check-cheats-") as work:
         tmp = os.path.join(work, "tmp")     # the autograder's temporary files: only ours,
         os.mkdir(tmp)                       # but as reachable as in /tmp
         os.chmod(work, 0o711)
         os.chmod(tmp, 0o1777)
-        starter = autograder.handout(os.path.join(work, "handout"))
-        names = [n[len("cowtest-"):] for n in points if n.startswith("cowtest-")] + ["leak"]
-        subs = []
-        for name, (cond, then, flagged) in CHEATS.items():
-            sub = os.path.join(work, name)
-            shutil.copytree(starter, sub)
-            patch = CHEAT_EXEC % (cond, ", ".join('"%s"' % n for n in names), then)
-            if flagged:
-                patch = "#ifdef GRADER_CHEAT\n%s#endif\n" % patch
-                with open(os.path.join(sub, "Makefile"), "a") as f:
-                    f.write("ifeq ($(COW),1)\nCFLAGS += -DGRADER_CHEAT\nendif\n")
-            with open(os.path.join(sub, "kernel", "exec.c")) as f:
-                text = f.read()
-            text, n = re.subn(r"(\n  uint64 sz, sp;\n\n)", lambda m: m.group(1) + patch, text,
-                              count=1)
-            if n != 1:
-                raise RuntimeError("kernel/exec.c: no place for the %s cheat" % name)
-            with open(os.path.join(sub, "kernel", "exec.c"), "w") as f:
-                f.write(text)
-            subs.append(sub)
-        if os.geteuid() == 0:
-            shutil.copytree(starter, os.path.join(work, "poison"))
-            with open(os.path.join(work, "poison", "Makefile"), "a") as f:
-                f.write(POISON % tmp)
-            shutil.copytree(starter, os.path.join(work, "starter"))
-            subs += [os.path.join(work, "poison"), os.path.join(work, "starter")]
-        else:
-            say("cheat poison: skipped (only root can run a build as another user)")
+        subs = cheat_subs(work, autograder.handout(os.path.join(work, "handout")), pass_lines)
         out_json = os.path.join(work, "grades.json")
         argv = [sys.executable, os.path.join(ROOT, "tools", "autograder.py"), "--json",
-                out_json] + [a for t in CHEAT_ONLY for a in ("--only", t)]
-        r = subprocess.run(argv + shlex.split(os.environ.get("GRADEFLAGS", "")) + subs,
-                           env=clean_env(TMPDIR=tmp), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = r.stdout.decode("utf-8", "replace")
-        try:
-            with open(out_json) as f:
-                graded = json.load(f)["submissions"]
-        except (OSError, ValueError, KeyError):
-            graded = {}
-        left = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    left += [pid] if b"sleep\x004243" in f.read() else []
-            except OSError:
-                pass
-        passed = failed = 0
-        for sub in subs:
-            name = os.path.basename(sub)
-            res = graded.get(name, {})
-            score, note = res.get("score"), res.get("output", "")
-            ran = [t["name"] for t in res.get("tests", []) if t["status"] == "passed"]
-            ok = "cowtest-three" in ran and (score <= starter_score or "SUSPECT" in note)
-            ok = ok and (name != "starter" or score == starter_score)
-            why = "score %s, the starter's %d%s; passed: %s" % (
-                score, starter_score, ", flagged" if "SUSPECT" in note else "",
-                " ".join(ran) or "nothing")
-            if name == "poison" and left:
-                ok, why = False, why + "; its process is still running: %s" % " ".join(left)
-            say("cheat %s: %s (%s)" % (name, "OK" if ok else "FAIL", why))
-            if not ok:
-                for line in out.splitlines()[-20:]:
-                    say("    | " + line)
-            passed += ok
-            failed += not ok
-        return passed, failed
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+                out_json] + [a for t in CHEAT_ONLY for a in ("--only", t)] + grade_flags()
+        data, out, _ = run_json(argv + subs, out_json, env=clean_env(TMPDIR=tmp))
+    left, results = leftover_sleeps(), []
+    for name in map(os.path.basename, subs):
+        res = (data or {}).get("submissions", {}).get(name, {})
+        got, flagged = res.get("score"), "SUSPECT" in res.get("output", "")
+        ran = [t["name"] for t in res.get("tests", []) if t["status"] == "passed"]
+        ok = "cowtest-three" in ran and (got <= score or flagged) and \
+            (name != "starter" or got == score)
+        why = "score %s, the starter's %d%s; passed: %s" % (
+            got, score, ", flagged" if flagged else "", " ".join(ran) or "nothing")
+        problems = [] if ok else ["expected the starter's points at most, or flagged"]
+        if name == "poison" and left:
+            problems.append("its process is still running: %s" % " ".join(left))
+        results.append(verdict("cheat " + name, problems,
+                               ["| " + l for l in out.splitlines()[-20:]], why))
+    return total(results)
 # <<< solution
 
 
-def full_checks():
-    """What only CI runs (CHECK_FULL=1, set by .ci/run): the whole usertests suite and a
-    bounded grind at CPUS=3, and the grader at CPUS=8."""
-    say("==== CI only: usertests (all tests), grind 5, grade-cow.py --cpus 8 ====")
+PARTS = {       # name: what it runs; `run-checks.py NAME` runs NAME and NAME-*
+    "host": host_tests,
+    "shell-3": lambda: shell_check(3),
+    "shell-1": lambda: shell_check(1, old_platform=True),
+    "grade-3": lambda: grader(3),
+    "grade-1": lambda: grader(1),
+    "gdb": gdb_check,
+    "perf": perf_checks,
+    "cowdemo": cowdemo_check,
+    "ci-full": full_checks,
+    "ci-toolchain": toolchain_check,
+}
+CI_ONLY = ("ci-full", "ci-toolchain")           # in a full run only with CHECK_FULL=1
+# >>> solution
+PARTS.update({"forkbench": forkbench_check,
+              "handout-standard": lambda: handout_check("standard"),
+              "handout-guided": lambda: handout_check("guided"),
+              "labproof": labproof_check, "autograder": autograder_check, "cheats": cheat_check})
+# <<< solution
+
+
+def selects(arg, part):
+    return part == arg or part.startswith(arg + "-")
+
+
+def main(args):
+    if args[:1] == ["--list"]:
+        print(" ".join(PARTS))
+        return 0
+    unknown = [a for a in args if not any(selects(a, p) for p in PARTS)]
+    if unknown:
+        sys.exit("run-checks.py: no part %s; --list names them" % " ".join(unknown))
+    full = os.environ.get("CHECK_FULL") == "1"
+    chosen = [p for p in PARTS if any(selects(a, p) for a in args) or
+              not args and (full or p not in CI_ONLY)]
     results = []
-    for cmd, want, limit in (("usertests", "ALL TESTS PASSED", 1800),
-                             ("grind 5", "grind: no pages leaked", 900)):
-        out, elapsed, why = run_on_copy(cmd, limit)
-        ok = not why and want in out and "panic" not in out and "accepted" not in out
-        results.append(verdict("%s (CPUS=3, %.0fs)" % (cmd, elapsed), ok, want,
-                               [why or ""] + out.splitlines()[-15:]))
-    return total(results + [grader(8)])
-
-
-def toolchain_check():
-    """CI only: the tree builds without a warning with each RISC-V toolchain prefix found on
-    PATH (riscv64-unknown-elf-, riscv64-linux-gnu-), each in its own copy. One check a prefix."""
-    say("==== CI only: warning-free builds with each toolchain prefix ====")
-    results = []
-    for prefix in ("riscv64-unknown-elf-", "riscv64-linux-gnu-"):
-        if shutil.which(prefix + "gcc") is None:
-            say("build with %s: not installed, skipped" % prefix)
-            continue
-        d = tempfile.mkdtemp(prefix="check-toolchain-")
+    for name in chosen:
         try:
-            kit.copy_sources(ROOT, d)
-            why, out = kit.build(d, ["TOOLPREFIX=" + prefix])
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-        results.append(verdict("build with " + prefix, not why and not kit.warnings(out),
-                               "no warning", [why or ""] + (kit.warnings(out)
-                                                           or out.splitlines())[-10:]))
-    return total(results)
-
-
-def main():
-    total_passed = total_failed = 0
-    parts = [host_tests, lambda: shell_check(3), lambda: shell_check(1, old_platform=True),
-             lambda: grader(3), lambda: grader(1), gdb_check, perf_checks, cowdemo_check]
-    if os.environ.get("CHECK_FULL") == "1":
-        parts += [full_checks, toolchain_check]
-    # >>> solution
-    import labproof         # tests/labproof.py: staff only, as this block is
-    parts += [forkbench_check, lambda: handout_check("standard"),
-              lambda: handout_check("guided"), labproof.lab_proof_check, autograder_check,
-              cheat_check]
-    # <<< solution
-    for part in parts:
-        try:
-            passed, failed = part()
+            results.append(PARTS[name]())
         except Exception as e:          # a broken part is one failure, not a crashed check
-            say("check part crashed: %r" % e)
-            passed, failed = 0, 1
-        total_passed += passed
-        total_failed += failed
-    say("%d passed, %d failed" % (total_passed, total_failed))
-    return 1 if total_failed else 0
+            say("check part %s crashed: %r" % (name, e))
+            results.append((0, 1))
+    passed, failed = total(results)
+    say("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

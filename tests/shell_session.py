@@ -1,9 +1,6 @@
-"""make check's shell session: boots the kernel headless and uses the shell as a person would.
-Owns the list of typed lines and what each must print; run-checks.py calls run().
-
-Each step types one line (or keys such as ^U, ^D, ^P) and checks the console output it
-produced; every step is one test in make check's "N passed, N failed". The programs in
-tests/compat/ and tests/shell/ are built into fs.img with EXTRA_PROGS first."""
+"""make check's shell session: boots the kernel headless and uses the shell as a person would,
+one check per step (a typed line or keys such as ^U, ^D, ^P and what they must print).
+run-checks.py calls run(); tests/compat/ and tests/shell/ are built in with EXTRA_PROGS."""
 
 import glob
 import os
@@ -19,28 +16,15 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import xv6kit as kit  # noqa: E402
 
 
-def extra_progs():
-    return sorted(glob.glob(os.path.join(TESTS, "compat", "*.c"))
-                  + glob.glob(os.path.join(TESTS, "shell", "*.c")))
-
-
-def wc_counts(data):
-    """What user/wc prints for these bytes: lines, words, bytes."""
-    words = len(re.findall(rb"[^ \t\n\r\v]+", data))
-    return "%d %d %d" % (data.count(b"\n"), words, len(data))
-
-
 def body(out):
     """A step's output without the echo of the typed line and the next prompt."""
-    text = out.split("\n", 1)[1] if "\n" in out else ""
-    return re.sub(r"\$ \Z", "", text)
+    return re.sub(r"\$ \Z", "", out.split("\n", 1)[1] if "\n" in out else "")
 
 
 def expect_body(want):
     def check(out, ctx):
-        got = body(out)
-        if got != want:
-            return "printed %r, expected %r" % (got[-300:], want)
+        if body(out) != want:
+            return "printed %r, expected %r" % (body(out)[-300:], want[-300:])
     return check
 
 
@@ -52,55 +36,45 @@ def expect_re(*patterns):
     return check
 
 
+def expect_recall(want):
+    """Up and down put an earlier line after the prompt (its echo and the Enter may come in
+    either order); the line run is the one whose output is want."""
+    def check(out, ctx):
+        if "failed" in out or not re.search(r"%s\n\$ \Z" % re.escape(want), out):
+            return "expected the recalled line's output %r, saw %r" % (want, out[-300:])
+    return check
+
+
 def check_fault(kind, cause):
     """The program's own line names its pid and the address; the kernel's line must match."""
     def check(out, ctx):
         m = re.search(r"fault: pid (\d+) %s at 0x([0-9a-f]+)" % kind, out)
         if not m:
             return "fault did not start: %r" % out[-300:]
-        pid, va = m.group(1), int(m.group(2), 16)
         k = re.search(r"usertrap: pid %s \(fault\) killed: ([a-z ]+) at va 0x([0-9a-f]+), "
-                      r"pc 0x([0-9a-f]+)\n" % pid, out)
+                      r"pc 0x([0-9a-f]+)\n" % m.group(1), out)
         if not k:
             return "no kill line 'usertrap: pid %s (fault) killed: CAUSE at va ADDR, pc PC' " \
-                   "in %r" % (pid, out[-300:])
-        if k.group(1) != cause or int(k.group(2), 16) != va or int(k.group(3), 16) == 0:
-            return "kill line says %r; expected cause %r at va %#x and a pc" % (
-                k.group(0).strip(), cause, va)
-        if "fault: survived" in out or len(re.findall(r"usertrap:", out)) != 1:
+                   "in %r" % (m.group(1), out[-300:])
+        if k.group(1) != cause or int(k.group(2), 16) != int(m.group(2), 16) or \
+                int(k.group(3), 16) == 0:
+            return "kill line says %r; expected cause %r at va 0x%s and a pc" % (
+                k.group(0).strip(), cause, m.group(2))
+        if "fault: survived" in out or out.count("usertrap:") != 1:
             return "not exactly one kill line, or the process went on: %r" % out[-300:]
     return check
 
 
 def check_boot(out, ctx):
-    missing = [h for h in range(ctx["cpus"]) if "hart %d starting" % h not in out]
-    if missing:
-        return "harts %s never said they started" % missing
+    """Every hart started, before init ran sh (so no hart's line lands in a prompt)."""
+    started = [out.find("hart %d starting" % h) for h in range(ctx["cpus"])]
+    if -1 in started:
+        return "harts %s never said they started" % [h for h, i in enumerate(started) if i < 0]
     if "init: starting sh" not in out:
         return "init did not start sh"
-    # The boot hart makes init only once every hart has said it started, so no hart's
-    # line can land inside the shell's prompt.
-    late = [h for h in range(ctx["cpus"])
-            if out.index("hart %d starting" % h) > out.index("init: starting sh")]
+    late = [h for h, i in enumerate(started) if i > out.index("init: starting sh")]
     if late:
         return "harts %s said they started after init ran" % late
-
-
-def check_ls(out, ctx):
-    size = len(ctx["readme"])
-    return expect_re(r"^\.\s+1 1 \d+$", r"^README\s+2 \d+ %d$" % size, r"^cat\s+2 \d+ \d+$",
-                     r"^xv6compat\s+2 \d+ \d+$", r"^console\s+3 \d+ 0$")(out, ctx)
-
-
-def check_cat(out, ctx):
-    got, want = body(out), ctx["readme"].decode("utf-8", "replace")
-    if got != want:
-        return "cat README printed %d characters, not README's %d" % (len(got), len(want))
-
-
-def check_pipeline(out, ctx):
-    lines = [l + b"\n" for l in ctx["readme"].split(b"\n") if b"copy-on-write" in l]
-    return expect_body(wc_counts(b"".join(lines)) + " \n")(out, ctx)
 
 
 # A command line of about 400 characters, typed in one write like a paste: more than the
@@ -129,30 +103,19 @@ def check_lines(out, ctx):
 
 
 def check_ctrl_c_prompt(out, ctx):
-    """^C threw the typed words away, the shell prompted again and ran only the next line.
-    (The console echoes typed keys at once, the shell's prompt comes through a buffer: the
-    two may come in either order.)"""
+    """^C threw the typed words away, the shell prompted again and ran only the next line
+    (the echo of typed keys and the buffered prompt may come in either order)."""
     if "echo junk^C\n" not in out or out.count("$ ") != 2 or "failed" in out or \
             not re.search(r"(^|\n|\$ )after ctrl-c\n\$ \Z", out):
         return "expected 'echo junk^C', a new prompt, then only 'after ctrl-c' run; saw %r" % (
             out[-300:])
 
 
-def expect_recall(want):
-    """Up and down put an earlier line after the prompt (its echo and the Enter may come in
-    either order); the line run is the one whose output is want."""
-    def check(out, ctx):
-        if "failed" in out or not re.search(r"%s\n\$ \Z" % re.escape(want), out):
-            return "expected the recalled line's output %r, saw %r" % (want, out[-300:])
-    return check
-
-
 def check_ctrl_c_job(out, ctx):
     """^C ended the spinning job (a parent and its two children) within 1 s."""
-    took = ctx["after"]["ctrl-c-job"]
-    if "^C\n" not in out or took > 1.0 * ctx["scale"]:
+    if "^C\n" not in out or ctx["after"] > 1.0 * ctx["scale"]:
         return "the prompt came back %.2f s after ^C (expected within 1 s), output %r" % (
-            took, out[-300:])
+            ctx["after"], out[-300:])
 
 
 def check_ctrl_c_gone(out, ctx):
@@ -163,14 +126,18 @@ def check_ctrl_c_gone(out, ctx):
                "asleep: %r" % (jobs, out[-400:])
 
 
-def steps(ctx):
+def steps(readme):
     """(name, keys typed, timeout in seconds, check(output, ctx) -> None or why it failed).
-    Keys without a final control character get a newline."""
+    Keys without a final ^D or ^P get a newline."""
+    piped = b"".join(l + b"\n" for l in readme.split(b"\n") if b"copy-on-write" in l)
     return [
         ("echo", "echo hello from the shell", 10, expect_body("hello from the shell\n")),
-        ("ls", "ls", 10, check_ls),
-        ("cat", "cat README", 30, check_cat),
-        ("pipeline", "cat README | grep copy-on-write | wc", 30, check_pipeline),
+        ("ls", "ls", 10, expect_re(r"^\.\s+1 1 \d+$", r"^README\s+2 \d+ %d$" % len(readme),
+                                   r"^cat\s+2 \d+ \d+$", r"^xv6compat\s+2 \d+ \d+$",
+                                   r"^console\s+3 \d+ 0$")),
+        ("cat", "cat README", 30, expect_body(readme.decode("utf-8", "replace"))),
+        ("pipeline", "cat README | grep copy-on-write | wc", 30, expect_body("%d %d %d \n" % (
+            piped.count(b"\n"), len(piped.split()), len(piped)))),
         ("redirect-out-in", "echo to a file > sh.out ; cat < sh.out", 10,
          expect_body("to a file\n")),
         ("redirect-append", "echo more >> sh.out ; cat sh.out", 10,
@@ -191,7 +158,7 @@ def steps(ctx):
         ("ctrl-u", "echo junk\x15echo clean", 10, expect_body("clean\n")),
         ("long-line", LONG_LINE, 20, check_long_line),
         ("ctrl-d-eof", "cat\nline one\n\x04", 10, expect_body("line one\nline one\n")),
-        ("ctrl-p", "\x10", 10, None),           # checked specially: no prompt follows
+        ("ctrl-p", "\x10", 10, None),           # its end (SPECIAL_END) is the check
         ("sh-restart", "\x04", 10, None),       # ^D at the prompt: sh exits, init restarts it
         ("forktest", "forktest", 120, expect_body("fork test\nfork test OK\n")),
         ("stressfs", "stressfs", 300, expect_re(r"^stressfs ok$")),
@@ -213,9 +180,6 @@ def steps(ctx):
     ]
 
 
-PANIC = re.compile(r"panic: ")
-
-
 # Steps whose end is not a fresh prompt: what to wait for instead.
 SPECIAL_END = {
     "ctrl-p": re.compile(r"\n1 sleep\s+init\s+\d+ pages, \d+ shared\b.*\n(.*\n)*?"
@@ -223,90 +187,86 @@ SPECIAL_END = {
     "sh-restart": re.compile(r"init: starting sh\n\$ \Z"),
     "ctrl-c-prompt": re.compile(r"after ctrl-c\n.*after ctrl-c\n\$ \Z", re.S),   # echo, output
 }
-# Steps that type more once the output matches a pattern: (pattern, keys). The seconds from
-# those keys to the step's end go in ctx["after"][name].
-KEYS_AFTER = {"ctrl-c-job": (re.compile(r"job: 3 spinning\n"), "\x03")}
 PROMPT_END = re.compile(r"(?:^|\n)\$ \Z")
+# Steps that type more once the output matches a pattern: (pattern, keys); the seconds from
+# those keys to the step's end are ctx["after"].
+KEYS_AFTER = {"ctrl-c-job": (re.compile(r"job: 3 spinning\n"), "\x03")}
 # The background job may still be running when the shell prompts again, and the processes ^C
 # ended may still be on their way out (init reaps the orphans): look a few times.
 RETRIES = {"background-done": 10, "ctrl-c-gone": 4}
 
 
+def run_step(con, name, keys, timeout, check, ctx):
+    """Types one step's keys (again, up to RETRIES times, until its check passes): None if it
+    passed, else why not."""
+    for attempt in range(RETRIES.get(name, 1)):
+        time.sleep(0.5 if attempt else 0)
+        mark = con.mark()
+        if not con.type(keys):
+            return "QEMU stopped reading input"
+        why = None
+        if name in KEYS_AFTER:
+            pattern, more = KEYS_AFTER[name]
+            why = con.wait_for(pattern, mark, timeout * ctx["scale"])
+            start = time.monotonic()
+            why = why or (None if con.type(more) else "QEMU stopped reading input")
+        why = why or con.wait_for(SPECIAL_END.get(name, PROMPT_END), mark,
+                                  timeout * ctx["scale"], ctx["readme"])
+        ctx["after"] = time.monotonic() - start if name in KEYS_AFTER else None
+        out = con.since(mark)
+        if why:
+            return "%r: %s; output %r" % (keys, why, out[-300:])
+        result = check(out, ctx) if check else None
+        if result is None:
+            return None
+    return result
+
+
 def run(cpus, scale, say, old_platform=False):
-    """Boots at cpus harts and runs every step. Returns (passed, failed).
-    old_platform: boot as an older QEMU would (a CPU without Sstc, so the timer must come
-    through the SBI TIME extension, and QEMU's bundled firmware instead of the package's)."""
-    mem = kit.setting("MEM")
-    ctx = {"cpus": cpus, "scale": scale, "after": {}}
-    names = ["boot"] + [s[0] for s in steps(ctx)] + ["no-panic"]
-    results = {}
+    """Boots at cpus harts and runs every step: (passed, failed). old_platform: boot as an
+    older QEMU would (no Sstc, so the timer comes through the SBI; QEMU's own firmware)."""
+    with open(os.path.join(ROOT, "README"), "rb") as f:
+        readme = f.read()
+    ctx = {"cpus": cpus, "scale": scale, "readme": readme.decode("utf-8", "replace")}
+    names = ["boot"] + [s[0] for s in steps(readme)] + ["no-panic"]
+    results = []
 
     def report(name, why):
-        results[name] = why
+        results.append(why)
         say("shell %s: %s" % (name, "OK" if why is None else "FAIL"))
-        if why:
-            for line in why.splitlines():
-                say("    " + line)
+        for line in (why or "").splitlines():
+            say("    " + line)
 
+    progs = sorted(glob.glob(os.path.join(TESTS, "compat", "*.c"))
+                   + glob.glob(os.path.join(TESTS, "shell", "*.c")))
     say("==== shell session at CPUS=%d: build with %s, boot, type ====" % (
-        cpus, " ".join(os.path.relpath(p, ROOT) for p in extra_progs())))
-    why, log = kit.build(ROOT, ["MEM=%d" % mem, "EXTRA_PROGS=" + " ".join(extra_progs())])
+        cpus, " ".join(os.path.relpath(p, ROOT) for p in progs)))
+    mem = kit.setting("MEM")
+    why, log = kit.build(ROOT, ["MEM=%d" % mem, "EXTRA_PROGS=" + " ".join(progs)])
     if why or kit.warnings(log):
-        why = (why + ":\n" + kit.tail(log, 15) if why else
-               "build has warnings:\n" + "\n".join(kit.warnings(log)[:10]))
+        why = why + ":\n" + kit.tail(log, 15) if why else \
+            "build has warnings:\n" + "\n".join(kit.warnings(log)[:10])
         for n in names:
             report(n, why if n == "boot" else "not run: the build failed")
         return 0, len(names)
-    with open(os.path.join(ROOT, "README"), "rb") as f:
-        ctx["readme"] = f.read()
-    readme = ctx["readme"].decode("utf-8", "replace")
-
     work = tempfile.mkdtemp(prefix="check-shell-")
     con, why = kit.Machine.boot(ROOT, os.path.join(work, "fs.img"), 60 * scale, cpus=cpus,
                                 mem=mem, bios="default" if old_platform else None,
                                 extra=["-cpu", "rv64,sstc=off"] if old_platform else [])
     try:
         report("boot", ("no shell prompt: " + why) if why else check_boot(con.since(0), ctx))
-        for name, keys, timeout, check in steps(ctx):
-            if con.eof:
-                report(name, "not run: QEMU is gone")
-                continue
-            if keys[-1] not in "\x04\x10":
-                keys += "\n"
-            for attempt in range(RETRIES.get(name, 1)):
-                if attempt:
-                    time.sleep(0.5)
-                mark = con.mark()
-                if not con.type(keys):
-                    result = "QEMU stopped reading input"
-                    break
-                if name in KEYS_AFTER:
-                    pattern, more = KEYS_AFTER[name]
-                    why = con.wait_for(pattern, mark, timeout * scale)
-                    ctx["after"][name] = time.monotonic()
-                    if why or not con.type(more):
-                        result = "%r: %s; output %r" % (keys, why, con.since(mark)[-300:])
-                        break
-                why = con.wait_for(SPECIAL_END.get(name, PROMPT_END), mark, timeout * scale,
-                                   readme)
-                out = con.since(mark)
-                if name in ctx["after"]:
-                    ctx["after"][name] = time.monotonic() - ctx["after"][name]
-                if why:
-                    result = "%r: %s; output %r" % (keys, why, out[-300:])
-                    break
-                result = check(out, ctx) if check else None
-                if result is None:
-                    break
-            report(name, result)
+        for name, keys, timeout, check in steps(readme):
+            keys += "" if keys[-1] in "\x04\x10" else "\n"
+            report(name, "not run: QEMU is gone" if con.eof else
+                   run_step(con, name, keys, timeout, check, ctx))
     finally:
         con.close()
-        console = con.since(0)
         shutil.rmtree(work, ignore_errors=True)
-    m = PANIC.search(console.replace(readme, ""))
+    console = con.since(0).replace(ctx["readme"], "")       # cat README is no panic
+    m = re.search(r"panic: ", console)
     report("no-panic", m and "kernel panicked: " + console[m.start():].split("\n")[0])
-    failed = sum(1 for n in names if results.get(n) is not None)
-    return len(names) - failed, failed
+    failed = len(results) - results.count(None)
+    return len(results) - failed, failed
 
 
 if __name__ == "__main__":

@@ -12,22 +12,18 @@ import sys
 import tempfile
 import unittest
 
-TESTS = os.path.dirname(os.path.realpath(__file__))
-ROOT = os.path.dirname(TESTS)
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import fsck  # noqa: E402
 
 
 def header_value(name, header):
     with open(os.path.join(ROOT, "kernel", header)) as f:
-        m = re.search(r"^#define\s+%s\s+\(?(\w+)" % name, f.read(), re.M)
-    return int(m.group(1), 0)
+        return int(re.search(r"^#define\s+%s\s+\(?(\w+)" % name, f.read(), re.M).group(1), 0)
 
 
-BSIZE = header_value("BSIZE", "fs.h")
+BSIZE, DIRSIZ, NDIRECT = (header_value(n, "fs.h") for n in ("BSIZE", "DIRSIZ", "NDIRECT"))
 FSSIZE = header_value("FSSIZE", "param.h")
-DIRSIZ = header_value("DIRSIZ", "fs.h")
-NDIRECT = header_value("NDIRECT", "fs.h")
 MAXFILE_BYTES = (NDIRECT + BSIZE // 4) * BSIZE
 
 
@@ -35,6 +31,7 @@ class MkfsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mkfs-test-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.mkfs = os.path.join(cls.tmp, "mkfs")
         # The Makefile's flags: a warning is an error.
         r = subprocess.run(["gcc", "-Wall", "-Werror", "-I", ROOT, "-o", cls.mkfs,
@@ -43,38 +40,32 @@ class MkfsTest(unittest.TestCase):
         if r.returncode:
             raise AssertionError("mkfs does not build:\n" + r.stdout.decode())
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def setUp(self):
         self.dir = tempfile.mkdtemp(dir=self.tmp)
         self.img = os.path.join(self.dir, "fs.img")
 
     def file(self, name, data=b"x"):
-        path = os.path.join(self.dir, name)
-        with open(path, "wb") as f:
+        with open(os.path.join(self.dir, name), "wb") as f:
             f.write(data)
-        return path
+        return f.name
 
-    def mkfs_run(self, *files):
-        r = subprocess.run([self.mkfs, self.img] + list(files), stdout=subprocess.PIPE,
+    def mkfs_run(self, files):
+        r = subprocess.run([self.mkfs, self.img] + files, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
         return r.returncode, r.stderr.decode()
 
     def assertRefused(self, files, message):
-        code, err = self.mkfs_run(*files)
-        self.assertEqual(code, 1, err)
-        lines = err.strip().splitlines()
-        self.assertEqual(len(lines), 1, "expected one error line, got: %r" % err)
-        self.assertTrue(lines[0].startswith("mkfs: "), lines[0])
-        self.assertIn(message, lines[0])
+        """mkfs exits 1 with one line "mkfs: ...message...", and leaves no image."""
+        code, err = self.mkfs_run(files)
+        err = err.strip()
+        self.assertEqual((code, len(err.splitlines())), (1, 1), "expected one error line: %r" % err)
+        self.assertTrue(err.startswith("mkfs: ") and message in err, err)
         self.assertFalse(os.path.exists(self.img), "a half-built image was left behind")
-        return lines[0]
+        return err
 
     def test_good_image(self):
         longest = "_" + "n" * DIRSIZ          # DIRSIZ characters once '_' is dropped
-        code, err = self.mkfs_run(self.file("README", b"hello\n"), self.file(longest))
+        code, err = self.mkfs_run([self.file("README", b"hello\n"), self.file(longest)])
         self.assertEqual(code, 0, err)
         with open(self.img, "rb") as f:
             data = f.read()
@@ -88,14 +79,13 @@ class MkfsTest(unittest.TestCase):
         self.assertEqual(names, {b".", b"..", b"README", b"n" * DIRSIZ})
 
     def test_name_too_long(self):
-        line = self.assertRefused([self.file("README"), self.file("_" + "a" * (DIRSIZ + 1))],
-                                  "name longer than DIRSIZ (%d) characters" % DIRSIZ)
-        self.assertIn("a" * (DIRSIZ + 1), line)
+        err = self.assertRefused([self.file("README"), self.file("_" + "a" * (DIRSIZ + 1))],
+                                 "name longer than DIRSIZ (%d) characters" % DIRSIZ)
+        self.assertIn("a" * (DIRSIZ + 1), err)
 
     def test_image_full(self):
-        big = b"z" * MAXFILE_BYTES
-        n = FSSIZE * BSIZE // len(big) + 1     # more than the whole image can hold
-        self.assertRefused([self.file("big%d" % i, big) for i in range(n)],
+        n = FSSIZE * BSIZE // MAXFILE_BYTES + 1      # more files than the whole image holds
+        self.assertRefused([self.file("big%d" % i, b"z" * MAXFILE_BYTES) for i in range(n)],
                            "out of disk blocks while adding")
 
     def test_file_too_big(self):
@@ -109,10 +99,8 @@ class MkfsTest(unittest.TestCase):
         self.assertRefused([os.path.join(self.dir, "nosuchfile")], "cannot read input file")
 
     def test_duplicate_name(self):
-        a = self.file("cat")
         os.mkdir(os.path.join(self.dir, "sub"))
-        b = self.file(os.path.join("sub", "_cat"))
-        self.assertRefused([a, b], "duplicate name")
+        self.assertRefused([self.file("cat"), self.file("sub/_cat")], "duplicate name")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Host-side tests of the set-up path: tools/ensure-tools.sh and the Makefile's use of it.
-A QEMU that is too old is refused by `make qemu` with one line before anything boots; a
-machine without apt-get gets one line naming the Debian packages to install."""
+"""Host-side tests of tools/ensure-tools.sh and the Makefile's use of it: `make qemu` refuses
+a QEMU that is too old with one line before anything boots; a machine without apt-get gets
+one line naming the Debian packages to install."""
 
 import os
 import shutil
@@ -10,62 +10,48 @@ import sys
 import tempfile
 import unittest
 
-TESTS = os.path.dirname(os.path.realpath(__file__))
-ROOT = os.path.dirname(TESTS)
-ENSURE = os.path.join(ROOT, "tools", "ensure-tools.sh")
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import xv6kit as kit  # noqa: E402
-OLD = "qemu-system-riscv64 4.2 is too old: need >= 5.0 (apt-get install qemu-system-misc)"
+# A QEMU 4.2 that leaves a mark (the file %s) if anything boots with it.
+OLD_QEMU = """#!/bin/sh
+[ "$1" = --version ] && echo 'QEMU emulator version 4.2.1 (Debian 1:4.2-3ubuntu6)' && exit 0
+touch %s
+"""
 
 
-def clean_env(**extra):
-    """make's plumbing dropped, and TOOLS_CHECKED empty so that make runs the check."""
-    return kit.clean_env(TOOLS_CHECKED="", **extra)
+def run(argv, **env):
+    """argv's exit status and output, with TOOLS_CHECKED empty so that make runs the check."""
+    r = subprocess.run(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=kit.clean_env(TOOLS_CHECKED="", **env),
+                       timeout=600)
+    return r.returncode, r.stdout.decode().strip()
 
 
 class ToolsTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="tools-test-")
-        # A fake QEMU 4.2 that would leave a mark if anything tried to boot with it.
-        self.booted = os.path.join(self.tmp, "booted")
-        self.qemu = os.path.join(self.tmp, "qemu-system-riscv64")
-        with open(self.qemu, "w") as f:
-            f.write("#!/bin/sh\n"
-                    "if [ \"$1\" = --version ]; then\n"
-                    "  echo 'QEMU emulator version 4.2.1 (Debian 1:4.2-3ubuntu6)'; exit 0\n"
-                    "fi\n"
-                    "touch %s\n" % self.booted)
-        os.chmod(self.qemu, 0o755)
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def test_make_qemu_refuses_old_qemu(self):
-        r = subprocess.run(["make", "-s", "qemu", "QEMU=" + self.qemu], cwd=ROOT,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=clean_env(), timeout=600)
-        out = r.stdout.decode()
-        self.assertNotEqual(r.returncode, 0, out)
-        said = [l for l in out.splitlines() if l.startswith("ensure-tools:")]
-        self.assertEqual(said, ["ensure-tools: " + OLD.replace("qemu-system-riscv64",
-                                                               self.qemu, 1)], out)
-        self.assertFalse(os.path.exists(self.booted), "make qemu ran the old QEMU")
+        qemu, booted = os.path.join(self.tmp, "qemu-system-riscv64"), self.tmp + "/booted"
+        with open(qemu, "w") as f:
+            f.write(OLD_QEMU % booted)
+        os.chmod(qemu, 0o755)
+        code, out = run(["make", "-s", "qemu", "QEMU=" + qemu])
+        self.assertNotEqual(code, 0, out)
+        self.assertEqual([l for l in out.splitlines() if l.startswith("ensure-tools:")], [
+            "ensure-tools: %s 4.2 is too old: need >= 5.0 (apt-get install qemu-system-misc)"
+            % qemu], out)
+        self.assertFalse(os.path.exists(booted), "make qemu ran the old QEMU")
 
     def test_no_apt_get_names_the_packages(self):
-        # A PATH with the few commands the script itself needs, and no tools at all.
-        bindir = os.path.join(self.tmp, "bin")
-        os.mkdir(bindir)
-        for tool in ("sed", "id", "mktemp", "tail", "rm"):
-            path = shutil.which(tool)
-            if path:
-                os.symlink(path, os.path.join(bindir, tool))
-        r = subprocess.run(["/bin/sh", ENSURE], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
-                           env=clean_env(PATH=bindir, QEMU="qemu-system-riscv64",
-                                         OPENSBI_FW=os.path.join(self.tmp, "none.bin")))
-        out = r.stdout.decode().strip()
-        self.assertEqual(r.returncode, 1, out)
-        self.assertEqual(len(out.splitlines()), 1, out)
+        for tool in ("sed", "id", "mktemp", "tail", "rm"):   # what the script itself needs
+            if shutil.which(tool):
+                os.symlink(shutil.which(tool), os.path.join(self.tmp, tool))
+        code, out = run(["/bin/sh", os.path.join(ROOT, "tools", "ensure-tools.sh")],
+                        PATH=self.tmp, QEMU="qemu-system-riscv64", OPENSBI_FW=self.tmp + "/no")
+        self.assertEqual((code, len(out.splitlines())), (1, 1), out)
         self.assertTrue(out.startswith("ensure-tools: missing tools; please install these "
                                        "(Debian/Ubuntu package names): "), out)
         for pkg in ("gcc-riscv64-unknown-elf", "qemu-system-misc", "opensbi", "gdb-multiarch"):
