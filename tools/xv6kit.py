@@ -388,13 +388,13 @@ class Machine:
     def send(self, line):
         return self.type(line + "\n")
 
-    def run(self, command, timeout):
-        """Types command at the prompt, waits for the next. Returns (the output from the echo
-        through the prompt, seconds taken, None or why it did not end)."""
+    def run(self, command, timeout, until=PROMPT):
+        """Types command at the prompt, waits for until (the next prompt). Returns (the output
+        from the echo on, seconds taken, None or why it did not end)."""
         mark, start = self.mark(), time.monotonic()
         if not self.send(command):
             return "", 0.0, "QEMU stopped reading input"
-        why = self.wait_for(PROMPT, mark, timeout)
+        why = self.wait_for(until, mark, timeout)
         return self.since(mark), time.monotonic() - start, why
 
     def close(self, signals=((signal.SIGTERM, 2), (signal.SIGKILL, 5))):
