@@ -332,10 +332,10 @@ bench-paths:
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 
 # autograder: $(AUTOGRADER_ZIP) for Gradescope (tools/autograder.py, docs/grading.md):
-# setup.sh and run_autograder at the top, grade-cow.py, tools/xv6kit.py and the protected
-# files as make handout ships them. Gradescope's run of one submission stops after
-# AUTOGRADER_BUDGET seconds (results.json is written even then); AUTOGRADER_FLAGS='...'
-# adds tools/autograder.py options, e.g. --visibility after_due_date.
+# setup.sh and run_autograder at the top, then the starter tree as make handout ships it.
+# Gradescope's run of one submission stops after AUTOGRADER_BUDGET seconds (results.json is
+# written even then); AUTOGRADER_FLAGS='...' adds tools/autograder.py options, e.g.
+# --visibility after_due_date.
 AUTOGRADER_ZIP ?= autograder.zip
 AUTOGRADER_BUDGET ?= 540
 AUTOGRADER_FLAGS ?=

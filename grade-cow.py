@@ -34,137 +34,6 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, os.path.join(HERE, "tools"))
 import xv6kit as kit  # noqa: E402
 
-# The programs the grader ships, built with EXTRA_PROGS into the tree's fs.img.
-COWCHECK_C = r"""
-// cowcheck: shipped by grade-cow.py. Does fork share a big address space or copy it?
-#include "kernel/types.h"
-#include "kernel/memstat.h"
-#include "user/user.h"
-
-#define PAGE     4096
-#define GROW_MB  32
-#define GROW     (GROW_MB * 1024 * 1024)
-
-static void
-check(int ok, const char *what)
-{
-  if(!ok){
-    printf("cowcheck: %s failed\n", what);
-    exit(1);
-  }
-}
-
-int
-main(void)
-{
-  struct memstat before, after;
-  int fds[2];
-  char c = 0;
-  char *mem = sbrk(GROW);
-
-  check(mem != SBRK_ERROR, "sbrk");
-  for(int off = 0; off < GROW; off += PAGE)
-    mem[off] = (char)(off / PAGE + 1);
-  check(pipe(fds) >= 0, "pipe");
-  check(memstat(&before) >= 0, "memstat");
-  int pid = fork();
-  check(pid >= 0, "fork");
-  if(pid == 0){
-    // Parked on the pipe so the parent measures while both share everything.
-    close(fds[1]);
-    read(fds[0], &c, 1);
-    exit(0);
-  }
-  check(memstat(&after) >= 0, "memstat");
-  printf("cowcheck: touched %d pages; fork allocated %d pages; %d mappings shared\n",
-         GROW / PAGE, (int)(before.freepages - after.freepages),
-         (int)(after.cowshared - before.cowshared));
-  write(fds[1], &c, 1);
-  close(fds[1]);
-  wait(0);
-  for(int off = 0; off < GROW; off += PAGE)
-    check(mem[off] == (char)(off / PAGE + 1), "parent's memory check");
-  printf("cowcheck: done\n");
-  exit(0);
-}
-"""
-GRADEEXEC_C = r"""
-// gradeexec: shipped by grade-cow.py. gradeexec PROGRAM ARGS... prints each line PROGRAM
-// writes after this grading run's token ("TOKEN line"), and when PROGRAM has ended all of
-// them again ("TOKEN.line"), at a quiet moment: a line printed while the test runs can be
-// mixed with kernel messages.
-#include "kernel/types.h"
-#include "user/user.h"
-
-#define LINE 200
-#define KEEP 65536          // bytes of output kept to print again
-
-static char token[] = "@TOKEN-SLOT-OF-24-CHARS@";  // the grader writes the token here
-static char kept[KEEP];     // in .bss: allocated at exec, before the test measures memory
-static int nkept;
-
-// Prints the token, sep and the n bytes at s as one line, in one write: never mixed with
-// another process's line. A line printed as it came (sep ' ') is kept to print again.
-static void
-emit(char sep, char *s, int n)
-{
-  char out[sizeof(token) + LINE + 1];
-
-  memmove(out, token, sizeof(token) - 1);
-  out[sizeof(token) - 1] = sep;
-  memmove(out + sizeof(token), s, n);
-  out[sizeof(token) + n] = '\n';
-  write(1, out, sizeof(token) + n + 1);
-  if(sep == ' ' && nkept + n + 1 <= KEEP){
-    memmove(kept + nkept, s, n);
-    kept[nkept + n] = '\n';
-    nkept += n + 1;
-  }
-}
-
-int
-main(int argc, char *argv[])
-{
-  char buf[128], cur[LINE];
-  int fds[2], n, len = 0;
-
-  if(argc < 2 || pipe(fds) < 0){
-    printf("gradeexec: usage: gradeexec PROGRAM ARGS...\n");
-    exit(1);
-  }
-  if(fork() == 0){
-    close(1);
-    dup(fds[1]);
-    close(2);
-    dup(fds[1]);
-    close(fds[0]);
-    close(fds[1]);
-    exec(argv[1], argv + 1);
-    printf("gradeexec: exec %s failed\n", argv[1]);
-    exit(1);
-  }
-  close(fds[1]);
-  while((n = read(fds[0], buf, sizeof(buf))) > 0){
-    for(int i = 0; i < n; i++){
-      if(buf[i] == '\n' || len == LINE){
-        emit(' ', cur, len);
-        len = 0;
-      }
-      if(buf[i] != '\n')
-        cur[len++] = buf[i];
-    }
-  }
-  if(len > 0)
-    emit(' ', cur, len);
-  wait(0);
-  for(int at = 0; at < nkept; at += n + 1){
-    for(n = 0; kept[at + n] != '\n'; n++)
-      ;
-    emit('.', kept + at, n);
-  }
-  exit(0);
-}
-"""
 TOKEN_SLOT = b"@TOKEN-SLOT-OF-24-CHARS@"
 TOKEN_CHARS = string.ascii_letters + string.digits
 # A kernel line printed while a test's line is, on another hart, can be mixed into it; the
@@ -176,7 +45,8 @@ MIX_SPAN = 200
 RENAMED = ["gradeexec", "cowtest", "usertests", "cowcheck", "cowstat"]
 # Strings only the tests print: a kernel holding one may print the tests' lines itself.
 SUSPECT = re.compile(rb"(?:ALL |COW )*TESTS PASSED|fork allocated \d+|[\w%]*: (?:ok|OK)\n")
-COWCHECK_MB = int(re.search(r"#define GROW_MB\s+(\d+)", COWCHECK_C).group(1))
+with open(os.path.join(HERE, "tools", "cowcheck.c")) as f:
+    COWCHECK_MB = int(re.search(r"#define GROW_MB\s+(\d+)", f.read()).group(1))
 COWCHECK_LIMIT = 256    # pages a fork of the COWCHECK_MB MiB process must allocate fewer than
 OWN_LINES = 12          # at most this many console lines are shown for one failing test
 
@@ -203,7 +73,10 @@ PROTECTED = [
     ("kernel/vmquery.h", "user API: the vmquery() pages the tests read"),
     ("kernel/syscall.h", "user API: system call numbers"),
 ]
-COWCHECK_ROW = ("cowcheck", "the fork-is-cow check: its C source is inside grade-cow.py")
+# The grader's own programs, built into fs.img with EXTRA_PROGS: always read from beside this
+# script, never from the tree graded; --list shows them with the protected files.
+OWN_PROGRAMS = [("tools/cowcheck.c", "the fork-is-cow check (the grader's own)"),
+                ("tools/gradeexec.c", "runs each test, marks its lines (the grader's own)")]
 
 # ---- What runs in each boot ------------------------------------------------------------------
 # group -> [(shell command, base timeout in seconds)], in the order the groups boot. Each
@@ -650,8 +523,10 @@ def build(opts, tree, workdir, budget):
         home = where if where == opts.fs_from else workdir     # of cowcheck.c and the lock
         with locked(home):
             srcs = []
-            for name, text in (("cowcheck.c", COWCHECK_C), ("gradeexec.c", GRADEEXEC_C)):
-                srcs.append(os.path.join(home, name))
+            for rel, _ in OWN_PROGRAMS:
+                with open(os.path.join(HERE, rel)) as f:
+                    text = f.read()
+                srcs.append(os.path.join(home, os.path.basename(rel)))
                 with open(srcs[-1], "a+") as f:     # rewritten only if changed: make rebuilds less
                     f.seek(0)
                     if f.read() != text:
@@ -744,7 +619,7 @@ def list_tables():
     lines += ["%-22s %6d  %s" % (t.name, t.points, " ".join(t.groups)) for t in TESTS]
     lines += ["", "Protected files: course staff grade every submission with their own copies",
               "%-22s %s" % ("file", "why")]
-    lines += ["%-22s %s" % row for row in PROTECTED + [COWCHECK_ROW]]
+    lines += ["%-22s %s" % row for row in PROTECTED + OWN_PROGRAMS]
     return "\n".join(lines) + "\n"
 
 
@@ -822,7 +697,8 @@ def main(argv):
     opts = parse_args(argv)
     if opts.list and opts.json:         # the same, for other programs
         write_json(opts.json, {"tests": [{"name": t.name, "points": t.points} for t in TESTS],
-                               "protected": [rel for rel, _ in PROTECTED]})
+                               "protected": [rel for rel, _ in PROTECTED],
+                               "own": [rel for rel, _ in OWN_PROGRAMS]})
     if opts.list:
         sys.stdout.write(list_tables())
         return 0

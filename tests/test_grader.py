@@ -19,7 +19,6 @@ from unittest import mock
 TESTS = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(TESTS)
 GRADER = os.path.join(ROOT, "grade-cow.py")
-KIT = os.path.join(ROOT, "tools", "xv6kit.py")
 FAKE_QEMU = os.path.join(TESTS, "fake_qemu.py")
 SCALE = "0.05"      # boot timeout 3s, cowcheck 4.5s: plenty for the fake
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -187,7 +186,8 @@ class GraderTestBase(unittest.TestCase):
     def add_grader(d):
         shutil.copy(GRADER, d)
         os.makedirs(os.path.join(d, "tools"), exist_ok=True)
-        shutil.copy(KIT, os.path.join(d, "tools"))
+        for name in ("xv6kit.py", "cowcheck.c", "gradeexec.c"):
+            shutil.copy(os.path.join(ROOT, "tools", name), os.path.join(d, "tools"))
 
     def run_tool(self, argv, env_extra=None, cwd=None):
         """Runs a Python program (argv[0]) with the fake QEMU's pid directory: (status,

@@ -473,8 +473,8 @@ def setup_problem(opts):
     if unknown:
         return "unknown test %s; tests are: %s" % (", ".join(unknown), " ".join(sorted(names)))
     problem = kit.qemu_version_problem(opts.qemu or kit.setting("QEMU"))
-    missing = [rel for rel in ["Makefile", "grade-cow.py"] + listing()["protected"]
-               if not os.path.isfile(os.path.join(opts.pristine, rel))]
+    needs = ["Makefile", "grade-cow.py"] + listing()["protected"] + listing()["own"]
+    missing = [rel for rel in needs if not os.path.isfile(os.path.join(opts.pristine, rel))]
     if missing and not problem:
         return ("the pristine tree %s lacks %s; give --pristine DIR, the tree from the "
                 "handout the submissions started from" % (opts.pristine, " ".join(missing)))
