@@ -41,8 +41,8 @@ C_SUFFIXES = (".c", ".h", ".S")
 SOLUTION_FILES = {"kernel/cow.c", "kernel/cowaround.c", "tools/handout.py", "tools/bench.py",
                   "tests/test_bench.py", "tools/autograder.py", "tools/tickgap.c",
                   "docs/cow-design.md", "docs/performance.md", "docs/forkbench.svg",
-                  "docs/grading.md", "tests/labproof.py"}
-SOLUTION_DIRS = ("tests/mistakes/",)   # patches with typical mistakes, for labproof.py
+                  "docs/grading.md"}
+SOLUTION_DIRS = ("tests/mistakes/",)   # patches with typical mistakes, for the lab proof
 # A marker line: `# >>> name` or `# <<< name`, in Markdown maybe inside `<!-- -->`.
 MARKER = re.compile(r"\s*(?:<!--\s*)?# (>>>|<<<) (\w*)")
 BLOCK_NAMES = ("solution",) + tuple(LEVELS)
