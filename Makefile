@@ -321,6 +321,7 @@ handout:
 # MEM defaults to 256 here so the eager fork of a 64 MiB process fits; MEM= or CPUS= on the
 # command line are passed on.
 bench:
+	@sh tools/ensure-tools.sh plot
 	@python3 tools/bench.py --mem $(if $(filter command line,$(origin MEM)),$(MEM),256) \
 	$(if $(filter command line,$(origin CPUS)),--cpus $(CPUS))
 

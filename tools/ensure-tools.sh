@@ -18,6 +18,9 @@ if [ "$1" = gdb-safe-path ]; then
   mkdir -p "$(dirname "$cfg")" && echo "$line" >>"$cfg"
   exit
 fi
+# `ensure-tools.sh plot`: gnuplot as well, which draws the benchmark's plot.
+plot=""
+[ "$1" = plot ] && plot=1 && shift
 [ -z "$1" ] || { say "unknown command $1"; exit 2; }
 
 # The missing Debian packages, space separated. The compiler: TOOLPREFIX's, else any on PATH.
@@ -33,6 +36,7 @@ missing_packages() {
   [ -f "$OPENSBI_FW" ] || pkgs="$pkgs opensbi"
   have gdb-multiarch || pkgs="$pkgs gdb-multiarch"
   have python3 || pkgs="$pkgs python3"
+  [ -z "$plot" ] || have gnuplot || pkgs="$pkgs gnuplot-nox"
   echo $pkgs
 }
 
