@@ -18,7 +18,7 @@ if [ "$1" = gdb-safe-path ]; then
   mkdir -p "$(dirname "$cfg")" && echo "$line" >>"$cfg"
   exit
 fi
-# `ensure-tools.sh plot`: gnuplot as well, which draws the benchmark's plot.
+# `ensure-tools.sh plot`: gnuplot as well, for drawing measurements.
 plot=""
 [ "$1" = plot ] && plot=1 && shift
 [ -z "$1" ] || { say "unknown command $1"; exit 2; }
