@@ -208,8 +208,12 @@ class Console:
         return capped(self.lines[prev + 1:i + 1])
 
     def why_stopped(self):
-        return self.run.error or ("it ended without it" if self.out is not None
-                                  else "'%s' never ran" % self.command)
+        """Why a verdict never came: the run's error, else gradeexec's own complaint (it
+        could not start the test or read its output), else that the test ended."""
+        if self.run.error or self.out is None:
+            return self.run.error or "'%s' never ran" % self.command
+        complaint = re.search(r"^gradeexec: .*", self.out, re.M)
+        return complaint.group(0) if complaint else "it ended without it"
 
     def stopped(self):
         """The lines after the last verdict: for a test whose verdict never came."""

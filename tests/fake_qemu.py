@@ -41,6 +41,7 @@ CHANGES = {
         "test freepages: OK\nALL TESTS PASSED": "freepages: 100 free before the run, 97 "
         "after\ntest freepages: FAILED\nSOME TESTS FAILED"}),
     "eager": {"allocated 37": "allocated 8231"},
+    "noread": {GOOD["cowtest"]: "gradeexec: read of the test's output returned -1\n"},
     "stubborn": {GOOD["cowcheck"]: "cowcheck: touched 8192 pages\n!HANG\n"},
     "panic": {USERTESTS_REST: "!panic: kerneltrap\n!HANG\n"},
     "copyfail": {USERTESTS_REST: "copyout: expected -1 from read into text, saw 512\ntest "

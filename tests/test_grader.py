@@ -95,6 +95,10 @@ GRADE_CASES = {
     "bothsay": dict(only=["cowtest-three", "cowtest-oom"],
                     has=["Score: 3/6", "cowtest says: three: FAILED",
                          "three: FAILED (its output says both ok and FAILED)"]),
+    # gradeexec could not read the test's output: every test not reported says so.
+    "noread": dict(only=["cowtest-simple", "cowtest-three"], code=1,
+                   has=["cowtest did not report simple (gradeexec: read of the test's output "
+                        "returned -1)", "cowtest did not report three (gradeexec: read"]),
     # Lines a kernel message broke into still count.
     "interleave": dict(only=["cowtest-simple", "cowtest-three"], has=["Score: 6/6"]),
     # A hang is killed even if QEMU ignores SIGTERM.
