@@ -292,8 +292,9 @@ def full_checks():
                              ("grind 5", "grind: no pages leaked", 900)):
         out, elapsed, why = run_on_copy(cmd, limit)
         ok = not why and want in out and "panic" not in out and "accepted" not in out
+        # A failure here may not come back on a rerun: show enough of the run to study it.
         results.append(verdict("%s (CPUS=3, %.0fs)" % (cmd, elapsed), [] if ok else [
-            "expected: " + want, why or ""], out.splitlines()[-15:]))
+            "expected: " + want, why or ""], out.splitlines()[-100:]))
     return total(results + [grader(8)])
 
 
