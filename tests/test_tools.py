@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Host-side tests of tools/ensure-tools.sh and the Makefile's use of it: `make qemu` refuses
 a QEMU that is too old with one line before anything boots; a machine without apt-get gets
-one line naming the Debian packages to install."""
+one line naming the Debian packages to install (gnuplot's too, when asked with `plot`)."""
 
 import os
 import shutil
@@ -49,13 +49,18 @@ class ToolsTest(unittest.TestCase):
         for tool in ("sed", "id", "mktemp", "tail", "rm"):   # what the script itself needs
             if shutil.which(tool):
                 os.symlink(shutil.which(tool), os.path.join(self.tmp, tool))
-        code, out = run(["/bin/sh", os.path.join(ROOT, "tools", "ensure-tools.sh")],
-                        PATH=self.tmp, QEMU="qemu-system-riscv64", OPENSBI_FW=self.tmp + "/no")
-        self.assertEqual((code, len(out.splitlines())), (1, 1), out)
-        self.assertTrue(out.startswith("ensure-tools: missing tools; please install these "
-                                       "(Debian/Ubuntu package names): "), out)
-        for pkg in ("gcc-riscv64-unknown-elf", "qemu-system-misc", "opensbi", "gdb-multiarch"):
-            self.assertIn(pkg, out.split(": ")[-1].split())
+        for args in ([], ["plot"]):      # plot: gnuplot as well
+            code, out = run(["/bin/sh", os.path.join(ROOT, "tools", "ensure-tools.sh")] + args,
+                            PATH=self.tmp, QEMU="qemu-system-riscv64",
+                            OPENSBI_FW=self.tmp + "/no")
+            self.assertEqual((code, len(out.splitlines())), (1, 1), out)
+            self.assertTrue(out.startswith("ensure-tools: missing tools; please install these "
+                                           "(Debian/Ubuntu package names): "), out)
+            pkgs = out.split(": ")[-1].split()
+            for pkg in ("gcc-riscv64-unknown-elf", "qemu-system-misc", "opensbi",
+                        "gdb-multiarch"):
+                self.assertIn(pkg, pkgs)
+            self.assertEqual("gnuplot-nox" in pkgs, args == ["plot"], out)
 
 
 if __name__ == "__main__":
