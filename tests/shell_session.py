@@ -126,6 +126,13 @@ def check_ctrl_c_gone(out, ctx):
                "asleep: %r" % (jobs, out[-400:])
 
 
+def check_nested_exit(out, ctx):
+    """^D ended the shell started from the first one, which prompts again: the ^C before did
+    not end it."""
+    if "init: starting sh" in out:
+        return "^D ended the first shell, so the nested one was gone: %r" % out[-300:]
+
+
 def steps(readme):
     """(name, keys typed, timeout in seconds, check(output, ctx) -> None or why it failed).
     Keys without a final ^D or ^P get a newline."""
@@ -177,6 +184,9 @@ def steps(readme):
         ("bg-nap", "job nap 500 &", 10, expect_body("")),
         ("ctrl-c-job", "job spin 3", 20, check_ctrl_c_job),
         ("ctrl-c-gone", "\x10echo listed", 10, check_ctrl_c_gone),
+        ("nested-sh", "sh", 10, expect_body("")),
+        ("nested-ctrl-c", "echo junk\x03echo after ctrl-c", 10, check_ctrl_c_prompt),
+        ("nested-exit", "\x04", 10, check_nested_exit),
     ]
 
 
@@ -187,6 +197,7 @@ SPECIAL_END = {
     "sh-restart": re.compile(r"init: starting sh\n\$ \Z"),
     "ctrl-c-prompt": re.compile(r"after ctrl-c\n.*after ctrl-c\n\$ \Z", re.S),   # echo, output
 }
+SPECIAL_END["nested-ctrl-c"] = SPECIAL_END["ctrl-c-prompt"]
 PROMPT_END = re.compile(r"(?:^|\n)\$ \Z")
 # Steps that type more once the output matches a pattern: (pattern, keys); the seconds from
 # those keys to the step's end are ctx["after"].

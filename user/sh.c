@@ -50,11 +50,11 @@ static int nhist;                  // lines ever saved
 
 // Job control, only when reading the console: each command the shell itself waits for is
 // made the console's foreground job (a process group of its own), so ^C ends it and
-// everything it started, but not the shell, nor & jobs. Between commands the foreground is
-// outerfg, the job this shell belongs to (none for the first shell).
+// everything it started, but not the shell, nor & jobs. Between commands there is no
+// foreground job, so ^C at the prompt only gives the shell an empty line, also in a shell
+// started from another one.
 static int jobs;
 static int shellpid;
-static int outerfg;
 
 // ---- tokenizer ----
 
@@ -480,7 +480,7 @@ runwait(struct cmd *c)
     setfg(pid);
   waitfor(pid);
   if(fg)
-    setfg(outerfg);
+    setfg(0);
 }
 
 // Replaces the n characters typed so far (shown after the prompt) by the line `back` lines up
@@ -563,10 +563,8 @@ main(void)
   struct stat st;
   jobs = fstat(0, &st) == 0 && st.type == T_DEVICE;
   shellpid = getpid();
-  if(jobs){
-    outerfg = setfg(0);   // only to learn it
-    setfg(outerfg);
-  }
+  if(jobs)
+    setfg(0);
 
   while((r = getcmd()) != 0){
     if(r < 0){
