@@ -247,7 +247,9 @@ class GraderTest(GraderTestBase):
                                    "--timeout-scale", SCALE, "--json", out_json])
         self.assertEqual(code, 0, out)
         self.assertReport(out, has=["Score: 100/100",
-                                    "== Test cowtest-simple == cowtest-simple: OK ("])
+                                    "== Test cowtest-simple == cowtest-simple: OK (",
+                                    "== Test fork-is-cow == fork-is-cow: OK (",
+                                    "== Test cowtest-three == cowtest-three: OK\n"])
         with open(out_json) as f:
             data = json.load(f)
         self.assertEqual((data["score"], data["max_score"]), (100, 100))
