@@ -582,7 +582,8 @@ class GradescopeTest(GraderTestBase):
         results = os.path.join(root, "results", "results.json")
         evil = ("r=%s; mkdir -p $r.tmp; echo '{\"score\": 100}' > $r\n"
                 "setsid sh -c \"while :; do echo '{}' > $r; sleep 0.2; done\" >/dev/null 2>&1 &\n"
-                "setsid sleep 4242 </dev/null >/dev/null 2>&1 &\ntouch %s/evil-ran\n"
+                "setsid sleep 4242 </dev/null >/dev/null 2>&1 &\n"
+                "grep NoNewPrivs /proc/self/status > %s/evil-ran\n"
                 % (results, self.piddir))
         sub = self.tree("evil", "badcow", changes={"evil.sh": evil}, makefile=FAKE_MAKEFILE.replace(
             "\tcp mode kernel/kernel\n", "\tcp mode kernel/kernel\n\tsh evil.sh\n"))
@@ -591,7 +592,8 @@ class GradescopeTest(GraderTestBase):
         code, out = self.run_autograder(["--only", "cowtest-three", "--only", "cowtest-oom"],
                                         root)
         time.sleep(0.5)
-        self.assertTrue(os.path.exists(os.path.join(self.piddir, "evil-ran")), out)
+        with open(os.path.join(self.piddir, "evil-ran")) as f:     # no set-user-id to root
+            self.assertEqual(f.read().split(), ["NoNewPrivs:", "1"], out)
         os.unlink(os.path.join(self.piddir, "evil-ran"))
         self.assertEqual(self.results(root)["score"], POINTS["cowtest-oom"], out)
         self.assertEqual(running(b"4242") + running(b"while :"), [],

@@ -14,6 +14,7 @@ process of that user is killed before any result is read.
 import argparse
 import concurrent.futures
 import csv
+import ctypes
 import fcntl
 import json
 import os
@@ -43,6 +44,7 @@ CLONE_TIMEOUT = 300
 UNPACKED_MAX = 64 << 20     # bytes an unpacked submission may hold
 BUILD_UID = 64000           # the first user id tried for the submissions' builds and QEMUs
 USER_LOCKS = "/run/grade-cow-users"     # a lock per user id in use by a grader (root only)
+PR_SET_NO_NEW_PRIVS = 38                # prctl(2)
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu): the
@@ -563,6 +565,12 @@ def build_users(n):
         for _ in range(n):
             users.put(None)
         return users
+    # No process started from here gains rights by running a set-user-id program (su, sudo,
+    # mount): the kernel's no_new_privs, kept by every child and every exec. Root's own
+    # switch to the build user is not affected.
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        sys.exit("autograder: prctl(PR_SET_NO_NEW_PRIVS) failed: %s"
+                 % os.strerror(ctypes.get_errno()))
     os.makedirs(USER_LOCKS, mode=0o700, exist_ok=True)
     uid = BUILD_UID - 1
     while users.qsize() < n:
