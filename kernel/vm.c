@@ -9,12 +9,13 @@
 //    when the page is free).
 //  - Addresses that come from user space are checked here (MAXVA, mapped, PTE_U, PTE_W)
 //    and fail with -1; only kernel bugs panic.
-//  - The range loops that map, unmap, fork and free (mappages, uvmunmap, uvmcopy, uvmfree)
-//    go one last-level table at a time (spanend): a table's entries are neighbours in
-//    memory, so the root is walked once per table. The others go page by page.
+//  - mappages, uvmunmap, uvmcopy and uvmfree walk from the root once per last-level table
+//    (spanend), whose entries are neighbours in memory; the others go page by page.
+#ifdef COW_FORK
 //  - No function here flushes the TLB for a user page table: the kernel reaches user memory
 //    through its direct map, and every return to user space flushes this hart's user
 //    translations (userret, trampoline.S), so a changed PTE is in force by then.
+#endif
 
 #include "kernel/types.h"
 #include "kernel/param.h"
