@@ -105,8 +105,8 @@ def check_lines(out, ctx):
 def check_ctrl_c_prompt(out, ctx):
     """^C threw the typed words away, the shell prompted again and ran only the next line
     (the prompt may land anywhere in the echo of the keys typed ahead, see echoed())."""
-    if "echo junk^C\n" not in out or out.count("$ ") != 2 or "failed" in out or \
-            not re.search(r"(^|\n|\$ )after ctrl-c\n\$ \Z", out):
+    if "echo junk^C\n" not in out or out.count("$") != 2 or "failed" in out or \
+            not SPECIAL_END["ctrl-c-prompt"].search(out):
         return "expected 'echo junk^C', a new prompt, then only 'after ctrl-c' run; saw %r" % (
             out[-300:])
 
@@ -191,9 +191,10 @@ def steps(readme):
 
 
 def echoed(keys):
-    """A pattern for the echo of keys typed ahead: the console echoes them as they come, so a
-    prompt the shell wrote before may land anywhere in it."""
-    return r"(?:\$ )?".join(map(re.escape, keys))
+    """A pattern for the echo of keys typed ahead: the console echoes each key as it comes,
+    while the shell's prompt goes out a byte at a time, so its "$" and " " may land anywhere
+    in the echo."""
+    return r"\$? ?".join(map(re.escape, keys))
 
 
 # Steps whose end is not a fresh prompt: what to wait for instead.
