@@ -4,8 +4,8 @@
 # symbol by absolute or pc-relative address; all it needs is in the trapframe.
 #
 # TLB flushes: a user satp with a nonzero ASID field takes the fast path (trap.c
-# says why it is sound); without ASIDs both directions flush the whole TLB. Every
-# return drops this hart's user translations, which vm.c's header relies on.
+# says why it is sound); without ASIDs both directions flush the whole TLB. Either
+# way, every return to user space drops this hart's user translations.
 #include "kernel/riscv.h"
 #include "kernel/memlayout.h"
 
