@@ -558,19 +558,19 @@ _held = []      # the locks of our user ids: released when this process ends
 def build_users(n):
     """A queue of n user ids that no account has and no other grader here holds (a lock in
     USER_LOCKS each), for the submissions' builds and QEMUs; n times None when not root."""
-    users = queue.Queue()
-    if os.geteuid():
-        kit.say("autograder: not root, so each submission is built and run as this user, "
-                "with its rights: grade in a fresh container or VM per submission")
-        for _ in range(n):
-            users.put(None)
-        return users
-    # No process started from here gains rights by running a set-user-id program (su, sudo,
-    # mount): the kernel's no_new_privs, kept by every child and every exec. Root's own
-    # switch to the build user is not affected.
+    # No process started from here gains rights by running a set-user-id program (su, or
+    # sudo with your credentials cached): the kernel's no_new_privs, kept by every child and
+    # every exec. Root's own switch to the build users is not affected.
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         sys.exit("autograder: prctl(PR_SET_NO_NEW_PRIVS) failed: %s"
                  % os.strerror(ctypes.get_errno()))
+    users = queue.Queue()
+    if os.geteuid():
+        kit.say("autograder: not root, so each submission is built and run as this user, "
+                "with its rights (not sudo's): grade in a fresh container or VM per submission")
+        for _ in range(n):
+            users.put(None)
+        return users
     os.makedirs(USER_LOCKS, mode=0o700, exist_ok=True)
     uid = BUILD_UID - 1
     while users.qsize() < n:
