@@ -726,18 +726,6 @@ poison:
 """
 
 
-def leftover_sleeps():
-    """The pids of the poison build's `sleep 4243`, if any is still running."""
-    left = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                left += [pid] if b"sleep\x004243" in f.read() else []
-        except OSError:
-            pass
-    return left
-
-
 def cheat_subs(work, starter, pass_lines):
     """The cheating submissions built from the starter under work (POISON and an untouched
     starter only as root: only root can run a build as another user)."""
@@ -775,7 +763,8 @@ def cheat_check():
         argv = [sys.executable, os.path.join(ROOT, "tools", "autograder.py"), "--json",
                 out_json] + [a for t in CHEAT_ONLY for a in ("--only", t)] + grade_flags()
         data, out, _ = run_json(argv + subs, out_json, env=clean_env(TMPDIR=tmp))
-    left, results = leftover_sleeps(), []
+    from test_grader import running
+    left, results = running(b"sleep\x004243"), []
     for name in map(os.path.basename, subs):
         res = (data or {}).get("submissions", {}).get(name, {})
         got, flagged = res.get("score"), "SUSPECT" in res.get("output", "")
