@@ -88,21 +88,21 @@ def failing(report):
     return sorted(n for n, t in report["by_name"].items() if t["status"] != "passed")
 
 
-def boot_and_run(tree, command, timeout, cpus=3):
+def boot_and_run(tree, command, timeout, cpus=3, mem=None):
     """Boots tree's kernel (built already) on a fresh copy of its fs.img, types command at
     the shell and ends QEMU: (output, seconds, None or why the command did not finish)."""
     with tempfile.TemporaryDirectory(prefix="check-run-") as d:
         m, why = kit.Machine.boot(tree, os.path.join(d, "fs.img"),
-                                  kit.BOOT_TIMEOUT * timeout_scale(), cpus=cpus)
+                                  kit.BOOT_TIMEOUT * timeout_scale(), cpus=cpus, mem=mem)
         with m:
             if why:
                 return m.since(0), 0.0, "no shell prompt: " + why
             return m.run(command, timeout * timeout_scale())
 
 
-def run_on_copy(command, timeout, cpus=3):
-    kit.build(ROOT, ["MEM=%d" % kit.setting("MEM")])
-    return boot_and_run(ROOT, command, timeout, cpus)
+def run_on_copy(command, timeout, cpus=3, mem=None):
+    kit.build(ROOT, ["MEM=%d" % (mem or kit.setting("MEM"))])
+    return boot_and_run(ROOT, command, timeout, cpus, mem)
 
 
 class SubtestResult(unittest.TextTestResult):
@@ -285,15 +285,19 @@ def cowdemo_check():
 
 
 def full_checks():
-    """CI only: the whole usertests suite and a bounded grind at CPUS=3, the grader at 8."""
-    say("==== CI only: usertests (all tests), grind 5, grade-cow.py --cpus 8 ====")
+    """CI only: the whole usertests suite and a bounded grind at CPUS=3, usertests -q at the
+    largest memory the docs allow, the grader at 8 harts."""
+    say("==== CI only: usertests (all tests), grind 5, usertests -q at MEM=2048, "
+        "grade-cow.py --cpus 8 ====")
     results = []
-    for cmd, want, limit in (("usertests", "ALL TESTS PASSED", 1800),
-                             ("grind 5", "grind: no pages leaked", 900)):
-        out, elapsed, why = run_on_copy(cmd, limit)
+    for cmd, want, limit, mem in (("usertests", "ALL TESTS PASSED", 1800, None),
+                                  ("grind 5", "grind: no pages leaked", 900, None),
+                                  ("usertests -q", "ALL TESTS PASSED", 900, 2048)):
+        out, elapsed, why = run_on_copy(cmd, limit, mem=mem)
         ok = not why and want in out and "panic" not in out and "accepted" not in out
         # A failure here may not come back on a rerun: show enough of the run to study it.
-        results.append(verdict("%s (CPUS=3, %.0fs)" % (cmd, elapsed), [] if ok else [
+        results.append(verdict("%s (CPUS=3, MEM=%d, %.0fs)" % (
+            cmd, mem or kit.setting("MEM"), elapsed), [] if ok else [
             "expected: " + want, why or ""], out.splitlines()[-100:]))
     return total(results + [grader(8)])
 
